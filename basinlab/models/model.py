@@ -85,7 +85,8 @@ class Model:
         tok = self._require_tokenizer()
         if isinstance(texts, str):
             texts = [texts]
-        ids = [tok.encode(t, add_special_tokens=add_special_tokens) for t in texts]
+        # verbose=False: long texts are chunked by the caller, so the max-length warning is noise.
+        ids = tok(list(texts), add_special_tokens=add_special_tokens, verbose=False)["input_ids"]
         return left_pad(ids, self.pad_id)
 
     @property
@@ -144,12 +145,12 @@ class Model:
     def nll(self, text: str, seq_len: int = 128, batch: int = 8, params: Optional[dict] = None) -> float:
         """Mean next-token NLL (nats) over up to batch x seq_len tokens of `text`."""
         tokens = self.encode([text], add_special_tokens=False)[0][0]
-        n = min(batch, max(1, len(tokens) // seq_len))
         if len(tokens) < 2:
             raise ValueError("text is too short to score: it encodes to fewer than 2 tokens")
         if len(tokens) < seq_len:
             chunks = tokens[None, :]
         else:
+            n = min(batch, len(tokens) // seq_len)
             chunks = tokens[: n * seq_len].reshape(n, seq_len)
         nll, mask = token_nll(
             self.spec, self.params if params is None else params, jnp.asarray(chunks),

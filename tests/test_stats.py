@@ -1,0 +1,164 @@
+"""Tests for basinlab.stats: Clopper-Pearson intervals and bootstrap bands."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import binomtest
+
+from basinlab.stats import bootstrap_band, clopper_pearson
+
+# ----------------------------------------------------------------- Clopper-Pearson
+
+
+@pytest.mark.parametrize(
+    "k, n, lo, hi",
+    [(48, 50, 0.827498, 0.997911), (45, 50, 0.741950, 0.977782)],  # PAPER.md section 4
+)
+def test_clopper_pearson_paper_values(k, n, lo, hi):
+    lower, upper = clopper_pearson(k, n, confidence=0.99)
+    assert abs(lower - lo) < 1e-6
+    assert abs(upper - hi) < 1e-6
+
+
+def test_clopper_pearson_matches_scipy_grid():
+    for n in [1, 2, 3, 7, 20, 50, 137, 1000]:
+        k = np.arange(n + 1)
+        for conf in [0.8, 0.95, 0.99]:
+            lower, upper = clopper_pearson(k, n, conf)  # vectorized over k
+            assert lower.shape == upper.shape == (n + 1,)
+            # Every k for small n; a spread of k (both ends included) for large n.
+            ks = range(n + 1) if n <= 50 else sorted({0, 1, 2, n // 3, n // 2, n - 2, n - 1, n})
+            for kk in ks:
+                ci = binomtest(kk, n).proportion_ci(confidence_level=conf, method="exact")
+                assert lower[kk] == pytest.approx(ci.low, abs=1e-10), (kk, n, conf)
+                assert upper[kk] == pytest.approx(ci.high, abs=1e-10), (kk, n, conf)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    n=st.integers(1, 5000),
+    frac=st.floats(0, 1),
+    conf=st.floats(0.5, 0.999),
+)
+def test_clopper_pearson_matches_scipy_hypothesis(n, frac, conf):
+    k = int(round(frac * n))
+    lower, upper = clopper_pearson(k, n, conf)
+    ci = binomtest(k, n).proportion_ci(confidence_level=conf, method="exact")
+    assert lower == pytest.approx(ci.low, abs=1e-9)
+    assert upper == pytest.approx(ci.high, abs=1e-9)
+    assert 0.0 <= lower <= k / n <= upper <= 1.0
+
+
+def test_clopper_pearson_exact_endpoints_and_broadcasting():
+    lower, upper = clopper_pearson(np.array([0, 10]), np.array([[10], [20]]), 0.95)
+    assert lower.shape == (2, 2)
+    assert lower[0, 0] == 0.0 and lower[1, 0] == 0.0  # k = 0
+    assert upper[0, 1] == 1.0  # k = n = 10
+    assert upper[1, 1] < 1.0  # k = 10 of 20
+    assert 0.0 < upper[0, 0] < 1.0 and 0.0 < lower[0, 1] < 1.0
+    # Closed form at k = 0: upper = 1 - (alpha/2)^(1/n).
+    assert upper[0, 0] == pytest.approx(1 - 0.025 ** (1 / 10), rel=1e-12)
+    # Scalar input gives scalars.
+    lo, hi = clopper_pearson(3, 10)
+    assert np.ndim(lo) == 0 and np.ndim(hi) == 0
+
+
+def test_clopper_pearson_wider_at_higher_confidence():
+    lo90, hi90 = clopper_pearson(30, 50, 0.90)
+    lo99, hi99 = clopper_pearson(30, 50, 0.99)
+    assert lo99 < lo90 < 0.6 < hi90 < hi99
+
+
+@pytest.mark.parametrize(
+    "k, n, conf, match",
+    [
+        (0, 0, 0.95, r"n must be a positive integer, got 0"),
+        (1, -3, 0.95, r"n must be a positive integer, got -3"),
+        (1, 2.5, 0.95, r"n must be a positive integer, got 2\.5"),
+        (-1, 10, 0.95, r"k must lie in \[0, n\], got k=-1 for n=10"),
+        (11, 10, 0.95, r"k must lie in \[0, n\], got k=11 for n=10"),
+        (1.5, 10, 0.95, r"k must be an integer"),
+        (1, 10, 0.0, r"confidence must lie in \(0, 1\), got 0\.0"),
+        (1, 10, 1.0, r"confidence must lie in \(0, 1\)"),
+        (1, 10, 95, r"confidence must lie in \(0, 1\), got 95"),
+        ([1, 2], [10, 0], 0.95, r"n must be a positive integer, got 0"),
+    ],
+)
+def test_clopper_pearson_bad_input(k, n, conf, match):
+    with pytest.raises(ValueError, match=match):
+        clopper_pearson(k, n, conf)
+
+
+# ----------------------------------------------------------------- bootstrap band
+
+
+def test_bootstrap_band_deterministic_and_seeded():
+    x = np.random.default_rng(1).normal(size=(30, 5))
+    a = bootstrap_band(x, seed=3)
+    b = bootstrap_band(x, seed=3)
+    c = bootstrap_band(x, seed=4)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_bootstrap_band_shape_axis_and_contains_mean():
+    x = np.random.default_rng(2).normal(size=(4, 25, 3))
+    lo, hi = bootstrap_band(x, axis=1)
+    assert lo.shape == hi.shape == (4, 3)
+    m = x.mean(axis=1)
+    assert np.all(lo < m) and np.all(m < hi)
+    lo2, hi2 = bootstrap_band(x, axis=-2)
+    np.testing.assert_array_equal(lo, lo2)
+
+
+def test_bootstrap_band_width_matches_normal_theory():
+    # For a mean of n iid N(0, 1) draws the 95% band is about +-1.96/sqrt(n).
+    x = np.random.default_rng(3).normal(size=400)
+    lo, hi = bootstrap_band(x, confidence=0.95, n_boot=4000)
+    assert hi - lo == pytest.approx(2 * 1.96 / np.sqrt(400), rel=0.15)
+    lo80, hi80 = bootstrap_band(x, confidence=0.80, n_boot=4000)
+    assert lo < lo80 < hi80 < hi
+
+
+def test_bootstrap_band_nan_aware():
+    x = np.array(
+        [
+            [1.0, np.nan, 2.0],
+            [1.0, np.nan, 4.0],
+            [1.0, np.nan, np.nan],
+            [1.0, np.nan, 6.0],
+        ]
+    )
+    lo, hi = bootstrap_band(x, axis=0, n_boot=500)
+    assert lo[0] == hi[0] == 1.0  # constant column: degenerate band
+    assert np.isnan(lo[1]) and np.isnan(hi[1])  # all-NaN column
+    assert np.isfinite(lo[2]) and np.isfinite(hi[2])  # NaN ignored, not propagated
+    assert 2.0 <= lo[2] <= 4.0 <= hi[2] <= 6.0
+
+
+def test_bootstrap_band_single_row():
+    lo, hi = bootstrap_band(np.array([[0.3, 0.7]]))
+    np.testing.assert_allclose(lo, [0.3, 0.7])
+    np.testing.assert_allclose(hi, [0.3, 0.7])
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(confidence=1.2), r"confidence must lie in \(0, 1\), got 1\.2"),
+        (dict(n_boot=0), r"n_boot must be a positive integer, got 0"),
+        (dict(axis=5), r"axis 5 is out of range"),
+    ],
+)
+def test_bootstrap_band_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        bootstrap_band(np.ones((3, 2)), **kwargs)
+
+
+def test_bootstrap_band_empty_or_scalar():
+    with pytest.raises(ValueError, match="values must have at least one entry"):
+        bootstrap_band(np.ones((0, 2)))
+    with pytest.raises(ValueError, match="values must be at least 1-D"):
+        bootstrap_band(1.0)
