@@ -1,0 +1,240 @@
+"""Jupyter explorers: ipywidgets + a plotly FigureWidget over a landscape Dataset.
+
+Like plots.py, widgets only read a Dataset (no model runs): everything a slider can show is
+computed once at construction (bootstrap bands over the whole grid), so moving a slider is a
+lookup plus a redraw. Every interaction is also a method (``set_alpha``, ``set_beta``), so tests
+and scripts drive the widgets without a browser.
+
+    ex = SigmaExplorer(ds)   # display(ex) in JupyterLab
+    ex.set_alpha(0.01)       # moves the marker on every subplot and refreshes ex.table
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import math
+from typing import Optional
+
+import ipywidgets as widgets
+import numpy as np
+import plotly.graph_objects as go
+import xarray as xr
+
+from . import plots
+
+__all__ = ["SigmaExplorer"]
+
+MARKER = "alpha-marker"  # name of the vertical marker shapes in SigmaExplorer.figure
+
+
+def _nearest(grid: np.ndarray, value: float) -> float:
+    return float(grid[int(np.argmin(np.abs(grid - value)))])
+
+
+def _slider(name: str, grid: np.ndarray, value: float) -> widgets.FloatSlider:
+    """A FloatSlider over a sorted grid: step = the grid spacing, readout with enough decimals."""
+    # Median spacing: a nearly uniform grid (arange/linspace rounding) still gets one clean step;
+    # values between grid points are snapped to the nearest grid point by the explorer.
+    step = float(np.median(np.diff(grid))) if grid.size > 1 else 1.0
+    step = float(f"{step:.10g}")
+    decimals = next((n for n in range(12) if abs(round(step, n) - step) <= 1e-9 * abs(step)), 12)
+    return widgets.FloatSlider(
+        value=value, min=float(grid[0]), max=float(grid[-1]) if grid.size > 1 else float(grid[0]) + step,
+        step=step, description=name, readout=True, readout_format=f".{decimals}f", continuous_update=True,
+        layout=widgets.Layout(width="min(100%, 42em)"),
+    )
+
+
+def _fmt(x: float) -> str:
+    return "—" if not np.isfinite(x) else f"{x:.4g}"
+
+
+class SigmaExplorer(widgets.VBox):
+    """Curves of a landscape with a slider over alpha (the noise scale sigma of a Gaussian direction).
+
+    Children: ``figure`` (plotly FigureWidget of ``plots.curves(ds, variable)`` with a vertical marker
+    at the current alpha on every subplot), the sliders (``slider`` for alpha; ``beta_slider`` for 2-D
+    sweeps, which re-cuts the curves at that beta), and ``table`` (HTML: per benchmark the mean score
+    across directions at the current point with its bootstrap band, the base score, how many directions
+    still reach the base score, and the ``example_output`` strings if the Dataset has them).
+
+    ds: a landscape Dataset (1-D or 2-D). variable: "score" | "loss" | "nll" for the curves (the table
+    always shows the score, plus `variable` when it differs). tol: basin edges on the curves.
+    max_chars: example outputs are cut to this many characters.
+    """
+
+    def __init__(self, ds: xr.Dataset, variable: str = "score", *, tol: Optional[float] = None,
+                 max_chars: int = 400):
+        super().__init__()
+        plots._check_variable(ds, variable)
+        ds = ds.sortby("alpha")
+        if "beta" in ds.dims:
+            ds = ds.sortby("beta")
+        self._ds, self.variable, self._tol, self._max_chars = ds, variable, tol, max_chars
+        self._alphas = ds["alpha"].values.astype(float)
+        self._betas = ds["beta"].values.astype(float) if "beta" in ds.dims else None
+        self._alpha = _nearest(self._alphas, 0.0)
+        self._beta = None if self._betas is None else _nearest(self._betas, 0.0)
+        self._syncing = False
+
+        # The table is a lookup into bands over the whole grid, computed once here.
+        self._table_vars = ["score"] + ([variable] if variable != "score" else [])
+        self._bands = {v: ds.basin.band(v) for v in self._table_vars}
+        self._bases = {v: plots._base(ds, v) for v in self._table_vars}
+
+        fig = plots.curves(ds, variable, tol=tol, beta=self._beta)
+        fig.add_vline(x=self._alpha, row="all", col="all", name=MARKER, showlegend=False,
+                      line=dict(color="crimson", width=2))
+        self.figure = go.FigureWidget(fig)
+        self._markers = [i for i, s in enumerate(self.figure.layout.shapes) if s.name == MARKER]
+
+        self.slider = _slider("alpha", self._alphas, self._alpha)
+        self.slider.observe(lambda change: self._from_widget(self.set_alpha, change), names="value")
+        self.beta_slider = None
+        if self._betas is not None:
+            self.beta_slider = _slider("beta", self._betas, self._beta)
+            self.beta_slider.observe(lambda change: self._from_widget(self.set_beta, change), names="value")
+        self.example_direction = None
+        if "example_output" in ds.data_vars and "direction" in ds["example_output"].dims:
+            self.example_direction = widgets.Dropdown(
+                options=[int(d) for d in ds["direction"].values], description="examples of direction",
+                style={"description_width": "initial"}, layout=widgets.Layout(width="16em"))
+            self.example_direction.observe(lambda _: self._render_table(), names="value")
+
+        self.table = widgets.HTML()
+        controls = [w for w in (self.slider, self.beta_slider, self.example_direction) if w is not None]
+        self.children = [self.figure, widgets.HBox(controls), self.table]
+        self._render_table()
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def alpha(self) -> float:
+        """The current grid alpha."""
+        return self._alpha
+
+    @property
+    def beta(self) -> Optional[float]:
+        """The current grid beta (None for a 1-D sweep)."""
+        return self._beta
+
+    def set_alpha(self, alpha: float) -> float:
+        """Move to the grid alpha nearest `alpha`: slider, marker on every subplot, table. Returns it."""
+        self._alpha = _nearest(self._alphas, self._finite("alpha", alpha))
+        with self._quiet_sliders():
+            self.slider.value = self._alpha
+        with self.figure.batch_update():
+            for i in self._markers:
+                self.figure.layout.shapes[i].update(x0=self._alpha, x1=self._alpha)
+        self._render_table()
+        return self._alpha
+
+    def set_beta(self, beta: float) -> float:
+        """2-D sweeps: re-cut the curves at the grid beta nearest `beta` and refresh the table."""
+        if self._betas is None:
+            raise ValueError(f"set_beta needs a 2-D sweep; this Dataset has dims {list(self._ds.sizes)}")
+        self._beta = _nearest(self._betas, self._finite("beta", beta))
+        with self._quiet_sliders():
+            self.beta_slider.value = self._beta
+        # Same Dataset and options -> the same traces and shapes in the same order, only data differ.
+        cut = plots.curves(self._ds, self.variable, tol=self._tol, beta=self._beta)
+        with self.figure.batch_update():
+            for old, new in zip(self.figure.data, cut.data):
+                old.update(x=new.x, y=new.y)
+            for old, new in zip(self.figure.layout.shapes, cut.layout.shapes):
+                old.update(x0=new.x0, x1=new.x1)
+            self.figure.layout.title.text = cut.layout.title.text
+        self._render_table()
+        return self._beta
+
+    # ------------------------------------------------------------------ internals
+
+    @staticmethod
+    def _finite(name: str, value) -> float:
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a number, got {value!r}") from None
+        if not math.isfinite(v):
+            raise ValueError(f"{name} must be finite, got {value!r}")
+        return v
+
+    @contextlib.contextmanager
+    def _quiet_sliders(self):
+        """Setting a slider from code must not call back into set_alpha/set_beta."""
+        self._syncing, before = True, self._syncing
+        try:
+            yield
+        finally:
+            self._syncing = before
+
+    def _from_widget(self, setter, change):
+        if not self._syncing:
+            setter(change["new"])
+
+    def _point(self) -> dict:
+        return {"alpha": self._alpha} if self._beta is None else {"alpha": self._alpha, "beta": self._beta}
+
+    def _render_table(self) -> None:
+        ds, point = self._ds, self._point()
+        n_dir = ds.sizes["direction"]
+        score_now = ds["score"].sel(point)
+        # "At base score" = as good as theta0 (PAPER.md's strict basin, T = 0), in the benchmark's own sense.
+        as_good = xr.where(ds["higher_is_better"], score_now >= ds["base_score"] - 1e-7,
+                           score_now <= ds["base_score"] + 1e-7)
+        reach = (as_good & score_now.notnull()).sum("direction")
+        examples = self._examples()
+
+        head = ["benchmark", "metric"]
+        for v in self._table_vars:
+            head += [f"{v}: mean over {n_dir} directions", f"{v}: {self._bands[v].attrs['confidence']:.0%} band",
+                     f"{v} at theta0"]
+        head.append("directions at base score")
+        if examples is not None:
+            head.append(f"example outputs (direction {self.example_direction.value})")
+        rows = []
+        for b in [str(x) for x in ds["benchmark"].values]:
+            metric = str(ds["metric"].sel(benchmark=b).item()) if "metric" in ds.coords else ""
+            cells = [f"<td>{html.escape(b)}</td>", f"<td>{html.escape(metric)}</td>"]
+            for v in self._table_vars:
+                band = self._bands[v].sel(point).sel(benchmark=b)
+                mean, lo, hi = (float(band[k]) for k in ("mean", "lower", "upper"))
+                base = float(self._bases[v].sel(benchmark=b))
+                # data-value keeps the full-precision number for tests and copy-paste.
+                cells += [f'<td class="mean" data-var="{v}" data-value="{mean!r}">{_fmt(mean)}</td>',
+                          f'<td class="band" data-var="{v}">[{_fmt(lo)}, {_fmt(hi)}]</td>',
+                          f'<td class="base" data-var="{v}" data-value="{base!r}">{_fmt(base)}</td>']
+            cells.append(f'<td class="reach">{int(reach.sel(benchmark=b))}/{n_dir}</td>')
+            if examples is not None:
+                cells.append(f'<td class="examples">{examples.get(b, "—")}</td>')
+            rows.append(f'<tr data-benchmark="{html.escape(b)}">{"".join(cells)}</tr>')
+        where = ", ".join(f"{k} = {v:.6g}" for k, v in point.items())
+        self.table.value = (
+            f"<div style='font-size:90%'><b>{where}</b>"
+            "<table style='border-collapse:collapse' border='1' cellpadding='4'>"
+            f"<thead><tr>{''.join(f'<th>{html.escape(h)}</th>' for h in head)}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></div>"
+        )
+
+    def _examples(self) -> Optional[dict]:
+        """benchmark -> HTML list of the example outputs at the current point, or None if the
+        Dataset has no `example_output` (dims direction, alpha[, beta], benchmark, example)."""
+        if "example_output" not in self._ds.data_vars:
+            return None
+        ex = self._ds["example_output"]
+        sel = {k: v for k, v in self._point().items() if k in ex.dims}
+        if self.example_direction is not None:
+            sel["direction"] = self.example_direction.value
+        ex = ex.sel(sel)
+        out = {}
+        for b in [str(x) for x in ex["benchmark"].values] if "benchmark" in ex.dims else []:
+            texts = [t for t in np.ravel(ex.sel(benchmark=b).values) if isinstance(t, str) and t]
+            if texts:
+                items = "".join(f"<li><pre style='white-space:pre-wrap;margin:0'>{html.escape(self._cut(t))}</pre></li>"
+                                for t in texts)
+                out[b] = f"<ol style='margin:0;padding-left:1.5em'>{items}</ol>"
+        return out
+
+    def _cut(self, text: str) -> str:
+        return text if len(text) <= self._max_chars else text[: self._max_chars] + " …"
