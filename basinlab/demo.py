@@ -1,6 +1,10 @@
-"""`make demo`: load the bundled SmolLM2-135M-Instruct, report its size, NLL and a chat reply.
+"""`make demo`: the most-case landscape of the bundled SmolLM2-135M-Instruct.
 
-    python -m basinlab.demo [--model SOURCE] [--question TEXT]
+Loads the model (architecture, parameter count d, NLL on a text sample, a chat reply), then sweeps
+its capabilities along 8 random Gaussian directions and writes results/most_case.nc (xarray/NetCDF),
+results/most_case.html (the figure) and prints the basin width per capability.
+
+    python -m basinlab.demo [--model SOURCE] [--directions 8] [--alphas -0.03:0.0301:0.0075]
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m-instruct", help="alias, .gguf path, HF folder or hub id")
     parser.add_argument("--question", default="What is the capital of France?")
+    parser.add_argument("--directions", type=int, default=8)
+    parser.add_argument("--alphas", default="-0.03:0.0301:0.0075", help="start:stop:step (stop excluded)")
+    parser.add_argument("--out", default="results/most_case")
+    parser.add_argument("--no-landscape", action="store_true", help="only the model check")
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -38,6 +46,33 @@ def main(argv=None) -> None:
     t0 = time.perf_counter()
     reply = model.generate_text([args.question], max_new_tokens=48, chat=True)[0]
     print(f"chat, greedy ({time.perf_counter() - t0:.1f} s)\n  user: {args.question}\n  model: {reply.strip()}")
+    if not args.no_landscape:
+        most_case(model, args)
+
+
+def most_case(model, args) -> None:
+    """The most-case sweep; resumable through the block store next to the output."""
+    from . import plots
+    from .benchmarks import registry
+    from .cli import print_widths
+    from .landscape import landscape, parse_grid
+    from .results import save
+
+    benchmarks = []
+    for name in ("pydoc", "shakespeare"):
+        try:
+            benchmarks.append(registry.build(name, model, seq_len=128, n_seqs=4))
+        except FileNotFoundError as e:
+            print(f"(skipping {name}: {e})")
+    alphas = parse_grid(args.alphas)
+    print(f"\nmost-case landscape: {args.directions} unnormalized Gaussian directions x {len(alphas)} alphas "
+          f"in [{alphas.min():g}, {alphas.max():g}], benchmarks {[b.name for b in benchmarks]}")
+    t0 = time.perf_counter()
+    ds = landscape(model, benchmarks, directions=args.directions, alphas=alphas, store=args.out + ".blocks")
+    save(ds, args.out + ".nc")
+    plots.curves(ds, tol=0.05).write_html(args.out + ".html", include_plotlyjs=True)
+    print(f"wrote {args.out}.nc and {args.out}.html ({time.perf_counter() - t0:.0f} s)")
+    print_widths(ds, tol=0.05)
 
 
 if __name__ == "__main__":

@@ -162,12 +162,20 @@ def _chunk_program(model: Model, benchmarks, recipes, compute_dtype, mesh):
         theta = jax.tree.map(perturb, theta0, *deltas)
         return {b.name: b.score_fn(spec, theta, data[b.name], compute_dtype) for b in benchmarks}
 
-    def per_device(theta0, entry_input, coeffs, data):
+    def landscape_sweep(theta0, entry_input, coeffs, valid, data):
         deltas = _materialize(entry_input, theta0, recipes)
-        return jax.lax.map(lambda c: point(theta0, deltas, c, data), coeffs)
+
+        def one(args):
+            c, ok = args
+            run = lambda c: point(theta0, deltas, c, data)  # noqa: E731
+            skip = lambda c: jax.tree.map(jnp.zeros_like, jax.eval_shape(run, c))  # noqa: E731
+            # Padding points (a block's unused tail) are skipped: cond under lax.map branches for real.
+            return jax.lax.cond(ok, run, skip, c)
+
+        return jax.lax.map(one, (coeffs, valid))
 
     sharded = jax.shard_map(
-        per_device, mesh=mesh, in_specs=(P(), P(), P("points"), P()), out_specs=P("points"),
+        landscape_sweep, mesh=mesh, in_specs=(P(), P(), P("points"), P("points"), P()), out_specs=P("points"),
         check_vma=False,
     )
     return jax.jit(sharded)
@@ -194,8 +202,9 @@ def landscape(
     directions: a count n (Gaussian recipes with seeds 0..n-1, `normalization`/`include`/`exclude`
     applied), a list of `directions.DirectionRecipe`, a list of direction pytrees shaped like the
     params, or for a 2-D sweep a list of pairs. alphas, betas: 1-D grids (betas given -> 2-D).
-    chunk_size: grid points per compiled call (default: one per device; more points per call
-    amortize regenerating the direction; memory does not grow with it, points run sequentially).
+    chunk_size: grid points per compiled call, rounded up to a multiple of the device count
+    (default min(8, grid size)); more points per call amortize regenerating the direction; memory
+    does not grow with it because each device runs its points one after another (lax.map).
     store: folder for per-block results; rerunning with the same arguments resumes.
     Returns an xarray.Dataset (see basinlab.results).
     """
@@ -222,12 +231,13 @@ def landscape(
     devices = list(devices or jax.local_devices())
     mesh = Mesh(np.asarray(devices), ("points",))
     n_dev = len(devices)
-    chunk = n_dev if chunk_size is None else int(chunk_size)
+    grid = alphas[:, None] if m == 1 else np.stack(np.meshgrid(alphas, betas, indexing="ij"), -1).reshape(-1, 2)
+    # Default: up to 8 grid points per call, so regenerating the direction (d normal draws) is
+    # amortized; memory does not grow with it because lax.map runs the points one after another.
+    chunk = min(len(grid), 8) if chunk_size is None else int(chunk_size)
     if chunk < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     chunk = -(-chunk // n_dev) * n_dev  # a multiple of the device count
-
-    grid = alphas[:, None] if m == 1 else np.stack(np.meshgrid(alphas, betas, indexing="ij"), -1).reshape(-1, 2)
     sweep = Sweep(
         model=model.source or model.spec.name, d=count_params(theta0),
         benchmarks=tuple(json.dumps(b.attrs(), sort_keys=True) for b in benchmarks),
@@ -255,8 +265,9 @@ def landscape(
 
     def run_block(e, coeffs):
         n = len(coeffs)
-        padded = np.concatenate([coeffs, np.repeat(coeffs[-1:], chunk - n, axis=0)]) if n < chunk else coeffs
-        out = program(theta0, entry_input(e), jnp.asarray(padded, jnp.float32), data)
+        padded = np.concatenate([coeffs, np.zeros((chunk - n, m))]) if n < chunk else coeffs
+        valid = np.arange(chunk) < n
+        out = program(theta0, entry_input(e), jnp.asarray(padded, jnp.float32), jnp.asarray(valid), data)
         out = jax.tree.map(lambda x: np.asarray(x, np.float32)[:n], out)
         flat = {}
         for b in benchmarks:

@@ -1,0 +1,145 @@
+"""`basinlab` console entry: headless sweeps and figures.
+
+    basinlab landscape --model smollm2-135m-instruct --benchmark pydoc --benchmark shakespeare \
+        --alphas -0.01:0.01:5e-4 --directions 8 --out results/most_case.nc
+    basinlab plot results/most_case.nc --out fig.html
+    basinlab widths results/most_case.nc --tol 0.05
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+import time
+
+
+def _landscape(args) -> None:
+    from .benchmarks import registry
+    from .landscape import landscape, parse_grid
+    from .models import load
+    from .results import save
+
+    alphas = parse_grid(args.alphas)
+    betas = None if args.betas is None else parse_grid(args.betas)
+    for name in args.benchmark:
+        if name not in registry.available():  # fail before the slow model load
+            raise ValueError(f"unknown benchmark {name!r}; available: {registry.available()}")
+    t0 = time.perf_counter()
+    model = load(args.model, dtype=args.dtype)
+    print(f"model: {model}")
+    benchmarks = [registry.build(n, model, seq_len=args.seq_len, n_seqs=args.n_seqs) for n in args.benchmark]
+    directions = args.directions
+    if betas is not None:
+        from .directions import DirectionRecipe
+
+        kw = dict(normalization=args.normalization, exclude=args.exclude or None)
+        directions = [(DirectionRecipe(seed=2 * i, **kw), DirectionRecipe(seed=2 * i + 1, **kw))
+                      for i in range(args.directions)]
+    out = pathlib.Path(args.out)
+    store = pathlib.Path(args.store) if args.store else out.with_name(out.name + ".blocks")
+    ds = landscape(
+        model, benchmarks, directions, alphas, betas, normalization=args.normalization,
+        exclude=args.exclude or None, chunk_size=args.chunk_size, store=store,
+    )
+    save(ds, out)
+    print(f"wrote {out} ({time.perf_counter() - t0:.0f} s; resumable blocks in {store})")
+    if betas is None:
+        print_widths(ds, args.tol)
+
+
+def print_widths(ds, tol: float) -> None:
+    """Median basin width across directions per benchmark, with the base score."""
+    import numpy as np
+
+    w = ds.basin.width(tol=tol)
+    print(f"basin width per capability (score within {tol} of its value at theta0; median over "
+          f"{ds.sizes['direction']} directions; '>=' = reaches the grid's end):")
+    for b in ds["benchmark"].values:
+        wb = w.sel(benchmark=b)
+        censored = bool(wb["censored"].any())
+        print(f"  {b:<14} base {float(ds['base_score'].sel(benchmark=b)):.3f}  width "
+              f"{'>=' if censored else ''}{float(np.median(wb['width'])):.4g}  "
+              f"(edges {float(np.median(wb['left'])):+.4g} .. {float(np.median(wb['right'])):+.4g})")
+
+
+def _plot(args) -> None:
+    from . import plots
+    from .results import open_dataset
+
+    ds = open_dataset(args.file)
+    fig = plots.heatmap(ds) if "beta" in ds.dims else plots.curves(ds, variable=args.variable, tol=args.tol)
+    out = pathlib.Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.write_html(out, include_plotlyjs="cdn" if args.cdn else True)
+    print(f"wrote {out}")
+
+
+def _widths(args) -> None:
+    from .results import open_dataset
+
+    print_widths(open_dataset(args.file), args.tol)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="basinlab", description="Loss landscapes of language models.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ls = sub.add_parser("landscape", help="sweep benchmarks over random directions (resumable)")
+    ls.add_argument("--model", default="smollm2-135m-instruct")
+    ls.add_argument("--benchmark", action="append", required=True, help="repeatable; e.g. pydoc")
+    ls.add_argument("--alphas", default="-0.01:0.01:5e-4", help="start:stop:step (stop excluded) or a,b,c")
+    ls.add_argument("--betas", default=None, help="a second grid for a 2-D sweep")
+    ls.add_argument("--directions", type=int, default=8)
+    ls.add_argument("--normalization", default="none", choices=["none", "layer", "filter"])
+    ls.add_argument("--exclude", action="append", help="glob of parameter paths not to perturb")
+    ls.add_argument("--seq-len", type=int, default=128)
+    ls.add_argument("--n-seqs", type=int, default=4)
+    ls.add_argument("--chunk-size", type=int, default=None)
+    ls.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    ls.add_argument("--tol", type=float, default=0.05)
+    ls.add_argument("--store", default=None, help="block store folder (default: OUT.blocks)")
+    ls.add_argument("--out", required=True)
+    ls.set_defaults(run=_landscape)
+
+    pl = sub.add_parser("plot", help="landscape NetCDF -> HTML figure")
+    pl.add_argument("file")
+    pl.add_argument("--out", required=True)
+    pl.add_argument("--variable", default="score", choices=["score", "loss", "nll"])
+    pl.add_argument("--tol", type=float, default=None)
+    pl.add_argument("--cdn", action="store_true", help="load plotly.js from a CDN (smaller file)")
+    pl.set_defaults(run=_plot)
+
+    wd = sub.add_parser("widths", help="print basin widths of a landscape NetCDF")
+    wd.add_argument("file")
+    wd.add_argument("--tol", type=float, default=0.05)
+    wd.set_defaults(run=_widths)
+    return p
+
+
+def _join_grids(argv):
+    """Let `--alphas -0.01:0.01:5e-4` work as typed: argparse takes a leading '-' for an option."""
+    out, argv = [], list(argv)
+    i = 0
+    while i < len(argv):
+        if argv[i] in ("--alphas", "--betas") and i + 1 < len(argv):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(_join_grids(sys.argv[1:] if argv is None else argv))
+    try:
+        args.run(args)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"basinlab {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

