@@ -490,25 +490,23 @@ class SmoothedScore(NamedTuple):
 
 
 def _perturb(theta, key, i, sigma):
-    """theta + eps for draw ``i``; eps leaf ``j`` uses key ``fold_in(fold_in(key, j), i)``.
+    """theta + eps for draw ``i``: eps = sigma * directions.gaussian(fold_in(key, i), theta).
 
-    Keying by (leaf, draw) makes every draw independent of the batch size and of
-    the other leaves. Integer/bool leaves (e.g. buffers) are left unperturbed.
+    The same noise scheme as the landscape engine: with ``key = jax.random.key(0)``, draw ``i``
+    is the unnormalized Gaussian direction of seed ``i`` scaled by sigma, so a Monte Carlo
+    estimate here and a landscape sweep at alpha = sigma see the same noise.
     """
-    leaves, treedef = jax.tree_util.tree_flatten(theta)
-    out = []
-    for j, leaf in enumerate(leaves):
+    from .directions import gaussian
+
+    eps = gaussian(jax.random.fold_in(key, i), theta)
+
+    def add(leaf, e):
         leaf = jnp.asarray(leaf)
-        if not jnp.issubdtype(leaf.dtype, jnp.floating):
-            out.append(leaf)
-            continue
-        # Add in at least float32 and round once to the leaf dtype: adding a small
-        # eps directly in bf16 would round twice.
+        # Add in at least float32 and round once to the leaf dtype (bf16 would round twice).
         dt = jnp.promote_types(leaf.dtype, jnp.float32)
-        k = jax.random.fold_in(jax.random.fold_in(key, j), i)
-        eps = jax.random.normal(k, leaf.shape, dt) * sigma.astype(dt)
-        out.append((leaf.astype(dt) + eps).astype(leaf.dtype))
-    return jax.tree_util.tree_unflatten(treedef, out)
+        return (leaf.astype(dt) + sigma.astype(dt) * e.astype(dt)).astype(leaf.dtype)
+
+    return jax.tree.map(add, theta, eps)
 
 
 @partial(jax.jit, static_argnums=(0, 1, 2))
@@ -562,12 +560,20 @@ def smoothed_score_mc(
     c = float(_open_unit("confidence", confidence))
 
     draws = _mc_draws(score_fn, n, min(batch, n), theta, key, jnp.asarray(s))  # float32, or float64 under x64
-    scores = np.asarray(draws, dtype=np.float64)
+    return smoothed_interval(np.asarray(draws, dtype=np.float64), c)
+
+
+def smoothed_interval(scores, confidence: float = 0.95) -> SmoothedScore:
+    """Mean of per-draw scores in [0, 1] with a two-sided interval: Clopper-Pearson when every
+    draw is 0 or 1, else Hoeffding's mean +- sqrt(ln(2/alpha) / (2n)) (valid for any bounded score)."""
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    n = _positive_int("n", scores.size)
+    c = float(_open_unit("confidence", confidence))
     if np.any(np.isnan(scores)):
-        raise ValueError("score_fn returned NaN")
+        raise ValueError("scores contain NaN")
     outside = (scores < 0) | (scores > 1)
     if np.any(outside):
-        raise ValueError(f"score_fn must return values in [0, 1], got {scores[outside][0].item()!r}")
+        raise ValueError(f"score_fn must return values in [0, 1] (scores per draw), got {scores[outside][0].item()!r}")
     mean = float(scores.mean())
     if np.all((scores == 0) | (scores == 1)):
         k = int(scores.sum())
