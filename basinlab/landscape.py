@@ -12,6 +12,7 @@ killed sweep resumes where it stopped.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -147,9 +148,11 @@ def _materialize(entry_input, theta0, recipes):
     return out
 
 
-def _chunk_program(model: Model, benchmarks, recipes, compute_dtype, mesh):
-    """jit(shard_map(...)): (theta0, direction inputs, coeffs [C, m], data) -> per-point outputs."""
-    spec = model.spec
+@functools.lru_cache(maxsize=16)
+def _chunk_program(spec, benchmarks: tuple, recipes: tuple, compute_dtype, devices: tuple):
+    """jit(shard_map(...)): (theta0, direction inputs, coeffs [C, m], valid [C], data) -> per-point
+    outputs. Cached, so repeated sweeps of one model and benchmark set reuse the compilation."""
+    mesh = Mesh(np.asarray(devices), ("points",))
 
     def point(theta0, deltas, coeff, data):
         def perturb(t, *ds):
@@ -228,8 +231,7 @@ def landscape(
             raise ValueError(f"a {'2-D' if m == 2 else '1-D'} sweep needs {'pairs of ' if m == 2 else ''}"
                              f"directions, got an entry with {len(e) if isinstance(e, tuple) else 1}")
 
-    devices = list(devices or jax.local_devices())
-    mesh = Mesh(np.asarray(devices), ("points",))
+    devices = tuple(devices or jax.local_devices())
     n_dev = len(devices)
     grid = alphas[:, None] if m == 1 else np.stack(np.meshgrid(alphas, betas, indexing="ij"), -1).reshape(-1, 2)
     # Default: up to 8 grid points per call, so regenerating the direction (d normal draws) is
@@ -256,7 +258,7 @@ def landscape(
         if statics != recipes:
             raise ValueError("all directions of one sweep must be of one kind (same recipe settings, "
                              "or all explicit pytrees); run separate sweeps and concatenate the Datasets")
-    program = _chunk_program(model, benchmarks, recipes, compute_dtype, mesh)
+    program = _chunk_program(model.spec, tuple(benchmarks), recipes, compute_dtype, devices)
     data = {b.name: b.data for b in benchmarks}
 
     def entry_input(e):

@@ -71,7 +71,7 @@ def _label(da: xr.DataArray, fallback: str = "") -> str:
 
 
 def _model_title(ds: xr.Dataset) -> str:
-    model = ds.attrs.get("model", "unknown model")
+    model = ds.attrs.get("model_label") or ds.attrs.get("model", "unknown model")
     d = ds.attrs.get("d")
     return f"{model} (d = {int(d):,})" if d is not None else str(model)
 
@@ -188,7 +188,7 @@ def curves(
             ok = np.isfinite(lo) & np.isfinite(hi)  # a NaN would break the closed polygon
             add(go.Scatter(
                 x=np.concatenate([alphas[ok], alphas[ok][::-1]]), y=np.concatenate([hi[ok], lo[ok][::-1]]),
-                fill="toself", fillcolor=_rgba(colour, 0.2), line=dict(width=0), hoverinfo="skip",
+                mode="lines", fill="toself", fillcolor=_rgba(colour, 0.2), line=dict(width=0), hoverinfo="skip",
                 name=f"{tag}{confidence:.0%} bootstrap band of the mean", legendgroup=f"{group}-band",
                 showlegend=first,
             ), "band")
@@ -304,7 +304,7 @@ def _labelled(datasets) -> list[tuple[str, xr.Dataset]]:
     else:
         items, seen = [], {}
         for ds in datasets:
-            name = str(ds.attrs.get("model", "model"))
+            name = str(ds.attrs.get("model_label") or ds.attrs.get("model", "model"))
             seen[name] = seen.get(name, 0) + 1
             items.append((name if seen[name] == 1 else f"{name} ({seen[name]})", ds))
     if not items:

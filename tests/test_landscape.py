@@ -77,6 +77,12 @@ def test_compiles_once_and_theta0_is_untouched(model, text, caplog):
     compiles = [r for r in caplog.records if "Compiling jit(landscape_sweep)" in r.getMessage()]
     # 3 directions x 4 blocks + the base block, all through one compiled program
     assert len(compiles) == 1, f"the sweep program compiled {len(compiles)} times"
+    caplog.clear()
+    with jax.log_compiles(), caplog.at_level("WARNING"):
+        landscape(model, [text, bowl], directions=[D.DirectionRecipe(seed=9)], alphas=[0.3, -0.2],
+                  chunk_size=2, progress=False)
+    again = [r for r in caplog.records if "Compiling jit(landscape_sweep)" in r.getMessage()]
+    assert not again, "a new grid and new seeds recompiled the sweep program"
     after = jax.tree.map(np.asarray, model.params)
     for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(after)):
         assert a.dtype == b.dtype and np.array_equal(a, b), "theta0 changed"

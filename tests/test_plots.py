@@ -122,7 +122,7 @@ def test_curves_labels_come_from_attrs(ds1):
     ds["score"].attrs.update(long_name="fraction solved", units="percent-ish")
     ds["alpha"] = ds1.alpha.copy()
     ds["alpha"].attrs.update(long_name="noise std sigma", units="1")
-    ds.attrs.update(model="org/my-model", d=123456)
+    ds.attrs.update(model="/path/to/weights", model_label="org/my-model", d=123456)
     text = all_titles(plots.curves(ds))
     assert "fraction solved [percent-ish]" in text
     assert "noise std sigma" in text and "noise std sigma [1]" not in text  # dimensionless units left out
