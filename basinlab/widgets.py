@@ -23,7 +23,7 @@ import xarray as xr
 
 from . import plots
 
-__all__ = ["SigmaExplorer"]
+__all__ = ["BoundExplorer", "SigmaExplorer"]
 
 MARKER = "alpha-marker"  # name of the vertical marker shapes in SigmaExplorer.figure
 
@@ -238,3 +238,66 @@ class SigmaExplorer(widgets.VBox):
 
     def _cut(self, text: str) -> str:
         return text if len(text) <= self._max_chars else text[: self._max_chars] + " …"
+
+
+class BoundExplorer(widgets.VBox):
+    """Sliders for p_A, sigma and r over Fig. 4(a): the certified bound on E S(theta_sft + eps)
+    (Thm 4.3, and Thm 4.2 for comparison), the certified radius and the local slope.
+
+    ex = BoundExplorer(); ex.set(p_a=0.9, sigma=0.003, r=0.003); ex.values -> dict
+    """
+
+    def __init__(self, p_a: float = 0.9, sigma: float = 0.003, r: float = 0.003, q: float = 0.5):
+        from . import bound_plots, theory
+
+        self._theory, self.q = theory, q
+        self.p_a = widgets.FloatSlider(value=p_a, min=0.5, max=0.999, step=0.001, description="p_A",
+                                       readout_format=".3f", continuous_update=True)
+        self.sigma = widgets.FloatLogSlider(value=sigma, base=10, min=-4, max=-1, step=0.01,
+                                            description="σ", readout_format=".2e")
+        self.r = widgets.FloatSlider(value=r, min=0.0, max=0.02, step=0.0001, description="r",
+                                     readout_format=".4f")
+        self.figure = go.FigureWidget(bound_plots.bound_vs_pa(sigma, rs=(r,)))
+        self.figure.add_scatter(x=[p_a], y=[0.0], mode="markers", marker=dict(size=11, color="crimson"),
+                                name="(p_A, certified bound)", meta={"kind": "marker"})
+        self.table = widgets.HTML()
+        for w in (self.p_a, self.sigma, self.r):
+            w.observe(lambda change: self._update(), names="value")
+        super().__init__([widgets.HBox([self.p_a, self.sigma, self.r]), self.figure, self.table])
+        self._update()
+
+    @property
+    def values(self) -> dict:
+        t, p, s, r = self._theory, self.p_a.value, self.sigma.value, self.r.value
+        return {
+            "strong_bound": float(t.strong_bound(p, r, s)), "weak_bound": float(t.weak_bound(p, r, s)),
+            "certified_radius": float(t.certified_radius(p, s, self.q)), "local_slope": float(t.local_slope(p, s)),
+        }
+
+    def set(self, p_a: Optional[float] = None, sigma: Optional[float] = None, r: Optional[float] = None) -> dict:
+        for slider, value in ((self.p_a, p_a), (self.sigma, sigma), (self.r, r)):
+            if value is not None:
+                slider.value = value
+        self._update()
+        return self.values
+
+    def _update(self) -> None:
+        t, p, s, r = self._theory, self.p_a.value, self.sigma.value, self.r.value
+        grid = np.linspace(0.0, 1.0, 400)
+        v = self.values
+        with self.figure.batch_update():
+            for trace in self.figure.data:
+                kind = (trace.meta or {}).get("kind")
+                if kind == "strong":
+                    trace.y, trace.name = t.strong_bound(grid, r, s), f"Thm 4.3, r/σ = {r / s:.3g}"
+                elif kind == "weak":
+                    trace.y, trace.name = t.weak_bound(grid, r, s), f"Thm 4.2, r/σ = {r / s:.3g}"
+                elif kind == "marker":
+                    trace.x, trace.y = [p], [v["strong_bound"]]
+            self.figure.layout.title.text = f"certified smoothed score after fine-tuning, σ = {s:.3g}, r = {r:.3g}"
+        self.table.value = (
+            f"<table><tr><td>certified E S(θ_sft + ε) ≥ (Thm 4.3)</td><td><b>{_fmt(v['strong_bound'])}</b></td></tr>"
+            f"<tr><td>weak bound (Thm 4.2)</td><td>{_fmt(v['weak_bound'])}</td></tr>"
+            f"<tr><td>radius keeping the smoothed score ≥ {self.q:g}</td><td>{_fmt(v['certified_radius'])}</td></tr>"
+            f"<tr><td>local slope bound φ(Φ⁻¹(p_A))/σ</td><td>{_fmt(v['local_slope'])}</td></tr></table>"
+        )
