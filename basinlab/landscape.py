@@ -270,15 +270,18 @@ def landscape(
         padded = np.concatenate([coeffs, np.zeros((chunk - n, m))]) if n < chunk else coeffs
         valid = np.arange(chunk) < n
         out = program(theta0, entry_input(e), jnp.asarray(padded, jnp.float32), jnp.asarray(valid), data)
-        out = jax.tree.map(lambda x: np.asarray(x, np.float32)[:n], out)
+        out = jax.tree.map(lambda x: np.asarray(x)[:n], out)
         flat = {}
         for b in benchmarks:
             res = dict(out[b.name])
-            if b.judge is not None:
-                res.update(b.judge(res))
+            if b.judge is not None:  # host-side judge, one grid point at a time
+                judged = [b.judge({k: v[p] for k, v in res.items()}) for p in range(n)]
+                res.update({k: np.stack([np.asarray(j[k]) for j in judged]) for k in judged[0]})
             for k, v in res.items():
-                if isinstance(v, np.ndarray) and v.dtype.kind in "fiub":
+                if isinstance(v, np.ndarray) and v.dtype.kind in "fiub" and k != "tokens":
                     flat[f"{b.name}|{k}"] = np.asarray(v, np.float32)
+                elif isinstance(v, np.ndarray) and v.dtype.kind == "U":  # judge reasons, example outputs
+                    flat[f"{b.name}|{k}"] = v
         return flat
 
     # Base scores at theta0: coefficients 0 give theta0 exactly (x + 0 * delta == x in float32).

@@ -95,6 +95,7 @@ def from_blocks(*, sweep, benchmarks, model, alphas, betas, n_directions, chunk,
     )
     if betas is not None:
         ds["beta"].attrs.update(long_name="second-direction scale beta", units="1")
+    _add_text(ds, benchmarks, blocks, base, n_directions, grid_shape, n_items)
     ds["loss"] = loss_T(ds)
     ds["base_loss"] = loss_T(ds, ds["base_score"])
     ds.attrs.update(
@@ -113,6 +114,30 @@ def from_blocks(*, sweep, benchmarks, model, alphas, betas, n_directions, chunk,
         nonfinite_points=nonfinite,
     )
     return ds
+
+
+def _add_text(ds, benchmarks, blocks, base, n_directions, grid_shape, n_items) -> None:
+    """Judge reasons per item and example outputs of generating benchmarks, as string variables."""
+    grid_dims = ("alpha",) if len(grid_shape) == 1 else ("alpha", "beta")
+    n_points = int(np.prod(grid_shape))
+    for key, var, width_of in (("reason", "item_reason", lambda b: n_items), ("example", "example_output", None)):
+        names = [f"{b.name}|{key}" for b in benchmarks]
+        if not any(nm in base for nm in names):
+            continue
+        width = n_items if width_of else max(base[nm].size for nm in names if nm in base)
+        arr = np.full((n_directions, n_points, len(benchmarks), width), "", dtype=object)
+        base_arr = np.full((len(benchmarks), width), "", dtype=object)
+        for bi, nm in enumerate(names):
+            if nm not in base:
+                continue
+            base_arr[bi, : base[nm].size] = base[nm].reshape(-1)
+            for (i, j), res in blocks.items():
+                v = res[nm]
+                arr[i, j: j + len(v), bi, : v.shape[1]] = v
+        dim = "item" if width_of else "example"
+        ds[var] = (("direction", *grid_dims, "benchmark", dim),
+                   arr.reshape(n_directions, *grid_shape, len(benchmarks), width).astype(str))
+        ds[f"base_{var}"] = (("benchmark", dim), base_arr.astype(str))
 
 
 class _quiet:

