@@ -28,7 +28,8 @@ def _landscape(args) -> None:
     t0 = time.perf_counter()
     model = load(args.model, dtype=args.dtype)
     print(f"model: {model}")
-    benchmarks = [registry.build(n, model, seq_len=args.seq_len, n_seqs=args.n_seqs) for n in args.benchmark]
+    benchmarks = [registry.build(n, model, seq_len=args.seq_len, n=args.n, seed=args.seed,
+                                 max_new_tokens=args.max_new_tokens) for n in args.benchmark]
     directions = args.directions
     if betas is not None:
         from .directions import DirectionRecipe
@@ -75,6 +76,28 @@ def _plot(args) -> None:
     print(f"wrote {out}")
 
 
+def _scores(args) -> None:
+    from .benchmarks import registry
+    from .benchmarks.evaluate import evaluate
+    from .models import load
+
+    model = load(args.model, dtype=args.dtype)
+    print(f"model: {model}")
+    print(f"{'benchmark':<20} {'n':>4} {'score':>7}  {'95% interval':<17} {'chance':>6}  note")
+    for name in args.benchmark:
+        bench = registry.build(name, model, n=args.n, seed=args.seed, seq_len=args.seq_len,
+                               max_new_tokens=args.max_new_tokens)
+        t0 = time.perf_counter()
+        ev = evaluate(model, bench)
+        ci = f"[{ev.lower:.3f}, {ev.upper:.3f}]" if ev.lower is not None else "(fractional items)"
+        chance = "-" if ev.chance is None else f"{ev.chance:.2f}"
+        note = "near chance" if ev.near_chance else ("synthetic" if bench.synthetic else "")
+        print(f"{name:<20} {ev.n:>4} {ev.score:>7.3f}  {ci:<17} {chance:>6}  {note} "
+              f"({time.perf_counter() - t0:.0f} s)")
+        if args.examples and ev.examples:
+            print(f"    e.g. {ev.examples[0]!r}")
+
+
 def _widths(args) -> None:
     from .results import open_dataset
 
@@ -87,14 +110,18 @@ def parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("landscape", help="sweep benchmarks over random directions (resumable)")
     ls.add_argument("--model", default="smollm2-135m-instruct")
-    ls.add_argument("--benchmark", action="append", required=True, help="repeatable; e.g. pydoc")
+    ls.add_argument("--benchmark", action="append", required=True,
+                    help="repeatable; one of: pydoc, shakespeare, synthetic-addition, synthetic-capitals, "
+                         "gsm8k, mmlu, mmlu-gen, advbench, humaneval")
     ls.add_argument("--alphas", default="-0.01:0.01:5e-4", help="start:stop:step (stop excluded) or a,b,c")
     ls.add_argument("--betas", default=None, help="a second grid for a 2-D sweep")
     ls.add_argument("--directions", type=int, default=8)
     ls.add_argument("--normalization", default="none", choices=["none", "layer", "filter"])
     ls.add_argument("--exclude", action="append", help="glob of parameter paths not to perturb")
-    ls.add_argument("--seq-len", type=int, default=128)
-    ls.add_argument("--n-seqs", type=int, default=4)
+    ls.add_argument("--n", type=int, default=None, help="items per benchmark (text: sequences); default per benchmark")
+    ls.add_argument("--seq-len", type=int, default=128, help="tokens per text sequence")
+    ls.add_argument("--seed", type=int, default=0, help="seed of the benchmark item subset")
+    ls.add_argument("--max-new-tokens", type=int, default=None, help="generation length of generating benchmarks")
     ls.add_argument("--chunk-size", type=int, default=None)
     ls.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     ls.add_argument("--tol", type=float, default=0.05)
@@ -109,6 +136,17 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument("--tol", type=float, default=None)
     pl.add_argument("--cdn", action="store_true", help="load plotly.js from a CDN (smaller file)")
     pl.set_defaults(run=_plot)
+
+    sc = sub.add_parser("scores", help="unperturbed scores with 95% intervals")
+    sc.add_argument("--model", default="smollm2-135m-instruct")
+    sc.add_argument("--benchmark", action="append", required=True)
+    sc.add_argument("--n", type=int, default=None)
+    sc.add_argument("--seed", type=int, default=0)
+    sc.add_argument("--seq-len", type=int, default=128)
+    sc.add_argument("--max-new-tokens", type=int, default=None)
+    sc.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    sc.add_argument("--examples", action="store_true", help="print one output per generating benchmark")
+    sc.set_defaults(run=_scores)
 
     wd = sub.add_parser("widths", help="print basin widths of a landscape NetCDF")
     wd.add_argument("file")

@@ -61,7 +61,7 @@ def most_case(model, args) -> None:
     benchmarks = []
     for name in ("pydoc", "shakespeare"):
         try:
-            benchmarks.append(registry.build(name, model, seq_len=128, n_seqs=4))
+            benchmarks.append(registry.build(name, model, seq_len=128, n=4))
         except FileNotFoundError as e:
             print(f"(skipping {name}: {e})")
     alphas = parse_grid(args.alphas)

@@ -88,6 +88,15 @@ def test_letter_and_full_answer_scoring_match_manual_computation(model):
     letters = [model.tokenizer.encode(" " + c, add_special_tokens=False)[0] for c in "ABCD"]
     best = int(np.argmax(logits[letters]))
     np.testing.assert_array_equal(np.asarray(out["score"]), [best == 1, best == 2])
+    gen = letter_choice_benchmark(model, [q, q], [1, 2], name="mc-gen", generative=True)
+    first = int(np.argmax(logits))  # the greedy first token over the whole vocabulary
+    variants = []
+    for c in "ABCD":
+        forms = [model.tokenizer.encode(f, add_special_tokens=False) for f in (c, " " + c)]
+        variants.append({ids[0] for ids in forms if len(ids) == 1})
+    expected = [first in variants[1], first in variants[2]]
+    np.testing.assert_array_equal(np.asarray(gen.score_fn(model.spec, model.params, gen.data, None)["score"]),
+                                  expected)
     full = full_answer_benchmark(model, [q.rsplit("\n", 5)[0] + "\nAnswer:"], [["Venus", "Mars", "Jupiter", "Saturn"]],
                                  [1], name="full")
     s = full.score_fn(model.spec, model.params, full.data, None)

@@ -114,7 +114,7 @@ def _letter_score(spec, params, data, compute_dtype, generative=False):
     if generative:
         # lm-eval mmlu_generative reads the letter the model writes first: with single-token letters,
         # that is the greedy first token over the whole vocabulary.
-        ok = jnp.isin(jnp.argmax(last, axis=-1)[:, None], data["letter_variants"][data["answer"]]).any(-1)
+        ok = (jnp.argmax(last, axis=-1)[:, None] == data["letter_variants"][data["answer"]]).any(-1)
     else:
         ok = jnp.argmax(choice_logits, axis=-1) == data["answer"]
     return {"score": ok.astype(jnp.float32), "nll": nll}
