@@ -6,19 +6,15 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from hf_tiny import tiny_model
 
-import basinlab
 from basinlab.benchmarks import Benchmark
 from basinlab.certify import certify, smoothed_score
 from basinlab.theory import smoothed_score_mc, strong_bound
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("smol")
-    tiny_model("smollm2").save_pretrained(folder)
-    return basinlab.load(folder)
+def model(tiny_smol):
+    return tiny_smol
 
 
 def half_space(params0, offset_sd):

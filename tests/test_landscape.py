@@ -12,9 +12,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from hf_tiny import tiny_model
 
-import basinlab
 from basinlab import directions as D
 from basinlab.benchmarks import Benchmark, token_benchmark
 from basinlab.landscape import landscape, parse_grid
@@ -24,10 +22,8 @@ HERE = os.path.dirname(__file__)
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("smol")
-    tiny_model("smollm2").save_pretrained(folder)
-    return basinlab.load(folder)
+def model(tiny_smol):
+    return tiny_smol
 
 
 @pytest.fixture(scope="module")

@@ -93,3 +93,19 @@ def test_generation_stops_at_eos_like_transformers(pair):
     assert (got[:, expected.shape[1]:] == 0).all()
     first = list(got[0]).index(eos)
     assert (got[0, first + 1:] == 0).all()
+
+
+def test_temperature_sampling_is_keyed_and_reproducible(pair):
+    import jax
+
+    name, ref, model = pair
+    tokens, mask = left_padded_batch(model.spec.vocab_size, seed=5)
+    run = lambda key, t: np.asarray(generate(model.spec, model.params, tokens, mask, max_new_tokens=12,  # noqa: E731
+                                             eos_ids=(), temperature=t, key=key))
+    a, b, c = run(jax.random.key(1), 1.0), run(jax.random.key(1), 1.0), run(jax.random.key(2), 1.0)
+    np.testing.assert_array_equal(a, b)
+    assert (a != c).any(), "different keys gave the same samples"
+    greedy = np.asarray(generate(model.spec, model.params, tokens, mask, max_new_tokens=12, eos_ids=()))
+    np.testing.assert_array_equal(run(jax.random.key(3), 1e-4), greedy)  # T -> 0 is greedy
+    with pytest.raises(ValueError, match="PRNG key"):
+        generate(model.spec, model.params, tokens, mask, temperature=0.7)

@@ -5,11 +5,8 @@ import re
 
 import numpy as np
 import pytest
-import xarray as xr
 
-from hf_tiny import tiny_model
 
-import basinlab
 from basinlab import plots
 from basinlab.benchmarks import token_benchmark
 from basinlab.directions import DirectionRecipe
@@ -21,10 +18,8 @@ ALPHAS = np.linspace(-0.3, 0.3, 13)
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("smol")
-    tiny_model("smollm2").save_pretrained(folder)
-    return basinlab.load(folder)
+def model(tiny_smol):
+    return tiny_smol
 
 
 @pytest.fixture(scope="module")
