@@ -215,7 +215,9 @@ def test_same_numbers_on_one_and_four_devices(runner):
 
 def test_resume_after_sigkill_gives_identical_dataset(runner, tmp_path):
     store, killed_nc, clean_nc = tmp_path / "store", tmp_path / "a.nc", tmp_path / "b.nc"
-    env = {**os.environ, "KILL_AFTER": "3"}
+    # The judge runs once per grid point: 1 (base) + 4 + 2 (direction 0) + 4 (direction 1, block 0)...
+    # so the 10th call dies inside the third block, after two blocks were written.
+    env = {**os.environ, "KILL_AFTER": "9"}
     first = subprocess.run([sys.executable, str(runner), "store", str(store), str(killed_nc)], env=env,
                            capture_output=True, text=True, timeout=600)
     assert first.returncode == -9, first.stderr[-3000:]

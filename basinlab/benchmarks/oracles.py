@@ -37,14 +37,17 @@ def _prompt_ids(model, prompts: Sequence[str], chat: bool) -> list[list[int]]:
 # --------------------------------------------------------------------------- 1. exact match
 
 
-def _exact_match_score(spec, params, data, compute_dtype):
-    logits = forward(spec, params, data["tokens"], attention_mask=data["mask"], compute_dtype=compute_dtype)
+def _exact_match_score(spec, params, data, compute_dtype, tail=None):
+    # Only the checked tail (last prompt token onwards) needs logits: `tail` is its static width.
+    k = tail or data["tokens"].shape[1]
+    logits = forward(spec, params, data["tokens"], attention_mask=data["mask"], compute_dtype=compute_dtype,
+                     last_n=k)
     pred = jnp.argmax(logits, axis=-1)
-    hit = jnp.where(data["is_stop"], jnp.isin(pred, data["eos"]), pred == data["targets"])
-    checked = data["checked"]
+    targets, checked = data["targets"][:, -k:], data["checked"][:, -k:]
+    hit = jnp.where(data["is_stop"][:, -k:], jnp.isin(pred, data["eos"]), pred == targets)
     ok = jnp.all(hit | ~checked, axis=-1)
     logp = jax.nn.log_softmax(logits, axis=-1)
-    target_logp = jnp.take_along_axis(logp, data["targets"][..., None], axis=-1)[..., 0]
+    target_logp = jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]
     nll = -(target_logp * checked).sum(-1) / jnp.maximum(checked.sum(-1), 1)
     return {"score": ok.astype(jnp.float32), "nll": nll}
 
@@ -97,7 +100,9 @@ def exact_match_benchmark(
     tok = model._require_tokenizer()
     ref_ids = tok(list(references), add_special_tokens=False, verbose=False)["input_ids"]
     data = exact_match_data(_prompt_ids(model, prompts, chat), ref_ids, model.eos_ids, model.pad_id, stop)
-    return Benchmark(name=name, data=data, score_fn=_exact_match_score, n_items=len(prompts), metric=metric,
+    tail = int(data["checked"].sum(1).max())
+    return Benchmark(name=name, data=data, score_fn=functools.partial(_exact_match_score, tail=tail),
+                     n_items=len(prompts), metric=metric,
                      chance=chance, synthetic=synthetic, description=description)
 
 
@@ -105,7 +110,8 @@ def exact_match_benchmark(
 
 
 def _letter_score(spec, params, data, compute_dtype, generative=False):
-    logits = forward(spec, params, data["tokens"], attention_mask=data["mask"], compute_dtype=compute_dtype)
+    logits = forward(spec, params, data["tokens"], attention_mask=data["mask"], compute_dtype=compute_dtype,
+                     last_n=1)
     last = logits[:, -1]  # left padding: every prompt ends at the last position
     choice_logits = last[:, data["letters"]]  # [n, C]
     logp = jax.nn.log_softmax(last, axis=-1)

@@ -28,7 +28,7 @@ def _generate(
     positions = default_positions(attention_mask)
     logits, cache = forward_cached(
         spec, params, tokens, cache, attention_mask=attention_mask, positions=positions,
-        compute_dtype=compute_dtype,
+        compute_dtype=compute_dtype, last_n=1,
     )
     eos = jnp.asarray(eos_ids if eos_ids else (-1,), jnp.int32)
 

@@ -75,8 +75,9 @@ def _block(spec: ModelSpec, p: dict, x, positions, query_slots, key_valid, cache
     return x, new_cache
 
 
-def _run(spec, params, tokens, positions, query_slots, key_valid, cache, compute_dtype):
-    """Embed, scan the blocks, final norm and head. Returns (logits float32 [B, T, V], new kv)."""
+def _run(spec, params, tokens, positions, query_slots, key_valid, cache, compute_dtype, last_n=None):
+    """Embed, scan the blocks, final norm and head. Returns (logits float32 [B, T, V], new kv);
+    with last_n, the head runs on the last last_n positions only (logits [B, last_n, V])."""
     embed = params["embed"]["embedding"]
     x = jnp.take(embed, tokens, axis=0).astype(compute_dtype)
     if "pos_embed" in params:
@@ -91,6 +92,8 @@ def _run(spec, params, tokens, positions, query_slots, key_valid, cache, compute
 
     layer_cache = None if cache is None else (cache["k"], cache["v"])
     x, new_kv = jax.lax.scan(step, x, (params["layers"], layer_cache))
+    if last_n is not None:
+        x = x[:, -last_n:]  # the vocabulary projection is the costliest matmul: skip unused positions
     x = L.norm(spec, _cast(params["final_norm"], compute_dtype), x)
     head = embed.T if spec.tie_embeddings else params["lm_head"]["kernel"]
     logits = jnp.einsum(
@@ -107,13 +110,15 @@ def forward(
     attention_mask: Optional[jax.Array] = None,
     positions: Optional[jax.Array] = None,
     compute_dtype=None,
+    last_n: Optional[int] = None,
 ) -> jax.Array:
     """Logits of a batch of token sequences.
 
     tokens: [B, T] int; attention_mask: [B, T], 1 for real tokens and 0 for (left) padding;
     positions: [B, T] position ids (default: counted from each row's first real token);
     compute_dtype: dtype of activations and matmuls (default: the params' stored dtype).
-    Returns logits [B, T, V] in float32. Pure: jit it with `spec` static.
+    last_n: if given (static int), logits of the last last_n positions only.
+    Returns logits [B, T, V] (or [B, last_n, V]) in float32. Pure: jit it with `spec` static.
     """
     tokens = jnp.asarray(tokens)
     if tokens.ndim != 2:
@@ -125,7 +130,7 @@ def forward(
     compute_dtype = compute_dtype or params["embed"]["embedding"].dtype
     query_slots = jnp.arange(tokens.shape[1])
     logits, _ = _run(
-        spec, params, tokens, positions, query_slots, attention_mask.astype(bool), None, compute_dtype
+        spec, params, tokens, positions, query_slots, attention_mask.astype(bool), None, compute_dtype, last_n
     )
     return logits
 
@@ -150,6 +155,7 @@ def forward_cached(
     attention_mask: jax.Array,
     positions: jax.Array,
     compute_dtype=None,
+    last_n: Optional[int] = None,
 ) -> tuple[jax.Array, dict]:
     """Run T new tokens against a KV cache, writing them at slots [index, index + T).
 
@@ -160,5 +166,5 @@ def forward_cached(
     index = cache["index"]
     key_valid = jax.lax.dynamic_update_slice(cache["mask"], attention_mask.astype(bool), (0, index))
     query_slots = index + jnp.arange(t)
-    logits, (k, v) = _run(spec, params, tokens, positions, query_slots, key_valid, cache, compute_dtype)
+    logits, (k, v) = _run(spec, params, tokens, positions, query_slots, key_valid, cache, compute_dtype, last_n)
     return logits, {"k": k, "v": v, "mask": key_valid, "index": index + t}
