@@ -32,6 +32,8 @@ def offline(tmp_path, monkeypatch):
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.setenv("BASINLAB_DATA", str(empty))
+    # other test modules (lm-eval's) switch the hub off process-wide; these tests need it "on"
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", refuse)
     return calls
 

@@ -1,7 +1,16 @@
-"""Capability benchmarks as per-item scores that the landscape engine evaluates under perturbation."""
+"""Capability benchmarks as per-item scores that the landscape engine evaluates under perturbation.
 
+    from basinlab.benchmarks import registry
+    bench = registry.build("synthetic-addition", model)      # registry.available() lists the names
+"""
+
+from . import judges as judges
+from . import loaders as loaders
+from . import oracles as oracles
+from . import registry as registry
 from .base import Benchmark as Benchmark
+from .evaluate import evaluate as evaluate
 from .text import text_benchmark as text_benchmark
 from .text import token_benchmark as token_benchmark
 
-__all__ = ["Benchmark", "text_benchmark", "token_benchmark"]
+__all__ = ["Benchmark", "evaluate", "judges", "loaders", "oracles", "registry", "text_benchmark", "token_benchmark"]

@@ -421,13 +421,15 @@ def run_code(
     """Run `program` in a contained child Python (see the module docstring) and score it.
 
     timeout_s: wall clock, interpreter start included; memory_mb: address-space limit; cpu_s: CPU
-    seconds (default timeout_s, rounded up to whole seconds); max_output_bytes: kept per stream.
+    seconds (default timeout_s + 1, rounded up to whole seconds); max_output_bytes: kept per stream.
     """
     if not isinstance(program, str):
         raise TypeError(f"program must be str, got {type(program).__name__}")
     _check_positive("timeout_s", timeout_s)
     _check_positive("memory_mb", memory_mb)
-    cpu_s = timeout_s if cpu_s is None else cpu_s
+    # The CPU limit is a backstop one second behind the wall clock, so a busy loop is reported as
+    # the timeout it is (the two would otherwise race).
+    cpu_s = timeout_s + 1.0 if cpu_s is None else cpu_s
     _check_positive("cpu_s", cpu_s)
     if type(max_output_bytes) is not int or max_output_bytes < 0:  # bool is not a byte count
         raise ValueError(f"max_output_bytes must be an int >= 0, got {max_output_bytes!r}")

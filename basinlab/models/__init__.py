@@ -7,6 +7,7 @@ from .load import load as load
 from .model import Model as Model
 from .model import count_params as count_params
 from .model import token_nll as token_nll
+from .save import save_checkpoint as save_checkpoint
 from .spec import ModelSpec as ModelSpec
 from .transformer import default_positions as default_positions
 from .transformer import forward as forward
@@ -15,5 +16,5 @@ from .transformer import init_cache as init_cache
 
 __all__ = [
     "SUPPORTED_MODEL_TYPES", "Model", "ModelSpec", "count_params", "default_positions", "forward",
-    "forward_cached", "generate", "init_cache", "load", "token_nll",
+    "forward_cached", "generate", "init_cache", "load", "save_checkpoint", "token_nll",
 ]
