@@ -73,8 +73,8 @@ class Sweep:
 
 
 def _normalize_directions(directions, params, recipe_kwargs) -> tuple[list, list]:
-    """-> (list of direction entries, list of JSON descriptions). An entry is a DirectionRecipe or a
-    float32 pytree; in a 2-D sweep an entry is a pair of them."""
+    """-> (list of direction entries, list of JSON descriptions). An entry is a tuple of one (1-D) or
+    two (2-D) items, each a DirectionRecipe or a float32 pytree shaped like the params."""
     if isinstance(directions, (int, np.integer)):
         if directions < 1:
             raise ValueError(f"directions must be >= 1, got {directions}")
@@ -90,7 +90,7 @@ def _normalize_directions(directions, params, recipe_kwargs) -> tuple[list, list
         for item in items:
             if not isinstance(item, D.DirectionRecipe):
                 D.check_compatible(params, item)
-        entries.append(entry)
+        entries.append(items)
         described.append([it.to_dict() if isinstance(it, D.DirectionRecipe) else {"explicit": i}
                           for it in items])
     return entries, described
@@ -227,9 +227,9 @@ def landscape(
     entries, described = _normalize_directions(directions, theta0, recipe_kwargs)
     m = 1 if betas is None else 2
     for e in entries:
-        if (len(e) if isinstance(e, tuple) else 1) != m:
+        if len(e) != m:
             raise ValueError(f"a {'2-D' if m == 2 else '1-D'} sweep needs {'pairs of ' if m == 2 else ''}"
-                             f"directions, got an entry with {len(e) if isinstance(e, tuple) else 1}")
+                             f"directions, got an entry with {len(e)}")
 
     devices = tuple(devices or jax.local_devices())
     n_dev = len(devices)
@@ -250,20 +250,19 @@ def landscape(
     st = _Store(store, sweep)
 
     # The static part of each direction: its recipe with the seed left to trace (None = explicit).
-    first = entries[0] if isinstance(entries[0], tuple) else (entries[0],)
-    recipes = tuple(dataclasses.replace(r, seed=0) if isinstance(r, D.DirectionRecipe) else None for r in first)
+    def static_part(entry):
+        return tuple(dataclasses.replace(r, seed=0) if isinstance(r, D.DirectionRecipe) else None for r in entry)
+
+    recipes = static_part(entries[0])
     for e in entries:
-        items = e if isinstance(e, tuple) else (e,)
-        statics = tuple(dataclasses.replace(r, seed=0) if isinstance(r, D.DirectionRecipe) else None for r in items)
-        if statics != recipes:
+        if static_part(e) != recipes:
             raise ValueError("all directions of one sweep must be of one kind (same recipe settings, "
                              "or all explicit pytrees); run separate sweeps and concatenate the Datasets")
     program = _chunk_program(model.spec, tuple(benchmarks), recipes, compute_dtype, devices)
     data = {b.name: b.data for b in benchmarks}
 
     def entry_input(e):
-        items = e if isinstance(e, tuple) else (e,)
-        return tuple(jnp.int32(it.seed) if isinstance(it, D.DirectionRecipe) else it for it in items)
+        return tuple(jnp.int32(it.seed) if isinstance(it, D.DirectionRecipe) else it for it in e)
 
     def run_block(e, coeffs):
         n = len(coeffs)
