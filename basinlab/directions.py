@@ -427,6 +427,23 @@ def scale_to_norm(tree, norm):
     return _scale(tree, jnp.asarray(norm, _F32) / n)
 
 
+def perturb(theta0, deltas, coeffs, dtype=None):
+    """theta0 + sum_i coeffs[i] * deltas[i], formed in float32 from theta0 every time (never
+    accumulated, so no round-off drifts across a sweep), then cast to `dtype` (default: each leaf's
+    own dtype). deltas: a sequence of direction pytrees; coeffs: matching scalars (may be traced).
+    Non-float leaves pass through unchanged; theta0 itself is never modified."""
+
+    def one(t, *ds):
+        if not jnp.issubdtype(t.dtype, jnp.floating):
+            return t
+        x = t.astype(jnp.float32)
+        for c, d in zip(coeffs, ds):
+            x = x + c * jnp.asarray(d, jnp.float32)
+        return x.astype(dtype or t.dtype)
+
+    return jax.tree.map(one, theta0, *deltas)
+
+
 def between(theta0, theta1):
     """SFT-case direction (theta1 - theta0) / ||theta1 - theta0|| * sqrt(d), float32.
 

@@ -155,14 +155,7 @@ def _chunk_program(spec, benchmarks: tuple, recipes: tuple, compute_dtype, devic
     mesh = Mesh(np.asarray(devices), ("points",))
 
     def point(theta0, deltas, coeff, data):
-        def perturb(t, *ds):
-            # float32 maths from theta0 every time; only the result is cast to the compute dtype.
-            x = t.astype(jnp.float32)
-            for c, dl in zip(coeff, ds):
-                x = x + c * dl
-            return x.astype(compute_dtype)
-
-        theta = jax.tree.map(perturb, theta0, *deltas)
+        theta = D.perturb(theta0, deltas, coeff, compute_dtype)
         return {b.name: b.score_fn(spec, theta, data[b.name], compute_dtype) for b in benchmarks}
 
     def landscape_sweep(theta0, entry_input, coeffs, valid, data):

@@ -92,22 +92,14 @@ def perturbed_params(model: Model, direction=None, alpha: float = 0.0):
     return _perturb_tree(theta0, direction, jnp.asarray(alpha, _F32))
 
 
-def _axpy(theta, delta, alpha):
-    return jax.tree.map(
-        lambda x, d: (x.astype(_F32) + alpha * jnp.asarray(d, _F32)).astype(x.dtype)
-        if jnp.issubdtype(x.dtype, jnp.floating) else x,
-        theta, delta,
-    )
-
-
 @jax.jit
 def _perturb_tree(theta, delta, alpha):
-    return _axpy(theta, delta, alpha)
+    return _directions.perturb(theta, [delta], [alpha])
 
 
 @jax.jit
 def _perturb_recipe(recipe, theta, alpha):
-    return _axpy(theta, _directions.regenerate(recipe, theta), alpha)
+    return _directions.perturb(theta, [_directions.regenerate(recipe, theta)], [alpha])
 
 
 # ----------------------------------------------------------------------------- compiled kernels
