@@ -147,7 +147,9 @@ def curves(
     if subplots and len(benches) > 1:
         cols = min(len(benches), 3)
         rows = math.ceil(len(benches) / cols)
-        titles = [f"{b} ({ds['metric'].sel(benchmark=b).item()})" if "metric" in ds.coords else b for b in benches]
+        # name on one line, metric in small type below: long metric names would run into each other
+        titles = [f"{b}<br><sup>{ds['metric'].sel(benchmark=b).item()}</sup>" if "metric" in ds.coords else b
+                  for b in benches]
         # Long attrs labels would overlap under every column: one shared title per axis instead.
         fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, shared_xaxes=True,
                             horizontal_spacing=0.06, vertical_spacing=0.12 if rows > 1 else 0.0,
