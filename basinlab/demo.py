@@ -1,11 +1,11 @@
 """`make demo`: the most-case landscape of the bundled SmolLM2-135M-Instruct.
 
 Loads the model (architecture, parameter count d, NLL on a text sample, a chat reply), then sweeps
-four capabilities (two synthetic generated-text oracles, two text ones) along 8 random Gaussian
+four capabilities (two synthetic generated-text oracles, two text ones) along 6 random Gaussian
 directions and writes results/most_case.nc (xarray/NetCDF),
 results/most_case.html (the figure) and prints the basin width per capability.
 
-    python -m basinlab.demo [--model SOURCE] [--directions 8] [--alphas -0.03:0.0301:0.0075]
+    python -m basinlab.demo [--model SOURCE] [--directions 6] [--alphas -0.02:0.0201:0.005] [--tol 0.1]
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m-instruct", help="alias, .gguf path, HF folder or hub id")
     parser.add_argument("--question", default="What is the capital of France?")
-    parser.add_argument("--directions", type=int, default=8)
-    parser.add_argument("--alphas", default="-0.03:0.0301:0.0075", help="start:stop:step (stop excluded)")
+    parser.add_argument("--directions", type=int, default=6)
+    parser.add_argument("--alphas", default="-0.02:0.0201:0.005", help="start:stop:step (stop excluded)")
+    parser.add_argument("--tol", type=float, default=0.1, help="basin edge: score change from theta0")
     parser.add_argument("--out", default="results/most_case")
     parser.add_argument("--no-landscape", action="store_true", help="only the model check")
     args = parser.parse_args(argv)
@@ -74,9 +75,9 @@ def most_case(model, args) -> None:
     t0 = time.perf_counter()
     ds = landscape(model, benchmarks, directions=args.directions, alphas=alphas, store=args.out + ".blocks")
     save(ds, args.out + ".nc")
-    plots.curves(ds, tol=0.05).write_html(args.out + ".html", include_plotlyjs=True)
+    plots.curves(ds, tol=args.tol).write_html(args.out + ".html", include_plotlyjs=True)
     print(f"wrote {args.out}.nc and {args.out}.html ({time.perf_counter() - t0:.0f} s)")
-    print_widths(ds, tol=0.05)
+    print_widths(ds, tol=args.tol)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,8 @@ def parse_grid(text: str) -> np.ndarray:
     try:
         if ":" in text:
             start, stop, step = (float(x) for x in text.split(":"))
-            return np.arange(start, stop, step)
+            # rounding removes arange's float residue (3.5e-18 where the user meant 0)
+            return np.round(np.arange(start, stop, step), 12)
         return np.asarray([float(x) for x in text.split(",")])
     except ValueError:
         raise ValueError(f"grid {text!r} is not 'start:stop:step' or a comma-separated list of numbers") from None
