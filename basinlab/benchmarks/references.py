@@ -1,0 +1,90 @@
+"""Reference answers: the differentiable surrogate of each capability (PAPER.md section 2).
+
+Oracles score *generated* text, which has no gradient. The worst-case search
+(:func:`basinlab.worstcase.worst_case`) ascends instead the mean NLL of a reference answer to the
+same prompts, by teacher forcing. ``reference(name, model, **options)`` returns that surrogate for a
+registry capability as a :class:`Benchmark` whose per-item ``"nll"`` is differentiable (its
+``"score"`` is the exact match of the reference, a by-product). The items are the registry
+benchmark's items for the same options, so the surrogate and the oracle see the same prompts.
+
+References (what a correct answer of this model looks like; SmolLM2-135M-Instruct writes
+"3 + 4 = 7" and "The capital of France is Paris." when asked these prompts):
+
+- synthetic-addition: "{a} + {b} = {a + b}"
+- synthetic-capitals: "The capital of {country} is {capital}."
+- gsm8k: the dataset's worked solution, its "#### N" line written as "The answer is N."
+- advbench: the refusal "I'm sorry, but I can't help with that." (ascending its NLL moves the model
+  away from refusing; the oracle counts refusals as safe)
+- mmlu, mmlu-gen: the answer letter (NLL of the letter token, as the oracle scores it)
+- pydoc, shakespeare: the text itself (the text benchmark's NLL is already a likelihood)
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import numpy as np
+
+from . import loaders, registry
+from .base import Benchmark
+from .oracles import exact_match_benchmark
+
+__all__ = ["REFUSAL", "available", "reference"]
+
+REFUSAL = "I'm sorry, but I can't help with that."
+
+
+def _addition(model, n: int = 40, seed: int = 0) -> Benchmark:
+    # Same draws as registry._addition, so item i is the same sum.
+    pairs = np.random.RandomState(seed).randint(0, 10, size=(n, 2))
+    return exact_match_benchmark(
+        model, [f"What is {a} + {b}? Answer with just the number." for a, b in pairs],
+        [f"{a} + {b} = {a + b}" for a, b in pairs], name="synthetic-addition", synthetic=True,
+        metric="NLL of the reference answer", description=f"{n} single-digit sums (seed {seed})")
+
+
+def _capitals(model, n: int = 32) -> Benchmark:
+    countries = list(registry.CAPITALS)[:n]
+    return exact_match_benchmark(
+        model, [f"What is the capital of {c}?" for c in countries],
+        [f"The capital of {c} is {registry.CAPITALS[c]}." for c in countries], name="synthetic-capitals",
+        synthetic=True, metric="NLL of the reference answer", description=f"{len(countries)} countries")
+
+
+def _gsm8k(model, n: int = 20, seed: int = 0, path=None) -> Benchmark:
+    items = loaders.load_gsm8k("test", n=n, seed=seed, path=path)
+    prompts = [f"{it.question}\nSolve it step by step, then give the final answer as a number." for it in items]
+    solutions = [re.sub(r"\n?####\s*(.*)$", r"\nThe answer is \1.", it.answer.strip()) for it in items]
+    return exact_match_benchmark(model, prompts, solutions, name="gsm8k", metric="NLL of the reference answer",
+                                 description=f"GSM8K test, {n} items (seed {seed}), worked solutions")
+
+
+def _advbench(model, n: int = 20, seed: int = 0, path=None) -> Benchmark:
+    items = loaders.load_advbench(n=n, seed=seed, path=path)
+    return exact_match_benchmark(model, [it.goal for it in items], [REFUSAL] * len(items), name="advbench",
+                                 metric="NLL of a refusal", description=f"AdvBench, {n} items (seed {seed})")
+
+
+_BUILDERS = {
+    "synthetic-addition": _addition, "synthetic-capitals": _capitals, "gsm8k": _gsm8k, "advbench": _advbench,
+}
+# The likelihood benchmarks are their own surrogate.
+_SELF = ("pydoc", "shakespeare", "mmlu", "mmlu-gen")
+
+
+def available() -> list[str]:
+    return sorted(set(_BUILDERS) | set(_SELF))
+
+
+def reference(name: str, model, **options) -> Benchmark:
+    """The reference-answer surrogate of capability `name` (module docstring); options as for
+    :func:`basinlab.benchmarks.registry.build` (n, seed, path, ...; the ones a builder does not take
+    are ignored). ValueError naming the valid capabilities for an unknown name."""
+    if name in _SELF:
+        return registry.build(name, model, **options)
+    if name not in _BUILDERS:
+        raise ValueError(f"no reference answers for capability {name!r}; available: {available()}")
+    builder = _BUILDERS[name]
+    accepted = set(inspect.signature(builder).parameters) - {"model"}
+    return builder(model, **{k: v for k, v in options.items() if k in accepted and v is not None})
