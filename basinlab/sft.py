@@ -38,7 +38,7 @@ import xarray as xr
 from . import directions as D
 from .benchmarks import loaders
 
-__all__ = ["BENIGN_PROMPTS", "RECIPES", "RUNS", "SFTRun", "alignment", "finetune_run", "run_examples",
+__all__ = ["BENIGN_PROMPTS", "RECIPES", "RUNS", "SFTRun", "alignment", "capability_change", "finetune_run", "run_examples",
            "sft_alphas", "widths_around"]
 
 RUNS = ("adversarial", "normal", "benign")
@@ -200,3 +200,36 @@ def widths_around(model, centers: dict, benchmarks, *, directions=4, alphas, tol
         rows.append(xr.Dataset({"width": w["width"].median("direction"), "censored": w["censored"].any("direction"),
                                 "base_score": ds["base_score"]}).expand_dims(center=[label]))
     return xr.concat(rows, "center").assign_attrs(tol=tol)
+
+
+def capability_change(ds: xr.Dataset, alpha_sft: float, confidence: float = 0.95, tol: float = 0.1) -> xr.Dataset:
+    """Each capability at theta0 and at the fine-tuned model, from a 1-D sweep along the SFT direction.
+
+    base: the score at theta0; lower/upper: its two-sided Clopper-Pearson interval over the items
+    (0/1 oracles; for fractional scores such as next-token accuracy the interval is base -/+ tol);
+    tuned: the score at the grid alpha nearest alpha_sft (mean over directions); kept: tuned inside
+    [lower, upper]. Dims (benchmark,)."""
+    from .stats import clopper_pearson
+
+    if "beta" in ds.dims:
+        raise ValueError("capability_change needs a 1-D sweep along the SFT direction")
+    alphas = ds["alpha"].values
+    at = float(alphas[np.argmin(np.abs(alphas - alpha_sft))])
+    if not math.isclose(at, alpha_sft, rel_tol=1e-3, abs_tol=0.0):
+        raise ValueError(f"alpha_sft={alpha_sft:g} is not on the grid (nearest {at:g}); use sft_alphas(alpha_sft)")
+    base = ds["base_score"].values.astype(float)
+    n = ds["n_items"].values.astype(int)
+    k = base * n
+    binary = np.isclose(k, np.round(k), atol=1e-6)
+    if "item_score" in ds.data_vars:  # fractional item scores (e.g. token accuracy) are not binomial
+        items = ds["item_score"].isel(direction=0, alpha=0).values
+        binary &= np.all(np.isnan(items) | np.isin(items, (0.0, 1.0)), axis=tuple(range(1, items.ndim)))
+    lo, hi = clopper_pearson(np.round(k).astype(int), np.maximum(n, 1), confidence)
+    lo, hi = np.where(binary, lo, base - tol), np.where(binary, hi, base + tol)
+    tuned = ds["score"].sel(alpha=at).mean("direction").values.astype(float)
+    dims = ("benchmark",)
+    return xr.Dataset(
+        {"base": (dims, base), "lower": (dims, lo), "upper": (dims, hi), "tuned": (dims, tuned),
+         "kept": (dims, (tuned >= lo) & (tuned <= hi)),
+         "interval": (dims, np.where(binary, f"Clopper-Pearson {confidence:.0%}", f"+/- tol {tol}"))},
+        coords={"benchmark": ds["benchmark"].values}, attrs={"alpha_sft": at, "confidence": confidence})

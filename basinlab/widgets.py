@@ -23,17 +23,24 @@ import xarray as xr
 
 from . import plots
 
-__all__ = ["BoundExplorer", "SigmaExplorer"]
+__all__ = ["BoundExplorer", "RunExplorer", "SigmaExplorer"]
 
 MARKER = "alpha-marker"  # name of the vertical marker shapes in SigmaExplorer.figure
+MARK = "mark"  # name prefix of the labelled vertical lines (`marks=`), e.g. the fine-tuned model
 
 
 def _nearest(grid: np.ndarray, value: float) -> float:
     return float(grid[int(np.argmin(np.abs(grid - value)))])
 
 
-def _slider(name: str, grid: np.ndarray, value: float) -> widgets.FloatSlider:
-    """A FloatSlider over a sorted grid: step = the grid spacing, readout with enough decimals."""
+def _slider(name: str, grid: np.ndarray, value: float):
+    """A FloatSlider over a sorted grid: step = the grid spacing, readout with enough decimals; a
+    SelectionSlider of the grid values when the grid is far from uniform (e.g. logarithmic)."""
+    gaps = np.diff(grid)
+    if grid.size > 2 and gaps.max() > 3 * gaps.min():
+        return widgets.SelectionSlider(
+            options=[(f"{a:.3g}", float(a)) for a in grid], value=value, description=name,
+            continuous_update=True, layout=widgets.Layout(width="min(100%, 42em)"))
     # Median spacing: a nearly uniform grid (arange/linspace rounding) still gets one clean step;
     # values between grid points are snapped to the nearest grid point by the explorer.
     step = float(np.median(np.diff(grid))) if grid.size > 1 else 1.0
@@ -61,11 +68,13 @@ class SigmaExplorer(widgets.VBox):
 
     ds: a landscape Dataset (1-D or 2-D). variable: "score" | "loss" | "nll" for the curves (the table
     always shows the score, plus `variable` when it differs). tol: basin edges on the curves.
-    max_chars: example outputs are cut to this many characters.
+    max_chars: example outputs are cut to this many characters. marks: {label: alpha} labelled
+    dashed vertical lines (e.g. {"fine-tuned model": alpha_sft}). log_x: a logarithmic alpha axis
+    (for one-sided worst-case grids; alpha = 0 is then off the axis but still in the slider).
     """
 
     def __init__(self, ds: xr.Dataset, variable: str = "score", *, tol: Optional[float] = None,
-                 max_chars: int = 400):
+                 max_chars: int = 400, marks: Optional[dict] = None, log_x: bool = False):
         super().__init__()
         plots._check_variable(ds, variable)
         ds = ds.sortby("alpha")
@@ -83,8 +92,19 @@ class SigmaExplorer(widgets.VBox):
         self._bands = {v: ds.basin.band(v) for v in self._table_vars}
         self._bases = {v: plots._base(ds, v) for v in self._table_vars}
 
+        self._log_x = bool(log_x)
+        if self._log_x and not np.any(self._alphas > 0):
+            raise ValueError("log_x needs alphas > 0; this grid has none")
         fig = plots.curves(ds, variable, tol=tol, beta=self._beta)
-        fig.add_vline(x=self._alpha, row="all", col="all", name=MARKER, showlegend=False,
+        for label, x in (marks or {}).items():
+            x = self._axis_x(self._finite(f"mark {label!r}", x))
+            fig.add_vline(x=x, row="all", col="all", name=f"{MARK}:{label}",
+                          line=dict(color="grey", width=1.5, dash="dash"))
+            fig.add_annotation(x=x, y=1.0, xref="x", yref="paper", text=html.escape(str(label)),
+                               showarrow=False, yanchor="bottom", font=dict(size=11, color="grey"))
+        if self._log_x:
+            fig.update_xaxes(type="log")
+        fig.add_vline(x=self._axis_x(self._alpha), row="all", col="all", name=MARKER, showlegend=False,
                       line=dict(color="crimson", width=2))
         self.figure = go.FigureWidget(fig)
         self._markers = [i for i, s in enumerate(self.figure.layout.shapes) if s.name == MARKER]
@@ -126,7 +146,8 @@ class SigmaExplorer(widgets.VBox):
             self.slider.value = self._alpha
         with self.figure.batch_update():
             for i in self._markers:
-                self.figure.layout.shapes[i].update(x0=self._alpha, x1=self._alpha)
+                x = self._axis_x(self._alpha)
+                self.figure.layout.shapes[i].update(x0=x, x1=x)
         self._render_table()
         return self._alpha
 
@@ -149,6 +170,13 @@ class SigmaExplorer(widgets.VBox):
         return self._beta
 
     # ------------------------------------------------------------------ internals
+
+    def _axis_x(self, alpha: float) -> float:
+        """Shape/annotation x for `alpha`: plotly wants log10 of the value on a log axis; alpha <= 0
+        sits at the smallest positive grid alpha there."""
+        if not self._log_x:
+            return alpha
+        return math.log10(alpha if alpha > 0 else float(self._alphas[self._alphas > 0].min()))
 
     @staticmethod
     def _finite(name: str, value) -> float:
@@ -301,3 +329,51 @@ class BoundExplorer(widgets.VBox):
             f"<tr><td>radius keeping the smoothed score ≥ {self.q:g}</td><td>{_fmt(v['certified_radius'])}</td></tr>"
             f"<tr><td>local slope bound φ(Φ⁻¹(p_A))/σ</td><td>{_fmt(v['local_slope'])}</td></tr></table>"
         )
+
+
+class RunExplorer(widgets.VBox):
+    """Several landscapes behind one run selector: a Dropdown of run labels above the
+    :class:`SigmaExplorer` of the selected run (built on first selection, then kept).
+
+    runs: {label: landscape Dataset}; marks: {label: {mark label: alpha}} per run (e.g. alpha_sft);
+    log_x: the labels of runs drawn on a logarithmic alpha axis (one-sided worst-case grids); the
+    other keyword options go to every SigmaExplorer. ``select(label)`` switches runs (what the
+    Dropdown does) and keeps the alpha when the new grid allows; ``explorer`` is the current one.
+    """
+
+    def __init__(self, runs: dict, marks: Optional[dict] = None, log_x=(), **explorer_options):
+        super().__init__()
+        if not runs:
+            raise ValueError("runs is empty: give {label: landscape Dataset}")
+        unknown = sorted(set(marks or {}) - set(runs))
+        if unknown:
+            raise ValueError(f"marks for unknown runs {unknown}; runs: {list(runs)}")
+        unknown = sorted(set(log_x) - set(runs))
+        if unknown:
+            raise ValueError(f"log_x names unknown runs {unknown}; runs: {list(runs)}")
+        self._runs, self._marks, self._options = dict(runs), dict(marks or {}), explorer_options
+        self._log_x = set(log_x)
+        self._explorers: dict = {}
+        self.selector = widgets.Dropdown(options=list(self._runs), description="run")
+        self.selector.observe(lambda change: self.select(change["new"]), names="value")
+        self.select(self.selector.value)
+
+    @property
+    def explorer(self) -> SigmaExplorer:
+        return self._explorers[self._current]
+
+    def select(self, label: str) -> SigmaExplorer:
+        if label not in self._runs:
+            raise ValueError(f"unknown run {label!r}; choose one of {list(self._runs)}")
+        before = self._explorers.get(getattr(self, "_current", None))
+        self._current = label
+        if label not in self._explorers:
+            self._explorers[label] = SigmaExplorer(self._runs[label], marks=self._marks.get(label),
+                                                   log_x=label in self._log_x, **self._options)
+        if self.selector.value != label:
+            self.selector.value = label  # calls back into select once, harmlessly
+        ex = self._explorers[label]
+        if before is not None and before is not ex:
+            ex.set_alpha(before.alpha)  # nearest alpha on the new run's grid
+        self.children = [self.selector, ex]
+        return ex

@@ -40,7 +40,7 @@ from . import results  # noqa: F401  registers the ds.basin accessor
 from .benchmarks import references
 from .benchmarks.base import Benchmark
 
-__all__ = ["INITS", "ONE_SIDED", "WorstCase", "collapse", "surrogate_value", "worst_case"]
+__all__ = ["INITS", "ONE_SIDED", "WorstCase", "collapse", "surrogate_value", "trace_figure", "worst_case"]
 
 INITS = ("gradient", "random")
 # One-sided log grid for worst-case curves (PAPER.md: plotted for alpha >= 0).
@@ -289,3 +289,29 @@ def collapse(worst: xr.Dataset, random: xr.Dataset, tol: float = 0.1) -> xr.Data
          "random_censored": (dims, censored, {"long_name": "a random edge reached the end of its grid"}),
          "ratio": (dims, ratio, {"long_name": "random edge / worst-case collapse"})},
         coords={"benchmark": names}, attrs={"tol": tol})
+
+
+def trace_figure(searches: dict):
+    """Plotly figure of the ascent: surrogate J per step for each search ({label: WorstCase}), with
+    each search's random-direction values at the same alpha and J(theta0) as reference lines."""
+    import plotly.graph_objects as go
+    from plotly.colors import qualitative
+
+    if not searches:
+        raise ValueError("searches is empty: give {label: WorstCase}")
+    fig = go.Figure()
+    for i, (label, wc) in enumerate(searches.items()):
+        colour = qualitative.Plotly[i % len(qualitative.Plotly)]
+        fig.add_scatter(x=np.arange(len(wc.trace)), y=wc.trace, mode="lines+markers", name=f"{label}: worst case",
+                        line=dict(color=colour), meta={"kind": "trace", "search": label})
+        if len(wc.random):
+            fig.add_scatter(x=[0, len(wc.trace) - 1], y=[float(np.mean(wc.random))] * 2, mode="lines",
+                            name=f"{label}: random (mean of {len(wc.random)})",
+                            line=dict(color=colour, dash="dot"), meta={"kind": "random", "search": label})
+        fig.add_scatter(x=[0, len(wc.trace) - 1], y=[wc.base] * 2, mode="lines", name=f"{label}: theta0",
+                        line=dict(color=colour, dash="dash", width=1), meta={"kind": "base", "search": label})
+    first = next(iter(searches.values()))
+    fig.update_layout(template="plotly_white", xaxis_title="ascent step",
+                      yaxis_title="surrogate J: mean reference NLL [nats]",
+                      title=f"Worst-case search at alpha = {first.alpha:g} (norm sqrt(d), d = {first.d:,})")
+    return fig

@@ -3,6 +3,7 @@ and the SigmaExplorer driven without a browser."""
 
 import re
 
+import ipywidgets as widgets
 import numpy as np
 import pytest
 
@@ -12,7 +13,7 @@ from basinlab.benchmarks import token_benchmark
 from basinlab.directions import DirectionRecipe
 from basinlab.landscape import landscape
 from basinlab.results import open_dataset, save
-from basinlab.widgets import MARKER, SigmaExplorer
+from basinlab.widgets import MARKER, RunExplorer, SigmaExplorer
 
 ALPHAS = np.linspace(-0.3, 0.3, 13)
 
@@ -295,3 +296,41 @@ def test_explorer_shows_example_outputs_when_present(ds1):
     assert "&lt;d2 a+0.10 text #1&gt;" in ex.table.value
     assert "a+0.05" not in ex.table.value and "&lt;d0" not in ex.table.value
     assert "short #" not in ex.table.value
+
+
+def test_explorer_on_a_log_grid_uses_a_selection_slider_and_log_axis(ds1):
+    one_sided = ds1.sel(alpha=[a for a in ds1.alpha.values if a >= 0])
+    one_sided = one_sided.assign_coords(alpha=[0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 0.3][: one_sided.sizes["alpha"]])
+    ex = SigmaExplorer(one_sided, log_x=True)
+    assert isinstance(ex.slider, widgets.SelectionSlider) and ex.slider.value == 0.0
+    assert ex.figure.layout.xaxis.type == "log"
+    assert ex.set_alpha(2e-4) == pytest.approx(1e-4) and ex.slider.value == pytest.approx(1e-4)
+    marker = next(s for s in ex.figure.layout.shapes if s.name == MARKER)
+    assert marker.x0 == pytest.approx(-4.0)  # plotly places shapes on a log axis at log10(x)
+    ex.slider.value = 1e-3  # the browser
+    assert ex.alpha == pytest.approx(1e-3)
+    with pytest.raises(ValueError, match="log_x needs alphas > 0"):
+        SigmaExplorer(ds1.sel(alpha=[-0.1, 0.0]), log_x=True)
+
+
+def test_explorer_marks_and_run_selector(ds1):
+    runs = {"a": ds1, "b": ds1.sel(alpha=slice(-0.1, 0.1))}
+    ex = RunExplorer(runs, marks={"a": {"fine-tuned": 0.1}}, tol=0.1)
+    assert ex.selector.options == ("a", "b") and ex.explorer is ex.children[1]
+    marks = [s for s in ex.explorer.figure.layout.shapes if (s.name or "").startswith("mark:")]
+    assert len(marks) == 2 and marks[0].x0 == pytest.approx(0.1)  # one per subplot
+    assert any(a.text == "fine-tuned" for a in ex.explorer.figure.layout.annotations)
+    ex.explorer.set_alpha(0.05)
+    ex.selector.value = "b"  # the browser's dropdown
+    assert ex.children[1] is ex.explorer and ex.explorer.alpha == pytest.approx(0.05)
+    assert ex.select("a").alpha == pytest.approx(0.05)
+    with pytest.raises(ValueError, match=r"unknown run 'c'; choose one of \['a', 'b'\]"):
+        ex.select("c")
+    with pytest.raises(ValueError, match=r"marks for unknown runs \['z'\]"):
+        RunExplorer(runs, marks={"z": {}})
+    with pytest.raises(ValueError, match="runs is empty"):
+        RunExplorer({})
+    with pytest.raises(ValueError, match=r"log_x names unknown runs \['q'\]"):
+        RunExplorer(runs, log_x=["q"])
+    logged = RunExplorer({"pos": ds1.isel(alpha=[6, 7, 12])}, log_x=["pos"])  # alpha 0, 0.05, 0.3
+    assert logged.explorer.figure.layout.xaxis.type == "log"
