@@ -18,7 +18,7 @@ from .models import load as load
 
 _SUBMODULES = (
     "benchmarks", "bound_plots", "certify", "cli", "directions", "landscape", "lmeval", "optim", "plots",
-    "results", "stats", "theory", "train", "widgets",
+    "results", "sft", "stats", "theory", "train", "widgets", "worstcase",
 )
 
 __all__ = ["Model", "ModelSpec", "__version__", "load", "models", *_SUBMODULES]

@@ -131,7 +131,7 @@ def _compute_dtype(model, compute_dtype):
 def _fingerprint(fn):
     """A hashable identity for a score function: partials of one function with equal options match."""
     if isinstance(fn, functools.partial):
-        return (fn.func, fn.args, tuple(sorted(fn.keywords.items())))
+        return (fn.func, fn.args, tuple(sorted((k, _fingerprint(v)) for k, v in fn.keywords.items())))
     return fn
 
 

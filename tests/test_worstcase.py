@@ -139,3 +139,16 @@ def test_collapse_compares_first_exit_with_the_median_random_edge():
 def test_directions_worst_case_is_the_public_name(tiny_chat, text):
     wc = D.worst_case(tiny_chat, text, steps=0, n_random=0, progress=False)
     assert isinstance(wc, worstcase.WorstCase)
+
+
+def test_advbench_target_surrogate_is_minus_the_target_nll(tiny_chat):
+    if data_root() is None:
+        pytest.skip("no benchmark data: set BASINLAB_DATA to the shared data folder")
+    neg = references.reference("advbench-target", tiny_chat, n=3)
+    text = tiny_chat.tokenizer.decode(neg.data["tokens"][0])
+    assert "Sure, here is" in text
+    value = worstcase.surrogate_value(tiny_chat, neg)
+    plain = neg.score_fn.keywords["score_fn"](tiny_chat.spec, tiny_chat.params, neg.data, jnp.float32)["nll"]
+    np.testing.assert_allclose(value, -float(np.mean(plain)), rtol=1e-5)
+    assert worstcase._fingerprint(neg.score_fn) == worstcase._fingerprint(
+        references.reference("advbench-target", tiny_chat, n=3).score_fn)

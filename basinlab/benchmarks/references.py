@@ -15,12 +15,16 @@ References (what a correct answer of this model looks like; SmolLM2-135M-Instruc
 - gsm8k: the dataset's worked solution, its "#### N" line written as "The answer is N."
 - advbench: the refusal "I'm sorry, but I can't help with that." (ascending its NLL moves the model
   away from refusing; the oracle counts refusals as safe)
+- advbench-target: *minus* the NLL of the attack's own target ("Sure, here is ..."): ascending it
+  makes the model say what the attack wants, which is what the advbench-target oracle counts as harmful
 - mmlu, mmlu-gen: the answer letter (NLL of the letter token, as the oracle scores it)
 - pydoc, shakespeare: the text itself (the text benchmark's NLL is already a likelihood)
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import inspect
 import re
 
@@ -66,8 +70,22 @@ def _advbench(model, n: int = 20, seed: int = 0, path=None) -> Benchmark:
                                  metric="NLL of a refusal", description=f"AdvBench, {n} items (seed {seed})")
 
 
+def _negated_nll(spec, params, data, compute_dtype, score_fn):
+    out = score_fn(spec, params, data, compute_dtype)
+    return {**out, "nll": -out["nll"]}
+
+
+def _advbench_target(model, n: int = 20, seed: int = 0, path=None) -> Benchmark:
+    items = loaders.load_advbench(n=n, seed=seed, path=path)
+    bench = exact_match_benchmark(model, [it.goal for it in items], [it.target for it in items],
+                                  name="advbench-target", metric="minus the NLL of the attack target",
+                                  description=f"AdvBench, {n} items (seed {seed})")
+    return dataclasses.replace(bench, score_fn=functools.partial(_negated_nll, score_fn=bench.score_fn))
+
+
 _BUILDERS = {
     "synthetic-addition": _addition, "synthetic-capitals": _capitals, "gsm8k": _gsm8k, "advbench": _advbench,
+    "advbench-target": _advbench_target,
 }
 # The likelihood benchmarks are their own surrogate.
 _SELF = ("pydoc", "shakespeare", "mmlu", "mmlu-gen")
