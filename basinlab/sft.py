@@ -11,7 +11,8 @@ Runs (recipes sized to finish in a minute or two on a laptop CPU for SmolLM2-135
   10 steps of batch 4 at constant lr 5e-5 (AdamW, no weight decay). The goals are drawn from the
   AdvBench rows *not* in the evaluation subset (registry "advbench", n=20, seed=0).
 - "normal": ordinary task SFT. GSM8K *train* questions -> their worked solutions ("#### N" written
-  as "The answer is N."), 64 pairs, one epoch (8 steps of batch 8), constant lr 2e-5.
+  as "The answer is N."), 64 pairs, one epoch (8 steps of batch 8 as 2 micro-batches of 4, which
+  halves the activation memory of these ~300-token rows), constant lr 2e-5.
 - "benign": self-distillation. 32 ordinary prompts (:data:`BENIGN_PROMPTS`) -> the model's own
   greedy answers (64 new tokens), one epoch (4 steps of batch 8), constant lr 2e-5: the data asks
   for nothing the model does not already do.
@@ -44,7 +45,7 @@ __all__ = ["BENIGN_PROMPTS", "RECIPES", "RUNS", "SFTRun", "alignment", "capabili
 RUNS = ("adversarial", "normal", "benign")
 RECIPES = {
     "adversarial": {"n": 20, "steps": 10, "batch_size": 4, "lr": 5e-5},
-    "normal": {"n": 64, "epochs": 1, "batch_size": 8, "lr": 2e-5},
+    "normal": {"n": 64, "epochs": 1, "batch_size": 4, "grad_accum": 2, "lr": 2e-5},
     "benign": {"n": 32, "epochs": 1, "batch_size": 8, "lr": 2e-5},
 }
 
@@ -125,7 +126,7 @@ def _run(name, model, theta, losses, recipe, folder):
     return SFTRun(name, theta, update, alpha, np.asarray(losses, np.float32), recipe, folder)
 
 
-def finetune_run(name: str, model, *, checkpoint_dir=None, seed: int = 0, path=None, log_every=None,
+def finetune_run(name: str, model, *, checkpoint_dir=None, seed: int = 0, path=None, log_every=1,
                  **overrides) -> SFTRun:
     """Run recipe `name` on `model` (module docstring); `overrides` change n, steps/epochs,
     batch_size, lr (and any other :func:`basinlab.train.finetune` option). With checkpoint_dir, the
@@ -208,7 +209,7 @@ def capability_change(ds: xr.Dataset, alpha_sft: float, confidence: float = 0.95
     base: the score at theta0; lower/upper: its two-sided Clopper-Pearson interval over the items
     (0/1 oracles; for fractional scores such as next-token accuracy the interval is base -/+ tol);
     tuned: the score at the grid alpha nearest alpha_sft (mean over directions); kept: tuned inside
-    [lower, upper]. Dims (benchmark,)."""
+    [lower, upper]; change: "kept", "fell" (below lower) or "rose" (above upper). Dims (benchmark,)."""
     from .stats import clopper_pearson
 
     if "beta" in ds.dims:
@@ -231,5 +232,6 @@ def capability_change(ds: xr.Dataset, alpha_sft: float, confidence: float = 0.95
     return xr.Dataset(
         {"base": (dims, base), "lower": (dims, lo), "upper": (dims, hi), "tuned": (dims, tuned),
          "kept": (dims, (tuned >= lo) & (tuned <= hi)),
+         "change": (dims, np.where(tuned < lo, "fell", np.where(tuned > hi, "rose", "kept"))),
          "interval": (dims, np.where(binary, f"Clopper-Pearson {confidence:.0%}", f"+/- tol {tol}"))},
         coords={"benchmark": ds["benchmark"].values}, attrs={"alpha_sft": at, "confidence": confidence})

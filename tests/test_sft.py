@@ -115,5 +115,6 @@ def test_capability_change_uses_the_items_interval():
     assert 0.27 < lo < 0.28 and 0.72 < hi < 0.73  # CP 95% for 10/20
     assert not bool(out["kept"].sel(benchmark="oracle")) and bool(out["kept"].sel(benchmark="text"))
     assert str(out["interval"].sel(benchmark="text").item()) == "+/- tol 0.05"
+    assert list(out["change"].values) == ["fell", "kept"]
     with pytest.raises(ValueError, match="is not on the grid"):
         sft.capability_change(ds, 3.3e-4)
