@@ -17,8 +17,8 @@ from .models import ModelSpec as ModelSpec
 from .models import load as load
 
 _SUBMODULES = (
-    "basins", "benchmarks", "bound_plots", "certify", "cli", "directions", "landscape", "lmeval", "optim", "plots",
-    "pretrain", "results", "stats", "theory", "train", "widgets",
+    "basins", "benchmarks", "bound_plots", "certify", "cli", "directions", "go_plots", "landscape", "lmeval",
+    "optim", "plots", "pretrain", "results", "stats", "theory", "train", "widgets",
 )
 
 __all__ = ["Model", "ModelSpec", "__version__", "load", "models", *_SUBMODULES]

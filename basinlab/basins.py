@@ -24,7 +24,7 @@ from . import train
 from .benchmarks.text import token_benchmark
 from .landscape import landscape
 
-__all__ = ["Forgetting", "forgetting", "measure", "width"]
+__all__ = ["Forgetting", "forgetting", "forgetting_dataset", "measure", "width"]
 
 
 def _edge(alphas, vals, base, tol, i0, step):
@@ -139,3 +139,24 @@ def forgetting(model, new_train, old_val, new_val, *, steps: int = 200, batch_si
     return Forgetting(np.asarray(record["steps"]), np.asarray(record["old"], np.float32),
                       np.asarray(record["new"], np.float32), time.perf_counter() - start)
 
+
+
+def forgetting_dataset(tracks: dict) -> xr.Dataset:
+    """{label: Forgetting} (same steps) as one Dataset: old_nll, new_nll [run, ft_step] (nats/token),
+    forgetting, learned [run]."""
+    labels = list(tracks)
+    steps = tracks[labels[0]].steps
+    for k in labels:
+        if tracks[k].steps.tolist() != steps.tolist():
+            raise ValueError(f"run {k!r} was evaluated at other steps than {labels[0]!r}")
+    nats = {"units": "nats/token"}
+    return xr.Dataset(
+        {"old_nll": (("run", "ft_step"), np.stack([tracks[k].old_nll for k in labels]),
+                     {"long_name": "old capability: NLL on pre-training val text", **nats}),
+         "new_nll": (("run", "ft_step"), np.stack([tracks[k].new_nll for k in labels]),
+                     {"long_name": "new capability: NLL on fine-tuning val text", **nats}),
+         "forgetting": (("run",), [tracks[k].forgetting for k in labels],
+                        {"long_name": "rise of the old NLL over fine-tuning", **nats}),
+         "learned": (("run",), [tracks[k].learned for k in labels],
+                     {"long_name": "fall of the new NLL over fine-tuning", **nats})},
+        coords={"run": labels, "ft_step": steps})

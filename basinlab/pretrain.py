@@ -47,7 +47,7 @@ from .models import gpt2
 from .models.model import Model, token_nll
 
 __all__ = ["OPTIMIZERS", "SIZES", "Corpus", "GPTConfig", "PretrainResult", "byte_tokenizer",
-           "evaluate_nll", "init_model", "load_corpus", "make_optimizer", "pretrain", "windows"]
+           "curves", "evaluate_nll", "init_model", "load_corpus", "make_optimizer", "pretrain", "windows"]
 
 OPTIMIZERS = ("adamw", "go", "sam", "continuous_dropout")
 
@@ -316,3 +316,29 @@ def pretrain(model: Model, corpus: Corpus, optimizer: Union[str, Any] = "adamw",
     return PretrainResult(model.with_params(out.params), name, out.losses, np.asarray(val_steps),
                           np.asarray(val_loss, np.float32), out.checkpoints, seconds)
 
+
+
+def curves(runs: dict) -> "xr.Dataset":
+    """Loss curves of several runs ({label: PretrainResult}, same steps and eval_every) as one
+    Dataset: train_loss [run, step], val_loss [run, eval_step] (nats/token), final_val_loss [run],
+    seconds [run], n_params [run]. Saved with basinlab.results.save or .to_netcdf."""
+    import xarray as xr
+
+    labels = list(runs)
+    first = runs[labels[0]]
+    for k in labels:
+        if runs[k].train_loss.shape != first.train_loss.shape or \
+                runs[k].val_steps.tolist() != first.val_steps.tolist():
+            raise ValueError(f"run {k!r} has other steps than {labels[0]!r}; curves needs equal schedules")
+    nats = {"units": "nats/token"}
+    return xr.Dataset(
+        {"train_loss": (("run", "step"), np.stack([runs[k].train_loss for k in labels]),
+                        {"long_name": "train NLL at the gradient's point", **nats}),
+         "val_loss": (("run", "eval_step"), np.stack([runs[k].val_loss for k in labels]),
+                      {"long_name": "validation NLL at theta", **nats}),
+         "final_val_loss": (("run",), [runs[k].final_val_loss for k in labels], nats),
+         "seconds": (("run",), [runs[k].seconds for k in labels], {"units": "s"}),
+         "n_params": (("run",), [runs[k].model.n_params for k in labels])},
+        coords={"run": labels, "step": np.arange(1, len(first.train_loss) + 1),
+                "eval_step": first.val_steps,
+                "optimizer": ("run", [runs[k].optimizer for k in labels])})
