@@ -41,6 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import xarray as xr
 
 from . import optim, train
 from .models import gpt2
@@ -318,12 +319,10 @@ def pretrain(model: Model, corpus: Corpus, optimizer: Union[str, Any] = "adamw",
 
 
 
-def curves(runs: dict) -> "xr.Dataset":
+def curves(runs: dict) -> xr.Dataset:
     """Loss curves of several runs ({label: PretrainResult}, same steps and eval_every) as one
     Dataset: train_loss [run, step], val_loss [run, eval_step] (nats/token), final_val_loss [run],
     seconds [run], n_params [run]. Saved with basinlab.results.save or .to_netcdf."""
-    import xarray as xr
-
     labels = list(runs)
     first = runs[labels[0]]
     for k in labels:
