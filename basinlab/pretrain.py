@@ -309,7 +309,7 @@ def pretrain(model: Model, corpus: Corpus, optimizer: Union[str, Any] = "adamw",
         return callback(step, metrics, params) if callback is not None else None
 
     start = time.perf_counter()
-    out = train.finetune(model.with_params(model.params), (data, ones, ones), steps=steps,
+    out = train.finetune(model, (data, ones, ones), steps=steps,
                          batch_size=batch_size, optimizer=optimizer, seed=seed,
                          checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
                          log_every=log_every, callback=track)
