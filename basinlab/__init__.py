@@ -17,8 +17,8 @@ from .models import ModelSpec as ModelSpec
 from .models import load as load
 
 _SUBMODULES = (
-    "benchmarks", "bound_plots", "certify", "cli", "directions", "landscape", "lmeval", "optim", "plots",
-    "results", "sft", "stats", "theory", "train", "widgets", "worstcase",
+    "basins", "benchmarks", "bound_plots", "certify", "cli", "directions", "go_plots", "landscape", "lmeval",
+    "optim", "plots", "pretrain", "results", "sft", "stats", "theory", "train", "widgets", "worstcase",
 )
 
 __all__ = ["Model", "ModelSpec", "__version__", "load", "models", *_SUBMODULES]

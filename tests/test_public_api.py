@@ -11,7 +11,7 @@ def test_public_names():
                  "certify.certify", "stats.clopper_pearson", "optim.go", "train.finetune",
                  "benchmarks.registry.build", "directions.worst_case", "worstcase.collapse",
                  "sft.finetune_run", "sft.alignment", "benchmarks.references.reference",
-                 "widgets.RunExplorer"):
+                 "widgets.RunExplorer", "pretrain.pretrain", "pretrain.init_model", "basins.width"):
         obj = basinlab
         for part in name.split("."):
             obj = getattr(obj, part)
