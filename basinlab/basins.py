@@ -20,27 +20,12 @@ import time
 import numpy as np
 import xarray as xr
 
+from . import results  # noqa: F401  registers ds.basin
 from . import train
 from .benchmarks.text import token_benchmark
 from .landscape import landscape
 
 __all__ = ["Forgetting", "forgetting", "forgetting_dataset", "measure", "width"]
-
-
-def _edge(alphas, vals, base, tol, i0, step):
-    """Interpolated alpha where |vals - base| first exceeds tol walking from i0 by step (+1/-1)."""
-    i = i0
-    while 0 <= i + step < len(alphas):
-        j = i + step
-        dj = abs(vals[j] - base)
-        if not np.isfinite(dj) or dj > tol:
-            di = abs(vals[i] - base)
-            if not np.isfinite(dj) or dj == di:
-                return alphas[j], False
-            frac = (tol - di) / (dj - di)
-            return alphas[i] + frac * (alphas[j] - alphas[i]), False
-        i = j
-    return alphas[i], True
 
 
 def width(ds: xr.Dataset, tol: float = 0.05, variable: str = "score") -> xr.Dataset:
@@ -55,28 +40,10 @@ def width(ds: xr.Dataset, tol: float = 0.05, variable: str = "score") -> xr.Data
         raise ValueError(f"variable={variable!r} is not supported; valid: ['score', 'nll']")
     if not tol > 0:
         raise ValueError(f"tol must be > 0, got {tol!r}")
-    order = np.argsort(ds["alpha"].values)
-    alphas = ds["alpha"].values[order]
+    alphas = ds["alpha"].values
     if not (alphas.min() <= 0 <= alphas.max()):
         raise ValueError("the alpha grid must contain 0 (or straddle it)")
-    vals = ds[variable].transpose("direction", "alpha", "benchmark").values[:, order]
-    base = ds[f"base_{variable}"].values
-    i0 = int(np.argmin(np.abs(alphas)))
-    shape = (vals.shape[0], vals.shape[2])
-    left, right, censored = np.empty(shape), np.empty(shape), np.zeros(shape, bool)
-    for d in range(shape[0]):
-        for b in range(shape[1]):
-            right[d, b], cr = _edge(alphas, vals[d, :, b], base[b], tol, i0, +1)
-            left[d, b], cl = _edge(alphas, vals[d, :, b], base[b], tol, i0, -1)
-            censored[d, b] = cr or cl
-    dims = ("direction", "benchmark")
-    return xr.Dataset(
-        {"left": (dims, left, {"long_name": "left basin edge", "units": "1"}),
-         "right": (dims, right, {"long_name": "right basin edge", "units": "1"}),
-         "width": (dims, right - left, {"long_name": f"basin width at tol={tol}", "units": "1"}),
-         "censored": (dims, censored, {"long_name": "an edge is the end of the grid"})},
-        coords={"direction": ds["direction"], "benchmark": ds["benchmark"]},
-        attrs={"tol": tol, "variable": variable, "interpolated": 1})
+    return ds.basin.width(tol, variable, interpolate=True)
 
 
 def measure(model, tokens, directions: int = 8, alphas=np.linspace(-0.1, 0.1, 21), tol: float = 0.05,

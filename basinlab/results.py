@@ -186,6 +186,26 @@ def open_dataset(path: os.PathLike) -> xr.Dataset:
         return ds.load()
 
 
+def _edge(alphas, vals, base, tol, i0, step, interpolate):
+    """(edge alpha, censored) walking from index i0 by step (+1/-1) while |vals - base| <= tol (NaN
+    is outside): the last alpha inside, or with `interpolate` the alpha where the distance reaches
+    tol between the last point inside and the first outside (that point when the distance there is
+    not finite). censored: the walk reached the end of the grid."""
+    i = i0
+    while 0 <= i + step < len(alphas):
+        j = i + step
+        dj = abs(vals[j] - base)
+        if not dj <= tol:
+            if not interpolate:
+                return alphas[i], False
+            di = abs(vals[i] - base)
+            if not np.isfinite(dj) or dj == di:
+                return alphas[j], False
+            return alphas[i] + (tol - di) / (dj - di) * (alphas[j] - alphas[i]), False
+        i = j
+    return alphas[i], True
+
+
 @xr.register_dataset_accessor("basin")
 class BasinAccessor:
     """Basin statistics of a landscape Dataset: `ds.basin.width(tol)`, `.strict_fraction(alpha)`, `.band()`."""
@@ -197,9 +217,11 @@ class BasinAccessor:
         """T recomputed on this (possibly subset) Dataset."""
         return loss_T(self._ds)
 
-    def width(self, tol: float = 0.05, variable: str = "score") -> xr.Dataset:
+    def width(self, tol: float = 0.05, variable: str = "score", interpolate: bool = False) -> xr.Dataset:
         """Basin edges per direction and benchmark: walking out from alpha = 0, the last grid alpha
-        on each side whose score is within `tol` (absolute) of the base score. Edges that reach the end
+        on each side whose score is within `tol` (absolute) of the base score; with interpolate=True,
+        the alpha where |score - base| reaches `tol`, linearly interpolated between that point and
+        the first one outside (widths then do not snap to the grid step). Edges that reach the end
         of the grid are flagged `censored` (the basin is at least that wide). 1-D sweeps only."""
         ds = self._ds
         if "beta" in ds.dims:
@@ -212,21 +234,15 @@ class BasinAccessor:
         vals = ds[variable].transpose("direction", "alpha", "benchmark").values[:, order]
         base = ds[f"base_{variable}"].values
         i0 = int(np.argmin(np.abs(alphas)))
-        inside = np.abs(vals - base[None, None, :]) <= tol  # NaN compares False: outside
         n_dir, n_a, n_b = vals.shape
         left = np.empty((n_dir, n_b))
         right = np.empty((n_dir, n_b))
         censored = np.zeros((n_dir, n_b), bool)
         for i in range(n_dir):
             for b in range(n_b):
-                r = i0
-                while r + 1 < n_a and inside[i, r + 1, b]:
-                    r += 1
-                lft = i0
-                while lft - 1 >= 0 and inside[i, lft - 1, b]:
-                    lft -= 1
-                left[i, b], right[i, b] = alphas[lft], alphas[r]
-                censored[i, b] = (r == n_a - 1) or (lft == 0)
+                right[i, b], cr = _edge(alphas, vals[i, :, b], base[b], tol, i0, +1, interpolate)
+                left[i, b], cl = _edge(alphas, vals[i, :, b], base[b], tol, i0, -1, interpolate)
+                censored[i, b] = cr or cl
         dims = ("direction", "benchmark")
         out = xr.Dataset(
             {
@@ -236,7 +252,7 @@ class BasinAccessor:
                 "censored": (dims, censored, {"long_name": "edge at the end of the grid"}),
             },
             coords={"direction": ds["direction"], "benchmark": ds["benchmark"]},
-            attrs={"tol": tol, "variable": variable},
+            attrs={"tol": tol, "variable": variable, "interpolated": int(interpolate)},
         )
         return out
 
