@@ -152,3 +152,17 @@ def test_advbench_target_surrogate_is_minus_the_target_nll(tiny_chat):
     np.testing.assert_allclose(value, -float(np.mean(plain)), rtol=1e-5)
     assert worstcase._fingerprint(neg.score_fn) == worstcase._fingerprint(
         references.reference("advbench-target", tiny_chat, n=3).score_fn)
+
+
+def test_trace_figure_draws_each_search_against_random_and_theta0():
+    wc = worstcase.WorstCase(direction=None, trace=np.array([2.0, 5.0, 4.0], np.float32),
+                             random=np.array([1.0, 1.2], np.float32), base=1.1, alpha=1e-4, step_size=0.5,
+                             steps=2, init="gradient", surrogate=("a",), d=100, seconds=1.0)
+    fig = worstcase.trace_figure({"joint": wc, "other": wc})
+    kinds = [(t.meta["search"], t.meta["kind"]) for t in fig.data]
+    assert kinds == [("joint", "trace"), ("joint", "random"), ("joint", "base"),
+                     ("other", "trace"), ("other", "random"), ("other", "base")]
+    assert list(fig.data[0].y) == [2.0, 5.0, 4.0] and fig.data[1].y[0] == pytest.approx(1.1)
+    assert "alpha = 0.0001" in fig.layout.title.text
+    with pytest.raises(ValueError, match="searches is empty"):
+        worstcase.trace_figure({})
