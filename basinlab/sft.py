@@ -151,6 +151,9 @@ def finetune_run(name: str, model, *, checkpoint_dir=None, seed: int = 0, path=N
     kw = {k: v for k, v in recipe.items() if k not in ("n", "seed", "model")}
     result = train.finetune(model, examples, seed=seed, log_every=log_every, **kw)
     if folder is not None:
+        # run.json goes first and comes back last: a save interrupted in between never pairs
+        # another recipe's description with these weights.
+        meta.unlink(missing_ok=True)
         train.save_checkpoint(model, result.params, folder / "final")
         meta.write_text(json.dumps({"recipe": recipe, "losses": [float(x) for x in result.losses]}, indent=1))
     return _run(name, model, result.params, result.losses, recipe, None if folder is None else str(folder))
