@@ -28,7 +28,6 @@ import dataclasses
 import json
 import math
 import pathlib
-import re
 from typing import Optional
 
 import jax
@@ -37,7 +36,7 @@ import numpy as np
 import xarray as xr
 
 from . import directions as D
-from .benchmarks import loaders
+from .benchmarks import loaders, references
 
 __all__ = ["BENIGN_PROMPTS", "RECIPES", "RUNS", "SFTRun", "alignment", "capability_change", "finetune_run", "run_examples",
            "sft_alphas", "widths_around"]
@@ -76,8 +75,7 @@ def _advbench_pairs(n: int, seed: int, path=None, eval_n: int = 20, eval_seed: i
 
 def _gsm8k_pairs(n: int, seed: int, path=None):
     items = loaders.load_gsm8k("train", n=n, seed=seed, path=path)
-    return ([it.question for it in items],
-            [re.sub(r"\n?####\s*(.*)$", r"\nThe answer is \1.", it.answer.strip()) for it in items])
+    return [it.question for it in items], [references.gsm8k_solution(it.answer) for it in items]
 
 
 def _benign_pairs(model, n: int, seed: int, max_new_tokens: int = 64):

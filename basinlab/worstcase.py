@@ -209,14 +209,20 @@ def worst_case(model, surrogate: Union[str, Benchmark, Sequence[Union[str, Bench
     datas = [b.data for b in benches]
     value_at, grad_dir, ascend = _programs(spec, benches, _compute_dtype(model, compute_dtype), mask)
 
+    def random_direction(s):
+        # gaussian() already zeroes the leaves include/exclude drop and the non-float ones
+        recipe = D.DirectionRecipe(seed=s, include=include, exclude=exclude)
+        return D.scale_to_norm(D.regenerate(recipe, theta0), norm)
+
     start = time.perf_counter()
     zero = jax.tree.map(lambda x: jnp.zeros(x.shape, _F32), theta0)
-    base, unit = grad_dir(theta0, datas, zero, jnp.float32(0.0))
-    base = float(base)
-    if init == "gradient":
+    if init == "gradient":  # the first-order worst case: the normalized gradient at theta0
+        base, unit = grad_dir(theta0, datas, zero, jnp.float32(0.0))
         delta = D._scale(unit, norm)
     else:
-        delta = D.scale_to_norm(_masked(D.regenerate(D.DirectionRecipe(seed=seed), theta0), mask), norm)
+        base, delta = value_at(theta0, datas, zero, jnp.float32(0.0)), random_direction(seed)
+    base = float(base)
+    del zero
     trace = []
     a = jnp.float32(alpha)
     best = None
@@ -235,8 +241,7 @@ def worst_case(model, surrogate: Union[str, Benchmark, Sequence[Union[str, Bench
             delta = ascend(delta, unit, jnp.float32(step_size))
     random = []
     for i in range(n_random):
-        r = D.scale_to_norm(_masked(D.regenerate(D.DirectionRecipe(seed=seed + 1 + i), theta0), mask), norm)
-        random.append(float(value_at(theta0, datas, r, a)))
+        random.append(float(value_at(theta0, datas, random_direction(seed + 1 + i), a)))
     if progress and n_random:
         print(f"random directions at alpha={alpha:g}: J {np.round(random, 4).tolist()}", flush=True)
     return WorstCase(best, np.asarray(trace, np.float32), np.asarray(random, np.float32), base, float(alpha),

@@ -25,42 +25,42 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import inspect
 import re
-
-import numpy as np
 
 from . import loaders, registry
 from .base import Benchmark
 from .oracles import exact_match_benchmark
 
-__all__ = ["REFUSAL", "available", "reference"]
+__all__ = ["REFUSAL", "available", "gsm8k_solution", "reference"]
 
 REFUSAL = "I'm sorry, but I can't help with that."
 
 
+def gsm8k_solution(answer: str) -> str:
+    """A GSM8K worked solution with its final "#### N" line written as "The answer is N."."""
+    return re.sub(r"\n?####\s*(.*)$", r"\nThe answer is \1.", answer.strip())
+
+
 def _addition(model, n: int = 40, seed: int = 0) -> Benchmark:
-    # Same draws as registry._addition, so item i is the same sum.
-    pairs = np.random.RandomState(seed).randint(0, 10, size=(n, 2))
+    prompts, pairs = registry.addition_items(n, seed)
     return exact_match_benchmark(
-        model, [f"What is {a} + {b}? Answer with just the number." for a, b in pairs],
-        [f"{a} + {b} = {a + b}" for a, b in pairs], name="synthetic-addition", synthetic=True,
+        model, prompts, [f"{a} + {b} = {a + b}" for a, b in pairs], name="synthetic-addition", synthetic=True,
         metric="NLL of the reference answer", description=f"{n} single-digit sums (seed {seed})")
 
 
 def _capitals(model, n: int = 32) -> Benchmark:
-    countries = list(registry.CAPITALS)[:n]
+    prompts, countries = registry.capitals_items(n)
     return exact_match_benchmark(
-        model, [f"What is the capital of {c}?" for c in countries],
-        [f"The capital of {c} is {registry.CAPITALS[c]}." for c in countries], name="synthetic-capitals",
-        synthetic=True, metric="NLL of the reference answer", description=f"{len(countries)} countries")
+        model, prompts, [f"The capital of {c} is {registry.CAPITALS[c]}." for c in countries],
+        name="synthetic-capitals", synthetic=True, metric="NLL of the reference answer",
+        description=f"{len(countries)} countries")
 
 
 def _gsm8k(model, n: int = 20, seed: int = 0, path=None) -> Benchmark:
     items = loaders.load_gsm8k("test", n=n, seed=seed, path=path)
-    prompts = [f"{it.question}\nSolve it step by step, then give the final answer as a number." for it in items]
-    solutions = [re.sub(r"\n?####\s*(.*)$", r"\nThe answer is \1.", it.answer.strip()) for it in items]
-    return exact_match_benchmark(model, prompts, solutions, name="gsm8k", metric="NLL of the reference answer",
+    return exact_match_benchmark(model, [registry.gsm8k_prompt(it.question) for it in items],
+                                 [gsm8k_solution(it.answer) for it in items], name="gsm8k",
+                                 metric="NLL of the reference answer",
                                  description=f"GSM8K test, {n} items (seed {seed}), worked solutions")
 
 
@@ -103,6 +103,4 @@ def reference(name: str, model, **options) -> Benchmark:
         return registry.build(name, model, **options)
     if name not in _BUILDERS:
         raise ValueError(f"no reference answers for capability {name!r}; available: {available()}")
-    builder = _BUILDERS[name]
-    accepted = set(inspect.signature(builder).parameters) - {"model"}
-    return builder(model, **{k: v for k, v in options.items() if k in accepted and v is not None})
+    return registry.call_with_options(_BUILDERS[name], model, options)

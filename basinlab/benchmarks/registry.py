@@ -29,9 +29,32 @@ def _shakespeare(model, seq_len: int = 128, n: int = 4) -> Benchmark:
                           name="shakespeare", description="tiny-shakespeare (from $BASINLAB_DATA)")
 
 
-def _addition(model, n: int = 40, seed: int = 0, max_new_tokens: int = 10) -> Benchmark:
+# Item builders shared with the reference-answer surrogates (benchmarks.references), so that a
+# capability's oracle and its surrogate always see the same prompts.
+def addition_items(n: int = 40, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    """(prompts, pairs [n, 2]) of the synthetic single-digit sums."""
     pairs = np.random.RandomState(seed).randint(0, 10, size=(n, 2))
-    prompts = [f"What is {a} + {b}? Answer with just the number." for a, b in pairs]
+    return [f"What is {a} + {b}? Answer with just the number." for a, b in pairs], pairs
+
+
+def capitals_items(n: int = 32) -> tuple[list[str], list[str]]:
+    """(prompts, countries) of the first n entries of CAPITALS."""
+    countries = list(CAPITALS)[:n]
+    return [f"What is the capital of {c}?" for c in countries], countries
+
+
+def gsm8k_prompt(question: str) -> str:
+    return f"{question}\nSolve it step by step, then give the final answer as a number."
+
+
+def call_with_options(builder: Callable, model, options: dict, skip=()):
+    """builder(model, **the options it accepts), None values dropped (its defaults apply)."""
+    accepted = set(inspect.signature(builder).parameters) - {"model", *skip}
+    return builder(model, **{k: v for k, v in options.items() if k in accepted and v is not None})
+
+
+def _addition(model, n: int = 40, seed: int = 0, max_new_tokens: int = 10) -> Benchmark:
+    prompts, pairs = addition_items(n, seed)
     return generate_and_judge_benchmark(
         model, prompts, judges.number_judge([str(a + b) for a, b in pairs]), name="synthetic-addition",
         max_new_tokens=max_new_tokens, metric="exact final number (synthetic single-digit addition)",
@@ -51,10 +74,9 @@ CAPITALS = {
 
 
 def _capitals(model, n: int = 32, max_new_tokens: int = 12) -> Benchmark:
-    countries = list(CAPITALS)[:n]
+    prompts, countries = capitals_items(n)
     return generate_and_judge_benchmark(
-        model, [f"What is the capital of {c}?" for c in countries],
-        judges.contains_judge([CAPITALS[c] for c in countries]), name="synthetic-capitals",
+        model, prompts, judges.contains_judge([CAPITALS[c] for c in countries]), name="synthetic-capitals",
         max_new_tokens=max_new_tokens, metric="names the capital (synthetic world capitals)", synthetic=True,
         description=f"{len(countries)} countries, list written by basinlab",
     )
@@ -62,9 +84,8 @@ def _capitals(model, n: int = 32, max_new_tokens: int = 12) -> Benchmark:
 
 def _gsm8k(model, n: int = 20, seed: int = 0, max_new_tokens: int = 128, path=None) -> Benchmark:
     items = loaders.load_gsm8k("test", n=n, seed=seed, path=path)
-    prompts = [f"{it.question}\nSolve it step by step, then give the final answer as a number." for it in items]
     return generate_and_judge_benchmark(
-        model, prompts, judges.number_judge([it.target for it in items]), name="gsm8k",
+        model, [gsm8k_prompt(it.question) for it in items], judges.number_judge([it.target for it in items]), name="gsm8k",
         max_new_tokens=max_new_tokens, metric="exact match, last number (flexible extraction)", chance=0.0,
         description=f"GSM8K test, {n} items (seed {seed}), zero-shot chat",
     )
@@ -138,7 +159,6 @@ def build(name: str, model, **options) -> Benchmark:
     are a ValueError listing the valid ones."""
     if name not in BUILDERS:
         raise ValueError(f"unknown benchmark {name!r}; available: {available()}")
-    builder = BUILDERS[name]
-    target = _mmlu if name == "mmlu-gen" else builder
-    accepted = set(inspect.signature(target).parameters) - {"model", "generative"}
-    return builder(model, **{k: v for k, v in options.items() if k in accepted and v is not None})
+    if name == "mmlu-gen":  # the lambda hides _mmlu's signature
+        return call_with_options(_mmlu, model, {**options, "generative": True})
+    return call_with_options(BUILDERS[name], model, options)
