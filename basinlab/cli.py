@@ -15,10 +15,10 @@ import time
 
 
 def _landscape(args) -> None:
-    from .benchmarks import registry
-    from .landscape import landscape, parse_grid
-    from .models import load
-    from .results import save
+    from basinlab.benchmarks import registry
+    from basinlab.landscape.engine import landscape, parse_grid
+    from basinlab.models import load
+    from basinlab.landscape.results import save
 
     alphas = parse_grid(args.alphas)
     betas = None if args.betas is None else parse_grid(args.betas)
@@ -32,7 +32,7 @@ def _landscape(args) -> None:
                                  max_new_tokens=args.max_new_tokens) for n in args.benchmark]
     directions = args.directions
     if betas is not None:
-        from .directions import DirectionRecipe
+        from basinlab.landscape.directions import DirectionRecipe
 
         kw = dict(normalization=args.normalization, exclude=args.exclude or None)
         directions = [(DirectionRecipe(seed=2 * i, **kw), DirectionRecipe(seed=2 * i + 1, **kw))
@@ -65,8 +65,8 @@ def print_widths(ds, tol: float) -> None:
 
 
 def _plot(args) -> None:
-    from . import plots
-    from .results import open_dataset
+    from basinlab.viz import plots
+    from basinlab.landscape.results import open_dataset
 
     ds = open_dataset(args.file)
     fig = plots.heatmap(ds) if "beta" in ds.dims else plots.curves(ds, variable=args.variable, tol=args.tol)
@@ -77,9 +77,9 @@ def _plot(args) -> None:
 
 
 def _scores(args) -> None:
-    from .benchmarks import registry
-    from .benchmarks.evaluate import evaluate
-    from .models import load
+    from basinlab.benchmarks import registry
+    from basinlab.benchmarks.evaluate import evaluate
+    from basinlab.models import load
 
     model = load(args.model, dtype=args.dtype)
     print(f"model: {model}")
@@ -99,7 +99,7 @@ def _scores(args) -> None:
 
 
 def _widths(args) -> None:
-    from .results import open_dataset
+    from basinlab.landscape.results import open_dataset
 
     print_widths(open_dataset(args.file), args.tol)
 

@@ -21,7 +21,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from basinlab import pretrain, train
+from basinlab.training import pretrain
+
+from basinlab.training import loop as train
 
 
 def main(argv=None):

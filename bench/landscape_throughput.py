@@ -265,7 +265,7 @@ def worker_breakdown(args) -> None:
     import numpy as np
 
     import basinlab
-    from basinlab import directions as D
+    from basinlab.landscape import directions as D
     from basinlab.models.model import token_nll
 
     model = basinlab.load(args.model)

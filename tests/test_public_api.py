@@ -9,7 +9,7 @@ def test_public_names():
     assert basinlab.theory.strong_bound(0.9, 1.0, 1.0) > 0.61
     for name in ("landscape.landscape", "directions.gaussian", "directions.between", "results.save",
                  "certify.certify", "stats.clopper_pearson", "optim.go", "train.finetune",
-                 "benchmarks.registry.build", "directions.worst_case", "worstcase.collapse",
+                 "benchmarks.registry.build", "training.worstcase.worst_case", "worstcase.collapse",
                  "sft.finetune_run", "sft.alignment", "benchmarks.references.reference",
                  "widgets.RunExplorer", "pretrain.pretrain", "pretrain.init_model", "basins.width"):
         obj = basinlab

@@ -8,8 +8,8 @@ from typing import Optional
 import jax
 import numpy as np
 
-from ..stats import clopper_pearson
-from .base import Benchmark
+from basinlab.stats import clopper_pearson
+from basinlab.benchmarks.base import Benchmark
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from .loaders import normalize_number
+from basinlab.benchmarks.loaders import normalize_number
 
 # The refusal prefixes of the authors' sibling code (PAPER.md section 3).
 REFUSAL_PREFIXES = (
@@ -87,7 +87,7 @@ def target_judge(prefix: str = "Sure, here is"):
 
 def code_judge(problems, timeout_s: float = 10.0, memory_mb: int = 1024, workers: int = 2):
     """HumanEval pass@1: prompt + completion + the problem's tests, run in the sandbox."""
-    from .sandbox import check_program, judge_code
+    from basinlab.benchmarks.sandbox import check_program, judge_code
 
     def judge(texts, ids):
         programs = [check_program(problems[i].prompt, _completion(problems[i].prompt, t), problems[i].test,

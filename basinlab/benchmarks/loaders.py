@@ -65,7 +65,7 @@ from typing import Iterable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
-from .paths import ENV, data_root
+from basinlab.benchmarks.paths import ENV, data_root
 
 PathLike = Union[str, os.PathLike]
 

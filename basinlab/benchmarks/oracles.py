@@ -20,10 +20,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..models.generate import generate
-from ..models.model import left_pad, strip_after_eos
-from ..models.transformer import forward
-from .base import Benchmark
+from basinlab.models.generate import generate
+from basinlab.models.model import left_pad, strip_after_eos
+from basinlab.models.transformer import forward
+from basinlab.benchmarks.base import Benchmark
 
 
 def _prompt_ids(model, prompts: Sequence[str], chat: bool) -> list[list[int]]:

@@ -27,9 +27,9 @@ import dataclasses
 import functools
 import re
 
-from . import loaders, registry
-from .base import Benchmark
-from .oracles import exact_match_benchmark
+from basinlab.benchmarks import loaders, registry
+from basinlab.benchmarks.base import Benchmark
+from basinlab.benchmarks.oracles import exact_match_benchmark
 
 __all__ = ["REFUSAL", "available", "gsm8k_solution", "reference"]
 

@@ -13,10 +13,10 @@ from typing import Callable
 
 import numpy as np
 
-from . import judges, loaders
-from .base import Benchmark
-from .oracles import generate_and_judge_benchmark, letter_choice_benchmark
-from .text import text_benchmark
+from basinlab.benchmarks import judges, loaders
+from basinlab.benchmarks.base import Benchmark
+from basinlab.benchmarks.oracles import generate_and_judge_benchmark, letter_choice_benchmark
+from basinlab.benchmarks.text import text_benchmark
 
 
 def _pydoc(model, seq_len: int = 128, n: int = 4) -> Benchmark:

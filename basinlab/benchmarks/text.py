@@ -10,8 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..models.transformer import forward
-from .base import Benchmark
+from basinlab.models.transformer import forward
+from basinlab.benchmarks.base import Benchmark
 
 
 def _score(spec, params, data, compute_dtype):

@@ -1,18 +1,18 @@
 """Pure-JAX decoder-only language models: GPT-2, the Llama family (Llama 2/3, Qwen2, Mistral,
 SmolLM2) and GPT-NeoX/Pythia, loaded from Hugging Face folders, the hub or GGUF files."""
 
-from .families import SUPPORTED_MODEL_TYPES as SUPPORTED_MODEL_TYPES
-from .generate import generate as generate
-from .load import load as load
-from .model import Model as Model
-from .model import count_params as count_params
-from .model import token_nll as token_nll
-from .save import save_checkpoint as save_checkpoint
-from .spec import ModelSpec as ModelSpec
-from .transformer import default_positions as default_positions
-from .transformer import forward as forward
-from .transformer import forward_cached as forward_cached
-from .transformer import init_cache as init_cache
+from basinlab.models.families import SUPPORTED_MODEL_TYPES as SUPPORTED_MODEL_TYPES
+from basinlab.models.generate import generate as generate
+from basinlab.models.load import load as load
+from basinlab.models.model import Model as Model
+from basinlab.models.model import count_params as count_params
+from basinlab.models.model import token_nll as token_nll
+from basinlab.models.save import save_checkpoint as save_checkpoint
+from basinlab.models.spec import ModelSpec as ModelSpec
+from basinlab.models.transformer import default_positions as default_positions
+from basinlab.models.transformer import forward as forward
+from basinlab.models.transformer import forward_cached as forward_cached
+from basinlab.models.transformer import init_cache as init_cache
 
 __all__ = [
     "SUPPORTED_MODEL_TYPES", "Model", "ModelSpec", "count_params", "default_positions", "forward",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from . import gpt2, llama, neox
-from .spec import ModelSpec
+from basinlab.models import gpt2, llama, neox
+from basinlab.models.spec import ModelSpec
 
 FAMILIES = {
     **{t: gpt2 for t in gpt2.MODEL_TYPES},

@@ -12,8 +12,8 @@ from typing import Optional, Sequence
 import jax
 import jax.numpy as jnp
 
-from .spec import ModelSpec
-from .transformer import default_positions, forward_cached, init_cache
+from basinlab.models.spec import ModelSpec
+from basinlab.models.transformer import default_positions, forward_cached, init_cache
 
 
 @functools.partial(

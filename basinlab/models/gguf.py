@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from .gguf_tokenizer import PRE_TOKENIZER_GROUPS, build_tokenizer  # noqa: F401  (re-exported)
+from basinlab.models.gguf_tokenizer import PRE_TOKENIZER_GROUPS, build_tokenizer  # noqa: F401  (re-exported)
 
 __all__ = [
     "GGUFCheckpoint",

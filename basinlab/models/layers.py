@@ -11,7 +11,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from .spec import ModelSpec
+from basinlab.models.spec import ModelSpec
 
 # A finite "minus infinity": fully masked rows (left padding) then give a uniform softmax over
 # garbage instead of NaN, and NaN never leaks into valid positions through the residual stream.

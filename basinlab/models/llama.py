@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from . import convert as C
-from .spec import ModelSpec
+from basinlab.models import convert as C
+from basinlab.models.spec import ModelSpec
 
 MODEL_TYPES = ("llama", "mistral", "qwen2")
 

@@ -15,9 +15,9 @@ from typing import Any, Optional
 import jax.numpy as jnp
 import numpy as np
 
-from . import families
-from .convert import to_jax
-from .model import Model
+from basinlab.models import families
+from basinlab.models.convert import to_jax
+from basinlab.models.model import Model
 
 ALIASES = ("smollm2-135m-instruct",)
 DTYPES = ("float32", "bfloat16")
@@ -41,7 +41,7 @@ def load(source: str | os.PathLike, dtype: Any = "float32", compute_dtype: Any =
     compute_dtype = None if compute_dtype is None else _check_dtype(compute_dtype, "compute_dtype")
     text = os.fspath(source)
     if text.lower() in ALIASES:
-        from .gguf import find_bundled_smollm2
+        from basinlab.models.gguf import find_bundled_smollm2
 
         return _from_gguf(find_bundled_smollm2(), dtype, compute_dtype, name=text.lower())
     path = pathlib.Path(text).expanduser()
@@ -77,7 +77,7 @@ def _is_gguf(path: pathlib.Path) -> bool:
 
 
 def _from_gguf(path, dtype, compute_dtype, name) -> Model:
-    from .gguf import read_gguf
+    from basinlab.models.gguf import read_gguf
 
     ckpt = read_gguf(path)
     config = _normalized_config(ckpt.config)

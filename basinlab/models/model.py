@@ -15,9 +15,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .generate import generate
-from .spec import ModelSpec
-from .transformer import forward
+from basinlab.models.generate import generate
+from basinlab.models.spec import ModelSpec
+from basinlab.models.transformer import forward
 
 
 def count_params(params: dict) -> int:

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .spec import ModelSpec
+from basinlab.models.spec import ModelSpec
 
 _ARCHITECTURES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
                   "qwen2": "Qwen2ForCausalLM", "gpt2": "GPT2LMHeadModel",
@@ -95,8 +95,8 @@ def spec_to_config(spec: ModelSpec, dtype: str = "float32") -> dict:
 
 
 def _check_inverse(spec: ModelSpec, config: dict) -> None:
-    from . import families
-    from .load import _normalized_config
+    from basinlab.models import families
+    from basinlab.models.load import _normalized_config
 
     back = families.spec_from_config(_normalized_config(config), name=spec.name)
     if back != spec:

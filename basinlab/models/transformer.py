@@ -24,8 +24,8 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 
-from . import layers as L
-from .spec import ModelSpec
+from basinlab.models import layers as L
+from basinlab.models.spec import ModelSpec
 
 
 def default_positions(attention_mask: jax.Array) -> jax.Array:

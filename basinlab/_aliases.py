@@ -1,0 +1,71 @@
+"""The pre-0.2 flat module paths (`basinlab.plots`, `basinlab.sft`, ...) as aliases of their new homes.
+
+basinlab's modules moved into layered subpackages (README, "Layout"). Code written against the old
+paths keeps working: `import basinlab.sft` or `basinlab.sft.finetune_run` gives a module whose
+names are those of the new modules listed below. Importing an alias that is not one of the stable
+short paths (`STABLE`) warns once with the new location.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+import warnings
+
+# old path -> the modules whose public names (__all__) it holds, in lookup order ("module:name" for one name)
+ALIASES: dict[str, tuple[str, ...]] = {
+    "basinlab.directions": ("basinlab.landscape.directions", "basinlab.training.worstcase:worst_case"),
+    "basinlab.results": ("basinlab.landscape.results",),
+    "basinlab.widgets": ("basinlab.viz.widgets",),
+    "basinlab.certify": ("basinlab.theory.certify",),
+    "basinlab.optim": ("basinlab.training.optim",),
+    "basinlab.train": ("basinlab.training.loop",),
+    "basinlab.sft": ("basinlab.training.sft",),
+    "basinlab.pretrain": ("basinlab.training.pretrain",),
+    "basinlab.worstcase": ("basinlab.training.worstcase",),
+    "basinlab.basins": ("basinlab.training.basins",),
+    "basinlab.plots": ("basinlab.viz.plots",),
+    "basinlab.bound_plots": ("basinlab.viz.bounds",),
+    "basinlab.go_plots": ("basinlab.viz.training",),
+    "basinlab.lmeval": ("basinlab.integrations.lmeval",),
+}
+# Short paths that stay public without a warning (named in the README and by external checks).
+STABLE = frozenset({"basinlab.directions", "basinlab.results", "basinlab.widgets"})
+
+
+class _AliasLoader(importlib.abc.Loader):
+    def create_module(self, spec):
+        return None  # the default module object; exec_module fills it
+
+    def exec_module(self, module):
+        name = module.__name__
+        targets = ALIASES[name]
+        if name not in STABLE:
+            warnings.warn(f"{name} moved to {' + '.join(targets)}; import it from there",
+                          DeprecationWarning, stacklevel=2)
+        exported = []
+        for target in targets:
+            target, _, only = target.partition(":")
+            mod = importlib.import_module(target)
+            names = [only] if only else getattr(mod, "__all__", None) or [n for n in vars(mod) if not n[0] == "_"]
+            for n in names:
+                if n not in exported:
+                    setattr(module, n, getattr(mod, n))
+                    exported.append(n)
+        module.__all__ = exported
+        module.__doc__ = f"Alias of {', '.join(targets)} (basinlab's old flat layout)."
+
+
+class _AliasFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname in ALIASES:
+            return importlib.machinery.ModuleSpec(fullname, _AliasLoader())
+        return None
+
+
+def install() -> None:
+    """Put the alias finder on sys.meta_path (once)."""
+    if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
+        sys.meta_path.append(_AliasFinder())

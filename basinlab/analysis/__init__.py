@@ -1,0 +1,1 @@
+"""Analysis: Dataset in, Dataset out (collapse ratios, capability change, widths, forgetting)."""

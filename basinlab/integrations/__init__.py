@@ -1,0 +1,1 @@
+"""Bridges to other tools: `lmeval` (basinlab as an lm-evaluation-harness model backend)."""

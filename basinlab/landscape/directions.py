@@ -1,0 +1,492 @@
+"""Directions in parameter space: random recipes, the SFT delta, normalizations, planes.
+
+A direction ``delta`` is a pytree shaped like the params ``theta0``; the landscape evaluates
+``theta0 + alpha * delta``. basinlab never stores a random direction: it is a *recipe*
+(:class:`DirectionRecipe`: seed, kind, normalization, include/exclude) that is regenerated inside
+the compiled sweep, so that many directions cost no memory and the seed in the Dataset attrs is the
+whole provenance (PAPER.md section 7). For that, every leaf -- and every layer slice of a stacked
+leaf -- has its own key and can be drawn alone (``SCHEME``)::
+
+    key            = fold_in(key_base, seed)          key_base = jax.random.key(0) by default
+    leaf i         = normal(fold_in(key, i))          i = leaf index in jax.tree flatten order
+    stacked leaf i = layer l drawn from normal(fold_in(fold_in(key, i), l), slice shape)
+
+Leaves whose path starts with ``"layers/"`` are stacked on a leading layer axis L. Draws are
+float32 N(0, 1) per coordinate. Normalizations (Li et al. 2018, "Visualizing the loss landscape"):
+
+- ``"none"`` (the paper's default [code]): unnormalized, so alpha is the per-coordinate noise std.
+- ``"layer"``: each leaf, and each layer slice of a stacked leaf, is rescaled to the Frobenius norm
+  of the same leaf/slice of theta0.
+- ``"filter"``: each filter is rescaled to the norm of the same filter of theta0. A filter is one
+  output unit: column ``kernel[..., :, j]`` of a kernel stored [in, out] (for any leaf of rank >= 2,
+  the last axis indexes filters), and one row ``embedding[v, :]`` of an embedding [V, D] (leaves
+  named ``.../embedding``). Rows are what Li et al.'s code normalizes for a PyTorch ``nn.Embedding``
+  (weight [V, D]) and columns what it normalizes for ``nn.Linear`` (weight [out, in] = our kernel
+  transposed), so both conventions match theirs; it also makes an embedding row and the matching
+  ``lm_head`` column (one vocabulary entry) the same kind of unit. Leaves that are 1-D per layer
+  (norm scales, biases) are set to zero, as Li et al. do (``ignore="biasbn"``).
+
+All functions are pure and return new pytrees; maths is float32 whatever the params' dtype.
+
+Reproducibility: the N(0, 1) draws are bit-identical eagerly and inside any jit (integer threefry
+and an elementwise transform; tested on CPU). Layer/filter normalization adds float32 norm
+reductions whose rounding depends on how XLA fuses them, so a normalized direction regenerated in
+another program agrees to a few ulps (relative 1e-6), not bit for bit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "KINDS", "NORMALIZATIONS", "NO_BIASES", "NO_EMBEDDINGS", "NO_NORMS", "SCHEME",
+    "DirectionRecipe", "alpha_between", "between", "check_compatible", "cosine", "count", "dot", "gaussian",
+    "global_norm", "leaf_direction", "leaf_filter", "normalize", "paths", "plane", "regenerate",
+    "scale_to_norm",
+]
+
+KINDS = ("gaussian",)
+NORMALIZATIONS = ("none", "layer", "filter")
+# Presets for include/exclude (fnmatch globs on "/"-joined paths; "*" also matches "/").
+NO_NORMS = ("*norm*",)
+NO_BIASES = ("*/bias",)
+NO_EMBEDDINGS = ("embed/*", "pos_embed/*")
+# Preset patterns may match nothing (a Llama has no biases); any other pattern that matches
+# nothing is a typo and raises.
+_PRESET_PATTERNS = frozenset(NO_NORMS + NO_BIASES + NO_EMBEDDINGS)
+_STACKED_PREFIX = "layers/"
+# Bump when the drawing scheme changes: recipes stored in old Datasets would regenerate differently.
+SCHEME = "basinlab.directions/v1"
+_F32 = jnp.float32
+# plane(): d2 counts as parallel to d1 when its orthogonal part is below this fraction of its norm
+# (|cos| > 1 - 5e-9), i.e. within float32 round-off of parallel.
+_PARALLEL_RTOL = 1e-4
+
+
+# ----------------------------------------------------------------------------- paths and filters
+
+
+def _key_str(k) -> str:
+    for attr in ("key", "name", "idx"):  # DictKey / FlattenedIndexKey, GetAttrKey, SequenceKey
+        if hasattr(k, attr):
+            return str(getattr(k, attr))
+    return str(k)
+
+
+def _flatten(tree):
+    """([(path, leaf), ...] in jax.tree flatten order, treedef)."""
+    items, treedef = jax.tree_util.tree_flatten_with_path(tree)
+    return [("/".join(_key_str(k) for k in p), x) for p, x in items], treedef
+
+
+def _shape(x) -> tuple:
+    return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+
+
+def _dtype(x):
+    return x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
+
+
+def _is_stacked(path: str) -> bool:
+    return path.startswith(_STACKED_PREFIX)
+
+
+def paths(params) -> list[str]:
+    """Leaf paths ("/"-joined keys, e.g. ``"layers/attn/q/kernel"``) in jax.tree flatten order."""
+    return [p for p, _ in _flatten(params)[0]]
+
+
+def _patterns(value, name: str):
+    """None, one glob string, or an iterable of glob strings -> None or a tuple of strings."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = (value,)
+    try:
+        out = tuple(value)
+    except TypeError:
+        raise TypeError(f"{name} must be None, a glob string or a tuple of them, "
+                        f"got {value!r}") from None
+    bad = [v for v in out if not isinstance(v, str)]
+    if bad:
+        raise TypeError(f"{name} patterns must be strings, got {bad[0]!r} in {value!r}")
+    if name == "include" and not out:
+        raise ValueError("include=() selects no parameter; use include=None for all of them")
+    return out
+
+
+def leaf_filter(params, include=None, exclude=None):
+    """Pytree of Python bools shaped like ``params``: True where the leaf is perturbed.
+
+    A leaf is kept when its path matches some ``include`` glob (all leaves if None) and no
+    ``exclude`` glob. Globs use fnmatch (case-sensitive). A pattern that is not one of the presets
+    (``NO_NORMS``, ``NO_BIASES``, ``NO_EMBEDDINGS``) and matches no path raises ValueError listing
+    the available paths.
+    """
+    inc, exc = _patterns(include, "include"), _patterns(exclude, "exclude") or ()
+    items, treedef = _flatten(params)
+    names = [p for p, _ in items]
+    for pat in (inc or ()) + exc:
+        if pat not in _PRESET_PATTERNS and not any(fnmatch.fnmatchcase(n, pat) for n in names):
+            raise ValueError(f"pattern {pat!r} matches no parameter path; available paths: {names}")
+
+    def keep(name):
+        if inc is not None and not any(fnmatch.fnmatchcase(name, p) for p in inc):
+            return False
+        return not any(fnmatch.fnmatchcase(name, p) for p in exc)
+
+    return jax.tree_util.tree_unflatten(treedef, [keep(n) for n in names])
+
+
+def _check_choice(name: str, value, choices) -> None:
+    if value not in choices:
+        valid = ", ".join(map(repr, choices))
+        raise ValueError(f"unknown {name} {value!r}; valid choices: {valid}")
+
+
+# ----------------------------------------------------------------------------- random directions
+
+
+def _normalize_unit(delta, theta, path: str, normalization: str):
+    """Normalize one unstacked leaf or one layer slice (float32 delta, theta of the same shape)."""
+    if normalization == "none":
+        return delta
+    if normalization == "layer":
+        axes = None
+    else:  # filter
+        if delta.ndim <= 1:
+            return jnp.zeros_like(delta)  # norm scales and biases: Li et al. ignore="biasbn"
+        is_embedding = path.rsplit("/", 1)[-1] == "embedding"
+        axes = tuple(range(1, delta.ndim)) if is_embedding else tuple(range(delta.ndim - 1))
+    theta_norm = jnp.sqrt(jnp.sum(jnp.square(theta.astype(_F32)), axis=axes, keepdims=True))
+    delta_norm = jnp.sqrt(jnp.sum(jnp.square(delta), axis=axes, keepdims=True))
+    # A zero delta filter (e.g. an explicit direction that leaves it alone) stays zero, not NaN.
+    safe = jnp.where(delta_norm > 0, delta_norm, 1.0)
+    return delta * jnp.where(delta_norm > 0, theta_norm / safe, 0.0)
+
+
+def _draw_unit(key, shape, theta, path, normalization):
+    if normalization == "filter" and len(shape) <= 1:
+        return jnp.zeros(shape, _F32)  # zeroed anyway; skip the draw
+    delta = jax.random.normal(key, shape, _F32)
+    return _normalize_unit(delta, theta, path, normalization)
+
+
+def leaf_direction(key, index: int, path: str, theta, normalization: str = "none", layer=None):
+    """Regenerate one leaf of ``gaussian(key, params, normalization)`` alone (float32).
+
+    Args:
+      key: the direction key (``fold_in(key_base, seed)``), not the per-leaf key.
+      index: the leaf's position in jax.tree flatten order of the full params.
+      path: its path (decides stacking and filter convention).
+      theta: the theta0 leaf (only its shape is used for ``"none"``, so a ShapeDtypeStruct works),
+        or with ``layer`` given, the layer slice ``theta0_leaf[layer]`` of a stacked leaf.
+      layer: None for the whole leaf; an int or traced int for one layer slice, e.g. inside a
+        ``lax.scan`` over layers, without materializing the other layers.
+
+    Returns:
+      float32 array of ``theta``'s shape, equal to the matching part of ``gaussian``.
+    """
+    _check_choice("normalization", normalization, NORMALIZATIONS)
+    shape = tuple(int(n) for n in _shape(theta))
+    if layer is not None and not _is_stacked(path):
+        raise ValueError(f"layer={layer!r} given for {path!r}, which is not stacked "
+                         f"(only paths under {_STACKED_PREFIX!r} have a layer axis)")
+    if layer is None and _is_stacked(path) and not shape:
+        raise ValueError(f"stacked leaf {path!r} has no leading layer axis (shape ())")
+    theta = None if normalization == "none" else theta  # may be abstract then
+    leaf_key = jax.random.fold_in(key, index)
+    if layer is not None:  # one layer slice of a stacked leaf; shape is the slice shape
+        return _draw_unit(jax.random.fold_in(leaf_key, layer), shape, theta, path, normalization)
+    if not _is_stacked(path):
+        return _draw_unit(leaf_key, shape, theta, path, normalization)
+    layers = jnp.arange(shape[0], dtype=jnp.uint32)
+    if theta is None:  # vmap over layer ids only
+        return jax.vmap(lambda l: _draw_unit(jax.random.fold_in(leaf_key, l), shape[1:], None,
+                                             path, normalization))(layers)
+    return jax.vmap(lambda l, th: _draw_unit(jax.random.fold_in(leaf_key, l), shape[1:], th,
+                                             path, normalization))(layers, theta)
+
+
+def gaussian(key, params, normalization: str = "none", include=None, exclude=None):
+    """Random direction, float32 pytree shaped like ``params``: N(0, 1) per coordinate.
+
+    Each leaf is drawn from ``fold_in(key, leaf_index)`` (each layer slice of a stacked leaf from a
+    further ``fold_in(., layer)``), so leaves are independent and any one can be regenerated alone
+    (:func:`leaf_direction`), inside jit. Leaves excluded by ``include``/``exclude``
+    (:func:`leaf_filter`) and non-float leaves are exact zeros; the indices of the others do not
+    change. ``normalization`` is ``"none"`` (default; alpha = per-coordinate std), ``"layer"`` or
+    ``"filter"`` (see the module docstring); the latter two read theta0's values from ``params``.
+    """
+    _check_choice("normalization", normalization, NORMALIZATIONS)
+    if isinstance(key, (int, np.integer)):
+        raise TypeError("key must be a JAX PRNG key (jax.random.key(...)); for an integer seed use "
+                        "regenerate(DirectionRecipe(seed=...), params)")
+    items, treedef = _flatten(params)
+    mask = jax.tree_util.tree_leaves(leaf_filter(params, include, exclude))
+    keep = [m and jnp.issubdtype(_dtype(x), jnp.floating) for m, (_, x) in zip(mask, items)]
+    if not any(keep):
+        raise ValueError(f"include={include!r}, exclude={exclude!r} leave no float parameter to "
+                         f"perturb; paths: {[p for p, _ in items]}")
+    out = [leaf_direction(key, i, path, x, normalization) if k else jnp.zeros(_shape(x), _F32)
+           for i, ((path, x), k) in enumerate(zip(items, keep))]
+    return jax.tree_util.tree_unflatten(treedef, out)
+
+
+def normalize(direction, params, normalization: str):
+    """Apply ``"none"``/``"layer"``/``"filter"`` normalization to an explicit direction.
+
+    Same conventions as :func:`gaussian` (e.g. to filter-normalize an SFT delta); float32 out.
+    """
+    _check_choice("normalization", normalization, NORMALIZATIONS)
+    check_compatible(params, direction)
+    if normalization == "none":  # params may then be abstract (ShapeDtypeStruct)
+        return _scale(direction, 1.0)
+    items, treedef = _flatten(params)
+    out = []
+    for (path, theta), d in zip(items, jax.tree_util.tree_leaves(direction)):
+        d = jnp.asarray(d, _F32)
+        if _is_stacked(path) and d.ndim:
+            unit = jax.vmap(lambda a, b, p=path: _normalize_unit(a, b, p, normalization))
+            out.append(unit(d, theta))
+        else:
+            out.append(_normalize_unit(d, theta, path, normalization))
+    return jax.tree_util.tree_unflatten(treedef, out)
+
+
+@dataclasses.dataclass(frozen=True)
+class DirectionRecipe:
+    """Everything needed to regenerate a random direction; its ``to_dict()`` goes in Dataset attrs.
+
+    ``seed`` is a non-negative int below 2**32 (or an int32/uint32 JAX scalar, possibly traced:
+    the class is a pytree whose only leaf is ``seed``, so ``jax.jit(regenerate)(recipe, params)``
+    compiles once for all seeds). The other fields are static and hashable; ``include``/``exclude``
+    are stored as tuples of glob strings.
+    """
+
+    seed: int
+    kind: str = "gaussian"
+    normalization: str = "none"
+    include: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        _check_choice("kind", self.kind, KINDS)
+        _check_choice("normalization", self.normalization, NORMALIZATIONS)
+        object.__setattr__(self, "include", _patterns(self.include, "include"))
+        object.__setattr__(self, "exclude", _patterns(self.exclude, "exclude"))
+        seed = self.seed
+        # Only concrete Python/numpy scalars are checked: jax also rebuilds this pytree with
+        # tracers and placeholder leaves, which must pass through untouched.
+        if isinstance(seed, (bool, np.bool_, float, np.floating)):
+            raise TypeError(f"seed must be an integer, got {seed!r}")
+        if isinstance(seed, (int, np.integer)):
+            if not 0 <= seed < 2**32:
+                raise ValueError(f"seed must lie in [0, 2**32), got {seed!r}")
+            object.__setattr__(self, "seed", int(seed))
+
+    def to_dict(self) -> dict:
+        """JSON-ready provenance (the seed must be concrete)."""
+        return {"seed": int(self.seed), "kind": self.kind, "normalization": self.normalization,
+                "include": None if self.include is None else list(self.include),
+                "exclude": None if self.exclude is None else list(self.exclude),
+                "scheme": SCHEME, "prng_impl": str(jax.config.jax_default_prng_impl)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DirectionRecipe:
+        """Inverse of :meth:`to_dict`; refuses a recipe drawn with another scheme or PRNG."""
+        if d.get("scheme", SCHEME) != SCHEME:
+            raise ValueError(f"recipe was drawn with scheme {d['scheme']!r}; this basinlab draws "
+                             f"{SCHEME!r} and cannot regenerate it")
+        impl = str(jax.config.jax_default_prng_impl)
+        if d.get("prng_impl", impl) != impl:
+            want = d["prng_impl"]
+            raise ValueError(f"recipe was drawn with PRNG {want!r} but jax uses {impl!r}; "
+                             f"set jax.config.update('jax_default_prng_impl', {want!r})")
+        return cls(seed=d["seed"], kind=d.get("kind", "gaussian"),
+                   normalization=d.get("normalization", "none"),
+                   include=d.get("include"), exclude=d.get("exclude"))
+
+
+jax.tree_util.register_dataclass(
+    DirectionRecipe, data_fields=["seed"],
+    meta_fields=["kind", "normalization", "include", "exclude"])
+
+
+def regenerate(recipe: DirectionRecipe, params, key_base=None):
+    """Materialize ``recipe`` as a float32 pytree shaped like ``params`` (jit-compatible).
+
+    The direction key is ``fold_in(key_base, recipe.seed)`` with ``key_base = jax.random.key(0)``
+    by default. fold_in takes a traced integer (cast to uint32, so a traced int32 seed s >= 0 gives
+    the same direction as the Python int s), hence the seed can vary inside one compiled program,
+    or be vmapped. A non-default ``key_base`` is not part of ``recipe.to_dict()``: record it.
+    """
+    if not isinstance(recipe, DirectionRecipe):
+        raise TypeError(f"recipe must be a DirectionRecipe, got {type(recipe).__name__}")
+    base = jax.random.key(0) if key_base is None else key_base
+    key = jax.random.fold_in(base, recipe.seed)
+    # Only "gaussian" exists so far (checked by DirectionRecipe); new kinds dispatch here.
+    return gaussian(key, params, recipe.normalization, recipe.include, recipe.exclude)
+
+
+# ----------------------------------------------------------------------------- vector algebra
+
+
+def _first_mismatch(a, b, a_name: str, b_name: str, kinds: bool) -> str | None:
+    a_items, a_def = _flatten(a)
+    b_items, b_def = _flatten(b)
+    b_map = dict(b_items)
+    for path, x in a_items:
+        if path not in b_map:
+            return f"{b_name} has no leaf {path!r} (present in {a_name})"
+        y = b_map[path]
+        if _shape(x) != _shape(y):
+            return f"shape mismatch at {path!r}: {a_name} {_shape(x)} vs {b_name} {_shape(y)}"
+        if kinds and _dtype_kind(_dtype(x)) != _dtype_kind(_dtype(y)):
+            return (f"dtype mismatch at {path!r}: {a_name} {_dtype(x)} ({_dtype_kind(_dtype(x))}) "
+                    f"vs {b_name} {_dtype(y)} ({_dtype_kind(_dtype(y))})")
+    a_paths = {p for p, _ in a_items}
+    for path, _ in b_items:
+        if path not in a_paths:
+            return f"{b_name} has an extra leaf {path!r} not in {a_name}"
+    if a_def != b_def:
+        return f"same leaf paths but different containers: {a_name} {a_def} vs {b_name} {b_def}"
+    return None
+
+
+def _dtype_kind(dtype) -> str:
+    for kind, base in (("float", jnp.floating), ("complex", jnp.complexfloating),
+                       ("integer", jnp.integer), ("bool", jnp.bool_)):
+        if jnp.issubdtype(dtype, base):
+            return kind
+    return str(dtype)
+
+
+def _check_same(a, b, a_name: str, b_name: str, kinds: bool = False) -> None:
+    msg = _first_mismatch(a, b, a_name, b_name, kinds)
+    if msg is not None:
+        raise ValueError(msg)
+
+
+def check_compatible(params, direction) -> None:
+    """ValueError naming the first path where ``direction`` does not fit ``params``.
+
+    Checks the same leaf paths and containers, equal shapes, and the same dtype kind (float /
+    integer / ...; float32 directions for bf16 params are fine).
+    """
+    _check_same(params, direction, "params", "direction", kinds=True)
+
+
+def _concrete_zero(x) -> bool:
+    """True when ``x`` is a concrete 0 (checks are skipped under jit, where x is a tracer)."""
+    return not isinstance(x, jax.core.Tracer) and bool(x == 0)
+
+
+def count(tree) -> int:
+    """d: the number of scalars in ``tree`` (Python int, static)."""
+    return sum(math.prod(_shape(x)) for x in jax.tree_util.tree_leaves(tree))
+
+
+def global_norm(tree):
+    """Euclidean norm over all leaves, accumulated in float32 (0-d float32 array)."""
+    sq = [jnp.sum(jnp.square(jnp.asarray(x, _F32))) for x in jax.tree_util.tree_leaves(tree)]
+    return jnp.sqrt(sum(sq, jnp.zeros((), _F32)))
+
+
+def dot(a, b):
+    """Inner product of two pytrees of the same structure and shapes (float32, 0-d)."""
+    _check_same(a, b, "a", "b")
+    prods = [jnp.sum(jnp.asarray(x, _F32) * jnp.asarray(y, _F32))
+             for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b))]
+    return sum(prods, jnp.zeros((), _F32))
+
+
+def cosine(a, b):
+    """Cosine similarity <a, b> / (||a|| ||b||), float32; ValueError on a (concrete) zero input."""
+    denom = global_norm(a) * global_norm(b)
+    if _concrete_zero(denom):
+        raise ValueError("cosine of a zero vector is undefined")
+    return dot(a, b) / denom
+
+
+def _scale(tree, factor):
+    return jax.tree_util.tree_map(lambda x: jnp.asarray(x, _F32) * factor, tree)
+
+
+def scale_to_norm(tree, norm):
+    """``tree`` rescaled (float32) so that its global norm equals ``norm``; ValueError if zero."""
+    n = global_norm(tree)
+    if _concrete_zero(n):
+        raise ValueError("cannot rescale a zero direction to a norm")
+    return _scale(tree, jnp.asarray(norm, _F32) / n)
+
+
+def perturb(theta0, deltas, coeffs, dtype=None):
+    """theta0 + sum_i coeffs[i] * deltas[i], formed in float32 from theta0 every time (never
+    accumulated, so no round-off drifts across a sweep), then cast to `dtype` (default: each leaf's
+    own dtype). deltas: a sequence of direction pytrees; coeffs: matching scalars (may be traced).
+    Non-float leaves pass through unchanged; theta0 itself is never modified."""
+
+    def one(t, *ds):
+        if not jnp.issubdtype(t.dtype, jnp.floating):
+            return t
+        x = t.astype(jnp.float32)
+        for c, d in zip(coeffs, ds):
+            x = x + c * jnp.asarray(d, jnp.float32)
+        return x.astype(dtype or t.dtype)
+
+    return jax.tree.map(one, theta0, *deltas)
+
+
+def between(theta0, theta1):
+    """SFT-case direction (theta1 - theta0) / ||theta1 - theta0|| * sqrt(d), float32.
+
+    The endpoint theta1 sits at alpha = ||theta1 - theta0|| / sqrt(d) (PAPER.md section 2).
+    ValueError naming the first mismatching path if the trees differ, or if theta1 == theta0.
+    """
+    _check_same(theta0, theta1, "theta0", "theta1")
+    diff = jax.tree_util.tree_map(lambda a, b: jnp.asarray(b, _F32) - jnp.asarray(a, _F32),
+                                  theta0, theta1)
+    n = global_norm(diff)
+    if _concrete_zero(n):
+        raise ValueError("theta1 == theta0: the direction between them is undefined")
+    return _scale(diff, jnp.float32(math.sqrt(count(theta0))) / n)
+
+
+def alpha_between(theta0, theta1) -> float:
+    """Where theta1 sits along :func:`between`: ||theta1 - theta0|| / sqrt(d) (PAPER.md alpha_sft)."""
+    _check_same(theta0, theta1, "theta0", "theta1")
+    diff = jax.tree_util.tree_map(lambda a, b: jnp.asarray(b, _F32) - jnp.asarray(a, _F32), theta0, theta1)
+    return float(global_norm(diff)) / math.sqrt(count(theta0))
+
+
+def plane(d1, d2):
+    """Two orthogonal directions spanning the plane of (d1, d2): ``(d1, d2_orth)``.
+
+    ``d1`` is returned unchanged. ``d2_orth`` (float32) is d2 minus its projection on d1,
+    rescaled to d2's original norm, so a 2-D landscape keeps d2's alpha units. The projection is
+    removed twice (Gram-Schmidt with reorthogonalization), which makes the pair orthogonal to
+    float32 round-off even when d2 is close to d1. ValueError if d1 is zero or d2 is parallel to it.
+    """
+    _check_same(d1, d2, "d1", "d2")
+    n1sq = dot(d1, d1)
+    if _concrete_zero(n1sq):
+        raise ValueError("d1 is a zero direction")
+    n2 = global_norm(d2)
+    if _concrete_zero(n2):
+        raise ValueError("d2 is a zero direction")
+    r = _scale(d2, 1.0)
+    for _ in range(2):
+        c = dot(d1, r) / n1sq
+        r = jax.tree_util.tree_map(lambda x, y: x - c * jnp.asarray(y, _F32), r, d1)
+    nr = global_norm(r)
+    if not isinstance(nr, jax.core.Tracer) and bool(nr <= _PARALLEL_RTOL * n2):
+        raise ValueError(f"d2 is parallel to d1 (orthogonal part {float(nr):.3g} of norm "
+                         f"{float(n2):.3g}); no plane is defined")
+    return d1, _scale(r, n2 / nr)

@@ -1,0 +1,185 @@
+"""Landscape results as a self-describing xarray Dataset, NetCDF I/O (the `ds.basin` accessor is in accessor.py).
+
+Dims: direction, alpha[, beta], benchmark, item. Variables:
+    score       (direction, alpha[, beta], benchmark)        mean per-item score, in [0, 1]
+    item_score  (direction, alpha[, beta], benchmark, item)  per-item score (NaN beyond n_items)
+    nll         (direction, alpha[, beta], benchmark)        mean per-item NLL where the benchmark has one
+    loss        (direction, alpha[, beta], benchmark)        T(s) of PAPER.md, 0 best, 1 worst
+    base_score, base_nll (benchmark)                          at theta0
+Attrs carry provenance: created_at, versions, model, d, seeds, direction recipes, the sweep as JSON.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from typing import Optional
+
+import numpy as np
+import xarray as xr
+
+
+__all__ = ["from_blocks", "save", "open_dataset", "loss_T"]
+
+
+def _versions() -> dict:
+    import jax
+
+    from basinlab._version import __version__
+
+    return {"basinlab_version": __version__, "jax_version": jax.__version__}
+
+
+def from_blocks(*, sweep, benchmarks, model, alphas, betas, n_directions, chunk, blocks, base, described):
+    """Assemble per-block arrays (see landscape.py) into the Dataset."""
+    grid_shape = (len(alphas),) if betas is None else (len(alphas), len(betas))
+    n_points = int(np.prod(grid_shape))
+    n_items = max(b.n_items for b in benchmarks)
+    shape = (n_directions, *grid_shape, len(benchmarks), n_items)
+    item = {"score": np.full(shape, np.nan, np.float32), "nll": np.full(shape, np.nan, np.float32)}
+    base_item = {k: np.full((len(benchmarks), n_items), np.nan, np.float32) for k in item}
+    nonfinite = 0  # NaN/inf scores at large alphas are kept as NaN and counted, never an error
+    for bi, b in enumerate(benchmarks):
+        for key in item:
+            name = f"{b.name}|{key}"
+            if name not in base:
+                continue
+            per_dir = np.full((n_directions, n_points, b.n_items), np.nan, np.float32)
+            for (i, j), res in blocks.items():
+                per_dir[i, j: j + len(res[name])] = res[name].reshape(len(res[name]), -1)
+            nonfinite += int((~np.isfinite(per_dir)).sum())
+            item[key][..., bi, : b.n_items] = per_dir.reshape(n_directions, *grid_shape, b.n_items)
+            base_item[key][bi, : b.n_items] = base[name].reshape(-1)
+    for v in (*item.values(), *base_item.values()):
+        v[~np.isfinite(v)] = np.nan
+
+    grid_dims = ("alpha",) if betas is None else ("alpha", "beta")
+    dims = ("direction", *grid_dims, "benchmark")
+    coords = {
+        "direction": np.arange(n_directions),
+        "alpha": np.asarray(alphas, np.float64),
+        "benchmark": [b.name for b in benchmarks],
+        "item": np.arange(n_items),
+        "n_items": ("benchmark", np.asarray([b.n_items for b in benchmarks], np.int32)),
+        "higher_is_better": ("benchmark", np.asarray([b.higher_is_better for b in benchmarks])),
+        "chance": ("benchmark", np.asarray([np.nan if b.chance is None else b.chance for b in benchmarks])),
+        "metric": ("benchmark", [b.metric for b in benchmarks]),
+        "units": ("benchmark", [b.units for b in benchmarks]),
+        # the first recipe's seed of each direction (-1 for an explicit direction pytree)
+        "seed": ("direction", np.asarray([entry[0].get("seed", -1) for entry in described], np.int64)),
+    }
+    if betas is not None:
+        coords["beta"] = np.asarray(betas, np.float64)
+    with np.errstate(invalid="ignore"), quiet_nan_warnings():
+        score = np.nanmean(item["score"], axis=-1)
+        nll = np.nanmean(item["nll"], axis=-1)
+        base_score = np.nanmean(base_item["score"], axis=-1)
+        base_nll = np.nanmean(base_item["nll"], axis=-1)
+    seeds = [r.get("seed") for entry in described for r in entry if "seed" in r]
+    ds = xr.Dataset(
+        {
+            "score": (dims, score, {"long_name": "benchmark score", "units": "fraction"}),
+            "item_score": ((*dims, "item"), item["score"], {"long_name": "per-item score", "units": "fraction"}),
+            "nll": (dims, nll, {"long_name": "mean negative log-likelihood", "units": "nats/token"}),
+            "base_score": (("benchmark",), base_score, {"long_name": "score at theta0", "units": "fraction"}),
+            "base_nll": (("benchmark",), base_nll, {"long_name": "NLL at theta0", "units": "nats/token"}),
+        },
+        coords=coords,
+    )
+    ds["alpha"].attrs.update(
+        long_name="alpha", units="1",
+        description="scale of the direction: theta0 + alpha * delta (for unnormalized Gaussian directions, "
+                    "the per-coordinate noise std)",
+    )
+    if betas is not None:
+        ds["beta"].attrs.update(long_name="second-direction scale beta", units="1")
+    _add_text(ds, benchmarks, blocks, base, n_directions, grid_shape, n_items)
+    ds["loss"] = loss_T(ds)
+    ds["base_loss"] = loss_T(ds, ds["base_score"])
+    ds.attrs.update(
+        title=f"basinlab landscape of {sweep.model}",
+        created_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **_versions(),
+        model=sweep.model,
+        model_label=getattr(model.spec, "name", "") or str(sweep.model),
+        d=int(sweep.d),
+        seeds=json.dumps(seeds),
+        directions=json.dumps(described),
+        compute_dtype=sweep.compute_dtype,
+        benchmarks=json.dumps([b.attrs() for b in benchmarks]),
+        sweep=sweep.to_json(),
+        sweep_key=sweep.key,
+        nonfinite_points=nonfinite,
+    )
+    return ds
+
+
+def _add_text(ds, benchmarks, blocks, base, n_directions, grid_shape, n_items) -> None:
+    """Judge reasons per item and example outputs of generating benchmarks, as string variables."""
+    grid_dims = ("alpha",) if len(grid_shape) == 1 else ("alpha", "beta")
+    n_points = int(np.prod(grid_shape))
+    for key, var, width_of in (("reason", "item_reason", lambda b: n_items), ("example", "example_output", None)):
+        names = [f"{b.name}|{key}" for b in benchmarks]
+        if not any(nm in base for nm in names):
+            continue
+        width = n_items if width_of else max(base[nm].size for nm in names if nm in base)
+        arr = np.full((n_directions, n_points, len(benchmarks), width), "", dtype=object)
+        base_arr = np.full((len(benchmarks), width), "", dtype=object)
+        for bi, nm in enumerate(names):
+            if nm not in base:
+                continue
+            base_arr[bi, : base[nm].size] = base[nm].reshape(-1)
+            for (i, j), res in blocks.items():
+                v = res[nm]
+                arr[i, j: j + len(v), bi, : v.shape[1]] = v
+        dim = "item" if width_of else "example"
+        ds[var] = (("direction", *grid_dims, "benchmark", dim),
+                   arr.reshape(n_directions, *grid_shape, len(benchmarks), width).astype(str))
+        ds[f"base_{var}"] = (("benchmark", dim), base_arr.astype(str))
+
+
+class quiet_nan_warnings:
+    """Silence numpy's 'mean of empty slice' for benchmarks without an NLL."""
+
+    def __enter__(self):
+        import warnings
+
+        self._w = warnings.catch_warnings()
+        self._w.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc):
+        self._w.__exit__(*exc)
+
+
+def loss_T(ds: xr.Dataset, values: Optional[xr.DataArray] = None) -> xr.DataArray:
+    """T(s) = 1 - (s - min)/(max - min) per benchmark, min/max over all its scores in the Dataset
+    (theta0 included); scores where lower is better are flipped first. 0 is best.
+    values: score-space values to map (default ds.score; e.g. ds.base_score or ds.chance).
+    Recomputed from `score`, so it is right after subsetting."""
+    sign = xr.where(ds["higher_is_better"], 1.0, -1.0)
+    s, b = ds["score"] * sign, ds["base_score"] * sign
+    target = ds["score"] if values is None else values
+    other = [d for d in s.dims if d != "benchmark"]
+    lo = np.fmin(s.min(other), b)
+    hi = np.fmax(s.max(other), b)
+    t = 1 - (target * sign - lo) / (hi - lo).where(hi > lo)
+    t = t.fillna(0.0).where(target.notnull())
+    t.attrs.update(long_name="normalized loss T (0 = best score in the plot, 1 = worst)", units="1")
+    return t
+
+
+def save(ds: xr.Dataset, path: os.PathLike) -> None:
+    """Write NetCDF (h5netcdf engine). Parents are created."""
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    ds.to_netcdf(path, engine="h5netcdf")
+
+
+def open_dataset(path: os.PathLike) -> xr.Dataset:
+    """Read a Dataset written by `save` fully into memory."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no landscape file at {path}")
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        return ds.load()

@@ -1,0 +1,119 @@
+"""Argument checks shared by every layer: each raises ValueError (TypeError for a wrong type) naming
+the argument, the bad value and what is valid. Signatures are always (name, value, ...).
+
+Array checks (`probability`, `open_unit`, `positive`, `nonnegative`, `real`) accept scalars or
+arrays, return float64 numpy arrays and report the first offending element.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+__all__ = [
+    "choice", "confidence", "nonnegative", "nonnegative_scalar", "open_unit", "options", "positive",
+    "positive_int", "probability", "real",
+]
+
+
+def _first(x: np.ndarray, bad: np.ndarray):
+    # .item(): a plain Python scalar prints as 0, not np.int64(0).
+    return (x[bad].flat[0] if x.ndim else x[()]).item()
+
+
+def real(name: str, value) -> np.ndarray:
+    """float64 array; NaN is rejected (inf is allowed)."""
+    a = np.asarray(value, dtype=np.float64)
+    if np.any(np.isnan(a)):
+        raise ValueError(f"{name} must not be NaN, got {_first(a, np.isnan(a))!r}")
+    return a
+
+
+def probability(name: str, value) -> np.ndarray:
+    """Every element in [0, 1]."""
+    a = real(name, value)
+    bad = (a < 0) | (a > 1)
+    if np.any(bad):
+        raise ValueError(f"{name} must lie in [0, 1], got {_first(a, bad)!r}")
+    return a
+
+
+def open_unit(name: str, value) -> np.ndarray:
+    """Every element in (0, 1)."""
+    a = real(name, value)
+    bad = (a <= 0) | (a >= 1)
+    if np.any(bad):
+        raise ValueError(f"{name} must lie in (0, 1), got {_first(a, bad)!r}")
+    return a
+
+
+def positive(name: str, value) -> np.ndarray:
+    """Every element finite and > 0."""
+    a = real(name, value)
+    bad = ~np.isfinite(a) | (a <= 0)
+    if np.any(bad):
+        raise ValueError(f"{name} must be positive and finite, got {_first(a, bad)!r}")
+    return a
+
+
+def nonnegative(name: str, value) -> np.ndarray:
+    """Every element >= 0 (+inf allowed)."""
+    a = real(name, value)
+    bad = a < 0
+    if np.any(bad):
+        raise ValueError(f"{name} must be >= 0, got {_first(a, bad)!r}")
+    return a
+
+
+def nonnegative_scalar(name: str, value) -> float:
+    """One finite real number >= 0 (not a bool); TypeError for a non-number."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)) and not (
+            hasattr(value, "shape") and getattr(value, "shape", None) == () and hasattr(value, "dtype")):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    out = float(value)
+    if not math.isfinite(out) or out < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return out
+
+
+def positive_int(name: str, value) -> int:
+    """A whole number >= 1 (an int, or a float with an integer value such as 3.0; not a bool)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    try:
+        ok = float(value).is_integer() and value >= 1
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def confidence(name: str, value) -> float:
+    """A confidence level in (0, 1)."""
+    try:
+        c = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in (0, 1), got {value!r}") from None
+    if not 0.0 < c < 1.0:  # also rejects NaN
+        raise ValueError(f"{name} must lie in (0, 1), got {value!r}")
+    return c
+
+
+def choice(name: str, value, choices: Iterable[Any]) -> Any:
+    """`value` if it is one of `choices`."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; valid choices: {', '.join(map(repr, choices))}")
+    return value
+
+
+def options(what: str, given: Mapping[str, Any], valid: Iterable[str]) -> None:
+    """Unknown keyword options are an error, never silently dropped."""
+    valid = sorted(valid)
+    unknown = sorted(set(given) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown option(s) {', '.join(map(repr, unknown))} for {what}; "
+                         f"valid options: {', '.join(valid) if valid else '(none)'}")

@@ -1,0 +1,397 @@
+"""Plotly figures of landscape Datasets: Dataset in, ``plotly.graph_objects.Figure`` out.
+
+Nothing here runs a model (ArviZ style): every function reads a Dataset made by
+``basinlab.landscape`` (schema in ``basinlab.results``), takes axis titles from the variables'
+``long_name``/``units`` attrs and the figure title from the Dataset attrs (model, d).
+
+- :func:`curves`  -- score / loss / NLL against alpha, one subplot per benchmark, per-direction
+  lines, the mean with a bootstrap band, the base score, chance and basin edges.
+- :func:`heatmap`, :func:`surface` -- one plane of a 2-D (alpha, beta) sweep.
+- :func:`widths`  -- basin widths across several models (box/strip per model).
+
+Traces carry ``meta={"kind": ..., "benchmark": ...}`` so widgets and tests can find them
+without relying on trace order; basin-edge shapes have "basin edge" in their name.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Optional, Sequence, Union
+
+import numpy as np
+import plotly.graph_objects as go
+import xarray as xr
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from basinlab.landscape.results import loss_T  # importing results also registers the ds.basin accessor
+
+__all__ = ["curves", "heatmap", "surface", "widths"]
+
+CURVE_VARIABLES = ("score", "loss", "nll")
+_BASE_VARIABLE = {"score": "base_score", "nll": "base_nll", "loss": "base_loss"}
+_COLOURS = qualitative.Plotly
+_TEMPLATE = "plotly_white"
+
+
+# ----------------------------------------------------------------------------- input checks
+
+
+def _check_variable(ds: xr.Dataset, variable: str, allowed: Sequence[str] = CURVE_VARIABLES) -> str:
+    valid = [v for v in allowed if v in ds.data_vars]
+    if variable not in valid:
+        raise ValueError(f"unknown variable {variable!r}; choose one of {valid}")
+    return variable
+
+
+def _check_benchmark(ds: xr.Dataset, benchmark, where: str = "this Dataset") -> str:
+    names = [str(b) for b in ds["benchmark"].values]
+    if benchmark is None:  # the first benchmark; the figure title names it
+        return names[0]
+    if str(benchmark) not in names:
+        raise ValueError(f"unknown benchmark {benchmark!r} in {where}; choose one of {names}")
+    return str(benchmark)
+
+
+def _check_direction(ds: xr.Dataset, direction) -> int:
+    valid = [int(d) for d in ds["direction"].values]
+    if direction not in valid:
+        raise ValueError(f"unknown direction {direction!r}; choose one of {valid}")
+    return int(direction)
+
+
+# ----------------------------------------------------------------------------- labels
+
+
+def _label(da: xr.DataArray, fallback: str = "") -> str:
+    """'long_name [units]' from attrs; dimensionless units ('1') are left out."""
+    name = da.attrs.get("long_name") or fallback or str(da.name)
+    units = da.attrs.get("units")
+    return f"{name} [{units}]" if units and units != "1" else name
+
+
+def _model_title(ds: xr.Dataset) -> str:
+    model = ds.attrs.get("model_label") or ds.attrs.get("model", "unknown model")
+    d = ds.attrs.get("d")
+    return f"{model} (d = {int(d):,})" if d is not None else str(model)
+
+
+# ----------------------------------------------------------------------------- derived values
+
+
+def _base(ds: xr.Dataset, variable: str) -> xr.DataArray:
+    """The value at theta0 per benchmark, in the units of `variable`."""
+    return ds[_BASE_VARIABLE[variable]]
+
+
+def _chance(ds: xr.Dataset, variable: str) -> Optional[xr.DataArray]:
+    """Chance level per benchmark (NaN where none); NLL has no chance level in the schema."""
+    if "chance" not in ds.coords or variable == "nll":
+        return None
+    chance = ds["chance"].astype(float)
+    return loss_T(ds, chance) if variable == "loss" else chance
+
+
+def _slice_beta(ds: xr.Dataset, beta):
+    """A 2-D sweep is cut at the grid beta nearest `beta` (default 0: the slice through theta0)."""
+    if "beta" not in ds.dims:
+        if beta is not None:
+            raise ValueError(f"beta={beta!r} given but the Dataset has no beta dim (dims: {dict(ds.sizes)})")
+        return ds, None
+    cut = ds.sel(beta=0.0 if beta is None else float(beta), method="nearest")
+    return cut, float(cut["beta"])
+
+
+def _edges(ds: xr.Dataset, variable: str, tol: float, base: xr.DataArray) -> xr.Dataset:
+    """Per-direction basin edges of a 1-D Dataset in the plotted variable (`tol` in its units)."""
+    return ds.basin.width(tol, variable)
+
+
+# ----------------------------------------------------------------------------- curves
+
+
+def curves(
+    ds: xr.Dataset,
+    variable: str = "score",
+    band: bool = True,
+    show_directions: bool = True,
+    tol: Optional[float] = None,
+    *,
+    beta: Optional[float] = None,
+    subplots: bool = True,
+    confidence: float = 0.95,
+) -> go.Figure:
+    """Landscape slices L(alpha) per benchmark.
+
+    Per benchmark: a thin line per direction, the mean across directions with a percentile-bootstrap
+    band (``ds.basin.band``), a dashed line at the base (theta0) value, a dotted chance line where the
+    benchmark has one, and, when ``tol`` is given, the median basin edges across directions as vertical
+    dash-dot lines (``ds.basin.width(tol)``; tol in the units of ``variable``).
+
+    variable: "score" | "loss" | "nll". subplots: one subplot per benchmark (else one colour per
+    benchmark on shared axes). beta: for a 2-D sweep, the grid beta to cut at (nearest; default 0).
+    """
+    _check_variable(ds, variable)
+    # Base and chance from the whole Dataset: in loss units they must share its T normalization,
+    # which spans every beta of a 2-D sweep, not only the cut drawn here.
+    base = _base(ds, variable)
+    chance = _chance(ds, variable)
+    ds, beta_cut = _slice_beta(ds.sortby("alpha"), beta)
+    benches = [str(b) for b in ds["benchmark"].values]
+    n_dir = ds.sizes["direction"]
+    alphas = ds["alpha"].values
+    stats = ds.basin.band(variable, confidence=confidence)  # the mean is drawn even without the band
+    edges = _edges(ds, variable, tol, base) if tol is not None else None
+
+    xlabel, ylabel = _label(ds["alpha"]), _label(ds[variable])
+    if subplots and len(benches) > 1:
+        cols = min(len(benches), 3)
+        rows = math.ceil(len(benches) / cols)
+        # name on one line, metric in small type below: long metric names would run into each other
+        titles = [f"{b}<br><sup>{ds['metric'].sel(benchmark=b).item()}</sup>" if "metric" in ds.coords else b
+                  for b in benches]
+        # Long attrs labels would overlap under every column: one shared title per axis instead.
+        fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, shared_xaxes=True,
+                            horizontal_spacing=0.06, vertical_spacing=0.12 if rows > 1 else 0.0,
+                            x_title=xlabel, y_title=ylabel)
+        cell = {b: (i // cols + 1, i % cols + 1) for i, b in enumerate(benches)}
+    else:
+        rows = 1
+        fig = make_subplots(rows=1, cols=1)
+        fig.update_layout(xaxis_title=xlabel, yaxis_title=ylabel)
+        cell = {b: (1, 1) for b in benches}
+
+    da = ds[variable].transpose("direction", "alpha", "benchmark")
+    for k, b in enumerate(benches):
+        row, col = cell[b]
+        # One colour for every subplot (legend entries are shared); one colour per benchmark if overlaid.
+        colour = _COLOURS[0] if subplots else _COLOURS[k % len(_COLOURS)]
+        first = k == 0 or not subplots  # legend entries once per figure (subplots) or per benchmark
+        tag = "" if subplots else f"{b}: "
+        group = "all" if subplots else b
+
+        def add(trace, kind, **meta):
+            trace.meta = {"kind": kind, "benchmark": b, **meta}
+            fig.add_trace(trace, row=row, col=col)
+
+        if show_directions:
+            for i in range(n_dir):
+                direction = int(ds["direction"].values[i])
+                add(go.Scatter(
+                    x=alphas, y=da.values[i, :, k], mode="lines", line=dict(color=colour, width=0.8),
+                    opacity=0.35, name=f"{tag}directions (n = {n_dir})", legendgroup=f"{group}-dirs",
+                    showlegend=first and i == 0,
+                    hovertemplate=f"{b}, direction {direction}<br>alpha=%{{x:.4g}}<br>"
+                                  f"{variable}=%{{y:.4g}}<extra></extra>",
+                ), "direction", direction=direction)
+        mean = stats["mean"].sel(benchmark=b).values
+        if band:
+            lo, hi = stats["lower"].sel(benchmark=b).values, stats["upper"].sel(benchmark=b).values
+            ok = np.isfinite(lo) & np.isfinite(hi)  # a NaN would break the closed polygon
+            add(go.Scatter(
+                x=np.concatenate([alphas[ok], alphas[ok][::-1]]), y=np.concatenate([hi[ok], lo[ok][::-1]]),
+                mode="lines", fill="toself", fillcolor=_rgba(colour, 0.2), line=dict(width=0), hoverinfo="skip",
+                name=f"{tag}{confidence:.0%} bootstrap band of the mean", legendgroup=f"{group}-band",
+                showlegend=first,
+            ), "band")
+        add(go.Scatter(
+            x=alphas, y=mean, mode="lines+markers", line=dict(color=colour, width=2.5), marker=dict(size=4),
+            name=f"{tag}mean over directions", legendgroup=f"{group}-mean", showlegend=first,
+            hovertemplate=f"{b} mean<br>alpha=%{{x:.4g}}<br>{variable}=%{{y:.4g}}<extra></extra>",
+        ), "mean")
+        base_b = float(base.sel(benchmark=b))
+        add(go.Scatter(
+            x=[alphas[0], alphas[-1]], y=[base_b, base_b], mode="lines",
+            line=dict(color="black" if subplots else colour, dash="dash", width=1.2),
+            name=f"{tag}theta0 (base)", legendgroup=f"{group}-base", showlegend=first,
+            hovertemplate=f"{b} at theta0: %{{y:.4g}}<extra></extra>",
+        ), "base")
+        if chance is not None and np.isfinite(c := float(chance.sel(benchmark=b))):
+            # In loss units chance can land far outside [0, 1] and would squash the plot.
+            if variable != "loss" or 0.0 <= c <= 1.0:
+                add(go.Scatter(
+                    x=[alphas[0], alphas[-1]], y=[c, c], mode="lines", line=dict(color="grey", dash="dot"),
+                    name=f"{tag}chance", legendgroup=f"{group}-chance", showlegend=first,
+                    hovertemplate=f"{b} chance: %{{y:.4g}}<extra></extra>",
+                ), "chance")
+        if edges is not None:
+            for side in ("left", "right"):
+                # Shapes have no hover, so the legend entry (shown once) explains the line.
+                fig.add_vline(
+                    x=float(edges[side].sel(benchmark=b).median("direction")), row=row, col=col,
+                    line=dict(color=colour, dash="dashdot", width=1.5), name=f"{tag}median basin edge (tol = {tol:g})",
+                    showlegend=first and side == "left", legendgroup=f"{group}-edge",
+                )
+
+    title = f"{variable} landscape of {_model_title(ds)}, {n_dir} direction{'s' * (n_dir != 1)}"
+    if beta_cut is not None:
+        title += f", beta = {beta_cut:.4g}"
+    if len(benches) == 1:  # no subplot title to name it
+        metric = f" ({ds['metric'].item()})" if "metric" in ds.coords else ""
+        title += f"<br><sup>{benches[0]}{metric}</sup>"
+    fig.update_layout(template=_TEMPLATE, title=title, height=320 * rows + 120)
+    return fig
+
+
+def _rgba(colour: str, alpha: float) -> str:
+    h = colour.lstrip("#")
+    r, g, b = (int(h[i: i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+# ----------------------------------------------------------------------------- 2-D sweeps
+
+
+def _plane(ds: xr.Dataset, benchmark, direction, variable, caller) -> tuple[xr.DataArray, str]:
+    """One (alpha, beta) plane of a 2-D sweep, checked."""
+    if "beta" not in ds.dims:
+        raise ValueError(
+            f"{caller} needs a 2-D sweep with an (alpha, beta) grid, but this Dataset has dims "
+            f"{list(ds.sizes)}; run landscape(..., directions=[(recipe1, recipe2)], betas=...)"
+        )
+    _check_variable(ds, variable)
+    bench = _check_benchmark(ds, benchmark)
+    direction = _check_direction(ds, direction)
+    plane = ds[variable].sel(benchmark=bench, direction=direction).sortby("alpha").sortby("beta")
+    return plane.transpose("beta", "alpha"), bench  # plotly wants z[y][x]: rows are beta
+
+
+def _plane_title(ds, variable, bench, direction) -> str:
+    return f"{ds[variable].attrs.get('long_name', variable)}: {bench}, plane {direction}, {_model_title(ds)}"
+
+
+def heatmap(ds: xr.Dataset, benchmark: Optional[str] = None, direction: int = 0, variable: str = "loss") -> go.Figure:
+    """Heatmap of `variable` over the (alpha, beta) plane of one direction pair; alpha on x, beta on y,
+    z has shape (n_beta, n_alpha). theta0 is marked with a cross. benchmark None -> the first one."""
+    plane, bench = _plane(ds, benchmark, direction, variable, "heatmap")
+    fig = go.Figure(go.Heatmap(
+        x=plane["alpha"].values, y=plane["beta"].values, z=plane.values, colorscale="Viridis",
+        colorbar=dict(title=dict(text=_label(ds[variable]), side="right")),
+        hovertemplate="alpha=%{x:.4g}<br>beta=%{y:.4g}<br>" + variable + "=%{z:.4g}<extra></extra>",
+        meta={"kind": "heatmap", "benchmark": bench},
+    ))
+    a, b = plane["alpha"].values, plane["beta"].values
+    if a.min() <= 0 <= a.max() and b.min() <= 0 <= b.max():  # a cross outside the grid would stretch the axes
+        fig.add_trace(go.Scatter(
+            x=[0.0], y=[0.0], mode="markers", name="theta0", showlegend=False, meta={"kind": "theta0"},
+            marker=dict(symbol="x", color="white", size=10, line=dict(color="black", width=1)),
+        ))
+    fig.update_layout(template=_TEMPLATE, title=_plane_title(ds, variable, bench, direction),
+                      xaxis_title=_label(ds["alpha"]), yaxis_title=_label(ds["beta"]))
+    return fig
+
+
+def surface(ds: xr.Dataset, benchmark: Optional[str] = None, direction: int = 0, variable: str = "loss") -> go.Figure:
+    """3-D surface of `variable` over the (alpha, beta) plane of one direction pair (see heatmap)."""
+    plane, bench = _plane(ds, benchmark, direction, variable, "surface")
+    fig = go.Figure(go.Surface(
+        x=plane["alpha"].values, y=plane["beta"].values, z=plane.values, colorscale="Viridis",
+        colorbar=dict(title=dict(text=_label(ds[variable]), side="right")),
+        meta={"kind": "surface", "benchmark": bench},
+    ))
+    fig.update_layout(template=_TEMPLATE, title=_plane_title(ds, variable, bench, direction),
+                      scene=dict(xaxis_title="alpha", yaxis_title="beta", zaxis_title=_label(ds[variable])))
+    return fig
+
+
+# ----------------------------------------------------------------------------- widths across models
+
+
+def _labelled(datasets) -> list[tuple[str, xr.Dataset]]:
+    """dict label -> Dataset, or a list labelled by attrs['model'] (duplicates numbered)."""
+    if isinstance(datasets, xr.Dataset):
+        datasets = [datasets]
+    if isinstance(datasets, Mapping):
+        items = [(str(k), v) for k, v in datasets.items()]
+    else:
+        items, seen = [], {}
+        for ds in datasets:
+            name = str(ds.attrs.get("model_label") or ds.attrs.get("model", "model"))
+            seen[name] = seen.get(name, 0) + 1
+            items.append((name if seen[name] == 1 else f"{name} ({seen[name]})", ds))
+    if not items:
+        raise ValueError("widths needs at least one Dataset")
+    for label, ds in items:
+        if not isinstance(ds, xr.Dataset):
+            raise ValueError(f"{label!r} is a {type(ds).__name__}, not an xarray Dataset")
+    return items
+
+
+def widths(
+    datasets: Union[Mapping[str, xr.Dataset], Sequence[xr.Dataset]],
+    tol: float = 0.05,
+    benchmark: Optional[str] = None,
+    *,
+    x: str = "label",
+    log_x: bool = False,
+    variable: str = "score",
+) -> go.Figure:
+    """Basin widths (``ds.basin.width(tol)``, one value per direction) across models.
+
+    datasets: {label: Dataset} or a list (labels from attrs['model']); 1-D sweeps.
+    x: "label" -> a box with all points per model; "d" -> a strip at the parameter count d (attrs),
+    with the median marked, optionally on a log axis (log_x). benchmark None -> every benchmark, one
+    colour each. Censored widths (an edge at the end of the grid: the basin is at least that wide)
+    are drawn as open triangles / flagged in the hover text.
+    """
+    if x not in ("label", "d"):
+        raise ValueError(f"unknown x {x!r}; choose one of ['label', 'd']")
+    if log_x and x != "d":
+        raise ValueError("log_x needs a numeric axis: use x='d'")
+    items = _labelled(datasets)
+    rows = []  # (label, d, benchmark, widths[direction], censored[direction], directions)
+    for label, ds in items:
+        _check_variable(ds, variable, ("score", "nll"))
+        if "beta" in ds.dims:
+            raise ValueError(f"{label!r} is a 2-D sweep (dims {list(ds.sizes)}); "
+                             "select a beta first, e.g. ds.sel(beta=0)")
+        if x == "d" and ds.attrs.get("d") is None:
+            raise ValueError(f"{label!r} has no 'd' attr; use x='label'")
+        if benchmark is None:
+            names = [str(b) for b in ds["benchmark"].values]
+        else:
+            names = [_check_benchmark(ds, benchmark, f"Dataset {label!r}")]
+        w = ds.basin.width(tol, variable)
+        for b in names:
+            rows.append((label, ds.attrs.get("d"), b, w["width"].sel(benchmark=b).values,
+                         w["censored"].sel(benchmark=b).values, w["direction"].values))
+
+    benches = list(dict.fromkeys(r[2] for r in rows))
+    fig = go.Figure()
+    for k, b in enumerate(benches):
+        colour = _COLOURS[k % len(_COLOURS)]
+        mine = [r for r in rows if r[2] == b]
+        hover = [f"{r[0]}, direction {int(dd)}" + (" (censored: at least this wide)" if c else "")
+                 for r in mine for dd, c in zip(r[5], r[4])]
+        ys = np.concatenate([r[3] for r in mine])
+        cens = np.concatenate([r[4] for r in mine])
+        if x == "label":
+            fig.add_trace(go.Box(
+                x=[r[0] for r in mine for _ in r[3]], y=ys, name=b, boxpoints="all", jitter=0.4, pointpos=0,
+                marker=dict(color=colour, size=5), line=dict(color=colour), hovertext=hover, offsetgroup=b,
+                meta={"kind": "widths", "benchmark": b},
+            ))
+        else:
+            # Multiplicative jitter keeps points of one model apart on a log axis too.
+            rng = np.random.default_rng(k)
+            xs = np.concatenate([np.full(len(r[3]), float(r[1])) for r in mine])
+            xs = xs * 10 ** rng.uniform(-0.02, 0.02, xs.size)
+            fig.add_trace(go.Scatter(
+                x=xs, y=ys, mode="markers", name=b, hovertext=hover, legendgroup=b,
+                marker=dict(color=colour, size=6, symbol=np.where(cens, "triangle-up-open", "circle")),
+                meta={"kind": "widths", "benchmark": b},
+            ))
+            fig.add_trace(go.Scatter(
+                x=[float(r[1]) for r in mine], y=[float(np.nanmedian(r[3])) for r in mine], mode="markers",
+                marker=dict(color=colour, symbol="line-ew-open", size=24, line=dict(width=3)),
+                name=f"{b} median", legendgroup=b, hovertext=[r[0] for r in mine],
+                meta={"kind": "median", "benchmark": b},
+            ))
+    first = items[0][1]
+    ylabel = f"basin width in {_label(first['alpha'])} (tol = {tol:g} in {variable})"
+    fig.update_layout(
+        template=_TEMPLATE, title=f"Basin width across models (tol = {tol:g})", yaxis_title=ylabel,
+        xaxis_title="model" if x == "label" else "parameter count d", boxmode="group",
+        xaxis_type="log" if log_x else None,
+    )
+    return fig

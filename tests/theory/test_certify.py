@@ -1,0 +1,71 @@
+"""Certificates through the landscape engine, on an analytic case: a half-space indicator score."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+
+from basinlab.benchmarks import Benchmark
+from basinlab.theory.certify import certify, smoothed_score
+from basinlab.theory import smoothed_score_mc, strong_bound
+
+
+@pytest.fixture(scope="module")
+def model(tiny_smol):
+    return tiny_smol
+
+
+def half_space(params0, offset_sd):
+    """S(theta) = 1[w . (theta - theta0) >= b]; E S(theta + eps) = Phi((w.(theta-theta0) - b) / (sigma |w|))."""
+    leaves0 = jax.tree.leaves(params0)
+    rs = np.random.RandomState(1)
+    w = [jnp.asarray(rs.normal(size=x.shape), jnp.float32) for x in leaves0]
+    wnorm = float(np.sqrt(sum(float((x**2).sum()) for x in w)))
+
+    def value(params):
+        return sum(jnp.sum(wi * (p.astype(jnp.float32) - p0)) for wi, p, p0 in zip(w, jax.tree.leaves(params), leaves0))
+
+    def score_fn(spec, params, data, compute_dtype):
+        return {"score": (value(params) >= -offset_sd * wnorm * data["sigma"]).astype(jnp.float32)[None]}
+
+    return value, score_fn, w, wnorm
+
+
+def test_smoothed_score_matches_analytic_value_and_the_pure_estimator(model):
+    sigma, offset = 0.01, 1.0  # theta0 sits one noise-sd inside the half-space: p = Phi(1)
+    value, score_fn, w, wnorm = half_space(model.params, offset)
+    bench = Benchmark("halfspace", {"sigma": jnp.float32(sigma)}, score_fn, 1, "indicator")
+    est = smoothed_score(model, bench, sigma=sigma, n=300, confidence=0.99)
+    assert est.k is not None  # 0/1 draws: Clopper-Pearson
+    assert est.lower <= norm.cdf(offset) <= est.upper
+    # the same noise as theory.smoothed_score_mc with key(0): identical draws, identical estimate
+    pure = smoothed_score_mc(lambda p: score_fn(None, p, {"sigma": sigma}, None)["score"][0], model.params,
+                             sigma, 300, jax.random.key(0), confidence=0.99)
+    assert pure.k == est.k
+
+
+def test_certificate_holds_for_a_shifted_model(model):
+    sigma, offset = 0.01, 2.0
+    value, score_fn, w, wnorm = half_space(model.params, offset)
+    bench = Benchmark("halfspace", {"sigma": jnp.float32(sigma)}, score_fn, 1, "indicator")
+    # fine-tune = move theta0 against w by r = 1.5 sigma: true smoothed score Phi(2 - 1.5)
+    r = 1.5 * sigma
+    w_tree = jax.tree.unflatten(jax.tree.structure(model.params), w)
+    theta_sft = jax.tree.map(lambda p, wi: p - r * wi / wnorm, model.params, w_tree)
+    cert = certify(model, theta_sft, bench, sigma=sigma, n=300, confidence=0.99)
+    assert abs(cert.r - r) < 1e-4
+    assert cert.bound == pytest.approx(strong_bound(cert.p_a.lower, cert.r, sigma))
+    assert cert.bound <= norm.cdf(offset - 1.5) + 1e-9  # the bound is below the truth
+    assert cert.measured.lower <= norm.cdf(offset - 1.5) <= cert.measured.upper
+    assert cert.consistent
+    assert "certified" in str(cert)
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(sigma=0.0), "sigma"), (dict(sigma=-1.0), "sigma"), (dict(n=0), "n")])
+def test_bad_input_names_the_argument(model, kwargs, match):
+    _, score_fn, _, _ = half_space(model.params, 0.0)
+    bench = Benchmark("halfspace", {"sigma": jnp.float32(0.01)}, score_fn, 1, "indicator")
+    with pytest.raises(ValueError, match=match):
+        smoothed_score(model, bench, **{"sigma": 0.01, "n": 5, **kwargs})

@@ -1,0 +1,168 @@
+"""Worst-case directions (basinlab.worstcase) and their reference-answer surrogates."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import xarray as xr
+
+from basinlab.landscape import directions as D
+from basinlab.training import worstcase
+from basinlab.benchmarks import references, registry
+from basinlab.benchmarks.paths import data_root
+from basinlab.benchmarks.text import token_benchmark
+from basinlab.models import forward
+
+
+@pytest.fixture(scope="module")
+def text(tiny_chat):
+    rs = np.random.RandomState(0)
+    return token_benchmark(rs.randint(3, 400, size=(4, 16)), name="random-text")
+
+
+def nll(spec, params, tokens):
+    logits = forward(spec, params, tokens)[:, :-1]
+    logp = jax.nn.log_softmax(logits, -1)
+    return -jnp.mean(jnp.take_along_axis(logp, tokens[:, 1:, None], -1))
+
+
+def test_gradient_init_is_the_normalized_gradient(tiny_chat, text):
+    wc = worstcase.worst_case(tiny_chat, text, steps=0, n_random=0, progress=False)
+    tokens = jnp.asarray(text.data["tokens"])
+    g = jax.grad(lambda p: nll(tiny_chat.spec, p, tokens))(tiny_chat.params)
+    want = D.scale_to_norm(g, math.sqrt(D.count(tiny_chat.params)))
+    assert float(D.cosine(wc.direction, want)) > 1 - 1e-5
+    assert wc.d == D.count(tiny_chat.params)
+    np.testing.assert_allclose(float(D.global_norm(wc.direction)), math.sqrt(wc.d), rtol=1e-5)
+    np.testing.assert_allclose(wc.base, float(nll(tiny_chat.spec, tiny_chat.params, tokens)), rtol=1e-5)
+
+
+def test_ascent_raises_the_surrogate_above_random_directions(tiny_chat, text):
+    wc = worstcase.worst_case(tiny_chat, text, alpha=0.05, steps=4, n_random=3, progress=False)
+    assert wc.trace.shape == (5,) and wc.random.shape == (3,)
+    assert wc.trace.max() > wc.random.max() + 0.1 > wc.base
+    # the direction returned is the best iterate, at norm sqrt(d)
+    value = worstcase.surrogate_value(tiny_chat, text, D.perturb(tiny_chat.params, [wc.direction], [0.05]))
+    np.testing.assert_allclose(value, wc.trace.max(), rtol=1e-4)
+    np.testing.assert_allclose(float(D.global_norm(wc.direction)), math.sqrt(wc.d), rtol=1e-5)
+    assert wc.attrs()["surrogate"] == ["random-text"] and len(wc.attrs()["trace"]) == 5
+
+
+def test_random_init_and_filters_leave_excluded_leaves_at_zero(tiny_chat, text):
+    wc = worstcase.worst_case(tiny_chat, text, steps=1, init="random", exclude=D.NO_NORMS + D.NO_EMBEDDINGS,
+                              n_random=1, progress=False)
+    kept = D.leaf_filter(tiny_chat.params, exclude=D.NO_NORMS + D.NO_EMBEDDINGS)
+    d = 0
+    for k, x in zip(jax.tree.leaves(kept), jax.tree.leaves(wc.direction)):
+        if k:
+            d += x.size
+        else:
+            assert not np.any(np.asarray(x))
+    assert wc.d == d < D.count(tiny_chat.params)
+    np.testing.assert_allclose(float(D.global_norm(wc.direction)), math.sqrt(d), rtol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"init": "adversarial"}, r"init='adversarial'.*valid: \['gradient', 'random'\]"),
+    ({"alpha": 0.0}, r"alpha must be a finite number > 0, got 0.0"),
+    ({"step_size": -1.0}, r"step_size must be > 0"),
+    ({"steps": -2}, r"steps must be an int >= 0, got -2"),
+])
+def test_bad_options_are_named(tiny_chat, text, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        worstcase.worst_case(tiny_chat, text, progress=False, **kwargs)
+
+
+def test_judged_benchmarks_and_unknown_names_point_to_reference_answers(tiny_chat):
+    judged = registry.build("synthetic-addition", tiny_chat, n=2)
+    with pytest.raises(ValueError, match=r"'synthetic-addition' is judged on generated text.*available"):
+        worstcase.worst_case(tiny_chat, judged, progress=False)
+    with pytest.raises(ValueError, match=r"no reference answers for capability 'poetry'; available: \["):
+        worstcase.worst_case(tiny_chat, "poetry", progress=False)
+    with pytest.raises(ValueError, match="surrogate is empty"):
+        worstcase.worst_case(tiny_chat, [], progress=False)
+
+
+def test_reference_items_are_the_oracle_items(tiny_chat):
+    oracle = registry.build("synthetic-addition", tiny_chat, n=6, seed=3)
+    ref = references.reference("synthetic-addition", tiny_chat, n=6, seed=3)
+    tok = tiny_chat.tokenizer
+    for i in range(6):
+        prompt = tok.decode(oracle.data["tokens"][i][oracle.data["mask"][i] == 1])
+        full = tok.decode(ref.data["tokens"][i][ref.data["mask"][i] == 1])
+        assert full.startswith(prompt)
+        a, b = (int(x) for x in prompt.split("What is ")[1].split("?")[0].split(" + "))
+        assert full[len(prompt):] == f"{a} + {b} = {a + b}"
+    capitals = references.reference("synthetic-capitals", tiny_chat, n=3)
+    assert capitals.n_items == 3 and "The capital of France is Paris." in tok.decode(capitals.data["tokens"][0])
+
+
+def test_gsm8k_and_advbench_references(tiny_chat):
+    if data_root() is None:
+        pytest.skip("no benchmark data: set BASINLAB_DATA to the shared data folder")
+    gsm = references.reference("gsm8k", tiny_chat, n=2)
+    text = tiny_chat.tokenizer.decode(gsm.data["tokens"][0])
+    assert "The answer is " in text and "####" not in text
+    adv = references.reference("advbench", tiny_chat, n=2)
+    assert references.REFUSAL in tiny_chat.tokenizer.decode(adv.data["tokens"][1])
+
+
+def sweep(scores, alphas, base):
+    """A Dataset shaped like landscape()'s: score [direction, alpha, benchmark]."""
+    scores = np.asarray(scores, float)
+    return xr.Dataset(
+        {"score": (("direction", "alpha", "benchmark"), scores), "base_score": (("benchmark",), base)},
+        coords={"direction": np.arange(scores.shape[0]), "alpha": alphas,
+                "benchmark": [f"b{i}" for i in range(scores.shape[2])]})
+
+
+def test_collapse_compares_first_exit_with_the_median_random_edge():
+    alphas = np.array([0.0, 1e-4, 1e-3, 1e-2])
+    worst = sweep([[[1.0, 1.0], [1.0, 1.0], [0.2, 1.0], [0.0, 1.0]]], alphas, [1.0, 1.0])
+    ra = np.array([-0.02, -0.01, 0.0, 0.01, 0.02])
+    rand = sweep([[[0.0, 1], [1.0, 1], [1.0, 1], [1.0, 1], [0.5, 1]],
+                  [[0.0, 1], [0.0, 1], [1.0, 1], [1.0, 1], [1.0, 1]]], ra, [1.0, 1.0])
+    out = worstcase.collapse(worst, rand, tol=0.1)
+    assert out["worst_alpha"].values[0] == 1e-3 and math.isinf(out["worst_alpha"].values[1])
+    # edges: direction 0 -> 0.01 both sides; direction 1 -> 0 left, 0.02 right (censored)
+    assert out["random_edge"].values[0] == pytest.approx(0.01)
+    assert out["ratio"].values[0] == pytest.approx(10.0) and np.isnan(out["ratio"].values[1])
+    assert bool(out["random_censored"].values[0])
+    with pytest.raises(ValueError, match="tol must be >= 0"):
+        worstcase.collapse(worst, rand, tol=-1)
+    with pytest.raises(ValueError, match=r"\['b1'\] are in the worst-case sweep but not in the random one"):
+        worstcase.collapse(worst, rand.sel(benchmark=["b0"]))
+
+
+def test_directions_worst_case_is_the_public_name(tiny_chat, text):
+    wc = worstcase.worst_case(tiny_chat, text, steps=0, n_random=0, progress=False)
+    assert isinstance(wc, worstcase.WorstCase)
+
+
+def test_advbench_target_surrogate_is_minus_the_target_nll(tiny_chat):
+    if data_root() is None:
+        pytest.skip("no benchmark data: set BASINLAB_DATA to the shared data folder")
+    neg = references.reference("advbench-target", tiny_chat, n=3)
+    text = tiny_chat.tokenizer.decode(neg.data["tokens"][0])
+    assert "Sure, here is" in text
+    value = worstcase.surrogate_value(tiny_chat, neg)
+    plain = neg.score_fn.keywords["score_fn"](tiny_chat.spec, tiny_chat.params, neg.data, jnp.float32)["nll"]
+    np.testing.assert_allclose(value, -float(np.mean(plain)), rtol=1e-5)
+    assert worstcase._fingerprint(neg.score_fn) == worstcase._fingerprint(
+        references.reference("advbench-target", tiny_chat, n=3).score_fn)
+
+
+def test_trace_figure_draws_each_search_against_random_and_theta0():
+    wc = worstcase.WorstCase(direction=None, trace=np.array([2.0, 5.0, 4.0], np.float32),
+                             random=np.array([1.0, 1.2], np.float32), base=1.1, alpha=1e-4, step_size=0.5,
+                             steps=2, init="gradient", surrogate=("a",), d=100, seconds=1.0)
+    fig = worstcase.trace_figure({"joint": wc, "other": wc})
+    kinds = [(t.meta["search"], t.meta["kind"]) for t in fig.data]
+    assert kinds == [("joint", "trace"), ("joint", "random"), ("joint", "base"),
+                     ("other", "trace"), ("other", "random"), ("other", "base")]
+    assert list(fig.data[0].y) == [2.0, 5.0, 4.0] and fig.data[1].y[0] == pytest.approx(1.1)
+    assert "alpha = 0.0001" in fig.layout.title.text
+    with pytest.raises(ValueError, match="searches is empty"):
+        worstcase.trace_figure({})
