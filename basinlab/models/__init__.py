@@ -4,6 +4,7 @@ SmolLM2) and GPT-NeoX/Pythia, loaded from Hugging Face folders, the hub or GGUF 
 from basinlab.models.families import SUPPORTED_MODEL_TYPES as SUPPORTED_MODEL_TYPES
 from basinlab.models.generate import generate as generate
 from basinlab.models.load import load as load
+from basinlab.models.logprobs import token_logprobs as token_logprobs
 from basinlab.models.model import Model as Model
 from basinlab.models.model import count_params as count_params
 from basinlab.models.model import token_nll as token_nll
@@ -16,5 +17,5 @@ from basinlab.models.transformer import init_cache as init_cache
 
 __all__ = [
     "SUPPORTED_MODEL_TYPES", "Model", "ModelSpec", "count_params", "default_positions", "forward",
-    "forward_cached", "generate", "init_cache", "load", "save_checkpoint", "token_nll",
+    "forward_cached", "generate", "init_cache", "load", "save_checkpoint", "token_logprobs", "token_nll",
 ]

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from basinlab.models.generate import generate
+from basinlab.models.logprobs import token_logprobs
 from basinlab.models.spec import ModelSpec
 from basinlab.models.transformer import forward
 
@@ -30,8 +31,7 @@ def token_nll(spec: ModelSpec, params: dict, tokens, attention_mask, compute_dty
     """Per-token negative log-likelihood of tokens[:, 1:] given the prefix. Returns [B, T-1] (nats),
     zero where the target or its context start is padding; and the [B, T-1] target mask."""
     logits = forward(spec, params, tokens, attention_mask=attention_mask, compute_dtype=compute_dtype)
-    logp = jax.nn.log_softmax(logits[:, :-1], axis=-1)
-    nll = -jnp.take_along_axis(logp, tokens[:, 1:, None], axis=-1)[..., 0]
+    nll = -token_logprobs(logits[:, :-1], tokens[:, 1:])
     mask = (attention_mask[:, 1:] * attention_mask[:, :-1]).astype(jnp.float32)
     return nll * mask, mask
 
