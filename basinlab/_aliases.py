@@ -28,7 +28,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "basinlab.basins": ("basinlab.training.basins",),
     "basinlab.plots": ("basinlab.viz.plots",),
     "basinlab.bound_plots": ("basinlab.viz.bounds",),
-    "basinlab.go_plots": ("basinlab.viz.training",),
+    "basinlab.go_plots": ("basinlab.viz.pretraining",),
     "basinlab.lmeval": ("basinlab.integrations.lmeval",),
 }
 # Short paths that stay public without a warning (named in the README and by external checks).

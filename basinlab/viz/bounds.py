@@ -1,24 +1,26 @@
 """Figure 4 of the paper: certified lower bounds against p_A and sigma, embedding distances.
 
-Numbers in, plotly Figures out; the formulas live in basinlab.theory.
+Numbers in, plotly Figures out; the formulas live in basinlab.theory. One palette colour per r.
 """
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 
 from basinlab.theory import bounds as theory
+from basinlab.viz import style
 
-_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+__all__ = ["bound_vs_pa", "bound_vs_sigma", "embedding_histogram"]
 
 
 def _bound_traces(x, args, rs, weak, label) -> go.Figure:
     """One colour per r: Thm 4.3 solid, Thm 4.2 dotted; args(r) -> (p_a, r, sigma) for the theorems."""
     fig = go.Figure()
-    for colour, r in zip(_COLOURS, rs):
+    for i, r in enumerate(rs):
+        colour = style.palette_colour(i)
         fig.add_scatter(x=x, y=theory.strong_bound(*args(r)), mode="lines", line=dict(color=colour),
                         name=f"Thm 4.3, {label(r)}", meta={"kind": "strong", "r": r})
         if weak:
@@ -34,23 +36,23 @@ def bound_vs_pa(sigma: float = 0.003, rs: Sequence[float] = (0.0003, 0.0015, 0.0
     fig = _bound_traces(p, lambda r: (p, r, sigma), rs, weak, lambda r: f"r = {r:g} (r/σ = {r / sigma:.2g})")
     fig.update_layout(title=f"certified smoothed score after fine-tuning, σ = {sigma:g}",
                       xaxis_title="p_A = E S(θ0 + ε)", yaxis_title="lower bound on E S(θ_sft + ε)",
-                      yaxis_range=[0, 1.02], template="plotly_white")
+                      yaxis_range=[0, 1.02], template=style.TEMPLATE)
     return fig
 
 
 def bound_vs_sigma(p_a: float = 0.9, rs: Sequence[float] = (0.0003, 0.0015, 0.003, 0.006),
-                   sigmas: Optional[np.ndarray] = None, weak: bool = True) -> go.Figure:
+                   sigmas: np.ndarray | None = None, weak: bool = True) -> go.Figure:
     """Fig. 4(b): the same bound against the basin size sigma at fixed p_A (log x axis)."""
     sigmas = np.geomspace(1e-4, 0.1, 300) if sigmas is None else np.asarray(sigmas)
     fig = _bound_traces(sigmas, lambda r: (p_a, r, sigmas), rs, weak, lambda r: f"r = {r:g}")
-    fig.add_hline(y=p_a, line=dict(color="grey", dash="dash"), annotation_text=f"p_A = {p_a:g}")
+    fig.add_hline(y=p_a, line=dict(color=style.REFERENCE, dash="dash"), annotation_text=f"p_A = {p_a:g}")
     fig.update_layout(title=f"certified smoothed score against basin size, p_A = {p_a:g}",
                       xaxis_title="basin size σ", xaxis_type="log", yaxis_title="lower bound on E S(θ_sft + ε)",
-                      yaxis_range=[0, 1.02], template="plotly_white")
+                      yaxis_range=[0, 1.02], template=style.TEMPLATE)
     return fig
 
 
-def embedding_histogram(distances: "theory.EmbeddingDistances", title: str = "", nbins: int = 80) -> go.Figure:
+def embedding_histogram(distances: theory.EmbeddingDistances, title: str = "", nbins: int = 80) -> go.Figure:
     """Fig. 4(c): L2 distances between token embeddings (random pairs and nearest neighbours)."""
     fig = go.Figure()
     fig.add_histogram(x=distances.pairwise, nbinsx=nbins, name=f"random pairs (n = {len(distances.pairwise):,})",
@@ -59,5 +61,5 @@ def embedding_histogram(distances: "theory.EmbeddingDistances", title: str = "",
         fig.add_histogram(x=distances.nearest, nbinsx=nbins, opacity=0.6, histnorm="probability density",
                           name=f"nearest neighbour (n = {len(distances.nearest):,} tokens)")
     fig.update_layout(barmode="overlay", title=title or "L2 distances between token embeddings",
-                      xaxis_title="‖W e_i − W e_j‖₂", yaxis_title="density", template="plotly_white")
+                      xaxis_title="‖W e_i − W e_j‖₂", yaxis_title="density", template=style.TEMPLATE)
     return fig

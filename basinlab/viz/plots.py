@@ -1,7 +1,7 @@
 """Plotly figures of landscape Datasets: Dataset in, ``plotly.graph_objects.Figure`` out.
 
 Nothing here runs a model (ArviZ style): every function reads a Dataset made by
-``basinlab.landscape`` (schema in ``basinlab.results``), takes axis titles from the variables'
+``basinlab.landscape`` (schema in ``basinlab.landscape.results``), takes axis titles from the variables'
 ``long_name``/``units`` attrs and the figure title from the Dataset attrs (model, d).
 
 - :func:`curves`  -- score / loss / NLL against alpha, one subplot per benchmark, per-direction
@@ -10,54 +10,26 @@ Nothing here runs a model (ArviZ style): every function reads a Dataset made by
 - :func:`widths`  -- basin widths across several models (box/strip per model).
 
 Traces carry ``meta={"kind": ..., "benchmark": ...}`` so widgets and tests can find them
-without relying on trace order; basin-edge shapes have "basin edge" in their name.
+without relying on trace order; basin-edge shapes have "basin edge" in their name. A benchmark is
+drawn in its ``style.benchmark_colour`` in every figure.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 import xarray as xr
-from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from basinlab import validate
 from basinlab.landscape.results import loss_T  # importing results also registers the ds.basin accessor
+from basinlab.viz import style
+from basinlab.viz.checks import base_values, check_benchmark, check_direction, check_variable
 
 __all__ = ["curves", "heatmap", "surface", "widths"]
-
-CURVE_VARIABLES = ("score", "loss", "nll")
-_BASE_VARIABLE = {"score": "base_score", "nll": "base_nll", "loss": "base_loss"}
-_COLOURS = qualitative.Plotly
-_TEMPLATE = "plotly_white"
-
-
-# ----------------------------------------------------------------------------- input checks
-
-
-def _check_variable(ds: xr.Dataset, variable: str, allowed: Sequence[str] = CURVE_VARIABLES) -> str:
-    valid = [v for v in allowed if v in ds.data_vars]
-    if variable not in valid:
-        raise ValueError(f"unknown variable {variable!r}; choose one of {valid}")
-    return variable
-
-
-def _check_benchmark(ds: xr.Dataset, benchmark, where: str = "this Dataset") -> str:
-    names = [str(b) for b in ds["benchmark"].values]
-    if benchmark is None:  # the first benchmark; the figure title names it
-        return names[0]
-    if str(benchmark) not in names:
-        raise ValueError(f"unknown benchmark {benchmark!r} in {where}; choose one of {names}")
-    return str(benchmark)
-
-
-def _check_direction(ds: xr.Dataset, direction) -> int:
-    valid = [int(d) for d in ds["direction"].values]
-    if direction not in valid:
-        raise ValueError(f"unknown direction {direction!r}; choose one of {valid}")
-    return int(direction)
 
 
 # ----------------------------------------------------------------------------- labels
@@ -79,12 +51,7 @@ def _model_title(ds: xr.Dataset) -> str:
 # ----------------------------------------------------------------------------- derived values
 
 
-def _base(ds: xr.Dataset, variable: str) -> xr.DataArray:
-    """The value at theta0 per benchmark, in the units of `variable`."""
-    return ds[_BASE_VARIABLE[variable]]
-
-
-def _chance(ds: xr.Dataset, variable: str) -> Optional[xr.DataArray]:
+def _chance(ds: xr.Dataset, variable: str) -> xr.DataArray | None:
     """Chance level per benchmark (NaN where none); NLL has no chance level in the schema."""
     if "chance" not in ds.coords or variable == "nll":
         return None
@@ -102,11 +69,6 @@ def _slice_beta(ds: xr.Dataset, beta):
     return cut, float(cut["beta"])
 
 
-def _edges(ds: xr.Dataset, variable: str, tol: float, base: xr.DataArray) -> xr.Dataset:
-    """Per-direction basin edges of a 1-D Dataset in the plotted variable (`tol` in its units)."""
-    return ds.basin.width(tol, variable)
-
-
 # ----------------------------------------------------------------------------- curves
 
 
@@ -115,9 +77,9 @@ def curves(
     variable: str = "score",
     band: bool = True,
     show_directions: bool = True,
-    tol: Optional[float] = None,
+    tol: float | None = None,
     *,
-    beta: Optional[float] = None,
+    beta: float | None = None,
     subplots: bool = True,
     confidence: float = 0.95,
 ) -> go.Figure:
@@ -128,20 +90,22 @@ def curves(
     benchmark has one, and, when ``tol`` is given, the median basin edges across directions as vertical
     dash-dot lines (``ds.basin.width(tol)``; tol in the units of ``variable``).
 
-    variable: "score" | "loss" | "nll". subplots: one subplot per benchmark (else one colour per
-    benchmark on shared axes). beta: for a 2-D sweep, the grid beta to cut at (nearest; default 0).
+    variable: "score" | "loss" | "nll". subplots: one subplot per benchmark (else all benchmarks on
+    shared axes); each benchmark in its ``style.benchmark_colour``. beta: for a 2-D sweep, the grid
+    beta to cut at (nearest; default 0).
     """
-    _check_variable(ds, variable)
+    check_variable(ds, variable)
     # Base and chance from the whole Dataset: in loss units they must share its T normalization,
     # which spans every beta of a 2-D sweep, not only the cut drawn here.
-    base = _base(ds, variable)
+    base = base_values(ds, variable)
     chance = _chance(ds, variable)
     ds, beta_cut = _slice_beta(ds.sortby("alpha"), beta)
     benches = [str(b) for b in ds["benchmark"].values]
     n_dir = ds.sizes["direction"]
     alphas = ds["alpha"].values
     stats = ds.basin.band(variable, confidence=confidence)  # the mean is drawn even without the band
-    edges = _edges(ds, variable, tol, base) if tol is not None else None
+    # Per-direction basin edges in the plotted variable (tol in its units).
+    edges = ds.basin.width(tol, variable) if tol is not None else None
 
     xlabel, ylabel = _label(ds["alpha"]), _label(ds[variable])
     if subplots and len(benches) > 1:
@@ -164,13 +128,13 @@ def curves(
     da = ds[variable].transpose("direction", "alpha", "benchmark")
     for k, b in enumerate(benches):
         row, col = cell[b]
-        # One colour for every subplot (legend entries are shared); one colour per benchmark if overlaid.
-        colour = _COLOURS[0] if subplots else _COLOURS[k % len(_COLOURS)]
+        # A benchmark has the same colour in every figure (style.benchmark_colour), subplots or overlaid.
+        colour = style.benchmark_colour(b)
         first = k == 0 or not subplots  # legend entries once per figure (subplots) or per benchmark
         tag = "" if subplots else f"{b}: "
         group = "all" if subplots else b
 
-        def add(trace, kind, **meta):
+        def add(trace, kind, b=b, row=row, col=col, **meta):  # defaults bind this benchmark's b, row, col
             trace.meta = {"kind": kind, "benchmark": b, **meta}
             fig.add_trace(trace, row=row, col=col)
 
@@ -190,7 +154,7 @@ def curves(
             ok = np.isfinite(lo) & np.isfinite(hi)  # a NaN would break the closed polygon
             add(go.Scatter(
                 x=np.concatenate([alphas[ok], alphas[ok][::-1]]), y=np.concatenate([hi[ok], lo[ok][::-1]]),
-                mode="lines", fill="toself", fillcolor=_rgba(colour, 0.2), line=dict(width=0), hoverinfo="skip",
+                mode="lines", fill="toself", fillcolor=style.rgba(colour, 0.2), line=dict(width=0), hoverinfo="skip",
                 name=f"{tag}{confidence:.0%} bootstrap band of the mean", legendgroup=f"{group}-band",
                 showlegend=first,
             ), "band")
@@ -202,7 +166,7 @@ def curves(
         base_b = float(base.sel(benchmark=b))
         add(go.Scatter(
             x=[alphas[0], alphas[-1]], y=[base_b, base_b], mode="lines",
-            line=dict(color="black" if subplots else colour, dash="dash", width=1.2),
+            line=dict(color=style.BASE if subplots else colour, dash="dash", width=1.2),
             name=f"{tag}theta0 (base)", legendgroup=f"{group}-base", showlegend=first,
             hovertemplate=f"{b} at theta0: %{{y:.4g}}<extra></extra>",
         ), "base")
@@ -210,7 +174,7 @@ def curves(
             # In loss units chance can land far outside [0, 1] and would squash the plot.
             if variable != "loss" or 0.0 <= c <= 1.0:
                 add(go.Scatter(
-                    x=[alphas[0], alphas[-1]], y=[c, c], mode="lines", line=dict(color="grey", dash="dot"),
+                    x=[alphas[0], alphas[-1]], y=[c, c], mode="lines", line=dict(color=style.REFERENCE, dash="dot"),
                     name=f"{tag}chance", legendgroup=f"{group}-chance", showlegend=first,
                     hovertemplate=f"{b} chance: %{{y:.4g}}<extra></extra>",
                 ), "chance")
@@ -229,14 +193,8 @@ def curves(
     if len(benches) == 1:  # no subplot title to name it
         metric = f" ({ds['metric'].item()})" if "metric" in ds.coords else ""
         title += f"<br><sup>{benches[0]}{metric}</sup>"
-    fig.update_layout(template=_TEMPLATE, title=title, height=320 * rows + 120)
+    fig.update_layout(template=style.TEMPLATE, title=title, height=320 * rows + 120)
     return fig
-
-
-def _rgba(colour: str, alpha: float) -> str:
-    h = colour.lstrip("#")
-    r, g, b = (int(h[i: i + 2], 16) for i in (0, 2, 4))
-    return f"rgba({r},{g},{b},{alpha})"
 
 
 # ----------------------------------------------------------------------------- 2-D sweeps
@@ -249,9 +207,9 @@ def _plane(ds: xr.Dataset, benchmark, direction, variable, caller) -> tuple[xr.D
             f"{caller} needs a 2-D sweep with an (alpha, beta) grid, but this Dataset has dims "
             f"{list(ds.sizes)}; run landscape(..., directions=[(recipe1, recipe2)], betas=...)"
         )
-    _check_variable(ds, variable)
-    bench = _check_benchmark(ds, benchmark)
-    direction = _check_direction(ds, direction)
+    check_variable(ds, variable)
+    bench = check_benchmark(ds, benchmark)
+    direction = check_direction(ds, direction)
     plane = ds[variable].sel(benchmark=bench, direction=direction).sortby("alpha").sortby("beta")
     return plane.transpose("beta", "alpha"), bench  # plotly wants z[y][x]: rows are beta
 
@@ -260,12 +218,12 @@ def _plane_title(ds, variable, bench, direction) -> str:
     return f"{ds[variable].attrs.get('long_name', variable)}: {bench}, plane {direction}, {_model_title(ds)}"
 
 
-def heatmap(ds: xr.Dataset, benchmark: Optional[str] = None, direction: int = 0, variable: str = "loss") -> go.Figure:
+def heatmap(ds: xr.Dataset, benchmark: str | None = None, direction: int = 0, variable: str = "loss") -> go.Figure:
     """Heatmap of `variable` over the (alpha, beta) plane of one direction pair; alpha on x, beta on y,
     z has shape (n_beta, n_alpha). theta0 is marked with a cross. benchmark None -> the first one."""
     plane, bench = _plane(ds, benchmark, direction, variable, "heatmap")
     fig = go.Figure(go.Heatmap(
-        x=plane["alpha"].values, y=plane["beta"].values, z=plane.values, colorscale="Viridis",
+        x=plane["alpha"].values, y=plane["beta"].values, z=plane.values, colorscale=style.SEQUENTIAL,
         colorbar=dict(title=dict(text=_label(ds[variable]), side="right")),
         hovertemplate="alpha=%{x:.4g}<br>beta=%{y:.4g}<br>" + variable + "=%{z:.4g}<extra></extra>",
         meta={"kind": "heatmap", "benchmark": bench},
@@ -274,22 +232,22 @@ def heatmap(ds: xr.Dataset, benchmark: Optional[str] = None, direction: int = 0,
     if a.min() <= 0 <= a.max() and b.min() <= 0 <= b.max():  # a cross outside the grid would stretch the axes
         fig.add_trace(go.Scatter(
             x=[0.0], y=[0.0], mode="markers", name="theta0", showlegend=False, meta={"kind": "theta0"},
-            marker=dict(symbol="x", color="white", size=10, line=dict(color="black", width=1)),
+            marker=dict(symbol="x", color="white", size=10, line=dict(color=style.BASE, width=1)),
         ))
-    fig.update_layout(template=_TEMPLATE, title=_plane_title(ds, variable, bench, direction),
+    fig.update_layout(template=style.TEMPLATE, title=_plane_title(ds, variable, bench, direction),
                       xaxis_title=_label(ds["alpha"]), yaxis_title=_label(ds["beta"]))
     return fig
 
 
-def surface(ds: xr.Dataset, benchmark: Optional[str] = None, direction: int = 0, variable: str = "loss") -> go.Figure:
+def surface(ds: xr.Dataset, benchmark: str | None = None, direction: int = 0, variable: str = "loss") -> go.Figure:
     """3-D surface of `variable` over the (alpha, beta) plane of one direction pair (see heatmap)."""
     plane, bench = _plane(ds, benchmark, direction, variable, "surface")
     fig = go.Figure(go.Surface(
-        x=plane["alpha"].values, y=plane["beta"].values, z=plane.values, colorscale="Viridis",
+        x=plane["alpha"].values, y=plane["beta"].values, z=plane.values, colorscale=style.SEQUENTIAL,
         colorbar=dict(title=dict(text=_label(ds[variable]), side="right")),
         meta={"kind": "surface", "benchmark": bench},
     ))
-    fig.update_layout(template=_TEMPLATE, title=_plane_title(ds, variable, bench, direction),
+    fig.update_layout(template=style.TEMPLATE, title=_plane_title(ds, variable, bench, direction),
                       scene=dict(xaxis_title="alpha", yaxis_title="beta", zaxis_title=_label(ds[variable])))
     return fig
 
@@ -318,9 +276,9 @@ def _labelled(datasets) -> list[tuple[str, xr.Dataset]]:
 
 
 def widths(
-    datasets: Union[Mapping[str, xr.Dataset], Sequence[xr.Dataset]],
+    datasets: Mapping[str, xr.Dataset] | Sequence[xr.Dataset],
     tol: float = 0.05,
-    benchmark: Optional[str] = None,
+    benchmark: str | None = None,
     *,
     x: str = "label",
     log_x: bool = False,
@@ -334,14 +292,13 @@ def widths(
     colour each. Censored widths (an edge at the end of the grid: the basin is at least that wide)
     are drawn as open triangles / flagged in the hover text.
     """
-    if x not in ("label", "d"):
-        raise ValueError(f"unknown x {x!r}; choose one of ['label', 'd']")
+    validate.choice("x", x, ("label", "d"))
     if log_x and x != "d":
         raise ValueError("log_x needs a numeric axis: use x='d'")
     items = _labelled(datasets)
     rows = []  # (label, d, benchmark, widths[direction], censored[direction], directions)
     for label, ds in items:
-        _check_variable(ds, variable, ("score", "nll"))
+        check_variable(ds, variable, ("score", "nll"))
         if "beta" in ds.dims:
             raise ValueError(f"{label!r} is a 2-D sweep (dims {list(ds.sizes)}); "
                              "select a beta first, e.g. ds.sel(beta=0)")
@@ -350,7 +307,7 @@ def widths(
         if benchmark is None:
             names = [str(b) for b in ds["benchmark"].values]
         else:
-            names = [_check_benchmark(ds, benchmark, f"Dataset {label!r}")]
+            names = [check_benchmark(ds, benchmark, f"Dataset {label!r}")]
         w = ds.basin.width(tol, variable)
         for b in names:
             rows.append((label, ds.attrs.get("d"), b, w["width"].sel(benchmark=b).values,
@@ -359,10 +316,10 @@ def widths(
     benches = list(dict.fromkeys(r[2] for r in rows))
     fig = go.Figure()
     for k, b in enumerate(benches):
-        colour = _COLOURS[k % len(_COLOURS)]
+        colour = style.benchmark_colour(b)
         mine = [r for r in rows if r[2] == b]
         hover = [f"{r[0]}, direction {int(dd)}" + (" (censored: at least this wide)" if c else "")
-                 for r in mine for dd, c in zip(r[5], r[4])]
+                 for r in mine for dd, c in zip(r[5], r[4], strict=True)]
         ys = np.concatenate([r[3] for r in mine])
         cens = np.concatenate([r[4] for r in mine])
         if x == "label":
@@ -390,7 +347,7 @@ def widths(
     first = items[0][1]
     ylabel = f"basin width in {_label(first['alpha'])} (tol = {tol:g} in {variable})"
     fig.update_layout(
-        template=_TEMPLATE, title=f"Basin width across models (tol = {tol:g})", yaxis_title=ylabel,
+        template=style.TEMPLATE, title=f"Basin width across models (tol = {tol:g})", yaxis_title=ylabel,
         xaxis_title="model" if x == "label" else "parameter count d", boxmode="group",
         xaxis_type="log" if log_x else None,
     )

@@ -1,4 +1,8 @@
-"""Jupyter explorers: ipywidgets + a plotly FigureWidget over a landscape Dataset.
+"""Jupyter explorers: ipywidgets + a plotly FigureWidget over a landscape Dataset (or the bounds).
+
+- :class:`SigmaExplorer` -- the curves of a landscape with an alpha (and beta) slider and a table.
+- :class:`RunExplorer`   -- several landscapes behind one run selector.
+- :class:`BoundExplorer` -- p_A, sigma and r sliders over Fig. 4(a) with the certified numbers.
 
 Like plots.py, widgets only read a Dataset (no model runs): everything a slider can show is
 computed once at construction (bootstrap bands over the whole grid), so moving a slider is a
@@ -14,14 +18,15 @@ from __future__ import annotations
 import contextlib
 import html
 import math
-from typing import Optional
 
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 import xarray as xr
 
-from basinlab.viz import plots
+from basinlab import validate
+from basinlab.viz import plots, style
+from basinlab.viz.checks import base_values, check_variable
 
 __all__ = ["BoundExplorer", "RunExplorer", "SigmaExplorer"]
 
@@ -73,10 +78,10 @@ class SigmaExplorer(widgets.VBox):
     (for one-sided worst-case grids; alpha = 0 is then off the axis but still in the slider).
     """
 
-    def __init__(self, ds: xr.Dataset, variable: str = "score", *, tol: Optional[float] = None,
-                 max_chars: int = 400, marks: Optional[dict] = None, log_x: bool = False):
+    def __init__(self, ds: xr.Dataset, variable: str = "score", *, tol: float | None = None,
+                 max_chars: int = 400, marks: dict | None = None, log_x: bool = False):
         super().__init__()
-        plots._check_variable(ds, variable)
+        check_variable(ds, variable)
         ds = ds.sortby("alpha")
         if "beta" in ds.dims:
             ds = ds.sortby("beta")
@@ -90,7 +95,7 @@ class SigmaExplorer(widgets.VBox):
         # The table is a lookup into bands over the whole grid, computed once here.
         self._table_vars = ["score"] + ([variable] if variable != "score" else [])
         self._bands = {v: ds.basin.band(v) for v in self._table_vars}
-        self._bases = {v: plots._base(ds, v) for v in self._table_vars}
+        self._bases = {v: base_values(ds, v) for v in self._table_vars}
 
         self._log_x = bool(log_x)
         if self._log_x and not np.any(self._alphas > 0):
@@ -99,13 +104,13 @@ class SigmaExplorer(widgets.VBox):
         for label, x in (marks or {}).items():
             x = self._axis_x(self._finite(f"mark {label!r}", x))
             fig.add_vline(x=x, row="all", col="all", name=f"{MARK}:{label}",
-                          line=dict(color="grey", width=1.5, dash="dash"))
+                          line=dict(color=style.REFERENCE, width=1.5, dash="dash"))
             fig.add_annotation(x=x, y=1.0, xref="x", yref="paper", text=html.escape(str(label)),
-                               showarrow=False, yanchor="bottom", font=dict(size=11, color="grey"))
+                               showarrow=False, yanchor="bottom", font=dict(size=11, color=style.REFERENCE))
         if self._log_x:
             fig.update_xaxes(type="log")
         fig.add_vline(x=self._axis_x(self._alpha), row="all", col="all", name=MARKER, showlegend=False,
-                      line=dict(color="crimson", width=2))
+                      line=dict(color=style.CURRENT, width=2))
         self.figure = go.FigureWidget(fig)
         self._markers = [i for i, s in enumerate(self.figure.layout.shapes) if s.name == MARKER]
 
@@ -135,7 +140,7 @@ class SigmaExplorer(widgets.VBox):
         return self._alpha
 
     @property
-    def beta(self) -> Optional[float]:
+    def beta(self) -> float | None:
         """The current grid beta (None for a 1-D sweep)."""
         return self._beta
 
@@ -161,9 +166,10 @@ class SigmaExplorer(widgets.VBox):
         # Same Dataset and options -> the same traces and shapes in the same order, only data differ.
         cut = plots.curves(self._ds, self.variable, tol=self._tol, beta=self._beta)
         with self.figure.batch_update():
-            for old, new in zip(self.figure.data, cut.data):
+            for old, new in zip(self.figure.data, cut.data, strict=True):
                 old.update(x=new.x, y=new.y)
-            for old, new in zip(self.figure.layout.shapes, cut.layout.shapes):
+            # The figure has more shapes (marks, the alpha marker) after those of the curves.
+            for old, new in zip(self.figure.layout.shapes, cut.layout.shapes, strict=False):
                 old.update(x0=new.x0, x1=new.x1)
             self.figure.layout.title.text = cut.layout.title.text
         self._render_table()
@@ -245,7 +251,7 @@ class SigmaExplorer(widgets.VBox):
             f"<tbody>{''.join(rows)}</tbody></table></div>"
         )
 
-    def _examples(self) -> Optional[dict]:
+    def _examples(self) -> dict | None:
         """benchmark -> HTML list of the example outputs at the current point, or None if the
         Dataset has no `example_output` (dims direction, alpha[, beta], benchmark, example)."""
         if "example_output" not in self._ds.data_vars:
@@ -276,8 +282,8 @@ class BoundExplorer(widgets.VBox):
     """
 
     def __init__(self, p_a: float = 0.9, sigma: float = 0.003, r: float = 0.003, q: float = 0.5):
-        from basinlab.viz import bounds as bound_plots
         from basinlab.theory import bounds as theory
+        from basinlab.viz import bounds as bound_plots
 
         self._theory, self.q = theory, q
         self.p_a = widgets.FloatSlider(value=p_a, min=0.5, max=0.999, step=0.001, description="p_A",
@@ -287,7 +293,7 @@ class BoundExplorer(widgets.VBox):
         self.r = widgets.FloatSlider(value=r, min=0.0, max=0.02, step=0.0001, description="r",
                                      readout_format=".4f")
         self.figure = go.FigureWidget(bound_plots.bound_vs_pa(sigma, rs=(r,)))
-        self.figure.add_scatter(x=[p_a], y=[0.0], mode="markers", marker=dict(size=11, color="crimson"),
+        self.figure.add_scatter(x=[p_a], y=[0.0], mode="markers", marker=dict(size=11, color=style.CURRENT),
                                 name="(p_A, certified bound)", meta={"kind": "marker"})
         self.table = widgets.HTML()
         for w in (self.p_a, self.sigma, self.r):
@@ -303,7 +309,7 @@ class BoundExplorer(widgets.VBox):
             "certified_radius": float(t.certified_radius(p, s, self.q)), "local_slope": float(t.local_slope(p, s)),
         }
 
-    def set(self, p_a: Optional[float] = None, sigma: Optional[float] = None, r: Optional[float] = None) -> dict:
+    def set(self, p_a: float | None = None, sigma: float | None = None, r: float | None = None) -> dict:
         for slider, value in ((self.p_a, p_a), (self.sigma, sigma), (self.r, r)):
             if value is not None:
                 slider.value = value
@@ -342,7 +348,7 @@ class RunExplorer(widgets.VBox):
     Dropdown does) and keeps the alpha when the new grid allows; ``explorer`` is the current one.
     """
 
-    def __init__(self, runs: dict, marks: Optional[dict] = None, log_x=(), **explorer_options):
+    def __init__(self, runs: dict, marks: dict | None = None, log_x=(), **explorer_options):
         super().__init__()
         if not runs:
             raise ValueError("runs is empty: give {label: landscape Dataset}")
@@ -364,8 +370,7 @@ class RunExplorer(widgets.VBox):
         return self._explorers[self._current]
 
     def select(self, label: str) -> SigmaExplorer:
-        if label not in self._runs:
-            raise ValueError(f"unknown run {label!r}; choose one of {list(self._runs)}")
+        validate.choice("run", label, self._runs)
         before = self._explorers.get(getattr(self, "_current", None))
         self._current = label
         if label not in self._explorers:

@@ -1,12 +1,11 @@
-"""Figure 4 plots and the bound explorer show the theory's numbers."""
+"""Figure 4 plots (viz/bounds.py) show the theory's numbers."""
 
 import numpy as np
 import pytest
 
-from basinlab.viz import bounds as bound_plots
-
 from basinlab import theory
-from basinlab.viz.widgets import BoundExplorer
+from basinlab.viz import bounds as bound_plots
+from basinlab.viz import style
 
 
 def test_bound_vs_pa_traces_are_the_theorems():
@@ -34,11 +33,11 @@ def test_embedding_histogram_has_both_distance_kinds():
     assert len(fig.data) == 2 and len(fig.data[0].x) == 500 and len(fig.data[1].x) == 50
 
 
-def test_bound_explorer_reads_the_sliders():
-    ex = BoundExplorer(p_a=0.9, sigma=1.0, r=0.0)
-    v = ex.set(p_a=0.9, sigma=0.003, r=0.003)
-    assert v["strong_bound"] == pytest.approx(0.610856, abs=1e-6)  # PAPER.md: p_A 0.9, r/sigma 1
-    assert v["weak_bound"] == pytest.approx(0.501058, abs=1e-6)
-    marker = next(t for t in ex.figure.data if t.meta["kind"] == "marker")
-    assert marker.x[0] == pytest.approx(0.9) and marker.y[0] == pytest.approx(0.610856, abs=1e-6)
-    assert "0.6109" in ex.table.value
+def test_each_r_has_its_palette_colour_on_both_theorems():
+    rs = tuple(0.001 * (k + 1) for k in range(len(style.PALETTE) + 1))  # one more r than colours: cycles
+    fig = bound_plots.bound_vs_pa(0.003, rs=rs)
+    for kind in ("strong", "weak"):
+        traces = [t for t in fig.data if t.meta["kind"] == kind]
+        assert [t.meta["r"] for t in traces] == list(rs)  # every r is drawn
+        assert [t.line.color for t in traces] == [style.PALETTE[k % len(style.PALETTE)] for k in range(len(rs))]
+    assert fig.layout.template.layout.colorway == style.PALETTE
