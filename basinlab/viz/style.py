@@ -4,7 +4,8 @@
   kept for reference lines such as chance and marks). Series without a fixed colour take these in order.
 - :data:`TEMPLATE`  -- plotly_white with :data:`PALETTE` as its colorway; every basinlab figure uses it.
 - :func:`benchmark_colour` -- one colour per benchmark name, the same in every figure: a fixed table
-  for the names of ``basinlab.benchmarks.registry`` (all different), a stable hash of the name for others.
+  for the names of ``basinlab.benchmarks.registry`` (all different), the optimizer colours below for
+  optimizer names, a stable hash of the name for others.
 - :func:`run_colours` -- colours for the runs of one figure (optimizers, checkpoints, searches): the
   optimizers of ``basinlab.training.pretrain`` keep a fixed colour, other runs take the free colours in order.
 - Accents: :data:`CURRENT` (the slider's point), :data:`REFERENCE` (chance, marks), :data:`BASE`
@@ -55,17 +56,20 @@ def palette_colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
+def _optimizer(label: str) -> str:
+    return label.strip().lower().replace(" ", "_").replace("-", "_")
+
+
 def benchmark_colour(name) -> str:
-    """Hex colour of benchmark `name` (str(name) is used): the table for registry names, else a colour
-    picked by the CRC-32 of the name, which is stable across runs and machines (unlike hash())."""
+    """Hex colour of benchmark `name` (str(name) is used): the table for registry names; an optimizer's
+    colour for an optimizer name (notebooks put one landscape per optimizer on the benchmark axis);
+    else a colour picked by the CRC-32 of the name, stable across runs and machines (unlike hash())."""
     name = str(name)
     if name in BENCHMARK_COLOURS:
         return BENCHMARK_COLOURS[name]
+    if _optimizer(name) in OPTIMIZER_COLOURS:
+        return OPTIMIZER_COLOURS[_optimizer(name)]
     return palette_colour(zlib.crc32(name.encode("utf-8")))
-
-
-def _optimizer(label: str) -> str:
-    return label.strip().lower().replace(" ", "_").replace("-", "_")
 
 
 def run_colours(labels: Iterable) -> dict[str, str]:

@@ -26,6 +26,12 @@ def test_every_registry_benchmark_has_its_own_fixed_colour():
     assert style.benchmark_colour("pydoc") == style.BLUE and style.benchmark_colour("advbench") == style.RED
 
 
+def test_an_optimizer_on_the_benchmark_axis_keeps_its_run_colour():
+    runs = ["AdamW", "GO", "SAM"]  # notebook 05 concatenates one landscape per optimizer along benchmark
+    assert [style.benchmark_colour(r) for r in runs] == list(style.run_colours(runs).values())
+    assert style.benchmark_colour("GO") == style.RED != style.benchmark_colour("gsm8k")
+
+
 def test_other_benchmarks_get_a_stable_hashed_palette_colour():
     # CRC-32 of the UTF-8 name, not Python's salted hash(): the same in every process.
     assert zlib.crc32(b"text") == 999008199
