@@ -17,14 +17,9 @@ import warnings
 import numpy as np
 from scipy.stats import beta
 
+from basinlab import validate
+
 __all__ = ["clopper_pearson", "bootstrap_band"]
-
-
-def _check_confidence(confidence) -> float:
-    c = float(confidence)
-    if not (0.0 < c < 1.0):  # also rejects NaN
-        raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
-    return c
 
 
 def _first_bad(x: np.ndarray, bad: np.ndarray):
@@ -47,7 +42,7 @@ def clopper_pearson(k, n, confidence: float = 0.95):
       exactly when ``k = n``; each tail gets ``(1 - confidence) / 2``, matching
       ``scipy.stats.binomtest(k, n).proportion_ci(confidence, method="exact")``.
     """
-    c = _check_confidence(confidence)
+    c = validate.confidence("confidence", confidence)
     k_arr = np.asarray(k)
     n_arr = np.asarray(n)
     # Validate n first so that "n = 0" is reported as a bad n, not a bad k.
@@ -100,9 +95,8 @@ def bootstrap_band(values, axis: int = 0, confidence: float = 0.95, n_boot: int 
     Returns:
       ``(lo, hi)``: float64 arrays with ``axis`` removed from ``values.shape``.
     """
-    c = _check_confidence(confidence)
-    if int(n_boot) != n_boot or n_boot <= 0:
-        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
+    c = validate.confidence("confidence", confidence)
+    n_boot = validate.positive_int("n_boot", n_boot)
     x = np.asarray(values, dtype=np.float64)
     if x.ndim == 0:
         raise ValueError("values must be at least 1-D, got a scalar")
@@ -118,7 +112,7 @@ def bootstrap_band(values, axis: int = 0, confidence: float = 0.95, n_boot: int 
     # A replicate is fully described by how often it draws each row, so work with
     # multinomial counts [n_boot, n] instead of materialising [n_boot, n, ...]
     # resampled copies: memory stays O(n_boot * prod(rest)).
-    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=int(n_boot)).astype(np.float64)
+    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64)
     finite = ~np.isnan(x)
     num = np.tensordot(counts, np.where(finite, x, 0.0), axes=(1, 0))
     den = np.tensordot(counts, finite.astype(np.float64), axes=(1, 0))

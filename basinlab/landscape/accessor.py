@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from basinlab import validate
 from basinlab.landscape.results import loss_T, quiet_nan_warnings
 from basinlab.stats import bootstrap_band, clopper_pearson
 
@@ -45,18 +46,31 @@ class BasinAccessor:
         """T recomputed on this (possibly subset) Dataset."""
         return loss_T(self._ds)
 
-    def width(self, tol: float = 0.05, variable: str = "score", interpolate: bool = False) -> xr.Dataset:
-        """Basin edges per direction and benchmark: walking out from alpha = 0, the last grid alpha
-        on each side whose score is within `tol` (absolute) of the base score; with interpolate=True,
-        the alpha where |score - base| reaches `tol`, linearly interpolated between that point and
-        the first one outside (widths then do not snap to the grid step). Edges that reach the end
-        of the grid are flagged `censored` (the basin is at least that wide). 1-D sweeps only."""
+    def width(self, tol: float = 0.05, variable: str = "score", *, interpolate: bool = False) -> xr.Dataset:
+        """Basin edges per direction and benchmark of a 1-D landscape, in alpha units.
+
+        Walking out from alpha = 0 on each side, the edge is the last grid alpha whose `variable`
+        is within `tol` (absolute, in the variable's units; >= 0) of its value at theta0
+        (``base_<variable>``), so widths snap to the grid step; with ``interpolate=True`` it is the
+        alpha where |value - base| reaches `tol`, linearly interpolated between that point and the
+        first one outside. NaN counts as outside. The alpha grid must contain 0 or straddle it.
+
+        Returns a Dataset with left, right, width = right - left ([direction, benchmark]) and
+        censored (bool: an edge is the end of the grid, so the basin is at least that wide).
+        """
         ds = self._ds
         if "beta" in ds.dims:
             raise ValueError("basin width is defined along one direction: select a beta first, e.g. ds.sel(beta=0)")
-        if tol < 0:
-            raise ValueError(f"tol must be >= 0, got {tol}")
+        # a curve per direction and benchmark with a value at theta0: score, nll, loss in a landscape
+        valid = [str(v) for v in ds.data_vars if f"base_{v}" in ds.data_vars and ds[v].dtype.kind in "fiu"
+                 and set(ds[v].dims) == {"direction", "alpha", "benchmark"}]
+        if variable not in valid:
+            raise ValueError(f"variable={variable!r} is not supported; valid: {valid}")
+        tol = validate.nonnegative_scalar("tol", tol)
         alphas = ds["alpha"].values
+        if not alphas.min() <= 0 <= alphas.max():
+            raise ValueError(f"the alpha grid must contain 0 (or straddle it), "
+                             f"got [{alphas.min():g}, {alphas.max():g}]")
         order = np.argsort(alphas)
         alphas = alphas[order]
         vals = ds[variable].transpose("direction", "alpha", "benchmark").values[:, order]

@@ -1,4 +1,4 @@
-"""Directions in parameter space: random recipes, the SFT delta, normalizations, planes.
+"""Directions in parameter space: random recipes, their draws, leaf filters and normalizations.
 
 A direction ``delta`` is a pytree shaped like the params ``theta0``; the landscape evaluates
 ``theta0 + alpha * delta``. basinlab never stores a random direction: it is a *recipe*
@@ -26,7 +26,9 @@ float32 N(0, 1) per coordinate. Normalizations (Li et al. 2018, "Visualizing the
   ``lm_head`` column (one vocabulary entry) the same kind of unit. Leaves that are 1-D per layer
   (norm scales, biases) are set to zero, as Li et al. do (``ignore="biasbn"``).
 
-All functions are pure and return new pytrees; maths is float32 whatever the params' dtype.
+All functions are pure and return new pytrees; maths is float32 whatever the params' dtype. The
+tree maths that directions are used with (norms, dot, perturb, between, plane) lives in
+``basinlab.landscape.treemath`` and is re-exported here, so ``directions.between`` keeps working.
 
 Reproducibility: the N(0, 1) draws are bit-identical eagerly and inside any jit (integer threefry
 and an elementwise transform; tested on CPU). Layer/filter normalization adds float32 norm
@@ -38,17 +40,36 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from basinlab.landscape.treemath import (
+    alpha_between,
+    between,
+    check_same,
+    cosine,
+    dot,
+    global_norm,
+    leaf_dtype,
+    leaf_shape,
+    leaves_with_paths,
+    perturb,
+    plane,
+    scale,
+    scale_to_norm,
+)
+from basinlab.models.model import count_params as count
+from basinlab.validate import choice
+
+# The last line of __all__ is re-exports (tree maths from treemath, count from models), kept for
+# `basinlab.directions.<name>`; new code imports them from their homes.
 __all__ = [
     "KINDS", "NORMALIZATIONS", "NO_BIASES", "NO_EMBEDDINGS", "NO_NORMS", "SCHEME",
-    "DirectionRecipe", "alpha_between", "between", "check_compatible", "cosine", "count", "dot", "gaussian",
-    "global_norm", "leaf_direction", "leaf_filter", "normalize", "paths", "plane", "regenerate",
-    "scale_to_norm",
+    "DirectionRecipe", "check_compatible", "gaussian", "leaf_direction", "leaf_filter", "normalize", "paths",
+    "regenerate",
+    "alpha_between", "between", "cosine", "count", "dot", "global_norm", "perturb", "plane", "scale_to_norm",
 ]
 
 KINDS = ("gaussian",)
@@ -64,33 +85,9 @@ _STACKED_PREFIX = "layers/"
 # Bump when the drawing scheme changes: recipes stored in old Datasets would regenerate differently.
 SCHEME = "basinlab.directions/v1"
 _F32 = jnp.float32
-# plane(): d2 counts as parallel to d1 when its orthogonal part is below this fraction of its norm
-# (|cos| > 1 - 5e-9), i.e. within float32 round-off of parallel.
-_PARALLEL_RTOL = 1e-4
 
 
 # ----------------------------------------------------------------------------- paths and filters
-
-
-def _key_str(k) -> str:
-    for attr in ("key", "name", "idx"):  # DictKey / FlattenedIndexKey, GetAttrKey, SequenceKey
-        if hasattr(k, attr):
-            return str(getattr(k, attr))
-    return str(k)
-
-
-def _flatten(tree):
-    """([(path, leaf), ...] in jax.tree flatten order, treedef)."""
-    items, treedef = jax.tree_util.tree_flatten_with_path(tree)
-    return [("/".join(_key_str(k) for k in p), x) for p, x in items], treedef
-
-
-def _shape(x) -> tuple:
-    return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
-
-
-def _dtype(x):
-    return x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
 
 
 def _is_stacked(path: str) -> bool:
@@ -99,7 +96,7 @@ def _is_stacked(path: str) -> bool:
 
 def paths(params) -> list[str]:
     """Leaf paths ("/"-joined keys, e.g. ``"layers/attn/q/kernel"``) in jax.tree flatten order."""
-    return [p for p, _ in _flatten(params)[0]]
+    return [p for p, _ in leaves_with_paths(params)[0]]
 
 
 def _patterns(value, name: str):
@@ -130,7 +127,7 @@ def leaf_filter(params, include=None, exclude=None):
     the available paths.
     """
     inc, exc = _patterns(include, "include"), _patterns(exclude, "exclude") or ()
-    items, treedef = _flatten(params)
+    items, treedef = leaves_with_paths(params)
     names = [p for p, _ in items]
     for pat in (inc or ()) + exc:
         if pat not in _PRESET_PATTERNS and not any(fnmatch.fnmatchcase(n, pat) for n in names):
@@ -142,12 +139,6 @@ def leaf_filter(params, include=None, exclude=None):
         return not any(fnmatch.fnmatchcase(name, p) for p in exc)
 
     return jax.tree_util.tree_unflatten(treedef, [keep(n) for n in names])
-
-
-def _check_choice(name: str, value, choices) -> None:
-    if value not in choices:
-        valid = ", ".join(map(repr, choices))
-        raise ValueError(f"unknown {name} {value!r}; valid choices: {valid}")
 
 
 # ----------------------------------------------------------------------------- random directions
@@ -193,8 +184,8 @@ def leaf_direction(key, index: int, path: str, theta, normalization: str = "none
     Returns:
       float32 array of ``theta``'s shape, equal to the matching part of ``gaussian``.
     """
-    _check_choice("normalization", normalization, NORMALIZATIONS)
-    shape = tuple(int(n) for n in _shape(theta))
+    choice("normalization", normalization, NORMALIZATIONS)
+    shape = tuple(int(n) for n in leaf_shape(theta))
     if layer is not None and not _is_stacked(path):
         raise ValueError(f"layer={layer!r} given for {path!r}, which is not stacked "
                          f"(only paths under {_STACKED_PREFIX!r} have a layer axis)")
@@ -208,10 +199,10 @@ def leaf_direction(key, index: int, path: str, theta, normalization: str = "none
         return _draw_unit(leaf_key, shape, theta, path, normalization)
     layers = jnp.arange(shape[0], dtype=jnp.uint32)
     if theta is None:  # vmap over layer ids only
-        return jax.vmap(lambda l: _draw_unit(jax.random.fold_in(leaf_key, l), shape[1:], None,
-                                             path, normalization))(layers)
-    return jax.vmap(lambda l, th: _draw_unit(jax.random.fold_in(leaf_key, l), shape[1:], th,
-                                             path, normalization))(layers, theta)
+        return jax.vmap(lambda layer: _draw_unit(jax.random.fold_in(leaf_key, layer), shape[1:], None,
+                                                 path, normalization))(layers)
+    return jax.vmap(lambda layer, th: _draw_unit(jax.random.fold_in(leaf_key, layer), shape[1:], th,
+                                                 path, normalization))(layers, theta)
 
 
 def gaussian(key, params, normalization: str = "none", include=None, exclude=None):
@@ -224,18 +215,18 @@ def gaussian(key, params, normalization: str = "none", include=None, exclude=Non
     change. ``normalization`` is ``"none"`` (default; alpha = per-coordinate std), ``"layer"`` or
     ``"filter"`` (see the module docstring); the latter two read theta0's values from ``params``.
     """
-    _check_choice("normalization", normalization, NORMALIZATIONS)
+    choice("normalization", normalization, NORMALIZATIONS)
     if isinstance(key, (int, np.integer)):
         raise TypeError("key must be a JAX PRNG key (jax.random.key(...)); for an integer seed use "
                         "regenerate(DirectionRecipe(seed=...), params)")
-    items, treedef = _flatten(params)
+    items, treedef = leaves_with_paths(params)
     mask = jax.tree_util.tree_leaves(leaf_filter(params, include, exclude))
-    keep = [m and jnp.issubdtype(_dtype(x), jnp.floating) for m, (_, x) in zip(mask, items)]
+    keep = [m and jnp.issubdtype(leaf_dtype(x), jnp.floating) for m, (_, x) in zip(mask, items, strict=False)]
     if not any(keep):
         raise ValueError(f"include={include!r}, exclude={exclude!r} leave no float parameter to "
                          f"perturb; paths: {[p for p, _ in items]}")
-    out = [leaf_direction(key, i, path, x, normalization) if k else jnp.zeros(_shape(x), _F32)
-           for i, ((path, x), k) in enumerate(zip(items, keep))]
+    out = [leaf_direction(key, i, path, x, normalization) if k else jnp.zeros(leaf_shape(x), _F32)
+           for i, ((path, x), k) in enumerate(zip(items, keep, strict=False))]
     return jax.tree_util.tree_unflatten(treedef, out)
 
 
@@ -244,13 +235,13 @@ def normalize(direction, params, normalization: str):
 
     Same conventions as :func:`gaussian` (e.g. to filter-normalize an SFT delta); float32 out.
     """
-    _check_choice("normalization", normalization, NORMALIZATIONS)
+    choice("normalization", normalization, NORMALIZATIONS)
     check_compatible(params, direction)
     if normalization == "none":  # params may then be abstract (ShapeDtypeStruct)
-        return _scale(direction, 1.0)
-    items, treedef = _flatten(params)
+        return scale(direction, 1.0)
+    items, treedef = leaves_with_paths(params)
     out = []
-    for (path, theta), d in zip(items, jax.tree_util.tree_leaves(direction)):
+    for (path, theta), d in zip(items, jax.tree_util.tree_leaves(direction), strict=False):
         d = jnp.asarray(d, _F32)
         if _is_stacked(path) and d.ndim:
             unit = jax.vmap(lambda a, b, p=path: _normalize_unit(a, b, p, normalization))
@@ -277,8 +268,8 @@ class DirectionRecipe:
     exclude: tuple[str, ...] | None = None
 
     def __post_init__(self):
-        _check_choice("kind", self.kind, KINDS)
-        _check_choice("normalization", self.normalization, NORMALIZATIONS)
+        choice("kind", self.kind, KINDS)
+        choice("normalization", self.normalization, NORMALIZATIONS)
         object.__setattr__(self, "include", _patterns(self.include, "include"))
         object.__setattr__(self, "exclude", _patterns(self.exclude, "exclude"))
         seed = self.seed
@@ -335,43 +326,6 @@ def regenerate(recipe: DirectionRecipe, params, key_base=None):
     return gaussian(key, params, recipe.normalization, recipe.include, recipe.exclude)
 
 
-# ----------------------------------------------------------------------------- vector algebra
-
-
-def _first_mismatch(a, b, a_name: str, b_name: str, kinds: bool) -> str | None:
-    a_items, a_def = _flatten(a)
-    b_items, b_def = _flatten(b)
-    b_map = dict(b_items)
-    for path, x in a_items:
-        if path not in b_map:
-            return f"{b_name} has no leaf {path!r} (present in {a_name})"
-        y = b_map[path]
-        if _shape(x) != _shape(y):
-            return f"shape mismatch at {path!r}: {a_name} {_shape(x)} vs {b_name} {_shape(y)}"
-        if kinds and _dtype_kind(_dtype(x)) != _dtype_kind(_dtype(y)):
-            return (f"dtype mismatch at {path!r}: {a_name} {_dtype(x)} ({_dtype_kind(_dtype(x))}) "
-                    f"vs {b_name} {_dtype(y)} ({_dtype_kind(_dtype(y))})")
-    a_paths = {p for p, _ in a_items}
-    for path, _ in b_items:
-        if path not in a_paths:
-            return f"{b_name} has an extra leaf {path!r} not in {a_name}"
-    if a_def != b_def:
-        return f"same leaf paths but different containers: {a_name} {a_def} vs {b_name} {b_def}"
-    return None
-
-
-def _dtype_kind(dtype) -> str:
-    for kind, base in (("float", jnp.floating), ("complex", jnp.complexfloating),
-                       ("integer", jnp.integer), ("bool", jnp.bool_)):
-        if jnp.issubdtype(dtype, base):
-            return kind
-    return str(dtype)
-
-
-def _check_same(a, b, a_name: str, b_name: str, kinds: bool = False) -> None:
-    msg = _first_mismatch(a, b, a_name, b_name, kinds)
-    if msg is not None:
-        raise ValueError(msg)
 
 
 def check_compatible(params, direction) -> None:
@@ -380,113 +334,4 @@ def check_compatible(params, direction) -> None:
     Checks the same leaf paths and containers, equal shapes, and the same dtype kind (float /
     integer / ...; float32 directions for bf16 params are fine).
     """
-    _check_same(params, direction, "params", "direction", kinds=True)
-
-
-def _concrete_zero(x) -> bool:
-    """True when ``x`` is a concrete 0 (checks are skipped under jit, where x is a tracer)."""
-    return not isinstance(x, jax.core.Tracer) and bool(x == 0)
-
-
-def count(tree) -> int:
-    """d: the number of scalars in ``tree`` (Python int, static)."""
-    return sum(math.prod(_shape(x)) for x in jax.tree_util.tree_leaves(tree))
-
-
-def global_norm(tree):
-    """Euclidean norm over all leaves, accumulated in float32 (0-d float32 array)."""
-    sq = [jnp.sum(jnp.square(jnp.asarray(x, _F32))) for x in jax.tree_util.tree_leaves(tree)]
-    return jnp.sqrt(sum(sq, jnp.zeros((), _F32)))
-
-
-def dot(a, b):
-    """Inner product of two pytrees of the same structure and shapes (float32, 0-d)."""
-    _check_same(a, b, "a", "b")
-    prods = [jnp.sum(jnp.asarray(x, _F32) * jnp.asarray(y, _F32))
-             for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b))]
-    return sum(prods, jnp.zeros((), _F32))
-
-
-def cosine(a, b):
-    """Cosine similarity <a, b> / (||a|| ||b||), float32; ValueError on a (concrete) zero input."""
-    denom = global_norm(a) * global_norm(b)
-    if _concrete_zero(denom):
-        raise ValueError("cosine of a zero vector is undefined")
-    return dot(a, b) / denom
-
-
-def _scale(tree, factor):
-    return jax.tree_util.tree_map(lambda x: jnp.asarray(x, _F32) * factor, tree)
-
-
-def scale_to_norm(tree, norm):
-    """``tree`` rescaled (float32) so that its global norm equals ``norm``; ValueError if zero."""
-    n = global_norm(tree)
-    if _concrete_zero(n):
-        raise ValueError("cannot rescale a zero direction to a norm")
-    return _scale(tree, jnp.asarray(norm, _F32) / n)
-
-
-def perturb(theta0, deltas, coeffs, dtype=None):
-    """theta0 + sum_i coeffs[i] * deltas[i], formed in float32 from theta0 every time (never
-    accumulated, so no round-off drifts across a sweep), then cast to `dtype` (default: each leaf's
-    own dtype). deltas: a sequence of direction pytrees; coeffs: matching scalars (may be traced).
-    Non-float leaves pass through unchanged; theta0 itself is never modified."""
-
-    def one(t, *ds):
-        if not jnp.issubdtype(t.dtype, jnp.floating):
-            return t
-        x = t.astype(jnp.float32)
-        for c, d in zip(coeffs, ds):
-            x = x + c * jnp.asarray(d, jnp.float32)
-        return x.astype(dtype or t.dtype)
-
-    return jax.tree.map(one, theta0, *deltas)
-
-
-def between(theta0, theta1):
-    """SFT-case direction (theta1 - theta0) / ||theta1 - theta0|| * sqrt(d), float32.
-
-    The endpoint theta1 sits at alpha = ||theta1 - theta0|| / sqrt(d) (PAPER.md section 2).
-    ValueError naming the first mismatching path if the trees differ, or if theta1 == theta0.
-    """
-    _check_same(theta0, theta1, "theta0", "theta1")
-    diff = jax.tree_util.tree_map(lambda a, b: jnp.asarray(b, _F32) - jnp.asarray(a, _F32),
-                                  theta0, theta1)
-    n = global_norm(diff)
-    if _concrete_zero(n):
-        raise ValueError("theta1 == theta0: the direction between them is undefined")
-    return _scale(diff, jnp.float32(math.sqrt(count(theta0))) / n)
-
-
-def alpha_between(theta0, theta1) -> float:
-    """Where theta1 sits along :func:`between`: ||theta1 - theta0|| / sqrt(d) (PAPER.md alpha_sft)."""
-    _check_same(theta0, theta1, "theta0", "theta1")
-    diff = jax.tree_util.tree_map(lambda a, b: jnp.asarray(b, _F32) - jnp.asarray(a, _F32), theta0, theta1)
-    return float(global_norm(diff)) / math.sqrt(count(theta0))
-
-
-def plane(d1, d2):
-    """Two orthogonal directions spanning the plane of (d1, d2): ``(d1, d2_orth)``.
-
-    ``d1`` is returned unchanged. ``d2_orth`` (float32) is d2 minus its projection on d1,
-    rescaled to d2's original norm, so a 2-D landscape keeps d2's alpha units. The projection is
-    removed twice (Gram-Schmidt with reorthogonalization), which makes the pair orthogonal to
-    float32 round-off even when d2 is close to d1. ValueError if d1 is zero or d2 is parallel to it.
-    """
-    _check_same(d1, d2, "d1", "d2")
-    n1sq = dot(d1, d1)
-    if _concrete_zero(n1sq):
-        raise ValueError("d1 is a zero direction")
-    n2 = global_norm(d2)
-    if _concrete_zero(n2):
-        raise ValueError("d2 is a zero direction")
-    r = _scale(d2, 1.0)
-    for _ in range(2):
-        c = dot(d1, r) / n1sq
-        r = jax.tree_util.tree_map(lambda x, y: x - c * jnp.asarray(y, _F32), r, d1)
-    nr = global_norm(r)
-    if not isinstance(nr, jax.core.Tracer) and bool(nr <= _PARALLEL_RTOL * n2):
-        raise ValueError(f"d2 is parallel to d1 (orthogonal part {float(nr):.3g} of norm "
-                         f"{float(n2):.3g}); no plane is defined")
-    return d1, _scale(r, n2 / nr)
+    check_same(params, direction, "params", "direction", kinds=True)

@@ -16,7 +16,6 @@ import functools
 import hashlib
 import json
 import os
-import pathlib
 from typing import Any, Optional, Sequence, Union
 
 import jax
@@ -25,6 +24,8 @@ import numpy as np
 from jax.sharding import Mesh, PartitionSpec as P
 
 from basinlab.landscape import directions as D
+from basinlab.landscape import treemath
+from basinlab.landscape.store import BlockStore
 from basinlab.benchmarks.base import Benchmark
 from basinlab.models.model import Model, count_params
 
@@ -97,45 +98,6 @@ def _normalize_directions(directions, params, recipe_kwargs) -> tuple[list, list
     return entries, described
 
 
-class _Store:
-    """Per-block .npz files next to sweep.json; written atomically so a kill never leaves half a block."""
-
-    def __init__(self, root: Optional[os.PathLike], sweep: Sweep):
-        self.root = None if root is None else pathlib.Path(root)
-        self.memory: dict[str, dict] = {}
-        if self.root is None:
-            return
-        self.root.mkdir(parents=True, exist_ok=True)
-        meta = self.root / "sweep.json"
-        if meta.exists():
-            stored = json.loads(meta.read_text())
-            if stored != json.loads(sweep.to_json()):
-                raise ValueError(
-                    f"{self.root} holds blocks of a different sweep; resume needs the same model, "
-                    f"benchmarks, directions, grid and chunk size. Use another store folder or delete it."
-                )
-        else:
-            meta.write_text(sweep.to_json())
-
-    def _path(self, name):
-        return self.root / f"{name}.npz"
-
-    def get(self, name: str) -> Optional[dict]:
-        if name in self.memory:
-            return self.memory[name]
-        if self.root is not None and self._path(name).exists():
-            with np.load(self._path(name), allow_pickle=False) as f:
-                return dict(f)
-        return None
-
-    def put(self, name: str, arrays: dict) -> None:
-        self.memory[name] = arrays
-        if self.root is not None:
-            tmp = self.root / f".{name}.tmp.npz"
-            np.savez(tmp, **arrays)
-            os.replace(tmp, self._path(name))
-
-
 def _materialize(entry_input, theta0, recipes):
     """Direction pytree(s) for one entry, inside the compiled program."""
     out = []
@@ -145,7 +107,7 @@ def _materialize(entry_input, theta0, recipes):
         else:
             out.append(D.regenerate(dataclasses.replace(recipe, seed=given), theta0))
     if len(out) == 2:
-        out = list(D.plane(out[0], out[1]))
+        out = list(treemath.plane(out[0], out[1]))
     return out
 
 
@@ -156,7 +118,7 @@ def _chunk_program(spec, benchmarks: tuple, recipes: tuple, compute_dtype, devic
     mesh = Mesh(np.asarray(devices), ("points",))
 
     def point(theta0, deltas, coeff, data):
-        theta = D.perturb(theta0, deltas, coeff, compute_dtype)
+        theta = treemath.perturb(theta0, deltas, coeff, compute_dtype)
         return {b.name: b.score_fn(spec, theta, data[b.name], compute_dtype) for b in benchmarks}
 
     def landscape_sweep(theta0, entry_input, coeffs, valid, data):
@@ -241,7 +203,7 @@ def landscape(
         alphas=tuple(alphas.tolist()), betas=None if betas is None else tuple(betas.tolist()),
         chunk_size=chunk, compute_dtype=compute_dtype.name,
     )
-    st = _Store(store, sweep)
+    st = BlockStore(store, sweep)
 
     # The static part of each direction: its recipe with the seed left to trace (None = explicit).
     def static_part(entry):

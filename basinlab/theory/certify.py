@@ -11,30 +11,30 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Optional
 
-import jax
 import numpy as np
 
+from basinlab import validate
 from basinlab.benchmarks.base import Benchmark
-from basinlab.landscape.directions import global_norm
+from basinlab.landscape.directions import check_compatible
+from basinlab.landscape.engine import landscape
+from basinlab.landscape.treemath import distance
 from basinlab.models.model import Model
-from basinlab.theory.bounds import SmoothedScore, _open_unit, _positive, _positive_int, smoothed_interval, strong_bound, weak_bound
+from basinlab.theory.bounds import strong_bound, weak_bound
+from basinlab.theory.smoothing import SmoothedScore, smoothed_interval
 
 __all__ = ["Certificate", "certify", "smoothed_score"]
 
 
 def smoothed_score(
     model: Model, benchmark: Benchmark, sigma: float, n: int, confidence: float = 0.95,
-    params: Optional[dict] = None, store: Optional[os.PathLike] = None, progress: bool = False,
+    params: dict | None = None, store: os.PathLike | None = None, progress: bool = False,
 ) -> SmoothedScore:
     """E_eps S(params + eps) from n noise draws (the landscape engine at alpha = sigma), with a
     Clopper-Pearson (0/1 scores) or Hoeffding (fractional scores) interval over draws."""
-    from basinlab.landscape.engine import landscape
-
-    sigma = float(_positive("sigma", sigma))
-    n = _positive_int("n", n)
-    _open_unit("confidence", confidence)
+    sigma = float(validate.positive("sigma", sigma))
+    n = validate.positive_int("n", n)
+    validate.confidence("confidence", confidence)
     target = model if params is None else model.with_params(params)
     ds = landscape(target, benchmark, directions=n, alphas=[sigma], store=store, progress=progress)
     scores = ds["score"].sel(benchmark=benchmark.name).values[:, 0]
@@ -54,10 +54,10 @@ class Certificate:
     p_a: SmoothedScore
     bound: float
     weak_bound: float
-    measured: Optional[SmoothedScore]
+    measured: SmoothedScore | None
 
     @property
-    def consistent(self) -> Optional[bool]:
+    def consistent(self) -> bool | None:
         """False if the measured smoothed score of theta_sft is surely below the bound (its upper
         confidence limit under it): that would contradict the theorem or its assumptions."""
         return None if self.measured is None else bool(self.measured.upper >= self.bound)
@@ -79,18 +79,15 @@ class Certificate:
 
 def certify(
     model: Model, theta_sft: dict, benchmark: Benchmark, sigma: float, n: int,
-    confidence: float = 0.99, measure: bool = True, store: Optional[os.PathLike] = None,
+    confidence: float = 0.99, measure: bool = True, store: os.PathLike | None = None,
     progress: bool = False,
 ) -> Certificate:
     """Certified lower bound on the smoothed score of the fine-tuned params `theta_sft` from the
     basin of `model` (theta0): p_A's lower confidence bound and r = ||theta_sft - theta0||_2.
     measure=True also estimates theta_sft's own smoothed score (same noise draws) to show beside it."""
-    from basinlab.landscape.directions import check_compatible
-
     check_compatible(model.params, theta_sft)
-    sigma = float(_positive("sigma", sigma))
-    r = float(global_norm(jax.tree.map(lambda a, b: b.astype(np.float32) - a.astype(np.float32),
-                                       model.params, theta_sft)))
+    sigma = float(validate.positive("sigma", sigma))
+    r = float(distance(model.params, theta_sft))
     sub = (lambda name: None) if store is None else (lambda name: os.path.join(os.fspath(store), name))
     p_a = smoothed_score(model, benchmark, sigma, n, confidence, store=sub("theta0"), progress=progress)
     measured = (smoothed_score(model, benchmark, sigma, n, confidence, params=theta_sft, store=sub("theta_sft"),

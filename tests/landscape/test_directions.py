@@ -1,4 +1,4 @@
-"""Tests for basinlab.directions: recipes regenerated in jit, normalizations, SFT delta, planes."""
+"""Tests for basinlab.landscape.directions: recipes regenerated in jit, leaf filters, normalizations."""
 
 import json
 
@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from basinlab.landscape import directions as D
+from basinlab.landscape import treemath
+from basinlab.models import count_params
 
 L, DM, F, V = 2, 16, 24, 40
 
@@ -46,7 +48,7 @@ def small(seed=0):
 
 
 def by_path(tree):
-    return dict(zip(D.paths(tree), jax.tree.leaves(tree)))
+    return dict(zip(D.paths(tree), jax.tree.leaves(tree), strict=True))
 
 
 KEY = jax.random.key(42)
@@ -128,7 +130,7 @@ def test_gaussian_leaves_and_layers_independent():
 def test_gaussian_deterministic_and_key_dependent():
     params = realistic()
     a, b = D.gaussian(KEY, params), D.gaussian(KEY, params)
-    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_array_equal(x, y)
     c = D.gaussian(jax.random.key(43), params)
     assert not np.array_equal(a["lm_head"]["kernel"], c["lm_head"]["kernel"])
@@ -164,7 +166,7 @@ def test_bf16_params_give_float32_directions_and_abstract_params_work():
     assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(delta))
     abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), params)
     a, b = D.gaussian(KEY, abstract), D.gaussian(KEY, params)
-    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_array_equal(x, y)
 
 
@@ -185,7 +187,7 @@ def test_leaf_direction_regenerates_one_leaf_and_one_layer():
                        for norm in D.NORMALIZATIONS]
 
     _, slices = jax.jit(lambda t: jax.lax.scan(body, None, (jnp.arange(L), t)))(items[path])
-    for norm, got in zip(D.NORMALIZATIONS, slices):
+    for norm, got in zip(D.NORMALIZATIONS, slices, strict=True):
         np.testing.assert_allclose(got, deltas[norm][path], rtol=1e-6, err_msg=norm)
     with pytest.raises(ValueError, match="not stacked"):
         D.leaf_direction(KEY, 0, "lm_head/kernel", items["lm_head/kernel"], layer=0)
@@ -238,7 +240,7 @@ def test_normalize_explicit_direction_matches_gaussian():
     raw = D.gaussian(KEY, params)
     for norm in D.NORMALIZATIONS:
         a, b = D.normalize(raw, params, norm), D.gaussian(KEY, params, normalization=norm)
-        for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
             np.testing.assert_allclose(x, y, rtol=1e-6, atol=0)
     with pytest.raises(ValueError, match="'filtre'.*'none', 'layer', 'filter'"):
         D.normalize(raw, params, "filtre")
@@ -287,10 +289,10 @@ def test_regenerate_traced_seed_matches_eager_and_compiles_once():
 
     for seed in [0, 12345, 2**31 - 1]:
         jitted = make(jnp.int32(seed), params)
-        for norm, got in zip(D.NORMALIZATIONS, jitted):
+        for norm, got in zip(D.NORMALIZATIONS, jitted, strict=True):
             eager = D.regenerate(D.DirectionRecipe(seed, normalization=norm, exclude=D.NO_BIASES),
                                  params)
-            for x, y in zip(jax.tree.leaves(got), jax.tree.leaves(eager)):
+            for x, y in zip(jax.tree.leaves(got), jax.tree.leaves(eager), strict=True):
                 if norm == "none":  # the draw itself is bit-identical in and out of jit
                     np.testing.assert_array_equal(x, y)
                 else:  # norm reductions round differently once XLA fuses them: a few ulps
@@ -307,7 +309,7 @@ def test_recipe_is_a_pytree_vmap_over_seeds_and_key_base():
     assert not np.array_equal(outs[0]["lm_head"]["kernel"], outs[1]["lm_head"]["kernel"])
     batch = jax.jit(jax.vmap(lambda s: D.regenerate(D.DirectionRecipe(s), params)))(jnp.arange(3))
     for s in range(3):
-        for x, y in zip(jax.tree.leaves(batch), jax.tree.leaves(outs[s])):
+        for x, y in zip(jax.tree.leaves(batch), jax.tree.leaves(outs[s]), strict=True):
             np.testing.assert_array_equal(x[s], y)
     base = jax.random.key(99)
     a = D.regenerate(D.DirectionRecipe(5), params, key_base=base)
@@ -315,71 +317,7 @@ def test_recipe_is_a_pytree_vmap_over_seeds_and_key_base():
     np.testing.assert_array_equal(a["lm_head"]["kernel"], b["lm_head"]["kernel"])
 
 
-# ----------------------------------------------------------------------------- vector algebra
-
-
-def test_norm_dot_cosine_count_against_numpy():
-    a, b = realistic(1), realistic(2)
-    va = np.concatenate([np.ravel(x) for x in jax.tree.leaves(a)]).astype(np.float64)
-    vb = np.concatenate([np.ravel(x) for x in jax.tree.leaves(b)]).astype(np.float64)
-    assert D.count(a) == va.size
-    np.testing.assert_allclose(D.global_norm(a), np.linalg.norm(va), rtol=1e-5)
-    np.testing.assert_allclose(D.dot(a, b), va @ vb, rtol=1e-4)
-    cos = va @ vb / np.linalg.norm(va) / np.linalg.norm(vb)
-    np.testing.assert_allclose(D.cosine(a, b), cos, atol=1e-6)
-    np.testing.assert_allclose(D.global_norm(D.scale_to_norm(a, 3.5)), 3.5, rtol=1e-5)
-    with pytest.raises(ValueError, match="zero"):
-        D.scale_to_norm(jax.tree.map(jnp.zeros_like, a), 1.0)
-
-
-def test_between_norm_parallel_and_endpoint():
-    theta0 = realistic(0, jnp.bfloat16)
-    theta1 = jax.tree.map(lambda x, y: (x + 0.01 * y).astype(jnp.bfloat16), theta0, realistic(5))
-    delta = D.between(theta0, theta1)
-    d = D.count(theta0)
-    np.testing.assert_allclose(D.global_norm(delta), np.sqrt(d), rtol=1e-5)
-    diff = jax.tree.map(lambda a, b: b.astype(jnp.float32) - a.astype(jnp.float32), theta0, theta1)
-    assert float(D.cosine(delta, diff)) > 1 - 1e-6
-    # theta1 sits at alpha_sft = ||theta1 - theta0|| / sqrt(d) along delta
-    alpha = D.global_norm(diff) / np.sqrt(d)
-    for x0, x1, dx in zip(*(jax.tree.leaves(t) for t in (theta0, theta1, delta))):
-        np.testing.assert_allclose(x0.astype(jnp.float32) + alpha * dx, x1.astype(jnp.float32),
-                                   atol=1e-5)
-
-
-def test_between_errors_name_the_path():
-    theta0 = realistic()
-    theta1 = realistic(1)
-    theta1["layers"]["mlp"]["up"]["kernel"] = jnp.zeros((L, DM, F + 1))
-    with pytest.raises(ValueError, match=r"'layers/mlp/up/kernel'.*\(2, 16, 24\).*\(2, 16, 25\)"):
-        D.between(theta0, theta1)
-    theta1["layers"]["mlp"]["up"]["kernel"] = theta0["layers"]["mlp"]["up"]["kernel"]
-    del theta1["lm_head"]
-    with pytest.raises(ValueError, match="'lm_head/kernel'"):
-        D.between(theta0, theta1)
-    with pytest.raises(ValueError, match="theta1 == theta0"):
-        D.between(theta0, realistic())
-
-
-def test_plane_orthogonal_and_d1_unchanged():
-    params = realistic()
-    d1 = D.gaussian(KEY, params)
-    raw = D.gaussian(jax.random.key(7), params)
-    # Make d2 strongly correlated with d1, where one Gram-Schmidt pass loses orthogonality.
-    for w in (0.0, 0.9, 0.999):
-        d2 = jax.tree.map(lambda x, y: w * x + (1 - w) * y, d1, raw)
-        p1, p2 = D.plane(d1, d2)
-        assert p1 is d1
-        assert abs(float(D.cosine(p1, p2))) < 1e-6, w
-        np.testing.assert_allclose(D.global_norm(p2), D.global_norm(d2), rtol=1e-5)
-        # Same plane: d2 = a d1 + b p2 exactly
-        a = D.dot(d2, d1) / D.dot(d1, d1)
-        b = D.dot(d2, p2) / D.dot(p2, p2)
-        rebuilt = jax.tree.map(lambda x, y: a * x + b * y, d1, p2)
-        resid = D.global_norm(jax.tree.map(jnp.subtract, rebuilt, d2)) / D.global_norm(d2)
-        assert float(resid) < 1e-4
-    with pytest.raises(ValueError, match="parallel"):
-        D.plane(d1, jax.tree.map(lambda x: -2.0 * x, d1))
+# ----------------------------------------------------------------------------- compatibility, re-exports
 
 
 def test_check_compatible_names_the_path():
@@ -401,3 +339,13 @@ def test_check_compatible_names_the_path():
     bad["extra"] = jnp.zeros(3)
     with pytest.raises(ValueError, match="extra leaf 'extra'"):
         D.check_compatible(params, bad)
+
+
+def test_tree_maths_reexported_for_the_old_path():
+    import basinlab.directions as old  # the pre-0.2 flat path (basinlab._aliases)
+
+    for name in ("alpha_between", "between", "cosine", "dot", "global_norm", "perturb", "plane", "scale_to_norm"):
+        assert getattr(D, name) is getattr(treemath, name) is getattr(old, name), name
+    assert D.count is count_params and old.DirectionRecipe is D.DirectionRecipe
+    params = realistic()
+    assert D.count(params) == sum(x.size for x in jax.tree.leaves(params))

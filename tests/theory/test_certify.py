@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-
 from basinlab.benchmarks import Benchmark
-from basinlab.theory.certify import certify, smoothed_score
 from basinlab.theory import smoothed_score_mc, strong_bound
+from basinlab.theory.certify import certify, smoothed_score
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +24,8 @@ def half_space(params0, offset_sd):
     wnorm = float(np.sqrt(sum(float((x**2).sum()) for x in w)))
 
     def value(params):
-        return sum(jnp.sum(wi * (p.astype(jnp.float32) - p0)) for wi, p, p0 in zip(w, jax.tree.leaves(params), leaves0))
+        leaves = zip(w, jax.tree.leaves(params), leaves0, strict=True)
+        return sum(jnp.sum(wi * (p.astype(jnp.float32) - p0)) for wi, p, p0 in leaves)
 
     def score_fn(spec, params, data, compute_dtype):
         return {"score": (value(params) >= -offset_sd * wnorm * data["sigma"]).astype(jnp.float32)[None]}

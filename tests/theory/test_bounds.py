@@ -1,4 +1,4 @@
-"""Tests for basinlab.theory: randomized-smoothing bounds (PAPER.md section 4)."""
+"""Tests for basinlab.theory.bounds: Theorems 4.2-4.5 (PAPER.md section 4), and the theory package's names."""
 
 import math
 
@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import log_ndtr, ndtr, ndtri
 
-from basinlab import theory as T
+from basinlab import theory
+from basinlab.theory import bounds as T
+from basinlab.theory.smoothing import smoothed_score_mc
 
 probs = st.floats(0.0, 1.0)
 radii = st.floats(0.0, 50.0)
@@ -30,7 +32,7 @@ RATIOS = [0.1, 0.5, 1.0, 2.0]
 @pytest.mark.parametrize("sigma", [1.0, 0.003])
 def test_strong_bound_table(sigma):
     for p_a, row in TABLE.items():
-        for t, expected in zip(RATIOS, row):
+        for t, expected in zip(RATIOS, row, strict=True):
             assert abs(T.strong_bound(p_a, t * sigma, sigma) - expected) < 1e-6, (p_a, t)
 
 
@@ -223,9 +225,6 @@ def test_strong_bound_against_mpmath():
         (lambda: T.input_bound(0.5, -1.0, 1.0), r"embedding_shift must be >= 0"),
         (lambda: T.input_bound(0.5, np.ones(3), 1.0), r"embedding_shift .* 1-D"),
         (lambda: T.input_bound(0.5, 1.0, 0.0), r"sigma must be positive"),
-        (lambda: T.token_substitutions_certified(None, 0.9, 1.0, distance=0.0), r"distance must be positive"),
-        (lambda: T.token_substitutions_certified(np.eye(3), 0.9, 1.0, quantile=0.0), r"quantile must lie"),
-        (lambda: T.embedding_distances(np.ones((1, 4))), r"W must be an embedding matrix"),
     ],
 )
 def test_bad_input_names_argument(call, match):
@@ -253,151 +252,29 @@ def test_input_bound_counterexample_from_docstring():
     W = {"W": jnp.array([0.0, a])}
     key = jax.random.key(7)
     score = lambda tokens: (lambda p: jnp.abs(p["W"][tokens[0]] - p["W"][tokens[1]]) >= c)  # noqa: E731
-    p_a = T.smoothed_score_mc(score((0, 1)), W, sigma, 2000, key, confidence=0.99)
-    after = T.smoothed_score_mc(score((1, 1)), W, sigma, 2000, key, confidence=0.99)
+    p_a = smoothed_score_mc(score((0, 1)), W, sigma, 2000, key, confidence=0.99)
+    after = smoothed_score_mc(score((1, 1)), W, sigma, 2000, key, confidence=0.99)
     bound = T.input_bound(p_a.lower, a, sigma)
     assert bound > 0.9  # the heuristic bound promises a high score ...
     assert after.mean == 0.0 and after.upper < 0.01  # ... but the substituted input scores 0
 
 
-def _brute_force_nearest(W):
-    d = np.sqrt(((W[:, None, :].astype(np.float64) - W[None, :, :]) ** 2).sum(-1))
-    d[d == 0] = np.inf  # self and exact duplicates
-    return d.min(axis=1), d
 
 
-def test_embedding_distances_match_brute_force():
-    rng = np.random.default_rng(0)
-    W = rng.normal(size=(300, 16)).astype(np.float32)
-    W[10] = W[20]  # duplicate rows must not count as nearest neighbours
-    W[30] = W[20]
-    nn_true, full = _brute_force_nearest(W)
-    out = T.embedding_distances(W, n_pairs=500, seed=1, n_queries=120, chunk=7)
-    assert out.nearest.shape == out.query_ids.shape == (120,)
-    assert len(np.unique(out.query_ids)) == 120
-    np.testing.assert_allclose(out.nearest, nn_true[out.query_ids], rtol=1e-12)
-    every = T.embedding_distances(W, n_pairs=0, n_queries=None)
-    np.testing.assert_allclose(every.nearest, nn_true, rtol=1e-12)
-    assert every.pairwise.shape == (0,)
-    # Each sampled pair distance is a distance between two different tokens.
-    finite = np.sort(full[np.isfinite(full)])
-    idx = np.clip(np.searchsorted(finite, out.pairwise), 1, len(finite) - 1)
-    nearest_entry = np.minimum(abs(finite[idx] - out.pairwise), abs(finite[idx - 1] - out.pairwise))
-    assert out.pairwise.shape == (500,) and np.all(nearest_entry < 1e-9)
-    # Same seed, same sample; pairwise mean near the population mean.
-    again = T.embedding_distances(W, n_pairs=500, seed=1, n_queries=120)
-    np.testing.assert_array_equal(again.pairwise, out.pairwise)
-    assert out.pairwise.mean() == pytest.approx(finite.mean(), rel=0.05)
-    assert T.embedding_distances(W, n_pairs=10, nearest=False).nearest is None
+# ----------------------------------------------------------------- the package's names
+
+# basinlab.theory's __all__ before it was split into bounds / embeddings / smoothing.
+PUBLIC = ["weak_bound", "strong_bound", "log_strong_bound", "certified_radius", "local_slope",
+          "lipschitz_deviation", "concentration_lower_bound", "input_bound", "INPUT_BOUND_ASSUMPTION",
+          "EmbeddingDistances", "embedding_distances", "TokenCertificate", "token_substitutions_certified",
+          "SmoothedScore", "smoothed_score_mc"]
 
 
-def test_embedding_distances_accepts_bf16_jax():
-    W = jax.random.normal(jax.random.key(0), (64, 8), dtype=jnp.bfloat16)
-    out = T.embedding_distances(W, n_pairs=20, n_queries=None)
-    nn_true, _ = _brute_force_nearest(np.asarray(W, dtype=np.float32))
-    np.testing.assert_allclose(out.nearest, nn_true, rtol=1e-12)
-
-
-def test_token_substitutions_certified_known_geometry():
-    # 1-D tokens at 0, 1, 3, 3: nearest nonzero distances 1, 1, 2, 2 (duplicate ignored).
-    W = np.array([[0.0], [1.0], [3.0], [3.0]])
-    p_a, sigma, q = 0.99, 3.0, 0.5
-    cert = T.token_substitutions_certified(W, p_a, sigma, q, n_queries=None)
-    assert cert.distance == 2.0  # conservative: the largest nearest-neighbour distance
-    R = sigma * (ndtri(p_a) - ndtri(q))
-    assert cert.radius == pytest.approx(R)
-    assert cert.k == math.floor((R / 2.0) ** 2) == 12
-    assert T.input_bound(p_a, math.sqrt(cert.k) * 2.0, sigma) >= q
-    assert T.input_bound(p_a, math.sqrt(cert.k + 1) * 2.0, sigma) < q
-    assert "equal-in-distribution" in cert.assumption
-    typical = T.token_substitutions_certified(W, p_a, sigma, q, n_queries=None, quantile=0.25)
-    assert typical.distance == 1.0 and typical.k == math.floor(R**2)
-
-
-def test_token_substitutions_certified_edges():
-    assert T.token_substitutions_certified(None, 1.0, 0.1, distance=0.5).k == math.inf
-    assert T.token_substitutions_certified(None, 0.4, 0.1, q=0.5, distance=0.5).k == 0
-    # Exactly at the boundary: r = sqrt(k) * d with k = 4 must still be certified.
-    p = float(ndtr(ndtri(0.5) + 2.0))  # certified radius 2 * sigma with sigma = 1
-    assert T.token_substitutions_certified(None, p, 1.0, distance=1.0).k in (3, 4)
-
-
-# ----------------------------------------------------------------- Monte Carlo
-
-
-def _halfspace_problem():
-    theta = {"a": jnp.array([0.3, -0.2, 0.1]), "b": jnp.full((2, 2), 0.1), "step": jnp.array(3)}
-    w = {"a": jnp.array([1.0, 2.0, 0.5]), "b": jnp.array([[1.0, 0.0], [0.0, -1.0]])}
-    b = -0.05
-
-    def score(p):
-        # Integer leaves must not be perturbed: the score collapses to 0 if they are.
-        dot = jnp.vdot(w["a"], p["a"]) + jnp.vdot(w["b"], p["b"])
-        return (dot >= b) & (p["step"] == 3)
-
-    margin = float(jnp.vdot(w["a"], theta["a"]) + jnp.vdot(w["b"], theta["b"])) - b
-    w_norm = math.sqrt(sum(float(jnp.vdot(v, v)) for v in w.values()))
-    return theta, score, margin, w_norm
-
-
-def test_smoothed_score_mc_halfspace():
-    theta, score, margin, w_norm = _halfspace_problem()
-    sigma = 0.2
-    truth = ndtr(margin / (sigma * w_norm))  # ~0.56
-    est = T.smoothed_score_mc(score, theta, sigma, 2000, jax.random.key(0), confidence=0.99)
-    assert isinstance(est, T.SmoothedScore)
-    assert est.n == 2000 and est.k is not None and est.mean == est.k / 2000
-    assert est.lower < truth < est.upper
-    assert est.upper - est.lower < 0.07  # a real interval, not [0, 1]
-    # Batch size changes the schedule, not the draws.
-    again = T.smoothed_score_mc(score, theta, sigma, 2000, jax.random.key(0), confidence=0.99, batch=7)
-    assert again == est
-    other = T.smoothed_score_mc(score, theta, sigma, 2000, jax.random.key(1), confidence=0.99)
-    assert other.k != est.k
-
-
-def test_smoothed_score_mc_fractional_scores_use_hoeffding():
-    # S(theta) = Phi(w . theta); E Phi(w.theta + N(0, s^2 |w|^2)) = Phi(w.theta / sqrt(1 + s^2 |w|^2)).
-    theta = {"x": jnp.array([0.4, -0.1])}
-    w = jnp.array([1.0, 1.0])
-    sigma = 0.5
-    score = lambda p: jax.scipy.stats.norm.cdf(jnp.vdot(w, p["x"]))  # noqa: E731
-    truth = ndtr(0.3 / math.sqrt(1 + sigma**2 * 2))
-    est = T.smoothed_score_mc(score, theta, sigma, 2000, jax.random.key(3), confidence=0.99)
-    assert est.k is None
-    half = math.sqrt(math.log(2 / 0.01) / (2 * 2000))
-    assert est.upper - est.lower == pytest.approx(2 * half, rel=1e-9)
-    assert est.lower < truth < est.upper
-    assert abs(est.mean - truth) < 0.02
-
-
-@pytest.mark.parametrize(
-    "kwargs, match",
-    [
-        (dict(n=0), r"n must be a positive integer, got 0"),
-        (dict(n=-5), r"n must be a positive integer, got -5"),
-        (dict(sigma=0.0), r"sigma must be positive and finite, got 0\.0"),
-        (dict(sigma=-0.1), r"sigma must be positive and finite, got -0\.1"),
-        (dict(confidence=1.0), r"confidence must lie in \(0, 1\)"),
-        (dict(batch=0), r"batch must be a positive integer"),
-    ],
-)
-def test_smoothed_score_mc_bad_input(kwargs, match):
-    args = dict(score_fn=lambda p: 1.0, theta={"x": jnp.zeros(2)}, sigma=0.1, n=10, key=jax.random.key(0))
-    args.update(kwargs)
-    with pytest.raises(ValueError, match=match):
-        T.smoothed_score_mc(**args)
-
-
-def test_smoothed_score_mc_rejects_scores_outside_unit_interval():
-    with pytest.raises(ValueError, match=r"score_fn must return values in \[0, 1\]"):
-        T.smoothed_score_mc(lambda p: p["x"][0] * 100.0, {"x": jnp.zeros(2)}, 1.0, 20, jax.random.key(0))
-
-
-def test_smoothed_score_mc_leaves_get_independent_noise():
-    # Two leaves of the same shape: with independent noise u - v ~ N(0, 2 sigma^2), so
-    # P(u - v >= sigma) = Phi(-1/sqrt(2)) ~ 0.24; shared noise would give exactly 0.
-    theta = {"u": jnp.zeros(3), "v": jnp.zeros(3)}
-    score = lambda p: p["u"][1] - p["v"][1] >= 0.1  # noqa: E731
-    est = T.smoothed_score_mc(score, theta, 0.1, 1000, jax.random.key(5), confidence=0.99)
-    assert est.lower < ndtr(-1 / math.sqrt(2)) < est.upper
+def test_theory_package_gives_every_public_name_from_its_home_module():
+    homes = (theory.bounds, theory.embeddings, theory.smoothing)
+    for name in PUBLIC:
+        assert name in theory.__all__, name
+        owners = [m for m in homes if name in m.__all__]
+        assert len(owners) == 1, (name, owners)  # one home per name
+        assert getattr(theory, name) is getattr(owners[0], name), name
+    assert theory.strong_bound(0.9, 1.0, 1.0) == pytest.approx(0.610856, abs=1e-6)
