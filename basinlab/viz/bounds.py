@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from basinlab.theory import bounds as theory
+from basinlab import theory
 from basinlab.viz import style
 
 __all__ = ["bound_vs_pa", "bound_vs_sigma", "embedding_histogram"]
