@@ -7,7 +7,7 @@ keeps its own position ids. Rows stop at an EOS token; later slots hold the pad 
 from __future__ import annotations
 
 import functools
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -66,13 +66,13 @@ def generate(
     spec: ModelSpec,
     params: dict,
     tokens: jax.Array,
-    attention_mask: Optional[jax.Array] = None,
+    attention_mask: jax.Array | None = None,
     *,
     max_new_tokens: int = 32,
-    eos_ids: Optional[Sequence[int]] = None,
-    pad_id: Optional[int] = None,
+    eos_ids: Sequence[int] | None = None,
+    pad_id: int | None = None,
     temperature: float = 0.0,
-    key: Optional[jax.Array] = None,
+    key: jax.Array | None = None,
     compute_dtype=None,
 ) -> jax.Array:
     """Continue left-padded prompts. tokens, attention_mask: [B, T]. Returns [B, max_new_tokens].

@@ -7,7 +7,6 @@ every field must be a plain Python value. Everything numeric lives in the params
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
 
 ARCHITECTURES = ("gpt2", "llama", "neox")
 NORMS = ("rms", "layer")
@@ -50,10 +49,10 @@ class ModelSpec:
     rope_low_freq_factor: float = 1.0
     rope_high_freq_factor: float = 4.0
     rope_original_max_seq_len: int = 8192
-    sliding_window: Optional[int] = None
-    bos_token_id: Optional[int] = None
+    sliding_window: int | None = None
+    bos_token_id: int | None = None
     eos_token_ids: tuple = ()
-    pad_token_id: Optional[int] = None
+    pad_token_id: int | None = None
     name: str = ""
 
     def __post_init__(self):
@@ -85,5 +84,5 @@ class ModelSpec:
     def uses_rope(self) -> bool:
         return self.rotary_dim > 0
 
-    def replace(self, **changes) -> "ModelSpec":
+    def replace(self, **changes) -> ModelSpec:
         return dataclasses.replace(self, **changes)
