@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
+from basinlab import validate
 from basinlab.models.spec import ModelSpec
 from basinlab.models.transformer import default_positions, forward_cached, init_cache
 
@@ -80,10 +81,8 @@ def generate(
     temperature = 0 is greedy decoding; temperature > 0 samples and needs a PRNG `key`.
     eos_ids default to the spec's; the EOS token itself is kept in the output, then pad_id.
     """
-    if max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    max_new_tokens = validate.positive_int("max_new_tokens", max_new_tokens)
+    temperature = validate.nonnegative_scalar("temperature", temperature)
     sample = temperature > 0
     if sample and key is None:
         raise ValueError("temperature > 0 samples tokens: pass a PRNG key, e.g. key=jax.random.key(0)")
