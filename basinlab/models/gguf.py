@@ -241,7 +241,7 @@ def _build_state_dict(
     state: dict[str, np.ndarray] = {}
     for name, entry in tensors.items():
         if name in _DERIVED_TENSORS:
-            continue  # warned about in _build_config
+            continue  # build_config warned about it
         mapped = _hf_name_and_shape(name, dims, n_layers)
         if mapped is None:
             raise ValueError(
