@@ -31,10 +31,9 @@ across BasinlabLMs of the same model (e.g. along an alpha sweep). For one-off si
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -47,22 +46,18 @@ try:
     from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs, postprocess_generated_text
 except ImportError as e:  # pragma: no cover - exercised only without lm-eval
     raise ImportError(
-        "basinlab.lmeval needs the lm-evaluation-harness: pip install 'lm-eval==0.4.13'"
+        "basinlab.integrations.lmeval needs the lm-evaluation-harness: pip install 'lm-eval==0.4.13'"
     ) from e
 
-from basinlab.landscape import directions as _directions
-from basinlab.models.generate import generate as _generate
+from basinlab import validate
+from basinlab.integrations import batching
+from basinlab.landscape import directions
 from basinlab.models.model import Model
-from basinlab.models.transformer import forward
 
 __all__ = ["BasinlabLM", "evaluate", "perturbed_params"]
 
 logger = logging.getLogger(__name__)
 
-_F32 = jnp.float32
-_MIN_BUCKET = 16
-# Default cap on one batch's logits (batch x length x vocab float32 values): 2**28 values = 1 GiB.
-_DEFAULT_LOGITS_BUDGET = 2**28
 # gen_kwargs that generate_until understands; others (top_p, top_k, ...) are ignored with a warning.
 _GEN_KEYS = {"until", "max_gen_toks", "do_sample", "temperature"}
 
@@ -78,51 +73,26 @@ def perturbed_params(model: Model, direction=None, alpha: float = 0.0):
     theta0 = model.params
     if direction is None:
         return theta0
-    if not isinstance(direction, _directions.DirectionRecipe):
-        _directions.check_compatible(theta0, direction)
+    recipe = isinstance(direction, directions.DirectionRecipe)
+    if not recipe:
+        directions.check_compatible(theta0, direction)
     alpha = float(alpha)
     if not math.isfinite(alpha):
         raise ValueError(f"alpha must be finite, got {alpha!r}")
     if alpha == 0.0:
         return theta0
-    if isinstance(direction, _directions.DirectionRecipe):
+    if recipe:
         # uint32 seed: any valid seed (< 2**32) traces, and fold_in casts to uint32 anyway.
-        recipe = jax.tree.map(lambda s: jnp.asarray(s, jnp.uint32), direction)
-        return _perturb_recipe(recipe, theta0, jnp.asarray(alpha, _F32))
-    return _perturb_tree(theta0, direction, jnp.asarray(alpha, _F32))
+        direction = jax.tree.map(lambda s: jnp.asarray(s, jnp.uint32), direction)
+    return _point(theta0, direction, jnp.asarray(alpha, jnp.float32))
 
 
 @jax.jit
-def _perturb_tree(theta, delta, alpha):
-    return _directions.perturb(theta, [delta], [alpha])
-
-
-@jax.jit
-def _perturb_recipe(recipe, theta, alpha):
-    return _directions.perturb(theta, [_directions.regenerate(recipe, theta)], [alpha])
-
-
-# ----------------------------------------------------------------------------- compiled kernels
-
-
-@functools.partial(jax.jit, static_argnames=("spec", "compute_dtype"))
-def _score(spec, params, inputs, mask, targets, compute_dtype):
-    """Per-position log p(target) and whether target is the argmax. All [B, T]."""
-    logits = forward(spec, params, inputs, attention_mask=mask, compute_dtype=compute_dtype)
-    logp = jax.nn.log_softmax(logits.astype(_F32), axis=-1)
-    token_logp = jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]
-    greedy = jnp.argmax(logits, axis=-1) == targets
-    return token_logp, greedy
-
-
-def _bucket(n: int, cap: Optional[int] = None) -> int:
-    """n rounded up to a power of two (at least _MIN_BUCKET), but not beyond max(n, cap)."""
-    b = max(_MIN_BUCKET, 1 << max(0, (n - 1).bit_length()))
-    return b if cap is None else max(n, min(b, cap))
-
-
-def _pow2_floor(n: int) -> int:
-    return 1 << (max(1, n).bit_length() - 1)
+def _point(theta0, direction, alpha):
+    # Compiled once per params structure; the maths is the landscape engine's own.
+    if isinstance(direction, directions.DirectionRecipe):
+        direction = directions.regenerate(direction, theta0)
+    return directions.perturb(theta0, [direction], [alpha])
 
 
 # ----------------------------------------------------------------------------- the LM
@@ -159,13 +129,13 @@ class BasinlabLM(TemplateLM):
         direction=None,
         alpha: float = 0.0,
         batch_size: int | str = 8,
-        max_length: Optional[int] = None,
+        max_length: int | None = None,
         *,
         max_gen_toks: int = 256,
-        add_bos_token: Optional[bool] = None,
-        prefix_token_id: Optional[int] = None,
+        add_bos_token: bool | None = None,
+        prefix_token_id: int | None = None,
         seed: int = 1234,
-        max_logits: int = _DEFAULT_LOGITS_BUDGET,
+        max_logits: int = batching.DEFAULT_LOGITS_BUDGET,
         normalization: str = "none",
         device=None,
         max_batch_size=None,
@@ -185,9 +155,9 @@ class BasinlabLM(TemplateLM):
             raise ValueError(f"model {model.source!r} was loaded without a tokenizer; "
                              "lm-eval works on text and needs one")
         if isinstance(direction, (int, np.integer)) and not isinstance(direction, bool):
-            direction = _directions.DirectionRecipe(seed=int(direction), normalization=normalization)
+            direction = directions.DirectionRecipe(seed=int(direction), normalization=normalization)
         elif isinstance(direction, dict) and "seed" in direction and "kind" in direction:
-            direction = _directions.DirectionRecipe.from_dict(direction)
+            direction = directions.DirectionRecipe.from_dict(direction)
         self.theta0 = model.params
         self.direction = direction
         self.alpha = float(alpha)
@@ -200,9 +170,7 @@ class BasinlabLM(TemplateLM):
                 batch_size = 8
             else:
                 batch_size = int(batch_size)
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self._batch_size = _pow2_floor(int(batch_size))
+        self._batch_size = batching.pow2_floor(validate.positive_int("batch_size", batch_size))
         self._max_length = int(max_length) if max_length else int(model.spec.max_seq_len)
         if self._max_length < 2:
             raise ValueError(f"max_length must be >= 2, got {self._max_length}")
@@ -250,7 +218,7 @@ class BasinlabLM(TemplateLM):
         d = self.direction
         if d is None:
             direction = None
-        elif isinstance(d, _directions.DirectionRecipe):
+        elif isinstance(d, directions.DirectionRecipe):
             direction = d.to_dict()
         else:
             direction = "explicit pytree"
@@ -265,8 +233,8 @@ class BasinlabLM(TemplateLM):
 
     # --- tokenization (as lm-eval's HFLM) ----------------------------------------------------
 
-    def tok_encode(self, string: str, add_special_tokens: Optional[bool] = None,
-                   left_truncate_len: Optional[int] = None, **kwargs) -> list[int]:
+    def tok_encode(self, string: str, add_special_tokens: bool | None = None,
+                   left_truncate_len: int | None = None, **kwargs) -> list[int]:
         if add_special_tokens is not None:
             special = {"add_special_tokens": add_special_tokens}
         elif self.add_bos_token is not None:
@@ -299,53 +267,14 @@ class BasinlabLM(TemplateLM):
 
     # --- scoring -----------------------------------------------------------------------------
 
-    def _rows_for(self, length: int) -> int:
-        """Batch rows for a padded length: batch_size, fewer when the logits would be too big."""
-        fit = self._max_logits // max(1, length * self.model.spec.vocab_size)
-        return max(1, min(self._batch_size, _pow2_floor(max(1, fit))))
-
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, **kwargs):
         """requests: [(key, context_enc, continuation_enc)] -> [(logprob, is_greedy)]."""
-        n = len(requests)
-        if n == 0:
-            return []
-        rows = []  # (input ids, target ids, continuation length)
-        for _, ctx, cont in requests:
-            if not ctx or not cont:
-                raise ValueError("each loglikelihood request needs a non-empty context and continuation "
-                                 "(tokens)")
-            if len(cont) > self.max_length:
-                raise ValueError(f"continuation of {len(cont)} tokens exceeds max_length={self.max_length}")
-            seq = (list(ctx) + list(cont))[-(self.max_length + 1):]
-            rows.append((seq[:-1], seq[1:], len(cont)))
-        order = sorted(range(n), key=lambda i: -len(rows[i][0]))
-        out: list = [None] * n
-        pos = 0
-        spec, params, cdt = self.model.spec, self.model.params, self.model.compute_dtype
-        pad = self.model.pad_id
-        while pos < n:
-            width = _bucket(len(rows[order[pos]][0]), self.max_length)
-            b = self._rows_for(width)
-            idx = order[pos:pos + b]
-            pos += len(idx)
-            bsz = b  # a short last batch is filled up: same shape, no new compile
-            inputs = np.full((bsz, width), pad, np.int32)
-            targets = np.zeros((bsz, width), np.int32)
-            mask = np.zeros((bsz, width), np.int32)
-            for r in range(bsz):
-                inp, tgt, _ = rows[idx[min(r, len(idx) - 1)]]  # filler rows repeat the last one
-                inputs[r, width - len(inp):] = inp
-                targets[r, width - len(tgt):] = tgt
-                mask[r, width - len(inp):] = 1
-            token_logp, greedy = _score(spec, params, jnp.asarray(inputs), jnp.asarray(mask),
-                                        jnp.asarray(targets), cdt)
-            token_logp, greedy = np.asarray(token_logp, np.float64), np.asarray(greedy)
-            for r, i in enumerate(idx):
-                c = rows[i][2]
-                answer = (float(token_logp[r, -c:].sum()), bool(greedy[r, -c:].all()))
-                out[i] = answer
-                if requests[i][0] is not None:
-                    self.cache_hook.add_partial("loglikelihood", requests[i][0], answer)
+        out = batching.loglikelihoods(self.model, [(ctx, cont) for _, ctx, cont in requests],
+                                      batch_size=self._batch_size, max_length=self.max_length,
+                                      max_logits=self._max_logits)
+        for (key, _, _), answer in zip(requests, out, strict=True):
+            if key is not None:
+                self.cache_hook.add_partial("loglikelihood", key, answer)
         return out
 
     def loglikelihood_rolling(self, requests, disable_tqdm: bool = False) -> list[float]:
@@ -360,25 +289,19 @@ class BasinlabLM(TemplateLM):
                 owner.append(k)
         scores = self._loglikelihood_tokens(windows, disable_tqdm=True)
         totals = [0.0] * len(requests)
-        for k, (lp, _) in zip(owner, scores):
+        for k, (lp, _) in zip(owner, scores, strict=True):
             totals[k] += lp
-        for req, total in zip(requests, totals):
+        for req, total in zip(requests, totals, strict=True):
             self.cache_hook.add_partial("loglikelihood_rolling", req.args, total)
         return totals
 
     # --- generation --------------------------------------------------------------------------
 
-    def _stop_token_ids(self, until: Sequence[str]) -> tuple:
-        """Ids of tokens that decode exactly to a stop string: generation may halt right after them
-        (the text is cut at the first stop string anyway, so this only saves decoding steps)."""
-        ids = set()
-        for s in until:
-            if not s:
-                continue
-            enc = self.tokenizer.encode(s, add_special_tokens=False)
-            if len(enc) == 1 and self.tokenizer.decode(enc) == s:
-                ids.add(int(enc[0]))
-        return tuple(sorted(ids))
+    def _next_key(self):
+        """A fresh sampling key: the seed's key folded with the count of sampled batches so far."""
+        key = jax.random.fold_in(self._key, self._n_sampled)
+        self._n_sampled += 1
+        return key
 
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
         n = len(requests)
@@ -405,44 +328,18 @@ class BasinlabLM(TemplateLM):
             if max_ctx <= 0:
                 raise ValueError(f"max_gen_toks={max_gen} leaves no room for a prompt within "
                                  f"max_length={self.max_length}")
-            stop_ids = self._stop_token_ids(until)
+            stop_ids = batching.stop_token_ids(self.tokenizer, until)
             eos_ids = tuple(sorted(real_eos | set(stop_ids)))
             encoded = {i: self.tok_encode(requests[i].args[0], left_truncate_len=max_ctx) for i in idxs}
-            order = sorted(idxs, key=lambda i: -len(encoded[i]))
-            for start in range(0, len(order), self._batch_size):
-                chunk = order[start:start + self._batch_size]
-                width = _bucket(max(len(encoded[i]) for i in chunk), max_ctx)
-                bsz = self._batch_size  # a short last batch is filled up: no new compile
-                tokens = np.full((bsz, width), self.model.pad_id, np.int32)
-                mask = np.zeros((bsz, width), np.int32)
-                for r in range(bsz):
-                    ids = encoded[chunk[min(r, len(chunk) - 1)]]
-                    if ids:
-                        tokens[r, width - len(ids):] = ids
-                        mask[r, width - len(ids):] = 1
-                    else:  # an empty prompt: condition on the prefix token, as lm-eval would on BOS
-                        tokens[r, -1], mask[r, -1] = self.prefix_token_id, 1
-                key = None
-                if temperature > 0:
-                    key = jax.random.fold_in(self._key, self._n_sampled)
-                    self._n_sampled += 1
-                gen = np.asarray(_generate(
-                    self.model.spec, self.model.params, tokens, mask, max_new_tokens=max_gen,
-                    eos_ids=eos_ids, pad_id=self.model.pad_id, temperature=temperature, key=key,
-                    compute_dtype=self.model.compute_dtype,
-                ))
-                for r, i in enumerate(chunk):
-                    row = []
-                    for t in gen[r]:
-                        t = int(t)
-                        if t in real_eos:
-                            break
-                        row.append(t)
-                        if t in stop_ids:
-                            break
-                    text = postprocess_generated_text(self.tok_decode(row), stop=until, think_end_token=None)
-                    out[i] = text
-                    self.cache_hook.add_partial("generate_until", requests[i].args, text)
+            generated = batching.continuations(
+                self.model, encoded, batch_size=self._batch_size, max_prompt=max_ctx, max_new_tokens=max_gen,
+                eos_ids=eos_ids, prefix_token_id=self.prefix_token_id, temperature=temperature,
+                next_key=self._next_key)
+            for i, tokens in generated.items():
+                row = batching.cut_at_stop(tokens, real_eos, stop_ids)
+                text = postprocess_generated_text(self.tok_decode(row), stop=until, think_end_token=None)
+                out[i] = text
+                self.cache_hook.add_partial("generate_until", requests[i].args, text)
         return out
 
 
@@ -458,7 +355,7 @@ def evaluate(
     include_path=None,
     *,
     batch_size: int = 8,
-    max_length: Optional[int] = None,
+    max_length: int | None = None,
     include_defaults: bool = True,
     **kw: Any,
 ) -> dict:

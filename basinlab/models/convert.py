@@ -1,15 +1,16 @@
-"""Explicit checkpoint conversion: config-key allowlists and shape-checked tensor lookup.
+"""Explicit config conversion: config-key allowlists, value checks, RoPE and token-id fields both
+ways, and the stored dtypes.
 
 Every architecture module (gpt2.py, llama.py, neox.py) declares which Hugging Face config keys it
-understands and maps each Hugging Face tensor name to a path in basinlab's params by hand. Anything
-the converter does not understand is an error, never silently ignored: a checkpoint that loads is a
-checkpoint that computes what its authors meant.
+understands (and maps each tensor name through namemap.py). Anything the converter does not
+understand is an error, never silently ignored: a checkpoint that loads is a checkpoint that
+computes what its authors meant.
 """
 
 from __future__ import annotations
 
-import fnmatch
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -56,70 +57,30 @@ def require_value(config: Mapping[str, Any], key: str, valid: Iterable[Any], def
     return value
 
 
-class TensorSource:
-    """Shape-checked, use-tracked access to a checkpoint's tensors (PyTorch names and layout)."""
-
-    def __init__(self, tensors: Mapping[str, Any], where: str):
-        self.tensors = tensors
-        self.where = where
-        self.used: set[str] = set()
-
-    def get(self, name: str, shape: tuple) -> np.ndarray:
-        if name not in self.tensors:
-            raise ValueError(f"{self.where}: missing tensor {name!r} (expected shape {tuple(shape)})")
-        value = np.asarray(self.tensors[name])
-        if tuple(value.shape) != tuple(shape):
-            raise ValueError(
-                f"{self.where}: tensor {name!r} has shape {tuple(value.shape)}, "
-                f"expected {tuple(shape)} from the config"
-            )
-        self.used.add(name)
-        return value
-
-    def has(self, name: str) -> bool:
-        return name in self.tensors
-
-    def check_all_used(self, ignore: Iterable[str] = ()) -> None:
-        """Unused tensors mean the name map missed something: refuse rather than drop weights."""
-        ignore = list(ignore)
-        left = [
-            n for n in self.tensors if n not in self.used and not any(fnmatch.fnmatch(n, p) for p in ignore)
-        ]
-        if left:
-            shown = sorted(left)[:10]
-            raise ValueError(
-                f"{self.where}: {len(left)} tensor(s) not understood by the converter, e.g. {shown}"
-            )
-
-
-def stack_layers(n_layers: int, layer_fn: Callable[[int], dict]) -> dict:
-    """Stack per-layer dicts of numpy arrays along a new leading axis."""
-    per_layer = [layer_fn(i) for i in range(n_layers)]
-
-    def stack(*leaves):
-        return np.stack(leaves, axis=0)
-
-    return jax.tree.map(stack, *per_layer)
-
-
 def to_jax(tree: dict, dtype) -> dict:
     """numpy leaves -> jax arrays of the stored dtype."""
     return jax.tree.map(lambda x: jnp.asarray(x, dtype=dtype), tree)
 
 
-def linear(src: TensorSource, name: str, n_in: int, n_out: int, bias: bool) -> dict:
-    """A PyTorch Linear (weight [out, in]) as {"kernel": [in, out], "bias": [out]}."""
-    p = {"kernel": src.get(f"{name}.weight", (n_out, n_in)).T}
-    if bias:
-        p["bias"] = src.get(f"{name}.bias", (n_out,))
-    return p
+def float_dtype(name: str, value: Any, valid: Iterable[str] | None = None) -> np.dtype:
+    """The floating dtype `value` names (a string, numpy/jax/ml_dtypes type), one of `valid` if given.
 
-
-def norm_params(src: TensorSource, name: str, d: int, bias: bool) -> dict:
-    p = {"scale": src.get(f"{name}.weight", (d,))}
-    if bias:
-        p["bias"] = src.get(f"{name}.bias", (d,))
-    return p
+    ValueError naming the argument `name`, the value and what is valid.
+    """
+    if valid is not None:
+        valid = list(valid)
+        label = value if isinstance(value, str) else jnp.dtype(value).name
+        if label not in valid:
+            raise ValueError(f"{name}={value!r} is not supported; valid: {valid}")
+        return jnp.dtype(label)
+    try:
+        out = jnp.dtype(value)
+    except TypeError as exc:
+        raise ValueError(f"{name} {value!r} is not a numpy dtype: {exc}") from None
+    # ml_dtypes.bfloat16 registers with kind "V"; accept it by name.
+    if out.kind != "f" and out.name != "bfloat16":
+        raise ValueError(f"{name} must be a floating type (float32, float16, bfloat16, ...), got {out}")
+    return out
 
 
 def token_ids(value) -> tuple:
@@ -129,6 +90,12 @@ def token_ids(value) -> tuple:
     if isinstance(value, (list, tuple)):
         return tuple(int(v) for v in value)
     return (int(value),)
+
+
+def token_id_value(ids: tuple):
+    """Inverse of `token_ids`: None, one int, or a list of ints (as config.json writes them)."""
+    ids = list(ids)
+    return None if not ids else ids[0] if len(ids) == 1 else ids
 
 
 ROPE_KEYS = ("rope_parameters", "rope_theta", "rope_scaling", "partial_rotary_factor", "rotary_pct",
@@ -162,3 +129,19 @@ def rope_fields(config: Mapping[str, Any], head_dim: int) -> dict:
             rope_original_max_seq_len=int(params["original_max_position_embeddings"]),
         )
     return fields
+
+
+def rope_config(spec) -> dict:
+    """Inverse of `rope_fields` for a Llama-family spec: rope_theta + rope_scaling in the legacy form
+    (transformers v5 converts it to rope_parameters)."""
+    out: dict[str, Any] = {"rope_theta": spec.rope_theta}
+    if spec.rope_type == "linear":
+        out["rope_scaling"] = {"rope_type": "linear", "factor": spec.rope_factor}
+    elif spec.rope_type == "llama3":
+        out["rope_scaling"] = {
+            "rope_type": "llama3", "factor": spec.rope_factor,
+            "low_freq_factor": spec.rope_low_freq_factor,
+            "high_freq_factor": spec.rope_high_freq_factor,
+            "original_max_position_embeddings": spec.rope_original_max_seq_len,
+        }
+    return out

@@ -1,8 +1,10 @@
-"""Which Hugging Face model_type maps to which basinlab converter."""
+"""Which family file (gpt2.py, llama.py, neox.py) serves a Hugging Face model_type or a spec's arch,
+and config normalization (transformers' defaults filled in) before a family reads a config."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from basinlab.models import gpt2, llama, neox
 from basinlab.models.spec import ModelSpec
@@ -13,6 +15,8 @@ FAMILIES = {
     **{t: neox for t in neox.MODEL_TYPES},
 }
 SUPPORTED_MODEL_TYPES = tuple(sorted(FAMILIES))
+# ModelSpec.arch -> family file
+BY_ARCH = {family.ARCH: family for family in (gpt2, llama, neox)}
 
 
 def _family(config: Mapping[str, Any]):
@@ -22,6 +26,22 @@ def _family(config: Mapping[str, Any]):
             f"unsupported architecture model_type={model_type!r}; supported: {list(SUPPORTED_MODEL_TYPES)}"
         )
     return FAMILIES[model_type]
+
+
+def for_spec(spec: ModelSpec):
+    """The family file of `spec` (by `spec.arch`): its `tensor_map`, `spec_to_config`, ..."""
+    return BY_ARCH[spec.arch]
+
+
+def normalized_config(raw: Mapping[str, Any]) -> dict:
+    """`raw` (a config.json dict) with transformers' defaults for the keys it omits, after checking
+    its model_type is supported (ValueError listing the supported ones)."""
+    from transformers import AutoConfig
+
+    _family(raw)  # ValueError for an unsupported model_type, before transformers sees it
+    model_type = raw["model_type"]
+    fields = {k: v for k, v in raw.items() if k != "model_type"}
+    return AutoConfig.for_model(model_type, **fields).to_dict()
 
 
 def spec_from_config(config: Mapping[str, Any], name: str = "") -> ModelSpec:

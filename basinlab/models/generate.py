@@ -7,11 +7,12 @@ keeps its own position ids. Rows stop at an EOS token; later slots hold the pad 
 from __future__ import annotations
 
 import functools
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 
+from basinlab import validate
 from basinlab.models.spec import ModelSpec
 from basinlab.models.transformer import default_positions, forward_cached, init_cache
 
@@ -66,13 +67,13 @@ def generate(
     spec: ModelSpec,
     params: dict,
     tokens: jax.Array,
-    attention_mask: Optional[jax.Array] = None,
+    attention_mask: jax.Array | None = None,
     *,
     max_new_tokens: int = 32,
-    eos_ids: Optional[Sequence[int]] = None,
-    pad_id: Optional[int] = None,
+    eos_ids: Sequence[int] | None = None,
+    pad_id: int | None = None,
     temperature: float = 0.0,
-    key: Optional[jax.Array] = None,
+    key: jax.Array | None = None,
     compute_dtype=None,
 ) -> jax.Array:
     """Continue left-padded prompts. tokens, attention_mask: [B, T]. Returns [B, max_new_tokens].
@@ -80,10 +81,8 @@ def generate(
     temperature = 0 is greedy decoding; temperature > 0 samples and needs a PRNG `key`.
     eos_ids default to the spec's; the EOS token itself is kept in the output, then pad_id.
     """
-    if max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    max_new_tokens = validate.positive_int("max_new_tokens", max_new_tokens)
+    temperature = validate.nonnegative_scalar("temperature", temperature)
     sample = temperature > 0
     if sample and key is None:
         raise ValueError("temperature > 0 samples tokens: pass a PRNG key, e.g. key=jax.random.key(0)")

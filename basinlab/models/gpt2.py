@@ -1,16 +1,21 @@
 """GPT-2: learned absolute positions, pre-LayerNorm blocks, GELU MLP, tied head.
 
 Hugging Face stores GPT-2's projections as Conv1D modules whose weight is already [in, out], and
-the q/k/v projections fused in one c_attn matrix that the converter splits.
+the q/k/v projections fused in one c_attn matrix that the name map splits (and fuses back on save).
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
 
 from basinlab.models import convert as C
+from basinlab.models import namemap as N
 from basinlab.models.spec import ModelSpec
 
+ARCH = "gpt2"
 MODEL_TYPES = ("gpt2",)
 
 SUPPORTED_KEYS = (
@@ -21,6 +26,7 @@ SUPPORTED_KEYS = (
 
 
 def spec_from_config(config: Mapping[str, Any], name: str = "") -> ModelSpec:
+    """ModelSpec from a Hugging Face GPT-2 config dict; ValueError for anything not understood."""
     C.require_value(config, "model_type", MODEL_TYPES)
     C.check_config_keys(config, "gpt2", SUPPORTED_KEYS)
     act = C.require_value(
@@ -31,7 +37,7 @@ def spec_from_config(config: Mapping[str, Any], name: str = "") -> ModelSpec:
     C.require_value(config, "tie_word_embeddings", (True,), True)
     d, h = config["n_embd"], config["n_head"]
     return ModelSpec(
-        arch="gpt2",
+        arch=ARCH,
         vocab_size=config["vocab_size"],
         d_model=d,
         n_layers=config["n_layer"],
@@ -56,37 +62,50 @@ def spec_from_config(config: Mapping[str, Any], name: str = "") -> ModelSpec:
     )
 
 
+def spec_to_config(spec: ModelSpec) -> dict:
+    """The family part of an HF config.json for `spec` (inverse of `spec_from_config`)."""
+    return {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_embd": spec.d_model,
+            "n_layer": spec.n_layers, "n_head": spec.n_heads, "n_inner": spec.d_ff,
+            "n_positions": spec.max_seq_len, "activation_function": spec.activation,
+            "layer_norm_epsilon": spec.norm_eps}
+
+
+# c_attn [D, 3D] (Conv1D: [in, out]) <-> q, k, v kernels [D, D] (or biases [3D] <-> [D] x 3).
+FUSED_QKV = N.Layout(lambda x, spec: tuple(np.split(x, 3, axis=-1)),
+                     lambda leaves, spec: np.concatenate(leaves, axis=-1))
+
+
+def tensor_map(spec: ModelSpec) -> list[N.Entry]:
+    """Every Hugging Face tensor of a GPT-2 checkpoint and its params leaves (see namemap.py).
+    Conv1D weights are already [in, out], so nothing is transposed."""
+    layer = "transformer.h.{i}"
+
+    def conv1d(hf, params, n_in, n_out):
+        return [N.Entry(f"{hf}.weight", f"{params}/kernel", (n_in, n_out)),
+                N.Entry(f"{hf}.bias", f"{params}/bias", (n_out,))]
+
+    return [
+        N.Entry("transformer.wte.weight", "embed/embedding", ("V", "D")),
+        N.Entry("transformer.wpe.weight", "pos_embed/embedding", ("P", "D")),
+        *N.norm(f"{layer}.ln_1", "layers/attn_norm", True),
+        N.Entry(f"{layer}.attn.c_attn.weight", tuple(f"layers/attn/{n}/kernel" for n in "qkv"), ("D", "3D"),
+                FUSED_QKV),
+        N.Entry(f"{layer}.attn.c_attn.bias", tuple(f"layers/attn/{n}/bias" for n in "qkv"), ("3D",), FUSED_QKV),
+        *conv1d(f"{layer}.attn.c_proj", "layers/attn/o", "D", "D"),
+        *N.norm(f"{layer}.ln_2", "layers/mlp_norm", True),
+        *conv1d(f"{layer}.mlp.c_fc", "layers/mlp/up", "D", "F"),
+        *conv1d(f"{layer}.mlp.c_proj", "layers/mlp/down", "F", "D"),
+        *N.norm("transformer.ln_f", "final_norm", True),
+    ]
+
+
+# lm_head.weight is the tied embedding; attn.bias / attn.masked_bias are causal-mask buffers.
+IGNORED = ("lm_head.weight", "*.attn.bias", "*.attn.masked_bias")
+
+
 def params_from_state_dict(spec: ModelSpec, tensors: Mapping[str, Any], where: str = "checkpoint") -> dict:
+    """basinlab params (numpy leaves) from a GPT-2 state dict (with or without "transformer.")."""
     # The original OpenAI-converted checkpoints omit the "transformer." prefix.
     if not any(k.startswith("transformer.") for k in tensors):
         tensors = {f"transformer.{k}" if k != "lm_head.weight" else k: v for k, v in tensors.items()}
-    src = C.TensorSource(tensors, where)
-    d, f, v = spec.d_model, spec.d_ff, spec.vocab_size
-
-    def conv1d(name, n_in, n_out):
-        return {"kernel": src.get(f"{name}.weight", (n_in, n_out)), "bias": src.get(f"{name}.bias", (n_out,))}
-
-    def layer(i):
-        pre = f"transformer.h.{i}"
-        qkv = conv1d(f"{pre}.attn.c_attn", d, 3 * d)
-        split = lambda a: {"q": a[..., :d], "k": a[..., d : 2 * d], "v": a[..., 2 * d :]}  # noqa: E731
-        kernels, biases = split(qkv["kernel"]), split(qkv["bias"])
-        return {
-            "attn_norm": C.norm_params(src, f"{pre}.ln_1", d, True),
-            "attn": {
-                **{n: {"kernel": kernels[n], "bias": biases[n]} for n in ("q", "k", "v")},
-                "o": conv1d(f"{pre}.attn.c_proj", d, d),
-            },
-            "mlp_norm": C.norm_params(src, f"{pre}.ln_2", d, True),
-            "mlp": {"up": conv1d(f"{pre}.mlp.c_fc", d, f), "down": conv1d(f"{pre}.mlp.c_proj", f, d)},
-        }
-
-    params = {
-        "embed": {"embedding": src.get("transformer.wte.weight", (v, d))},
-        "pos_embed": {"embedding": src.get("transformer.wpe.weight", (spec.max_seq_len, d))},
-        "layers": C.stack_layers(spec.n_layers, layer),
-        "final_norm": C.norm_params(src, "transformer.ln_f", d, True),
-    }
-    # lm_head.weight is the tied embedding; attn.bias / attn.masked_bias are causal-mask buffers.
-    src.check_all_used(ignore=["lm_head.weight", "*.attn.bias", "*.attn.masked_bias"])
-    return params
+    return N.load_params(tensor_map(spec), spec, tensors, where, ignore=IGNORED)

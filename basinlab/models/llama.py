@@ -1,17 +1,23 @@
 """The Llama family: Llama 2/3, Qwen2/Qwen2.5, Mistral, SmolLM2.
 
 Grouped-query attention, RoPE (optionally llama3-scaled), RMSNorm, SwiGLU MLP, tied or untied
-embeddings, optional q/k/v biases (Qwen2). Conversion from Hugging Face checkpoints.
+embeddings, optional q/k/v biases (Qwen2). The Hugging Face config allowlist and its inverse
+(`spec_from_config`, `spec_to_config`) and the tensor name map (`tensor_map`) that load and save share.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from basinlab.models import convert as C
+from basinlab.models import namemap as N
 from basinlab.models.spec import ModelSpec
 
-MODEL_TYPES = ("llama", "mistral", "qwen2")
+ARCH = "llama"
+# Hugging Face model_type -> the class its config.json names in "architectures".
+HF_CLASSES = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM"}
+MODEL_TYPES = tuple(HF_CLASSES)
 
 SUPPORTED_KEYS = (
     "vocab_size hidden_size intermediate_size num_hidden_layers num_attention_heads "
@@ -38,7 +44,7 @@ def spec_from_config(config: Mapping[str, Any], name: str = "") -> ModelSpec:
     head_dim = config.get("head_dim") or d // h
     qkv_bias = model_type == "qwen2" or bool(config.get("attention_bias", False))
     return ModelSpec(
-        arch="llama",
+        arch=ARCH,
         vocab_size=config["vocab_size"],
         d_model=d,
         n_layers=config["num_hidden_layers"],
@@ -65,37 +71,53 @@ def spec_from_config(config: Mapping[str, Any], name: str = "") -> ModelSpec:
     )
 
 
+def spec_to_config(spec: ModelSpec) -> dict:
+    """The family part of an HF config.json for `spec` (inverse of `spec_from_config`; save.py adds
+    the keys every family shares)."""
+    # Qwen2 = q/k/v biases without an o bias; Mistral = a sliding window; anything else is Llama.
+    if spec.qkv_bias and not spec.o_bias:
+        model_type = "qwen2"
+    else:
+        model_type = "mistral" if spec.sliding_window is not None else "llama"
+    config = {"architectures": [HF_CLASSES[model_type]], "model_type": model_type,
+              "hidden_size": spec.d_model, "intermediate_size": spec.d_ff,
+              "num_hidden_layers": spec.n_layers, "num_attention_heads": spec.n_heads,
+              "num_key_value_heads": spec.n_kv_heads, "head_dim": spec.head_dim,
+              "hidden_act": spec.activation, "max_position_embeddings": spec.max_seq_len,
+              "rms_norm_eps": spec.norm_eps, **C.rope_config(spec)}
+    if model_type == "qwen2":
+        config["use_sliding_window"] = False
+    else:
+        config.update(attention_bias=spec.qkv_bias, mlp_bias=spec.mlp_bias)
+    if model_type == "mistral":
+        config["sliding_window"] = spec.sliding_window
+    return config
+
+
+def tensor_map(spec: ModelSpec) -> list[N.Entry]:
+    """Every Hugging Face tensor of a `spec` checkpoint and its params leaves (see namemap.py)."""
+    layer = "model.layers.{i}"
+    attn = [N.linear(f"{layer}.self_attn.{n}_proj", f"layers/attn/{n}", "D", out, spec.qkv_bias)
+            for n, out in (("q", "Q"), ("k", "K"), ("v", "K"))]
+    mlp = [N.linear(f"{layer}.mlp.{n}_proj", f"layers/mlp/{n}", n_in, n_out, spec.mlp_bias)
+           for n, n_in, n_out in (("gate", "D", "F"), ("up", "D", "F"), ("down", "F", "D"))]
+    head = [] if spec.tie_embeddings else [N.Entry("lm_head.weight", "lm_head/kernel", ("V", "D"), N.TRANSPOSED)]
+    return [
+        N.Entry("model.embed_tokens.weight", "embed/embedding", ("V", "D")),
+        *N.norm(f"{layer}.input_layernorm", "layers/attn_norm", False),
+        *[e for entries in attn for e in entries],
+        *N.linear(f"{layer}.self_attn.o_proj", "layers/attn/o", "Q", "D", spec.o_bias),
+        *N.norm(f"{layer}.post_attention_layernorm", "layers/mlp_norm", False),
+        *[e for entries in mlp for e in entries],
+        *N.norm("model.norm", "final_norm", False),
+        *head,
+    ]
+
+
+# A tied checkpoint may still store lm_head.weight (a copy of the embedding); RoPE buffers.
+IGNORED = ("lm_head.weight", "*rotary_emb.inv_freq")
+
+
 def params_from_state_dict(spec: ModelSpec, tensors: Mapping[str, Any], where: str = "checkpoint") -> dict:
     """basinlab params (numpy leaves) from Hugging Face tensor names. See transformer.py for the layout."""
-    src = C.TensorSource(tensors, where)
-    d, f, v = spec.d_model, spec.d_ff, spec.vocab_size
-    q_out, kv_out = spec.n_heads * spec.head_dim, spec.n_kv_heads * spec.head_dim
-
-    def layer(i):
-        pre = f"model.layers.{i}"
-        return {
-            "attn_norm": C.norm_params(src, f"{pre}.input_layernorm", d, False),
-            "attn": {
-                "q": C.linear(src, f"{pre}.self_attn.q_proj", d, q_out, spec.qkv_bias),
-                "k": C.linear(src, f"{pre}.self_attn.k_proj", d, kv_out, spec.qkv_bias),
-                "v": C.linear(src, f"{pre}.self_attn.v_proj", d, kv_out, spec.qkv_bias),
-                "o": C.linear(src, f"{pre}.self_attn.o_proj", q_out, d, spec.o_bias),
-            },
-            "mlp_norm": C.norm_params(src, f"{pre}.post_attention_layernorm", d, False),
-            "mlp": {
-                "gate": C.linear(src, f"{pre}.mlp.gate_proj", d, f, spec.mlp_bias),
-                "up": C.linear(src, f"{pre}.mlp.up_proj", d, f, spec.mlp_bias),
-                "down": C.linear(src, f"{pre}.mlp.down_proj", f, d, spec.mlp_bias),
-            },
-        }
-
-    params = {
-        "embed": {"embedding": src.get("model.embed_tokens.weight", (v, d))},
-        "layers": C.stack_layers(spec.n_layers, layer),
-        "final_norm": C.norm_params(src, "model.norm", d, False),
-    }
-    if not spec.tie_embeddings:
-        params["lm_head"] = {"kernel": src.get("lm_head.weight", (v, d)).T}
-    # A tied checkpoint may still store lm_head.weight (a copy of the embedding); RoPE buffers.
-    src.check_all_used(ignore=["lm_head.weight", "*rotary_emb.inv_freq"])
-    return params
+    return N.load_params(tensor_map(spec), spec, tensors, where, ignore=IGNORED)

@@ -1,7 +1,7 @@
 """`load(source)`: a Hugging Face folder, a hub id, a GGUF file or a bundled alias -> `Model`.
 
-Conversion is explicit (see convert.py): the config passes an allowlist, every tensor is looked up
-by name with its shape checked, and no tensor is left unused.
+Conversion is explicit: the config passes its family's allowlist (convert.py), every tensor is looked
+up through the family's name map with its shape checked, and no tensor is left unused (namemap.py).
 """
 
 from __future__ import annotations
@@ -10,13 +10,12 @@ import json
 import os
 import pathlib
 import re
-from typing import Any, Optional
+from typing import Any
 
-import jax.numpy as jnp
 import numpy as np
 
 from basinlab.models import families
-from basinlab.models.convert import to_jax
+from basinlab.models.convert import float_dtype, to_jax
 from basinlab.models.model import Model
 
 ALIASES = ("smollm2-135m-instruct",)
@@ -37,8 +36,8 @@ def load(source: str | os.PathLike, dtype: Any = "float32", compute_dtype: Any =
     dtype: stored dtype of the params, "float32" or "bfloat16"; compute_dtype: activations and
     matmuls (default: dtype).
     """
-    dtype = _check_dtype(dtype, "dtype")
-    compute_dtype = None if compute_dtype is None else _check_dtype(compute_dtype, "compute_dtype")
+    dtype = float_dtype("dtype", dtype, DTYPES)
+    compute_dtype = None if compute_dtype is None else float_dtype("compute_dtype", compute_dtype, DTYPES)
     text = os.fspath(source)
     if text.lower() in ALIASES:
         from basinlab.models.gguf import find_bundled_smollm2
@@ -64,13 +63,6 @@ def load(source: str | os.PathLike, dtype: Any = "float32", compute_dtype: Any =
     )
 
 
-def _check_dtype(value, argument):
-    name = jnp.dtype(value).name if not isinstance(value, str) else value
-    if name not in DTYPES:
-        raise ValueError(f"{argument}={value!r} is not supported; valid: {list(DTYPES)}")
-    return jnp.dtype(name)
-
-
 def _is_gguf(path: pathlib.Path) -> bool:
     with open(path, "rb") as f:
         return f.read(4) == b"GGUF" or path.suffix.lower() == ".gguf"
@@ -80,24 +72,10 @@ def _from_gguf(path, dtype, compute_dtype, name) -> Model:
     from basinlab.models.gguf import read_gguf
 
     ckpt = read_gguf(path)
-    config = _normalized_config(ckpt.config)
+    config = families.normalized_config(ckpt.config)
     spec = families.spec_from_config(config, name=name)
     params = families.params_from_state_dict(config, spec, ckpt.state_dict, where=str(path))
     return Model(spec, to_jax(params, dtype), ckpt.tokenizer, str(path), compute_dtype)
-
-
-def _normalized_config(raw: dict) -> dict:
-    """Fill transformers' defaults for keys a config.json may omit, after checking the family."""
-    from transformers import AutoConfig
-
-    model_type = raw.get("model_type")
-    if model_type not in families.FAMILIES:
-        raise ValueError(
-            f"unsupported architecture model_type={model_type!r}; "
-            f"supported: {list(families.SUPPORTED_MODEL_TYPES)}"
-        )
-    fields = {k: v for k, v in raw.items() if k != "model_type"}
-    return AutoConfig.for_model(model_type, **fields).to_dict()
 
 
 def _from_hf_folder(folder: pathlib.Path, dtype, compute_dtype, name) -> Model:
@@ -108,7 +86,7 @@ def _from_hf_folder(folder: pathlib.Path, dtype, compute_dtype, name) -> Model:
         raw = json.loads(config_path.read_text())
     except json.JSONDecodeError as e:
         raise ValueError(f"{config_path} is not valid JSON: {e}") from None
-    config = _normalized_config(raw)
+    config = families.normalized_config(raw)
     spec = families.spec_from_config(config, name=name)
     tensors = read_weights(folder)
     params = families.params_from_state_dict(config, spec, tensors, where=str(folder))
@@ -168,7 +146,7 @@ def _folder_tokenizer(folder: pathlib.Path):
     return tok
 
 
-def _hub_snapshot(repo_id: str, revision: Optional[str] = None) -> pathlib.Path:
+def _hub_snapshot(repo_id: str, revision: str | None = None) -> pathlib.Path:
     """A hub repo from the local cache, else downloaded; offline, an error that says what to do."""
     from huggingface_hub import snapshot_download
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -62,11 +63,11 @@ class Model:
             f"dtype={jnp.dtype(self.dtype).name}, source={self.source!r})"
         )
 
-    def with_params(self, params: dict) -> "Model":
+    def with_params(self, params: dict) -> Model:
         """The same model with other weights (e.g. theta0 + alpha * delta)."""
         return dataclasses.replace(self, params=params)
 
-    def logits(self, tokens, attention_mask=None, params: Optional[dict] = None) -> jax.Array:
+    def logits(self, tokens, attention_mask=None, params: dict | None = None) -> jax.Array:
         """Logits [B, T, V] (float32) of token ids [B, T]."""
         return _jit_forward(
             self.spec, self.params if params is None else params, jnp.asarray(tokens),
@@ -98,7 +99,7 @@ class Model:
             return tok.pad_token_id
         return self.spec.eos_token_ids[0] if self.spec.eos_token_ids else 0
 
-    def chat_prompt(self, message: str, system: Optional[str] = None) -> str:
+    def chat_prompt(self, message: str, system: str | None = None) -> str:
         """The tokenizer's chat template applied to one user message, ready for generation."""
         tok = self._require_tokenizer()
         if not getattr(tok, "chat_template", None):
@@ -116,7 +117,7 @@ class Model:
         chat: bool = False,
         temperature: float = 0.0,
         key=None,
-        params: Optional[dict] = None,
+        params: dict | None = None,
     ) -> list[str]:
         """Greedy (or sampled) continuations of each prompt, decoded, EOS and padding removed."""
         tok = self._require_tokenizer()
@@ -142,7 +143,7 @@ class Model:
             ids.add(int(self.tokenizer.eos_token_id))
         return tuple(sorted(ids))
 
-    def nll(self, text: str, seq_len: int = 128, batch: int = 8, params: Optional[dict] = None) -> float:
+    def nll(self, text: str, seq_len: int = 128, batch: int = 8, params: dict | None = None) -> float:
         """Mean next-token NLL (nats) over up to batch x seq_len tokens of `text`."""
         tokens = self.encode([text], add_special_tokens=False)[0][0]
         if len(tokens) < 2:

@@ -7,7 +7,8 @@ every field must be a plain Python value. Everything numeric lives in the params
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+
+from basinlab import validate
 
 ARCHITECTURES = ("gpt2", "llama", "neox")
 NORMS = ("rms", "layer")
@@ -50,28 +51,19 @@ class ModelSpec:
     rope_low_freq_factor: float = 1.0
     rope_high_freq_factor: float = 4.0
     rope_original_max_seq_len: int = 8192
-    sliding_window: Optional[int] = None
-    bos_token_id: Optional[int] = None
+    sliding_window: int | None = None
+    bos_token_id: int | None = None
     eos_token_ids: tuple = ()
-    pad_token_id: Optional[int] = None
+    pad_token_id: int | None = None
     name: str = ""
 
     def __post_init__(self):
-        def bad(field, value, valid):
-            raise ValueError(f"ModelSpec.{field}={value!r} is not supported; valid: {valid}")
-
-        if self.arch not in ARCHITECTURES:
-            bad("arch", self.arch, ARCHITECTURES)
-        if self.norm not in NORMS:
-            bad("norm", self.norm, NORMS)
-        if self.activation not in ACTIVATIONS:
-            bad("activation", self.activation, ACTIVATIONS)
-        if self.rope_type not in ROPE_TYPES:
-            bad("rope_type", self.rope_type, ROPE_TYPES)
+        for field, valid in (("arch", ARCHITECTURES), ("norm", NORMS), ("activation", ACTIVATIONS),
+                             ("rope_type", ROPE_TYPES)):
+            validate.choice(f"ModelSpec.{field}", getattr(self, field), valid)
         for field in ("vocab_size", "d_model", "n_layers", "n_heads", "n_kv_heads", "head_dim", "d_ff"):
-            value = getattr(self, field)
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"ModelSpec.{field} must be a positive int, got {value!r}")
+            # stored as a plain int: the spec is a static (hashed) jit argument
+            object.__setattr__(self, field, validate.positive_int(f"ModelSpec.{field}", getattr(self, field)))
         if self.n_heads % self.n_kv_heads:
             raise ValueError(
                 f"ModelSpec.n_heads={self.n_heads} must be a multiple of n_kv_heads={self.n_kv_heads}"
@@ -85,5 +77,5 @@ class ModelSpec:
     def uses_rope(self) -> bool:
         return self.rotary_dim > 0
 
-    def replace(self, **changes) -> "ModelSpec":
+    def replace(self, **changes) -> ModelSpec:
         return dataclasses.replace(self, **changes)

@@ -19,8 +19,6 @@ Kernels are [in, out] (x @ kernel), the transpose of PyTorch's Linear.weight.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import jax
 import jax.numpy as jnp
 
@@ -107,10 +105,10 @@ def forward(
     params: dict,
     tokens: jax.Array,
     *,
-    attention_mask: Optional[jax.Array] = None,
-    positions: Optional[jax.Array] = None,
+    attention_mask: jax.Array | None = None,
+    positions: jax.Array | None = None,
     compute_dtype=None,
-    last_n: Optional[int] = None,
+    last_n: int | None = None,
 ) -> jax.Array:
     """Logits of a batch of token sequences.
 
@@ -155,7 +153,7 @@ def forward_cached(
     attention_mask: jax.Array,
     positions: jax.Array,
     compute_dtype=None,
-    last_n: Optional[int] = None,
+    last_n: int | None = None,
 ) -> tuple[jax.Array, dict]:
     """Run T new tokens against a KV cache, writing them at slots [index, index + T).
 

@@ -29,8 +29,8 @@ import jax  # noqa: E402
 from lm_eval.api.instance import Instance  # noqa: E402
 
 import basinlab  # noqa: E402
-from basinlab.landscape.directions import DirectionRecipe  # noqa: E402
 from basinlab.integrations.lmeval import BasinlabLM, evaluate  # noqa: E402
+from basinlab.landscape.directions import DirectionRecipe  # noqa: E402
 from basinlab.models import token_nll  # noqa: E402
 from basinlab.models.model import left_pad  # noqa: E402
 
@@ -132,7 +132,7 @@ def test_loglikelihood_matches_token_nll(model, lm):
     out = lm.loglikelihood([_req("loglikelihood", c, x) for c, x in PAIRS], disable_tqdm=True)
     assert len(out) == len(PAIRS)
     for pair, (logprob, is_greedy), (ref, ref_greedy) in zip(PAIRS, out, _reference(
-            model, model.params, PAIRS)):
+            model, model.params, PAIRS), strict=True):
         assert abs(logprob - ref) <= 1e-4, (pair, logprob, ref)
         assert is_greedy == ref_greedy, pair
     assert out[0][0] > out[1][0]  # " Paris" beats " London"
@@ -159,7 +159,7 @@ def test_perturbed_loglikelihood_changes_theta0_does_not(model, lm):
     moved = BasinlabLM(model, direction=RECIPE, alpha=ALPHA)
     assert moved.model.params is not model.params
     out = moved.loglikelihood(requests, disable_tqdm=True)
-    for (lp0, _), (lp1, _), (ref, _) in zip(base, out, _reference(model, moved.model.params, PAIRS)):
+    for (lp0, _), (lp1, _), (ref, _) in zip(base, out, _reference(model, moved.model.params, PAIRS), strict=True):
         assert np.isfinite(lp1) and abs(lp1 - lp0) > 1e-3
         assert abs(lp1 - ref) <= 1e-4  # exactly token_nll at theta0 + alpha * delta
     info = moved.get_model_info()
@@ -171,7 +171,7 @@ def test_perturbed_loglikelihood_changes_theta0_does_not(model, lm):
                                   np.asarray(model.params["final_norm"]["scale"]) + np.float32(0.5))
     del moved, shifted, ones
     after = _snapshot(model.params)
-    assert all(np.array_equal(a, b) for a, b in zip(before, after))  # bit-identical theta0
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))  # bit-identical theta0
     assert lm.loglikelihood(requests, disable_tqdm=True) == base
 
 

@@ -345,7 +345,7 @@ def _ref_dequant_q4_k(raw: np.ndarray) -> np.ndarray:
         dmin = np.float32(blk[2:4].view(np.float16)[0])
         scales, qs = blk[4:16].astype(np.int32), blk[16:144].astype(np.int32)
 
-        def scale_min(j):
+        def scale_min(j, scales=scales):
             if j < 4:
                 return scales[j] & 63, scales[j + 4] & 63
             return (scales[j + 4] & 0xF) | ((scales[j - 4] >> 6) << 4), (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4)
@@ -373,16 +373,16 @@ def _ref_dequant_q6_k(raw: np.ndarray) -> np.ndarray:
         d = np.float32(blk[208:210].view(np.float16)[0])
         y, lo, hi, s = 0, 0, 0, 0
         for _ in range(0, QK_K, 128):
-            for l in range(32):
-                is_ = l // 16
-                q1 = ((ql[lo + l] & 0xF) | (((qh[hi + l] >> 0) & 3) << 4)) - 32
-                q2 = ((ql[lo + l + 32] & 0xF) | (((qh[hi + l] >> 2) & 3) << 4)) - 32
-                q3 = ((ql[lo + l] >> 4) | (((qh[hi + l] >> 4) & 3) << 4)) - 32
-                q4 = ((ql[lo + l + 32] >> 4) | (((qh[hi + l] >> 6) & 3) << 4)) - 32
-                out[b, y + l] = d * sc[s + is_] * q1
-                out[b, y + l + 32] = d * sc[s + is_ + 2] * q2
-                out[b, y + l + 64] = d * sc[s + is_ + 4] * q3
-                out[b, y + l + 96] = d * sc[s + is_ + 6] * q4
+            for t in range(32):
+                is_ = t // 16
+                q1 = ((ql[lo + t] & 0xF) | (((qh[hi + t] >> 0) & 3) << 4)) - 32
+                q2 = ((ql[lo + t + 32] & 0xF) | (((qh[hi + t] >> 2) & 3) << 4)) - 32
+                q3 = ((ql[lo + t] >> 4) | (((qh[hi + t] >> 4) & 3) << 4)) - 32
+                q4 = ((ql[lo + t + 32] >> 4) | (((qh[hi + t] >> 6) & 3) << 4)) - 32
+                out[b, y + t] = d * sc[s + is_] * q1
+                out[b, y + t + 32] = d * sc[s + is_ + 2] * q2
+                out[b, y + t + 64] = d * sc[s + is_ + 4] * q3
+                out[b, y + t + 96] = d * sc[s + is_ + 6] * q4
             y, lo, hi, s = y + 128, lo + 64, hi + 32, s + 8
     return out
 

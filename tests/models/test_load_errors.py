@@ -8,9 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-from safetensors.numpy import load_file, save_file
-
 from hf_tiny import tiny_model
+from safetensors.numpy import load_file, save_file
 
 import basinlab
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from hf_tiny import CONFIGS, tiny_model, torch
 
 import basinlab

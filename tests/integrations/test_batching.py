@@ -1,0 +1,90 @@
+"""basinlab.integrations.batching (the compute behind the lm-eval adapter) on the tiny random
+SmolLM2-shaped model: batched, bucketed, filled-up and truncated requests against one-at-a-time
+references (token_nll and generate on the bare sequence)."""
+
+import jax
+import numpy as np
+import pytest
+
+from basinlab.integrations import batching
+from basinlab.models import generate, token_nll
+
+RS = np.random.RandomState(0)
+# (context ids, continuation ids) of different lengths; the third is longer than max_length + 1 = 25.
+PAIRS = [(list(RS.randint(3, 150, 5)), list(RS.randint(3, 150, 3))),
+         (list(RS.randint(3, 150, 11)), list(RS.randint(3, 150, 1))),
+         (list(RS.randint(3, 150, 30)), list(RS.randint(3, 150, 4)))]
+MAX_LENGTH = 24
+
+
+def reference(model, ctx, cont):
+    """(log p(cont | ctx), all greedy) from token_nll and the logits of the bare, truncated sequence."""
+    seq = np.asarray([(ctx + cont)[-(MAX_LENGTH + 1):]], np.int32)
+    nll, _ = token_nll(model.spec, model.params, seq, np.ones_like(seq))
+    greedy = np.asarray(model.logits(seq)[0, :-1].argmax(-1)) == seq[0, 1:]
+    return -np.asarray(nll, np.float64)[0, -len(cont):].sum(), bool(greedy[-len(cont):].all())
+
+
+def test_bucket_rows_and_pow2():
+    assert [batching.bucket(n) for n in (1, 16, 17, 33)] == [16, 16, 32, 64]
+    assert batching.bucket(17, cap=20) == 20 and batching.bucket(40, cap=20) == 40  # never below n
+    assert [batching.pow2_floor(n) for n in (0, 1, 5, 8, 9)] == [1, 1, 4, 8, 8]
+    assert batching.rows_for(16, 8, 100, 2**28) == 8
+    assert batching.rows_for(16, 8, 100, 3 * 16 * 100) == 2  # 3 rows fit: a power of two, 2
+    assert batching.rows_for(16, 8, 100, 1) == 1  # never fewer than one row
+
+
+@pytest.mark.parametrize("batch_size, max_logits", [(2, batching.DEFAULT_LOGITS_BUDGET), (8, 1)])
+def test_loglikelihoods_match_one_sequence_at_a_time(tiny_smol, batch_size, max_logits):
+    got = batching.loglikelihoods(tiny_smol, PAIRS, batch_size=batch_size, max_length=MAX_LENGTH,
+                                  max_logits=max_logits)
+    for (ctx, cont), (logprob, greedy) in zip(PAIRS, got, strict=True):
+        ref_logprob, ref_greedy = reference(tiny_smol, ctx, cont)
+        assert abs(logprob - ref_logprob) <= 1e-4 and greedy == ref_greedy
+
+
+def test_loglikelihoods_refuse_empty_and_too_long_requests(tiny_smol):
+    with pytest.raises(ValueError, match="non-empty context and continuation"):
+        batching.loglikelihoods(tiny_smol, [([], [5])], batch_size=2, max_length=MAX_LENGTH)
+    with pytest.raises(ValueError, match="continuation of 30 tokens exceeds max_length=24"):
+        batching.loglikelihoods(tiny_smol, [([4], [5] * 30)], batch_size=2, max_length=MAX_LENGTH)
+    assert batching.loglikelihoods(tiny_smol, [], batch_size=2, max_length=MAX_LENGTH) == []
+
+
+def test_continuations_match_generate_alone_and_are_keyed(tiny_smol):
+    spec, params = tiny_smol.spec, tiny_smol.params
+    prompts = {7: list(RS.randint(3, 150, 6)), 3: list(RS.randint(3, 150, 9)), 5: []}
+    kw = dict(batch_size=4, max_prompt=16, max_new_tokens=5, eos_ids=(), prefix_token_id=1)
+    got = batching.continuations(tiny_smol, prompts, **kw)
+    assert list(got) == [3, 7, 5]  # longest prompt first
+    for i, ids in prompts.items():
+        alone = np.asarray([ids or [1]], np.int32)
+        expected = np.asarray(generate(spec, params, alone, max_new_tokens=5, eos_ids=()))[0]
+        np.testing.assert_array_equal(got[i], expected)
+    keys = iter(jax.random.split(jax.random.key(0), 2))
+    sampled = batching.continuations(tiny_smol, prompts, temperature=1.0, next_key=lambda: next(keys), **kw)
+    again = batching.continuations(tiny_smol, prompts, temperature=1.0, next_key=lambda: jax.random.split(
+        jax.random.key(0), 2)[0], **kw)
+    other = batching.continuations(tiny_smol, prompts, temperature=1.0, next_key=lambda: jax.random.key(99), **kw)
+    assert all(np.array_equal(sampled[i], again[i]) for i in prompts)
+    assert not all(np.array_equal(sampled[i], other[i]) for i in prompts)
+
+
+class _Tokenizer:
+    """Words are tokens; "." is one token; "stop here" is two."""
+
+    vocab = {"a": 3, ".": 4, "stop": 5, "here": 6}
+
+    def encode(self, text, add_special_tokens=True):
+        return [self.vocab[w] for w in text.split()]
+
+    def decode(self, ids):
+        inverse = {v: k for k, v in self.vocab.items()}
+        return " ".join(inverse[i] for i in ids)
+
+
+def test_stop_token_ids_and_cut_at_stop():
+    assert batching.stop_token_ids(_Tokenizer(), [".", "stop here", ""]) == (4,)
+    assert batching.cut_at_stop(np.array([3, 3, 4, 3]), eos_ids={2}, stop_ids=(4,)) == [3, 3, 4]  # kept
+    assert batching.cut_at_stop(np.array([3, 2, 4]), eos_ids={2}, stop_ids=(4,)) == [3]  # EOS dropped
+    assert batching.cut_at_stop([3, 3], eos_ids={2}, stop_ids=()) == [3, 3]
