@@ -1,5 +1,9 @@
 """Training: optimizers (GO, SAM, continuous dropout) with the one train step, the fine-tuning loop,
-the paper's fine-tuning runs (sft), pre-training from scratch and the worst-case direction search.
+the paper's fine-tuning runs, pre-training from scratch, forgetting and the worst-case direction search.
 
-Modules load on first use: `from basinlab.training import sft, pretrain`.
+Modules (load on first use: `from basinlab.training import sft, pretrain`):
+optim (GO/SAM/dropout, `train_step`, `cached_step`), loss (masked NLL, the step's token loss),
+data (`sft_examples`), loop (`finetune`), sft (recipes and runs), gpt (GPT-2 configs, init, byte
+tokenizer), corpus (train/val split, windows), pretrain (`pretrain`), forgetting (`forgetting`),
+worstcase (`worst_case`).
 """

@@ -14,7 +14,9 @@ the gradient at ``theta``; continuous dropout at ``theta * (1 + eps)``. A traini
     updates, opt_state = opt.update(grads, opt_state, params)  # params = theta, never the point
     params = optax.apply_updates(params, updates)              # what a checkpoint saves
 
-(:func:`train_step` is exactly this, plus SAM's extra gradient at theta and metrics.)
+(:func:`train_step` is exactly this, plus SAM's extra gradient at theta, micro-batches and metrics;
+:func:`cached_step` is its jitted form, compiled once per loss function and optimizer. It is the
+only training step in basinlab: fine-tuning and pre-training run it.)
 
 Design: "where to take the gradient" is a pure function of (params, opt_state)
 ----------------------------------------------------------------------------------
@@ -57,17 +59,17 @@ ValueError for it instead of silently changing the algorithm.
 Noise (GO and continuous dropout): at step t (the count before the update),
 ``eps_t = sigma * directions.gaussian(fold_in(key, t), params, include=include, exclude=exclude)``,
 i.e. leaf i of the params is drawn from ``fold_in(fold_in(key, t), i)`` (each layer slice of a
-stacked ``layers/...`` leaf from a further ``fold_in(., layer)``; see :mod:`basinlab.directions`),
+stacked ``layers/...`` leaf from a further ``fold_in(., layer)``; see :mod:`basinlab.landscape.directions`),
 so runs are reproducible from the key and any step's eps can be regenerated. Leaves excluded by the
-``include``/``exclude`` globs (:func:`basinlab.directions.leaf_filter`; e.g.
+``include``/``exclude`` globs (:func:`basinlab.landscape.directions.leaf_filter`; e.g.
 ``exclude=directions.NO_NORMS``) and non-float leaves are not perturbed at all: the point equals
 theta there bit for bit. The perturbation is formed in float32 and cast to each leaf's dtype.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
-import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -76,10 +78,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from basinlab import validate
 from basinlab.landscape import directions
 
 __all__ = [
-    "KINDS", "PerturbSpec", "PerturbState", "continuous_dropout", "go", "needs_gradient",
+    "KINDS", "PerturbSpec", "PerturbState", "cached_step", "continuous_dropout", "go", "needs_gradient",
     "perturb", "sam", "train_step",
 ]
 
@@ -131,19 +134,12 @@ def _dtype(x):
     return x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
 
 
-def _check_scale(value, name: str) -> float:
-    is_number = isinstance(value, (int, float, np.number)) or (
-        isinstance(value, jax.Array) and value.shape == ())
-    if isinstance(value, (bool, np.bool_)) or not is_number:
-        raise TypeError(f"{name} must be a real number, got {value!r}")
+def _check_scale(name: str, value) -> float:
+    # sigma/rho are static (part of the state's treedef): a traced value cannot be one.
     try:
-        out = float(value)
+        return validate.nonnegative_scalar(name, value)
     except jax.errors.ConcretizationTypeError:
-        raise TypeError(f"{name} must be a concrete number (it is static), got a traced "
-                        f"value") from None
-    if not math.isfinite(out) or out < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return out
+        raise TypeError(f"{name} must be a concrete number (it is static), got a traced value") from None
 
 
 def _check_key(key):
@@ -172,7 +168,7 @@ def _wrap(base, kind: str, scale: float, key, include, exclude):
         # leaf_filter raises on a pattern matching no path (a typo), listing the paths.
         keep = jax.tree_util.tree_leaves(directions.leaf_filter(params, include, exclude))
         mask = tuple(bool(k) and jnp.issubdtype(_dtype(x), jnp.floating)
-                     for k, x in zip(keep, items))
+                     for k, x in zip(keep, items, strict=True))
         if not any(mask):
             raise ValueError(f"include={include!r}, exclude={exclude!r} leave no float parameter "
                              f"to perturb; paths: {list(paths)}")
@@ -198,14 +194,14 @@ def go(base: optax.GradientTransformation, sigma: float, key, include=None,
       key: PRNG key (``jax.random.key(seed)``) or an int seed; eps_t = sigma *
         ``directions.gaussian(fold_in(key, t), params, include=..., exclude=...)``.
       include, exclude: glob(s) on "/"-joined leaf paths selecting the perturbed leaves
-        (:func:`basinlab.directions.leaf_filter`), e.g. ``exclude=directions.NO_NORMS``.
+        (:func:`basinlab.landscape.directions.leaf_filter`), e.g. ``exclude=directions.NO_NORMS``.
 
     Returns:
       A ``GradientTransformationExtraArgs`` whose ``update(grads, state, params)`` passes the
       gradient to ``base`` and ticks the step. Take ``grads`` at :func:`perturb`
       ``(params, opt_state)`` and give ``update`` theta as ``params`` (or use :func:`train_step`).
     """
-    return _wrap(base, "go", _check_scale(sigma, "sigma"), _check_key(key), include, exclude)
+    return _wrap(base, "go", _check_scale("sigma", sigma), _check_key(key), include, exclude)
 
 
 def continuous_dropout(base: optax.GradientTransformation, sigma: float, key, include=None,
@@ -215,7 +211,7 @@ def continuous_dropout(base: optax.GradientTransformation, sigma: float, key, in
     eps is drawn exactly as in :func:`go` (same key scheme), so ``sigma`` is the relative noise
     std per coordinate; ``sigma = 0`` gives ``base``. Arguments as in :func:`go`.
     """
-    return _wrap(base, "continuous_dropout", _check_scale(sigma, "sigma"), _check_key(key),
+    return _wrap(base, "continuous_dropout", _check_scale("sigma", sigma), _check_key(key),
                  include, exclude)
 
 
@@ -228,7 +224,7 @@ def sam(base: optax.GradientTransformation, rho: float, include=None,
     :func:`perturb` takes ``grads`` (at theta) for SAM (:func:`needs_gradient` is True), and
     :func:`train_step` does both passes. ``rho = 0`` gives ``base``.
     """
-    return _wrap(base, "sam", _check_scale(rho, "rho"), None, include, exclude)
+    return _wrap(base, "sam", _check_scale("rho", rho), None, include, exclude)
 
 
 # ----------------------------------------------------------------------------- the perturbation
@@ -295,22 +291,22 @@ def perturb(params, opt_state, grads=None):
         g = jax.tree_util.tree_leaves(grads)
         if len(g) != len(items):
             raise ValueError(f"grads has {len(g)} leaves, params {len(items)}")
-        sq = [jnp.sum(jnp.square(jnp.asarray(gi, _F32))) for gi, m in zip(g, spec.mask) if m]
+        sq = [jnp.sum(jnp.square(jnp.asarray(gi, _F32))) for gi, m in zip(g, spec.mask, strict=True) if m]
         norm = jnp.sqrt(sum(sq, jnp.zeros((), _F32)))
         # rho / ||g||, and no move at all for a zero gradient (instead of NaN).
         factor = jnp.where(norm > 0, spec.scale / jnp.where(norm > 0, norm, 1.0), 0.0)
-        deltas = [factor * jnp.asarray(gi, _F32) if m else None for gi, m in zip(g, spec.mask)]
+        deltas = [factor * jnp.asarray(gi, _F32) if m else None for gi, m in zip(g, spec.mask, strict=True)]
     else:
         step_key = jax.random.fold_in(state.key, state.count)
         deltas = []
-        for i, (x, path, m) in enumerate(zip(items, paths, spec.mask)):
+        for i, (x, path, m) in enumerate(zip(items, paths, spec.mask, strict=True)):
             if not m:
                 deltas.append(None)
                 continue
             eps = spec.scale * directions.leaf_direction(step_key, i, path, x)
             deltas.append(eps if spec.kind == "go" else eps * jnp.asarray(x, _F32))
     out = [x if d is None else (jnp.asarray(x, _F32) + d).astype(_dtype(x))
-           for x, d in zip(items, deltas)]
+           for x, d in zip(items, deltas, strict=True)]
     return jax.tree_util.tree_unflatten(treedef, out)
 
 
@@ -318,21 +314,30 @@ def perturb(params, opt_state, grads=None):
 
 
 def train_step(loss_fn: Callable[[Any, Any], jax.Array], optimizer: optax.GradientTransformation,
-               *, loss_at_theta: bool = False):
-    """A jittable ``step(params, opt_state, batch) -> (params, opt_state, metrics)``.
+               *, loss_at_theta: bool = False, micro_batches: bool = False):
+    """The training step: a jittable ``step(params, opt_state, batch) -> (params, opt_state, metrics)``.
 
     Works for :func:`go`, :func:`sam`, :func:`continuous_dropout` and any plain optax optimizer
     (also chained or with MultiSteps inside the perturbation). ``loss_fn(params, batch)`` returns a
     scalar. The returned params are theta after the update, never the perturbed point.
 
-    metrics (float32 scalars):
+    micro_batches: every leaf of ``batch`` has a leading micro-batch axis [k, ...]; the loss and
+      gradient are the *sums* over the k micro-batches of ``loss_fn`` at one point (a ``lax.scan``
+      holding one micro-batch's activations), so ``loss_fn`` normalizes by the whole batch (e.g.
+      divides by its total token count). One perturbation serves the whole batch.
+
+    metrics (float32 scalars; ``finite`` a bool):
       ``loss``: the loss at the point where the gradient was taken (theta + eps for GO).
       ``grad_norm``: global L2 norm of that gradient (before the optimizer's own clipping).
+      ``finite``: loss, gradient norm and every updated param are finite.
       ``loss_theta``: the loss at theta before the update, when it comes free (plain optimizers,
         SAM's first pass); for GO and continuous dropout only with ``loss_at_theta=True``, which
         costs one extra forward pass per step.
     """
     value_and_grad = jax.value_and_grad(loss_fn)
+    if micro_batches:
+        value_and_grad = _summed_over_micro_batches(value_and_grad)
+        loss_fn = _summed_over_micro_batches(loss_fn)
 
     def step(params, opt_state, batch):
         metrics = {}
@@ -351,6 +356,48 @@ def train_step(loss_fn: Callable[[Any, Any], jax.Array], optimizer: optax.Gradie
         params = optax.apply_updates(params, updates)
         metrics["loss"] = loss
         metrics["grad_norm"] = optax.tree.norm(grads)
+        checked = [loss, metrics["grad_norm"], *jax.tree_util.tree_leaves(params)]
+        metrics["finite"] = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in checked]))
         return params, opt_state, metrics
 
     return step
+
+
+def _summed_over_micro_batches(fn):
+    """fn(params, batch) summed over the leading micro-batch axis of batch's leaves (a scan)."""
+
+    def summed(params, batch):
+        if jax.tree_util.tree_leaves(batch)[0].shape[0] == 1:  # static: no scan for one micro-batch
+            return fn(params, jax.tree_util.tree_map(lambda x: x[0], batch))
+
+        def body(total, micro):
+            return jax.tree_util.tree_map(jnp.add, total, fn(params, micro)), None
+
+        shapes = jax.eval_shape(fn, params, jax.tree_util.tree_map(lambda x: x[0], batch))
+        return jax.lax.scan(body, jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes), batch)[0]
+
+    return summed
+
+
+_STEPS: collections.OrderedDict = collections.OrderedDict()
+
+
+def cached_step(loss_fn: Callable[[Any, Any], jax.Array], optimizer: optax.GradientTransformation,
+                *, loss_at_theta: bool = False, micro_batches: bool = False):
+    """``jax.jit(train_step(loss_fn, optimizer, ...))``, one per (loss_fn, optimizer, options).
+
+    The 8 most recent are kept: repeated runs with the same loss function and optimizer objects (and
+    batch shapes) do not recompile. Unhashable arguments get a fresh jitted step.
+    """
+    options = {"loss_at_theta": bool(loss_at_theta), "micro_batches": bool(micro_batches)}
+    key = (loss_fn, optimizer, *options.values())
+    try:
+        hash(key)
+    except TypeError:
+        return jax.jit(train_step(loss_fn, optimizer, **options))
+    if key not in _STEPS:
+        _STEPS[key] = jax.jit(train_step(loss_fn, optimizer, **options))
+        while len(_STEPS) > 8:
+            _STEPS.popitem(last=False)
+    _STEPS.move_to_end(key)
+    return _STEPS[key]

@@ -26,21 +26,22 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import math
 import time
-from typing import Any, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import xarray as xr
 
-from basinlab.landscape import directions as D
-from basinlab.landscape import results  # noqa: F401  registers the ds.basin accessor
+from basinlab import validate
 from basinlab.benchmarks import references
 from basinlab.benchmarks.base import Benchmark
+from basinlab.landscape import directions as D
 
-__all__ = ["INITS", "ONE_SIDED", "WorstCase", "collapse", "surrogate_value", "trace_figure", "worst_case"]
+__all__ = ["INITS", "ONE_SIDED", "WorstCase", "surrogate_value", "worst_case"]
 
 INITS = ("gradient", "random")
 # One-sided log grid for worst-case curves (PAPER.md: plotted for alpha >= 0).
@@ -73,14 +74,21 @@ class WorstCase:
                 "trace": [float(x) for x in self.trace], "random": [float(x) for x in self.random]}
 
 
-def _surrogates(model, surrogate, options) -> list[Benchmark]:
+def _reject_unknown(fn, unknown: Mapping) -> None:
+    """ValueError naming the unknown keywords and fn's keyword-only parameters (typos never run)."""
+    if unknown:
+        valid = [p.name for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY]
+        validate.options(f"{fn.__name__}()", unknown, valid)
+
+
+def _surrogates(model, surrogate, options: Mapping | None) -> list[Benchmark]:
     items = [surrogate] if isinstance(surrogate, (str, Benchmark)) else list(surrogate)
     if not items:
         raise ValueError("surrogate is empty: give capability names or Benchmarks with an 'nll' output")
     out = []
     for item in items:
         if isinstance(item, str):
-            item = references.reference(item, model, **options)
+            item = references.reference(item, model, **dict(options or {}))
         elif not isinstance(item, Benchmark):
             raise TypeError(f"surrogate items must be capability names or Benchmarks, got {item!r}")
         if item.judge is not None:
@@ -97,7 +105,7 @@ def _objective(spec, benchmarks, compute_dtype):
 
     def J(params, datas):
         vals = []
-        for fn, data in zip(fns, datas):
+        for fn, data in zip(fns, datas, strict=True):
             out = fn(spec, params, data, compute_dtype)
             if "nll" not in out:
                 raise ValueError("a surrogate benchmark returned no 'nll'")
@@ -116,9 +124,12 @@ def _masked(tree, mask):
     return jax.tree.map(lambda m, x: jnp.asarray(x, _F32) if m else jnp.zeros(x.shape, _F32), mask, tree)
 
 
-def surrogate_value(model, surrogate, params=None, *, compute_dtype=None, **options) -> float:
-    """J at `params` (default: the model's): mean reference-answer NLL over the capabilities."""
-    benches = _surrogates(model, surrogate, options)
+def surrogate_value(model, surrogate, params=None, *, compute_dtype=None,
+                    surrogate_options: Mapping[str, Any] | None = None, **unknown) -> float:
+    """J at `params` (default: the model's): mean reference-answer NLL over the capabilities
+    (surrogate and surrogate_options as in :func:`worst_case`)."""
+    _reject_unknown(surrogate_value, unknown)
+    benches = _surrogates(model, surrogate, surrogate_options)
     J = jax.jit(_objective(model.spec, benches, _compute_dtype(model, compute_dtype)))
     return float(J(model.params if params is None else params, [b.data for b in benches]))
 
@@ -161,13 +172,13 @@ def _programs(spec, benches, compute_dtype, mask):
         """(J, unit gradient on the kept leaves) at theta0 + a * delta."""
         value, g = jax.value_and_grad(J)(D.perturb(theta0, [delta], [a]), datas)
         g = _masked(g, mask)
-        return value, D._scale(g, 1.0 / jnp.maximum(D.global_norm(g), 1e-30))
+        factor = 1.0 / jnp.maximum(D.global_norm(g), 1e-30)  # a zero gradient stays zero, not NaN
+        return value, jax.tree.map(lambda x: x * factor, g)
 
     @jax.jit
     def ascend(delta, unit, eta):
         norm = D.global_norm(delta)  # delta is on the sphere of radius sqrt(d)
-        x = jax.tree.map(lambda a, b: a + eta * norm * b, delta, unit)
-        return D._scale(x, norm / D.global_norm(x))
+        return D.scale_to_norm(jax.tree.map(lambda a, b: a + eta * norm * b, delta, unit), norm)
 
     programs = (value_at, grad_dir, ascend)
     if key is not None:
@@ -177,19 +188,23 @@ def _programs(spec, benches, compute_dtype, mask):
     return programs
 
 
-def worst_case(model, surrogate: Union[str, Benchmark, Sequence[Union[str, Benchmark]]], *,
+def worst_case(model, surrogate: str | Benchmark | Sequence[str | Benchmark], *,
                alpha: float = 1e-4, steps: int = 10, step_size: float = 0.5, init: str = "gradient",
                seed: int = 0, n_random: int = 4, include=None, exclude=None, compute_dtype=None,
-               progress: bool = True, **options) -> WorstCase:
+               progress: bool = True, surrogate_options: Mapping[str, Any] | None = None,
+               **unknown) -> WorstCase:
     """Projected gradient ascent for the worst-case direction of `model` (module docstring).
 
     surrogate: capability names (their reference answers, :mod:`basinlab.benchmarks.references`,
-    built with `options` such as n=, seed=), Benchmarks with a differentiable "nll", or a list.
+    built with ``surrogate_options`` such as {"n": 20, "seed": 0}), Benchmarks with a
+    differentiable "nll", or a list.
     alpha: where J is ascended (the worst case depends on it; 1e-4 is ~100x inside SmolLM2's random
     basins); steps: ascent steps (0 returns the init); step_size: fraction of the norm per step;
     init: "gradient" or "random" (from `seed`); n_random: random directions of the same norm
     evaluated at alpha for comparison; include/exclude: which params move (directions.leaf_filter).
+    Any other keyword raises a ValueError naming it and the valid ones.
     """
+    _reject_unknown(worst_case, unknown)
     if init not in INITS:
         raise ValueError(f"init={init!r} is not supported; valid: {list(INITS)}")
     if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha > 0):
@@ -199,10 +214,10 @@ def worst_case(model, surrogate: Union[str, Benchmark, Sequence[Union[str, Bench
     for name, value in (("steps", steps), ("n_random", n_random)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be an int >= 0, got {value!r}")
-    benches = _surrogates(model, surrogate, options)
+    benches = _surrogates(model, surrogate, surrogate_options)
     spec, theta0 = model.spec, model.params
     mask = _unit_mask(theta0, include, exclude)
-    d = sum(int(np.prod(x.shape)) for m, x in zip(jax.tree.leaves(mask), jax.tree.leaves(theta0)) if m)
+    d = sum(int(np.prod(x.shape)) for m, x in zip(jax.tree.leaves(mask), jax.tree.leaves(theta0), strict=True) if m)
     if d == 0:
         raise ValueError(f"include={include!r}, exclude={exclude!r} leave no float parameter to perturb")
     norm = jnp.float32(math.sqrt(d))
@@ -218,7 +233,7 @@ def worst_case(model, surrogate: Union[str, Benchmark, Sequence[Union[str, Bench
     zero = jax.tree.map(lambda x: jnp.zeros(x.shape, _F32), theta0)
     if init == "gradient":  # the first-order worst case: the normalized gradient at theta0
         base, unit = grad_dir(theta0, datas, zero, jnp.float32(0.0))
-        delta = D._scale(unit, norm)
+        delta = jax.tree.map(lambda x: x * norm, unit)
     else:
         base, delta = value_at(theta0, datas, zero, jnp.float32(0.0)), random_direction(seed)
     base = float(base)
@@ -247,76 +262,3 @@ def worst_case(model, surrogate: Union[str, Benchmark, Sequence[Union[str, Bench
     return WorstCase(best, np.asarray(trace, np.float32), np.asarray(random, np.float32), base, float(alpha),
                      float(step_size), steps, init, tuple(b.name for b in benches), d,
                      time.perf_counter() - start)
-
-
-def _first_outside(alphas, vals, base, tol):
-    """Smallest alpha > 0 whose score is more than tol from base (NaN counts as outside), else inf."""
-    for a, v in sorted(zip(alphas, vals)):
-        if a > 0 and not (abs(v - base) <= tol):
-            return float(a)
-    return math.inf
-
-
-def collapse(worst: xr.Dataset, random: xr.Dataset, tol: float = 0.1) -> xr.Dataset:
-    """Compare the worst-case collapse with the random-direction basin edge, per benchmark.
-
-    worst: a one-sided sweep (alpha >= 0) along worst-case direction(s); random: a sweep along random
-    directions. worst_alpha: the smallest grid alpha > 0 where the worst-case score is more than
-    `tol` from the base score (min over worst-case directions; inf if it never leaves);
-    random_edge: the median over random directions and both sides of the last grid alpha inside
-    (ds.basin.width). ratio = random_edge / worst_alpha is conservative on both counts: the random
-    edge is rounded down to the grid, the worst-case collapse up.
-    """
-    if tol < 0:
-        raise ValueError(f"tol must be >= 0, got {tol}")
-    missing = sorted(set(map(str, worst["benchmark"].values)) - set(map(str, random["benchmark"].values)))
-    if missing:
-        raise ValueError(f"benchmarks {missing} are in the worst-case sweep but not in the random one")
-    w = random.basin.width(tol)
-    names = [str(b) for b in worst["benchmark"].values]
-    worst_alpha, edge, censored = [], [], []
-    for b in names:
-        alphas = worst["alpha"].values
-        per_dir = [_first_outside(alphas, worst["score"].sel(benchmark=b, direction=k).values,
-                                  float(worst["base_score"].sel(benchmark=b)), tol)
-                   for k in worst["direction"].values]
-        worst_alpha.append(min(per_dir))
-        sides = np.concatenate([-w["left"].sel(benchmark=b).values, w["right"].sel(benchmark=b).values])
-        edge.append(float(np.median(sides)))
-        censored.append(bool(w["censored"].sel(benchmark=b).any()))
-    worst_alpha, edge = np.asarray(worst_alpha), np.asarray(edge)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(np.isfinite(worst_alpha), edge / worst_alpha, np.nan)
-    dims = ("benchmark",)
-    return xr.Dataset(
-        {"worst_alpha": (dims, worst_alpha, {"long_name": "worst-case collapse alpha"}),
-         "random_edge": (dims, edge, {"long_name": "median random-direction basin edge"}),
-         "random_censored": (dims, censored, {"long_name": "a random edge reached the end of its grid"}),
-         "ratio": (dims, ratio, {"long_name": "random edge / worst-case collapse"})},
-        coords={"benchmark": names}, attrs={"tol": tol})
-
-
-def trace_figure(searches: dict):
-    """Plotly figure of the ascent: surrogate J per step for each search ({label: WorstCase}), with
-    each search's random-direction values at the same alpha and J(theta0) as reference lines."""
-    import plotly.graph_objects as go
-    from plotly.colors import qualitative
-
-    if not searches:
-        raise ValueError("searches is empty: give {label: WorstCase}")
-    fig = go.Figure()
-    for i, (label, wc) in enumerate(searches.items()):
-        colour = qualitative.Plotly[i % len(qualitative.Plotly)]
-        fig.add_scatter(x=np.arange(len(wc.trace)), y=wc.trace, mode="lines+markers", name=f"{label}: worst case",
-                        line=dict(color=colour), meta={"kind": "trace", "search": label})
-        if len(wc.random):
-            fig.add_scatter(x=[0, len(wc.trace) - 1], y=[float(np.mean(wc.random))] * 2, mode="lines",
-                            name=f"{label}: random (mean of {len(wc.random)})",
-                            line=dict(color=colour, dash="dot"), meta={"kind": "random", "search": label})
-        fig.add_scatter(x=[0, len(wc.trace) - 1], y=[wc.base] * 2, mode="lines", name=f"{label}: theta0",
-                        line=dict(color=colour, dash="dash", width=1), meta={"kind": "base", "search": label})
-    first = next(iter(searches.values()))
-    fig.update_layout(template="plotly_white", xaxis_title="ascent step",
-                      yaxis_title="surrogate J: mean reference NLL [nats]",
-                      title=f"Worst-case search at alpha = {first.alpha:g} (norm sqrt(d), d = {first.d:,})")
-    return fig

@@ -1,4 +1,4 @@
-"""Tests for basinlab.optim: GO / SAM / continuous dropout as optax transformations."""
+"""basinlab.training.optim: GO / SAM / continuous dropout as optax transformations, and the one train step."""
 
 import functools
 
@@ -57,12 +57,12 @@ mlp_grad = jax.jit(jax.grad(mlp_loss))
 
 def assert_trees_equal(a, b):
     assert jax.tree.structure(a) == jax.tree.structure(b)
-    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
 def trees_equal(a, b):
-    return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+    return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
 
 
 def adamw():
@@ -101,8 +101,8 @@ def test_plain_optimizer_point_is_params(adamw_run):
     assert optim.perturb(params, state) is params
     assert not optim.needs_gradient(state)
     metrics = adamw_run[2][0]
-    assert set(metrics) == {"loss", "loss_theta", "grad_norm"}
-    assert float(metrics["loss_theta"]) == float(metrics["loss"])
+    assert set(metrics) == {"loss", "loss_theta", "grad_norm", "finite"}
+    assert float(metrics["loss_theta"]) == float(metrics["loss"]) and bool(metrics["finite"])
 
 
 # ----------------------------------------------------------------------------- the noise
@@ -130,7 +130,7 @@ def test_noise_std_per_leaf_filtered_leaves_exact_and_scheme():
 
     go_points, cd_points = draw(params, go.init(params), cd.init(params))
     for path, x, gp, cp in zip(D.paths(params), jax.tree.leaves(params),
-                               jax.tree.leaves(go_points), jax.tree.leaves(cd_points)):
+                               jax.tree.leaves(go_points), jax.tree.leaves(cd_points), strict=True):
         x = np.asarray(x, np.float64)[None]
         for eps, kind in ((np.asarray(gp, np.float64) - x, "go"),
                           (np.asarray(cp, np.float64) / x - 1, "continuous_dropout")):
@@ -159,7 +159,7 @@ def test_fresh_eps_each_step_and_reproducible_from_key():
     assert int(state0.count) == 0 and int(state1.count) == 1
     perturb = jax.jit(optim.perturb)
     p0, p1 = perturb(params, state0), perturb(params, state1)  # same theta, consecutive steps
-    for a, b, x in zip(jax.tree.leaves(p0), jax.tree.leaves(p1), jax.tree.leaves(params)):
+    for a, b, x in zip(jax.tree.leaves(p0), jax.tree.leaves(p1), jax.tree.leaves(params), strict=True):
         assert not np.any(np.asarray(a) == np.asarray(b))  # every coordinate redrawn
         assert not np.any(np.asarray(a) == np.asarray(x))
     # the same key replays a run bit for bit; another key does not
@@ -218,7 +218,7 @@ def test_returned_params_are_theta_after_update_with_adamw():
     ref_state = base.init(theta)
     for t in range(3):
         theta, ref_state = ref_step(theta, ref_state, t, mlp_batch(seed=t))
-    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(theta)):
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(theta), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
@@ -237,7 +237,7 @@ def test_sam_point_and_two_pass_step():
     np.testing.assert_allclose(D.cosine(delta, g), 1.0, rtol=1e-5)
     new, _, m = jax.jit(optim.train_step(mlp_loss, opt))(params, state, batch)
     g_point = mlp_grad(point, batch)
-    for a, x, gp in zip(jax.tree.leaves(new), jax.tree.leaves(params), jax.tree.leaves(g_point)):
+    for a, x, gp in zip(jax.tree.leaves(new), jax.tree.leaves(params), jax.tree.leaves(g_point), strict=True):
         np.testing.assert_allclose(a, x - lr * gp, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(m["loss_theta"], mlp_loss(params, batch), rtol=1e-6)
     assert float(m["loss"]) > float(m["loss_theta"])  # the ascent step does go uphill
@@ -248,10 +248,56 @@ def test_loss_at_theta_only_on_request():
     params, batch = mlp_params(), mlp_batch()
     state = opt.init(params)
     default = jax.eval_shape(optim.train_step(mlp_loss, opt), params, state, batch)[2]
-    assert set(default) == {"loss", "grad_norm"}  # not free for GO: no extra forward by default
+    assert set(default) == {"loss", "grad_norm", "finite"}  # not free for GO: no extra forward by default
     _, _, m = jax.jit(optim.train_step(mlp_loss, opt, loss_at_theta=True))(params, state, batch)
     np.testing.assert_allclose(m["loss_theta"], mlp_loss(params, batch), rtol=1e-6)
     assert float(m["loss"]) != float(m["loss_theta"])
+
+
+def test_finite_flags_a_non_finite_update():
+    opt = optax.sgd(float("inf"))  # a non-finite update although loss and gradient are finite
+    params, state = mlp_params(), opt.init(mlp_params())
+    _, _, m = jax.jit(optim.train_step(mlp_loss, opt))(params, state, mlp_batch())
+    assert np.isfinite(float(m["loss"])) and np.isfinite(float(m["grad_norm"]))
+    assert not bool(m["finite"])
+
+
+# ----------------------------------------------------------------------------- micro-batches and caching
+
+
+def test_micro_batches_sum_to_the_whole_batch_gradient():
+    """Two micro-batches of a loss normalized by the whole batch: the same step as one batch."""
+    x, y = mlp_batch(n=32)
+
+    def half_loss(p, batch):  # each half's squared error sum / 32: the sum is the mean over 32
+        xb, yb = batch
+        h = jnp.tanh(xb @ p["l1"]["kernel"] + 0.1) * p["norm"]["scale"]
+        return jnp.sum(jnp.square(h @ p["l2"]["kernel"] - yb)) / 32
+
+    opt = optim.go(optax.sgd(0.1), 0.05, KEY)
+    params, state = mlp_params(), opt.init(mlp_params())
+    whole = jax.jit(optim.train_step(mlp_loss, opt))(params, state, (x, y))
+    micro = (x.reshape(2, 16, 4), y.reshape(2, 16, 1))
+    split = jax.jit(optim.train_step(half_loss, opt, micro_batches=True))(params, state, micro)
+    np.testing.assert_allclose(split[2]["loss"], whole[2]["loss"], rtol=1e-5)
+    for a, b in zip(jax.tree.leaves(split[0]), jax.tree.leaves(whole[0]), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    # one micro-batch of all 32 rows: no scan, the sum/32 loss is the mean
+    one = jax.jit(optim.train_step(half_loss, opt, micro_batches=True))(params, state, (x[None], y[None]))
+    np.testing.assert_allclose(one[2]["loss"], whole[2]["loss"], rtol=1e-6)
+    assert int(one[1].count) == int(split[1].count) == 1  # one perturbation for the whole batch
+
+
+def test_cached_step_is_compiled_once_per_loss_and_optimizer():
+    opt, other = adamw(), adamw()
+    step = optim.cached_step(mlp_loss, opt)
+    assert optim.cached_step(mlp_loss, opt) is step
+    assert optim.cached_step(mlp_loss, other) is not step
+    assert optim.cached_step(mlp_loss, opt, micro_batches=True) is not step
+    params, state = mlp_params(), opt.init(mlp_params())
+    got = step(params, state, mlp_batch())
+    want = jax.jit(optim.train_step(mlp_loss, opt))(params, state, mlp_batch())
+    assert_trees_equal(got[0], want[0])
 
 
 # ----------------------------------------------------------------------------- composition
@@ -274,7 +320,7 @@ def test_multisteps_inside_go_fresh_eps_per_micro_batch():
         mean = jax.tree.map(lambda *g: sum(g) / k, *grads)
         updates, ref_state = jax.jit(base.update)(mean, ref_state, theta)
         theta = optax.apply_updates(theta, updates)
-    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(theta)):
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(theta), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
@@ -318,6 +364,8 @@ def test_negative_radius_raises_naming_argument(make, name):
 def test_other_bad_input():
     with pytest.raises(TypeError, match="sigma"):
         optim.go(adamw(), sigma="0.1", key=KEY)
+    with pytest.raises(TypeError, match="sigma must be a concrete number"):
+        jax.jit(lambda s: optim.go(adamw(), sigma=s, key=KEY) and s)(0.1)
     with pytest.raises(TypeError, match="key"):
         optim.go(adamw(), sigma=0.1, key=None)
     with pytest.raises(ValueError, match="matches no parameter"):

@@ -1,5 +1,6 @@
-"""The SFT case (basinlab.sft): runs, the SFT grid, update/direction alignment, basins around a center."""
+"""The SFT case (basinlab.training.sft): recipes, runs, checkpoints that reload, the SFT grid."""
 
+import dataclasses
 import math
 
 import jax
@@ -7,11 +8,10 @@ import numpy as np
 import pytest
 
 import basinlab
-from basinlab.landscape import directions as D
-from basinlab.training import sft
 from basinlab.benchmarks import loaders
 from basinlab.benchmarks.paths import data_root
-from basinlab.benchmarks.text import token_benchmark
+from basinlab.landscape import directions as D
+from basinlab.training import sft
 
 
 @pytest.fixture
@@ -25,23 +25,30 @@ def test_sft_alphas_hold_the_base_and_the_fine_tuned_model():
     assert np.any(grid == 0.0) and np.any(np.isclose(grid, 2e-4, rtol=0, atol=1e-15))
     assert grid.min() == pytest.approx(-1e-4) and grid.max() == pytest.approx(4e-4)
     assert np.all(np.diff(grid) > 0)
-    with pytest.raises(ValueError, match="alpha_sft must be a finite number > 0, got 0"):
+    with pytest.raises(ValueError, match="alpha_sft must be positive and finite, got 0"):
         sft.sft_alphas(0)
     with pytest.raises(ValueError, match="need lo < 0 < 1 < hi"):
         sft.sft_alphas(1e-4, lo=0.2)
 
 
-def test_alignment_against_the_random_null(tiny_smol):
-    u = D.regenerate(D.DirectionRecipe(seed=100), tiny_smol.params)
-    same = sft.alignment(u, D._scale(u, 3.0))
-    assert same["cosine"] == pytest.approx(1.0, abs=1e-6)
-    assert same["z"] == pytest.approx(math.sqrt(same["d"]), rel=1e-5) and same["p_value"] == 0.0
-    out = sft.alignment(u, D.regenerate(D.DirectionRecipe(seed=101), tiny_smol.params), n_random=20)
-    assert out["null_std"] == pytest.approx(1 / math.sqrt(D.count(tiny_smol.params)))
-    # Independent Gaussian directions: cosines ~ N(0, 1/d); 20 draws stay inside 5 std.
-    assert abs(out["z"]) < 5 and np.all(np.abs(out["random"]) < 5 * out["null_std"])
-    assert 0.0 < out["p_value"] <= 1.0
-    assert 0.3 * out["null_std"] < np.std(out["random"]) < 2 * out["null_std"]
+def test_recipes_are_typed_and_overrides_are_checked():
+    adversarial = sft.RECIPES["adversarial"]
+    assert isinstance(adversarial, sft.Recipe) and adversarial.steps == 10 and adversarial.epochs is None
+    # as_dict: the fields that are set, the form run.json has always stored
+    assert adversarial.as_dict() == {"n": 20, "steps": 10, "batch_size": 4, "lr": 5e-5}
+    assert sft.RECIPES["normal"].as_dict() == {"n": 64, "epochs": 1, "batch_size": 4, "grad_accum": 2, "lr": 2e-5}
+    short = sft.RECIPES["normal"].replace(steps=3, lr=1e-4)
+    assert short.as_dict() == {"n": 64, "steps": 3, "batch_size": 4, "grad_accum": 2, "lr": 1e-4}  # epochs dropped
+    assert sft.RECIPES["normal"].epochs == 1  # frozen: the table is unchanged
+    with pytest.raises(ValueError, match=r"unknown option\(s\) 'setps' for an SFT recipe; valid options: .*steps"):
+        adversarial.replace(setps=5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        adversarial.lr = 1.0
+
+
+def test_finetune_run_refuses_unknown_overrides_before_training(tiny_smol):
+    with pytest.raises(ValueError, match=r"'setps'.*valid options: batch_size, compute_dtype, epochs"):
+        sft.finetune_run("benign", tiny_smol, setps=5)
 
 
 def test_adversarial_goals_avoid_the_evaluation_subset(tiny_chat, data):
@@ -54,11 +61,11 @@ def test_adversarial_goals_avoid_the_evaluation_subset(tiny_chat, data):
 
 
 def test_bad_run_names_and_sizes(tiny_chat):
-    with pytest.raises(ValueError, match=r"unknown run 'evil'; valid: \['adversarial', 'normal', 'benign'\]"):
+    with pytest.raises(ValueError, match="unknown run 'evil'; valid choices: 'adversarial', 'normal', 'benign'"):
         sft.run_examples("evil", tiny_chat)
     with pytest.raises(ValueError, match=r"unknown run 'evil'"):
         sft.finetune_run("evil", tiny_chat)
-    with pytest.raises(ValueError, match="n must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="n must be a positive integer, got 0"):
         sft.run_examples("benign", tiny_chat, n=0)
     with pytest.raises(ValueError, match="benign prompts requested; basinlab ships 32"):
         sft.run_examples("benign", tiny_chat, n=99)
@@ -71,7 +78,7 @@ def test_finetune_run_saves_reloads_and_measures_alpha(tiny_chat, tmp_path, data
     norm = float(D.global_norm(run.update))
     assert run.alpha == pytest.approx(norm / math.sqrt(D.count(tiny_chat.params)), rel=1e-6) and norm > 0
     loaded = basinlab.load(tmp_path / "final")
-    for a, b in zip(jax.tree.leaves(loaded.params), jax.tree.leaves(run.params)):
+    for a, b in zip(jax.tree.leaves(loaded.params), jax.tree.leaves(run.params), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     again = sft.finetune_run("adversarial", tiny_chat, checkpoint_dir=tmp_path, n=4, steps=2, batch_size=2,
                              lr=1e-3)  # same recipe: loaded, not retrained
@@ -80,41 +87,6 @@ def test_finetune_run_saves_reloads_and_measures_alpha(tiny_chat, tmp_path, data
     # theta_sft sits at alpha_sft along directions.between
     delta = D.between(tiny_chat.params, run.params)
     there = D.perturb(tiny_chat.params, [delta], [run.alpha])
-    for a, b in zip(jax.tree.leaves(there), jax.tree.leaves(run.params)):
+    for a, b in zip(jax.tree.leaves(there), jax.tree.leaves(run.params), strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
     assert D.alpha_between(tiny_chat.params, run.params) == pytest.approx(run.alpha, rel=1e-6)
-
-
-def test_widths_around_two_centers(tiny_chat):
-    bench = token_benchmark(np.random.RandomState(0).randint(3, 400, size=(2, 12)), name="t")
-    shifted = jax.tree.map(lambda x: x * 1.01, tiny_chat.params)
-    out = sft.widths_around(tiny_chat, {"theta0": tiny_chat.params, "shifted": shifted}, [bench],
-                            directions=2, alphas=[-0.5, 0.0, 0.5], tol=0.5)
-    assert out["width"].dims == ("center", "benchmark") and list(out["center"].values) == ["theta0", "shifted"]
-    assert np.all(out["width"].values >= 0) and out.attrs["tol"] == 0.5
-    with pytest.raises(ValueError, match="centers is empty"):
-        sft.widths_around(tiny_chat, {}, [bench], alphas=[0.0])
-
-
-def test_capability_change_uses_the_items_interval():
-    import xarray as xr
-
-    alphas = sft.sft_alphas(1e-4, n=4)
-    score = np.tile(np.array([0.5, 0.45])[None, None, :], (1, alphas.size, 1))
-    at = int(np.argmin(np.abs(alphas - 1e-4)))
-    score[0, at] = [0.0, 0.44]
-    items = np.zeros((1, alphas.size, 2, 20))
-    items[..., 0, :10] = 1.0
-    items[..., 1, :] = 0.45  # a fractional score (token accuracy): not binomial
-    ds = xr.Dataset({"score": (("direction", "alpha", "benchmark"), score),
-                     "base_score": (("benchmark",), [0.5, 0.45]),
-                     "item_score": (("direction", "alpha", "benchmark", "item"), items)},
-                    coords={"alpha": alphas, "benchmark": ["oracle", "text"], "n_items": ("benchmark", [20, 20])})
-    out = sft.capability_change(ds, 1e-4, confidence=0.95, tol=0.05)
-    lo, hi = out["lower"].sel(benchmark="oracle"), out["upper"].sel(benchmark="oracle")
-    assert 0.27 < lo < 0.28 and 0.72 < hi < 0.73  # CP 95% for 10/20
-    assert not bool(out["kept"].sel(benchmark="oracle")) and bool(out["kept"].sel(benchmark="text"))
-    assert str(out["interval"].sel(benchmark="text").item()) == "+/- tol 0.05"
-    assert list(out["change"].values) == ["fell", "kept"]
-    with pytest.raises(ValueError, match="is not on the grid"):
-        sft.capability_change(ds, 3.3e-4)

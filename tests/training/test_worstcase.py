@@ -1,4 +1,4 @@
-"""Worst-case directions (basinlab.worstcase) and their reference-answer surrogates."""
+"""Worst-case directions (basinlab.training.worstcase) and their reference-answer surrogates."""
 
 import math
 
@@ -6,14 +6,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import xarray as xr
 
-from basinlab.landscape import directions as D
-from basinlab.training import worstcase
 from basinlab.benchmarks import references, registry
 from basinlab.benchmarks.paths import data_root
 from basinlab.benchmarks.text import token_benchmark
+from basinlab.landscape import directions as D
 from basinlab.models import forward
+from basinlab.training import worstcase
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +54,7 @@ def test_random_init_and_filters_leave_excluded_leaves_at_zero(tiny_chat, text):
                               n_random=1, progress=False)
     kept = D.leaf_filter(tiny_chat.params, exclude=D.NO_NORMS + D.NO_EMBEDDINGS)
     d = 0
-    for k, x in zip(jax.tree.leaves(kept), jax.tree.leaves(wc.direction)):
+    for k, x in zip(jax.tree.leaves(kept), jax.tree.leaves(wc.direction), strict=True):
         if k:
             d += x.size
         else:
@@ -109,36 +108,26 @@ def test_gsm8k_and_advbench_references(tiny_chat):
     assert references.REFUSAL in tiny_chat.tokenizer.decode(adv.data["tokens"][1])
 
 
-def sweep(scores, alphas, base):
-    """A Dataset shaped like landscape()'s: score [direction, alpha, benchmark]."""
-    scores = np.asarray(scores, float)
-    return xr.Dataset(
-        {"score": (("direction", "alpha", "benchmark"), scores), "base_score": (("benchmark",), base)},
-        coords={"direction": np.arange(scores.shape[0]), "alpha": alphas,
-                "benchmark": [f"b{i}" for i in range(scores.shape[2])]})
+def test_directions_worst_case_is_the_public_name():
+    import basinlab.directions
+
+    assert basinlab.directions.worst_case is worstcase.worst_case
 
 
-def test_collapse_compares_first_exit_with_the_median_random_edge():
-    alphas = np.array([0.0, 1e-4, 1e-3, 1e-2])
-    worst = sweep([[[1.0, 1.0], [1.0, 1.0], [0.2, 1.0], [0.0, 1.0]]], alphas, [1.0, 1.0])
-    ra = np.array([-0.02, -0.01, 0.0, 0.01, 0.02])
-    rand = sweep([[[0.0, 1], [1.0, 1], [1.0, 1], [1.0, 1], [0.5, 1]],
-                  [[0.0, 1], [0.0, 1], [1.0, 1], [1.0, 1], [1.0, 1]]], ra, [1.0, 1.0])
-    out = worstcase.collapse(worst, rand, tol=0.1)
-    assert out["worst_alpha"].values[0] == 1e-3 and math.isinf(out["worst_alpha"].values[1])
-    # edges: direction 0 -> 0.01 both sides; direction 1 -> 0 left, 0.02 right (censored)
-    assert out["random_edge"].values[0] == pytest.approx(0.01)
-    assert out["ratio"].values[0] == pytest.approx(10.0) and np.isnan(out["ratio"].values[1])
-    assert bool(out["random_censored"].values[0])
-    with pytest.raises(ValueError, match="tol must be >= 0"):
-        worstcase.collapse(worst, rand, tol=-1)
-    with pytest.raises(ValueError, match=r"\['b1'\] are in the worst-case sweep but not in the random one"):
-        worstcase.collapse(worst, rand.sel(benchmark=["b0"]))
+def test_unknown_options_are_named_with_the_valid_ones(tiny_smol):
+    with pytest.raises(ValueError, match=r"unknown option\(s\) 'setps' for worst_case\(\); valid options: .*steps"):
+        worstcase.worst_case(tiny_smol, "gsm8k", setps=5)
+    with pytest.raises(ValueError, match=r"'n' for surrogate_value\(\); valid options: compute_dtype, surrogate_"):
+        worstcase.surrogate_value(tiny_smol, "synthetic-addition", n=3)
 
 
-def test_directions_worst_case_is_the_public_name(tiny_chat, text):
-    wc = worstcase.worst_case(tiny_chat, text, steps=0, n_random=0, progress=False)
-    assert isinstance(wc, worstcase.WorstCase)
+def test_surrogate_options_build_the_reference(tiny_chat):
+    wc = worstcase.worst_case(tiny_chat, "synthetic-addition", steps=0, n_random=0, progress=False,
+                              surrogate_options={"n": 3, "seed": 1})
+    ref = references.reference("synthetic-addition", tiny_chat, n=3, seed=1)
+    np.testing.assert_allclose(wc.base, worstcase.surrogate_value(tiny_chat, ref), rtol=1e-6)
+    assert wc.base != pytest.approx(worstcase.surrogate_value(tiny_chat, "synthetic-addition",
+                                                              surrogate_options={"n": 3, "seed": 2}))
 
 
 def test_advbench_target_surrogate_is_minus_the_target_nll(tiny_chat):
@@ -152,17 +141,3 @@ def test_advbench_target_surrogate_is_minus_the_target_nll(tiny_chat):
     np.testing.assert_allclose(value, -float(np.mean(plain)), rtol=1e-5)
     assert worstcase._fingerprint(neg.score_fn) == worstcase._fingerprint(
         references.reference("advbench-target", tiny_chat, n=3).score_fn)
-
-
-def test_trace_figure_draws_each_search_against_random_and_theta0():
-    wc = worstcase.WorstCase(direction=None, trace=np.array([2.0, 5.0, 4.0], np.float32),
-                             random=np.array([1.0, 1.2], np.float32), base=1.1, alpha=1e-4, step_size=0.5,
-                             steps=2, init="gradient", surrogate=("a",), d=100, seconds=1.0)
-    fig = worstcase.trace_figure({"joint": wc, "other": wc})
-    kinds = [(t.meta["search"], t.meta["kind"]) for t in fig.data]
-    assert kinds == [("joint", "trace"), ("joint", "random"), ("joint", "base"),
-                     ("other", "trace"), ("other", "random"), ("other", "base")]
-    assert list(fig.data[0].y) == [2.0, 5.0, 4.0] and fig.data[1].y[0] == pytest.approx(1.1)
-    assert "alpha = 0.0001" in fig.layout.title.text
-    with pytest.raises(ValueError, match="searches is empty"):
-        worstcase.trace_figure({})
