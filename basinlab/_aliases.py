@@ -14,7 +14,8 @@ import importlib.machinery
 import sys
 import warnings
 
-# old path -> the modules whose public names (__all__) it holds, in lookup order ("module:name" for one name)
+# old path -> the modules whose public names (__all__) it holds, in lookup order; "module:name" for one
+# name, "module:name as old" for one that was renamed.
 ALIASES: dict[str, tuple[str, ...]] = {
     "basinlab.directions": ("basinlab.landscape.directions", "basinlab.training.worstcase:worst_case"),
     "basinlab.results": ("basinlab.landscape.results",),
@@ -26,7 +27,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "basinlab.sft": ("basinlab.training.sft", "basinlab.analysis.alignment:alignment",
                      "basinlab.analysis.capability:capability_change", "basinlab.analysis.basins:widths_around"),
     "basinlab.pretrain": ("basinlab.training.pretrain", "basinlab.training.gpt", "basinlab.training.corpus",
-                          "basinlab.training.loss:evaluate_nll"),
+                          "basinlab.training.loss:evaluate_nll", "basinlab.analysis.curves:training_curves as curves"),
     "basinlab.worstcase": ("basinlab.training.worstcase", "basinlab.analysis.collapse:collapse",
                            "basinlab.viz.worstcase:trace_figure"),
     "basinlab.basins": ("basinlab.training.forgetting", "basinlab.analysis.basins:measure",
@@ -53,12 +54,14 @@ class _AliasLoader(importlib.abc.Loader):
         exported = []
         for target in targets:
             target, _, only = target.partition(":")
+            only, _, old = only.partition(" as ")
             mod = importlib.import_module(target)
             names = [only] if only else getattr(mod, "__all__", None) or [n for n in vars(mod) if not n[0] == "_"]
             for n in names:
-                if n not in exported:
-                    setattr(module, n, getattr(mod, n))
-                    exported.append(n)
+                exposed = old or n
+                if exposed not in exported:
+                    setattr(module, exposed, getattr(mod, n))
+                    exported.append(exposed)
         module.__all__ = exported
         module.__doc__ = f"Alias of {', '.join(targets)} (basinlab's old flat layout)."
 

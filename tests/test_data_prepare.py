@@ -238,7 +238,7 @@ def test_cli_from_and_load_corpus(tmp_path):
     out = tmp_path / "data" / "tinyshakespeare" / "input.txt"
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == f"wrote {out} ({len(SHAKESPEARE):,} characters)"
-    from basinlab.training.pretrain import load_corpus
+    from basinlab.training.corpus import load_corpus
 
     corpus = load_corpus(out)
     assert corpus.name == "input.txt"
