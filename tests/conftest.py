@@ -7,9 +7,15 @@ tokenizer alone, rebuilt from the GGUF metadata without reading a tensor.
 `make check` runs every test not marked slow. A test is marked slow here when it needs a real
 model (any fixture in REAL_MODEL_FIXTURES, directly or through other fixtures); notebook runs and
 subprocess sweeps carry an explicit @pytest.mark.slow in their own files.
+
+Compiled XLA programs are kept between runs in pytest's cache folder (.pytest_cache/d/, removed by
+`make clean`): most of a tiny-model test's time is compilation, so a second `make check` is several
+times faster. Not used when JAX_COMPILATION_CACHE_DIR is set (that one wins), with
+`-p no:cacheprovider`, or with BASINLAB_TEST_JAX_CACHE=0. Subprocesses the tests start do not use it.
 """
 
 import importlib.metadata
+import os
 
 import jax
 import jax.numpy as jnp
@@ -25,6 +31,15 @@ except importlib.metadata.PackageNotFoundError:
 REAL_MODEL_FIXTURES = frozenset({"smol"})
 # GGUF keys holding the vocabulary, handed to build_tokenizer apart from the other metadata.
 _VOCAB_KEYS = ("tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type", "tokenizer.ggml.scores")
+
+
+def pytest_configure(config):
+    cache = getattr(config, "cache", None)  # None under -p no:cacheprovider
+    if cache is None or os.environ.get("JAX_COMPILATION_CACHE_DIR") or os.environ.get("BASINLAB_TEST_JAX_CACHE") == "0":
+        return
+    jax.config.update("jax_compilation_cache_dir", str(cache.mkdir("jax-compilation-cache")))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)  # tiny programs: most compile < 1 s
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
 
 
 def pytest_collection_modifyitems(config, items):
