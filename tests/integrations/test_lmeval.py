@@ -28,7 +28,6 @@ except importlib.metadata.PackageNotFoundError:
 import jax  # noqa: E402
 from lm_eval.api.instance import Instance  # noqa: E402
 
-import basinlab  # noqa: E402
 from basinlab.integrations.lmeval import BasinlabLM, evaluate  # noqa: E402
 from basinlab.landscape.directions import DirectionRecipe  # noqa: E402
 from basinlab.models import token_nll  # noqa: E402
@@ -51,8 +50,9 @@ def _req(kind, *args):
 
 
 @pytest.fixture(scope="module")
-def model():
-    return basinlab.load("smollm2-135m-instruct")
+def model(smol):
+    """The session's SmolLM2-135M-Instruct (conftest.smol): loaded once for all test modules."""
+    return smol
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,9 @@ SEQ, BATCH = 128, 8
 
 
 @pytest.fixture(scope="module")
-def model():
-    return basinlab.load("smollm2-135m-instruct")
+def model(smol):
+    """The session's SmolLM2-135M-Instruct (conftest.smol): loaded once for all test modules."""
+    return smol
 
 
 @pytest.fixture(scope="module")
