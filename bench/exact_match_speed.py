@@ -59,7 +59,8 @@ def main(argv=None):
                                             eos_ids=model.eos_ids, pad_id=model.pad_id))
     print(f"machine: {platform.processor() or platform.machine()}, {jax.device_count()} JAX device(s), "
           f"jax {jax.__version__}")
-    print(f"{args.n} items, references of {args.ref_tokens} tokens (+ stop), prompts padded to {tokens.shape[1]} tokens")
+    print(f"{args.n} items, references of {args.ref_tokens} tokens (+ stop), "
+          f"prompts padded to {tokens.shape[1]} tokens")
     print(f"{'method':<34} {'first call s':>12} {'best of 3 s':>12}")
     print(f"{'teacher forcing (1 forward pass)':<34} {tf_first:>12.3f} {tf:>12.3f}")
     print(f"{'greedy generation (KV cache)':<34} {gen_first:>12.3f} {gen:>12.3f}")

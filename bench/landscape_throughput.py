@@ -134,8 +134,9 @@ def _torch_versions() -> dict:
 
 def worker_prep(args) -> None:
     """Load the model with basinlab once, tokenize the text, save the tokens every method uses."""
-    import numpy as np
     from pydoc_data.topics import topics
+
+    import numpy as np
 
     import basinlab
 
@@ -191,7 +192,6 @@ def worker_peak(args) -> None:
 def worker_basinlab(args) -> None:
     """basinlab.landscape on the same tokens and alphas; `--calls` timed calls in one process."""
     import jax
-    import numpy as np
 
     import basinlab
     from basinlab.benchmarks.text import token_benchmark
@@ -286,7 +286,7 @@ def worker_breakdown(args) -> None:
     delta = regen(jnp.int32(0), model.params)
     axpy = jax.jit(lambda p, d, a: jax.tree.map(lambda x, y: x + a * y, p, d))
     axpy_s = best(lambda: axpy(model.params, delta, jnp.float32(0.01)))
-    del delta
+    delta = None  # free the direction before timing the forward pass
     fwd_s = best(lambda: token_nll(model.spec, model.params, tokens, mask, model.compute_dtype))
     _emit({"regenerate_s": regen_s, "perturb_s": axpy_s, "forward_s": fwd_s,
            "nll_theta0": float(np.asarray(token_nll(model.spec, model.params, tokens, mask)[0]).mean())})
@@ -578,7 +578,7 @@ def print_report(report: dict, args) -> None:
     if "nll" in ll:
         reach = max(abs(alphas))
         eq = [reach * (i + 1) / args.k for i in range(args.k)]
-        print(f"    loss-landscapes at ||dtheta||/sqrt(d) = " + " ".join(f"{x:.4f}" for x in eq))
+        print("    loss-landscapes at ||dtheta||/sqrt(d) = " + " ".join(f"{x:.4f}" for x in eq))
         print("    loss-landscapes" + " ".join(f"{x:7.4f}" for x in ll["nll"]))
         print(f"    (random_line(distance={ll['distance']:.4g}, steps={args.k}, normalization="
               f"{ll['normalization']!r}): its step is ||theta0||/distance/steps, so distance = ||theta0|| / "
@@ -639,7 +639,8 @@ def main(argv=None) -> int:
     res = {}
     with tempfile.TemporaryDirectory(prefix="landscape_throughput_") as tmp:
         tokens = os.path.join(tmp, "tokens.npy")
-        res["prep"] = run_child("prep (load model with basinlab, tokenize)", ["--worker", "prep", "--tokens", tokens, *common(args.k)], tmp)
+        res["prep"] = run_child("prep (load model with basinlab, tokenize)",
+                                ["--worker", "prep", "--tokens", tokens, *common(args.k)], tmp)
         if "error" in res["prep"]:
             print("cannot continue without the tokens", file=sys.stderr)
             return 1

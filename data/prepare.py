@@ -23,7 +23,6 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
-from typing import Optional
 
 HERE = pathlib.Path(__file__).resolve().parent  # the default --out: this data/ folder
 
@@ -31,9 +30,9 @@ HERE = pathlib.Path(__file__).resolve().parent  # the default --out: this data/ 
 @dataclasses.dataclass(frozen=True)
 class Source:
     """Where a corpus comes from: a raw URL (one file), or hub parquet shards per split."""
-    url: Optional[str] = None
-    repo: Optional[str] = None                    # Hugging Face dataset repo
-    revision: Optional[str] = None                # None = main
+    url: str | None = None
+    repo: str | None = None                    # Hugging Face dataset repo
+    revision: str | None = None                # None = main
     splits: tuple = ()                            # ((split, (shard, ...)), ...)
     rows_are_lines: bool = True                   # wikitext rows are lines; openwebtext rows are documents
 
@@ -109,7 +108,7 @@ def _loaders():
     return loaders
 
 
-def fetch_parquet_texts(repo: str, filename: str, revision: Optional[str] = None) -> list:
+def fetch_parquet_texts(repo: str, filename: str, revision: str | None = None) -> list:
     """The "text" column of one hub parquet shard. The checks mirror basinlab.benchmarks.loaders'
     hub rules (HF_HUB_OFFLINE, a parquet engine, a 3 s reachability probe) so an offline machine gets
     a clear PrepareError at once instead of sitting through the hub client's retries."""
@@ -157,7 +156,7 @@ def read_local(file: pathlib.Path, rows_are_lines: bool = True) -> str:
         raise PrepareError(f"--from {file}: not UTF-8 text ({e})") from e
 
 
-def prepare(name: str, out=None, force: bool = False, source=None, split: Optional[str] = None) -> list:
+def prepare(name: str, out=None, force: bool = False, source=None, split: str | None = None) -> list:
     """Write corpus `name` under out/<name>/ and return the paths written or kept. Files that exist
     are kept unless force. source: local file(s) to import instead of downloading, into `split`
     (default train) of multi-split corpora. split alone: prepare only that split."""

@@ -8,10 +8,11 @@ import sys
 
 import numpy as np
 import pytest
-from hf_tiny import tiny_model
 from safetensors.numpy import load_file, save_file
 
 import basinlab
+
+from hf_tiny import tiny_model
 
 
 @pytest.fixture(scope="module")

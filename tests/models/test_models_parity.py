@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
-from hf_tiny import CONFIGS, tiny_model, torch
 
 import basinlab
 from basinlab.models import forward, generate
+
+from hf_tiny import CONFIGS, tiny_model, torch
 
 NAMES = sorted(CONFIGS)
 

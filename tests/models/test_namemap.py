@@ -12,10 +12,11 @@ import fnmatch
 import jax
 import numpy as np
 import pytest
-from hf_tiny import CONFIGS, tiny_model
 
 from basinlab.models import families, namemap
 from basinlab.models.save import spec_to_config, state_dict_from_params
+
+from hf_tiny import CONFIGS, tiny_model
 
 
 def hf_checkpoint(name):

@@ -4,10 +4,11 @@ exactly, in basinlab and in transformers."""
 import jax
 import numpy as np
 import pytest
-from hf_tiny import CONFIGS, tiny_model, torch
 
 import basinlab
 from basinlab.models.save import save_checkpoint, spec_to_config
+
+from hf_tiny import CONFIGS, tiny_model, torch
 
 
 def assert_same_params(a, b):
