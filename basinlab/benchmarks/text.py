@@ -6,22 +6,21 @@ basins are drawn on generated-text oracles instead); they are the cheapest capab
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
+from basinlab.benchmarks.base import Benchmark, Scores
+from basinlab.models.logprobs import token_logprobs
 from basinlab.models.transformer import forward
-from basinlab.benchmarks.base import Benchmark
 
 
-def _score(spec, params, data, compute_dtype):
+def _score(spec, params, data, compute_dtype) -> Scores:
     tokens = data["tokens"]
-    logits = forward(spec, params, tokens, compute_dtype=compute_dtype)[:, :-1]
+    logits = forward(spec, params, tokens, compute_dtype=compute_dtype)[:, :-1]  # [n, T-1, V]
     targets = tokens[:, 1:]
-    logp = jax.nn.log_softmax(logits, axis=-1)
-    nll = -jnp.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]
+    nll = -token_logprobs(logits, targets)  # [n, T-1]
     correct = (jnp.argmax(logits, axis=-1) == targets).astype(jnp.float32)
-    return {"score": correct.mean(axis=-1), "nll": nll.mean(axis=-1)}
+    return Scores(score=correct.mean(axis=-1), nll=nll.mean(axis=-1))
 
 
 def text_benchmark(

@@ -5,8 +5,10 @@ points: the direction is regenerated from its random seed inside the program (ne
 block's points are sharded over all local devices, and each device walks its points with lax.map,
 forming theta0 + alpha * delta afresh in float32 for every point (theta0 is never modified and no
 perturbation is ever accumulated). Seeds and coefficients are traced arrays, so no grid value or
-direction triggers a recompilation. Blocks are appended to an on-disk store as they finish, so a
-killed sweep resumes where it stopped.
+direction triggers a recompilation. Every score function returns `benchmarks.Scores`; judges run on
+the host after each block. Each block's results are kept per benchmark as `results.BlockScores`,
+appended to an on-disk store as they finish (so a killed sweep resumes where it stopped), and
+assembled into the Dataset by `results.from_block_scores`.
 """
 
 from __future__ import annotations
@@ -16,20 +18,24 @@ import functools
 import hashlib
 import json
 import os
-from typing import Any, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, PartitionSpec as P
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
 
+from basinlab.benchmarks.base import Benchmark, Judged, Scores
 from basinlab.landscape import directions as D
-from basinlab.landscape import treemath
+from basinlab.landscape import results, treemath
 from basinlab.landscape.store import BlockStore
-from basinlab.benchmarks.base import Benchmark
 from basinlab.models.model import Model, count_params
 
-__all__ = ["landscape", "Sweep", "parse_grid"]
+__all__ = ["DEFAULT_ALPHAS", "landscape", "Sweep", "parse_grid"]
+
+DEFAULT_ALPHAS = np.arange(-0.01, 0.01, 5e-4)  # landscape()'s grid: 40 points, -0.01 to 0.0095
 
 
 def parse_grid(text: str) -> np.ndarray:
@@ -62,7 +68,7 @@ class Sweep:
     benchmarks: tuple
     directions: tuple  # recipe dicts, or {"explicit": index} for given pytrees
     alphas: tuple
-    betas: Optional[tuple]
+    betas: tuple | None
     chunk_size: int
     compute_dtype: str
 
@@ -101,7 +107,7 @@ def _normalize_directions(directions, params, recipe_kwargs) -> tuple[list, list
 def _materialize(entry_input, theta0, recipes):
     """Direction pytree(s) for one entry, inside the compiled program."""
     out = []
-    for recipe, given in zip(recipes, entry_input):
+    for recipe, given in zip(recipes, entry_input, strict=True):
         if recipe is None:
             out.append(given)
         else:
@@ -119,7 +125,7 @@ def _chunk_program(spec, benchmarks: tuple, recipes: tuple, compute_dtype, devic
 
     def point(theta0, deltas, coeff, data):
         theta = treemath.perturb(theta0, deltas, coeff, compute_dtype)
-        return {b.name: b.score_fn(spec, theta, data[b.name], compute_dtype) for b in benchmarks}
+        return {b.name: Scores.of(b.score_fn(spec, theta, data[b.name], compute_dtype)) for b in benchmarks}
 
     def landscape_sweep(theta0, entry_input, coeffs, valid, data):
         deltas = _materialize(entry_input, theta0, recipes)
@@ -142,19 +148,19 @@ def _chunk_program(spec, benchmarks: tuple, recipes: tuple, compute_dtype, devic
 
 def landscape(
     model: Model,
-    benchmarks: Union[Benchmark, Sequence[Benchmark]],
+    benchmarks: Benchmark | Sequence[Benchmark],
     directions: Any = 8,
-    alphas: Any = np.arange(-0.01, 0.01, 5e-4),
+    alphas: Any = DEFAULT_ALPHAS,
     betas: Any = None,
     *,
     normalization: str = "none",
-    include: Optional[Sequence[str]] = None,
-    exclude: Optional[Sequence[str]] = None,
-    chunk_size: Optional[int] = None,
-    store: Optional[os.PathLike] = None,
+    include: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    chunk_size: int | None = None,
+    store: os.PathLike | None = None,
     compute_dtype: Any = None,
     progress: bool = True,
-    devices: Optional[Sequence[Any]] = None,
+    devices: Sequence[Any] | None = None,
 ):
     """Scores of every benchmark at theta0 + alpha * delta (1-D) or theta0 + alpha*d1 + beta*d2 (2-D).
 
@@ -165,10 +171,8 @@ def landscape(
     (default min(8, grid size)); more points per call amortize regenerating the direction; memory
     does not grow with it because each device runs its points one after another (lax.map).
     store: folder for per-block results; rerunning with the same arguments resumes.
-    Returns an xarray.Dataset (see basinlab.results).
+    Returns an xarray.Dataset (see basinlab.landscape.results).
     """
-    from basinlab.landscape import results
-
     benchmarks = [benchmarks] if isinstance(benchmarks, Benchmark) else list(benchmarks)
     if not benchmarks:
         raise ValueError("no benchmarks given")
@@ -220,47 +224,57 @@ def landscape(
     def entry_input(e):
         return tuple(jnp.int32(it.seed) if isinstance(it, D.DirectionRecipe) else it for it in e)
 
-    def run_block(e, coeffs):
+    def run_block(e, coeffs) -> dict[str, results.BlockScores]:
         n = len(coeffs)
         padded = np.concatenate([coeffs, np.zeros((chunk - n, m))]) if n < chunk else coeffs
         valid = np.arange(chunk) < n
         out = program(theta0, entry_input(e), jnp.asarray(padded, jnp.float32), jnp.asarray(valid), data)
         out = jax.tree.map(lambda x: np.asarray(x)[:n], out)
-        flat = {}
-        for b in benchmarks:
-            res = dict(out[b.name])
-            if b.judge is not None:  # host-side judge, one grid point at a time
-                judged = [b.judge({k: v[p] for k, v in res.items()}) for p in range(n)]
-                res.update({k: np.stack([np.asarray(j[k]) for j in judged]) for k in judged[0]})
-            for k, v in res.items():
-                if isinstance(v, np.ndarray) and v.dtype.kind in "fiub" and k != "tokens":
-                    flat[f"{b.name}|{k}"] = np.asarray(v, np.float32)
-                elif isinstance(v, np.ndarray) and v.dtype.kind == "U":  # judge reasons, example outputs
-                    flat[f"{b.name}|{k}"] = v
-        return flat
+        return {b.name: _block_scores(b, out[b.name], n) for b in benchmarks}
+
+    def stored(name):
+        arrays = st.get(name)
+        return None if arrays is None else results.block_from_arrays(arrays, names)
 
     # Base scores at theta0: coefficients 0 give theta0 exactly (x + 0 * delta == x in float32).
-    base = st.get("base")
+    base = stored("base")
     if base is None:
         base = run_block(entries[0], np.zeros((1, m)))
-        st.put("base", base)
+        st.put("base", results.block_arrays(base))
 
     blocks = [(i, j) for i in range(len(entries)) for j in range(0, len(grid), chunk)]
     bar = _progress(len(blocks), progress, f"landscape ({len(entries)} dirs x {len(grid)} points)")
     collected = {}
     for i, j in blocks:
         name = f"block-{i:05d}-{j // chunk:06d}"
-        res = st.get(name)
+        res = stored(name)
         if res is None:
             res = run_block(entries[i], grid[j: j + chunk])
-            st.put(name, res)
+            st.put(name, results.block_arrays(res))
         collected[(i, j)] = res
         bar.update(1)
     bar.close()
 
-    return results.from_blocks(
+    return results.from_block_scores(
         sweep=sweep, benchmarks=benchmarks, model=model, alphas=alphas, betas=betas,
-        n_directions=len(entries), chunk=chunk, blocks=collected, base=base, described=described,
+        n_directions=len(entries), blocks=collected, base=base, described=described,
+    )
+
+
+def _float32(x):
+    return None if x is None else np.asarray(x, np.float32)
+
+
+def _block_scores(bench: Benchmark, out: Scores, n: int) -> results.BlockScores:
+    """A benchmark's BlockScores from its Scores over n points (numpy, leading axis n), running its
+    host judge one grid point at a time; the judge's fields replace the score function's."""
+    judged = Judged()
+    if bench.judge is not None:
+        per_point = [Judged.of(bench.judge(jax.tree.map(lambda x, p=p: x[p], out))) for p in range(n)]
+        judged = jax.tree.map(lambda *xs: np.stack(xs), *per_point)
+    return results.BlockScores(
+        score=_float32(out.score if judged.score is None else judged.score), nll=_float32(out.nll),
+        reason=judged.reason, example=judged.example,
     )
 
 

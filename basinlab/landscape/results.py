@@ -6,21 +6,61 @@ Dims: direction, alpha[, beta], benchmark, item. Variables:
     nll         (direction, alpha[, beta], benchmark)        mean per-item NLL where the benchmark has one
     loss        (direction, alpha[, beta], benchmark)        T(s) of PAPER.md, 0 best, 1 worst
     base_score, base_nll (benchmark)                          at theta0
+    item_reason, example_output (+ base_...)                  judged benchmarks' reasons and outputs
 Attrs carry provenance: created_at, versions, model, d, seeds, direction recipes, the sweep as JSON.
+
+The engine hands each benchmark's results at a block of grid points over as `BlockScores`;
+`from_block_scores` assembles them into the Dataset, and `block_arrays` / `block_from_arrays` are
+the plain-array form the engine's block store keeps (one array per field, named from the fields).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
-from typing import Optional
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+import flax.struct
 import numpy as np
 import xarray as xr
 
+__all__ = ["BlockScores", "block_arrays", "block_from_arrays", "from_block_scores", "loss_T", "open_dataset",
+           "save"]
 
-__all__ = ["from_blocks", "save", "open_dataset", "loss_T"]
+
+@flax.struct.dataclass
+class BlockScores:
+    """One benchmark's results at a block of P grid points (numpy; None: not produced).
+
+    score, nll: [P, n_items] float32; reason: [P, n_items] str (judged benchmarks, why each item
+    passed or failed); example: [P, n_examples] str (the first generated outputs).
+    """
+
+    score: Any = None
+    nll: Any = None
+    reason: Any = None
+    example: Any = None
+
+
+def _array_name(benchmark: str, field: str) -> str:
+    return f"{benchmark}|{field}"  # the store's array names since basinlab 0.1, so old stores resume
+
+
+def block_arrays(block: Mapping[str, BlockScores]) -> dict[str, np.ndarray]:
+    """{benchmark name: BlockScores} as plain arrays, one per produced field ("<benchmark>|<field>")."""
+    return {_array_name(name, f.name): getattr(scores, f.name)
+            for name, scores in block.items() for f in dataclasses.fields(BlockScores)
+            if getattr(scores, f.name) is not None}
+
+
+def block_from_arrays(arrays: Mapping[str, np.ndarray], names: Sequence[str]) -> dict[str, BlockScores]:
+    """The inverse of `block_arrays` for the benchmarks `names` (arrays of other names are ignored)."""
+    return {name: BlockScores(**{f.name: arrays[_array_name(name, f.name)] for f in dataclasses.fields(BlockScores)
+                                 if _array_name(name, f.name) in arrays})
+            for name in names}
 
 
 def _versions() -> dict:
@@ -31,8 +71,16 @@ def _versions() -> dict:
     return {"basinlab_version": __version__, "jax_version": jax.__version__}
 
 
-def from_blocks(*, sweep, benchmarks, model, alphas, betas, n_directions, chunk, blocks, base, described):
-    """Assemble per-block arrays (see landscape.py) into the Dataset."""
+def from_block_scores(
+    *, sweep, benchmarks: Sequence, model, alphas, betas, n_directions: int,
+    blocks: Mapping[tuple[int, int], Mapping[str, BlockScores]], base: Mapping[str, BlockScores], described,
+) -> xr.Dataset:
+    """The Dataset of a sweep (module docstring) from the engine's typed blocks.
+
+    blocks: (direction index, first grid-point index) -> {benchmark name: BlockScores over the
+    block's points}; base: {benchmark name: BlockScores at theta0 (P = 1)}; grid points run over
+    alphas (1-D) or the flattened (alpha, beta) grid, beta fastest. `sweep` (engine.Sweep),
+    `model` and `described` (the directions as JSON) go into the provenance attrs."""
     grid_shape = (len(alphas),) if betas is None else (len(alphas), len(betas))
     n_points = int(np.prod(grid_shape))
     n_items = max(b.n_items for b in benchmarks)
@@ -42,15 +90,15 @@ def from_blocks(*, sweep, benchmarks, model, alphas, betas, n_directions, chunk,
     nonfinite = 0  # NaN/inf scores at large alphas are kept as NaN and counted, never an error
     for bi, b in enumerate(benchmarks):
         for key in item:
-            name = f"{b.name}|{key}"
-            if name not in base:
+            if getattr(base[b.name], key) is None:
                 continue
             per_dir = np.full((n_directions, n_points, b.n_items), np.nan, np.float32)
             for (i, j), res in blocks.items():
-                per_dir[i, j: j + len(res[name])] = res[name].reshape(len(res[name]), -1)
+                v = getattr(res[b.name], key)
+                per_dir[i, j: j + len(v)] = v.reshape(len(v), -1)
             nonfinite += int((~np.isfinite(per_dir)).sum())
             item[key][..., bi, : b.n_items] = per_dir.reshape(n_directions, *grid_shape, b.n_items)
-            base_item[key][bi, : b.n_items] = base[name].reshape(-1)
+            base_item[key][bi, : b.n_items] = getattr(base[b.name], key).reshape(-1)
     for v in (*item.values(), *base_item.values()):
         v[~np.isfinite(v)] = np.nan
 
@@ -119,21 +167,21 @@ def _add_text(ds, benchmarks, blocks, base, n_directions, grid_shape, n_items) -
     """Judge reasons per item and example outputs of generating benchmarks, as string variables."""
     grid_dims = ("alpha",) if len(grid_shape) == 1 else ("alpha", "beta")
     n_points = int(np.prod(grid_shape))
-    for key, var, width_of in (("reason", "item_reason", lambda b: n_items), ("example", "example_output", None)):
-        names = [f"{b.name}|{key}" for b in benchmarks]
-        if not any(nm in base for nm in names):
+    for key, var, per_item in (("reason", "item_reason", True), ("example", "example_output", False)):
+        at_base = [getattr(base[b.name], key) for b in benchmarks]
+        if all(v is None for v in at_base):
             continue
-        width = n_items if width_of else max(base[nm].size for nm in names if nm in base)
+        width = n_items if per_item else max(v.size for v in at_base if v is not None)
         arr = np.full((n_directions, n_points, len(benchmarks), width), "", dtype=object)
         base_arr = np.full((len(benchmarks), width), "", dtype=object)
-        for bi, nm in enumerate(names):
-            if nm not in base:
+        for bi, b in enumerate(benchmarks):
+            if at_base[bi] is None:
                 continue
-            base_arr[bi, : base[nm].size] = base[nm].reshape(-1)
+            base_arr[bi, : at_base[bi].size] = at_base[bi].reshape(-1)
             for (i, j), res in blocks.items():
-                v = res[nm]
+                v = getattr(res[b.name], key)
                 arr[i, j: j + len(v), bi, : v.shape[1]] = v
-        dim = "item" if width_of else "example"
+        dim = "item" if per_item else "example"
         ds[var] = (("direction", *grid_dims, "benchmark", dim),
                    arr.reshape(n_directions, *grid_shape, len(benchmarks), width).astype(str))
         ds[f"base_{var}"] = (("benchmark", dim), base_arr.astype(str))
@@ -153,7 +201,7 @@ class quiet_nan_warnings:
         self._w.__exit__(*exc)
 
 
-def loss_T(ds: xr.Dataset, values: Optional[xr.DataArray] = None) -> xr.DataArray:
+def loss_T(ds: xr.Dataset, values: xr.DataArray | None = None) -> xr.DataArray:
     """T(s) = 1 - (s - min)/(max - min) per benchmark, min/max over all its scores in the Dataset
     (theta0 included); scores where lower is better are flipped first. 0 is best.
     values: score-space values to map (default ds.score; e.g. ds.base_score or ds.chance).

@@ -1,42 +1,13 @@
 """Benchmark data loaders: real data through the data root, seeded subsets, malformed files, and the
-offline error that says how to point at local files."""
+offline error that says how to point at local files (the hub fallback is in test_hub.py)."""
 
 import gzip
 import json
 import time
 
-import huggingface_hub
 import pytest
 
 from basinlab.benchmarks import loaders as L
-from basinlab.benchmarks.paths import data_root
-
-
-@pytest.fixture
-def root():
-    r = data_root()
-    if r is None:
-        pytest.skip("no benchmark data: set BASINLAB_DATA to the shared data folder (gsm8k/, mmlu/, advbench/, ...)")
-    return r
-
-
-@pytest.fixture
-def offline(tmp_path, monkeypatch):
-    """An empty BASINLAB_DATA and a hub that fails whenever it is asked."""
-    calls = []
-
-    def refuse(*args, **kwargs):
-        calls.append(kwargs)
-        raise OSError("network is unreachable (test)")
-
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    monkeypatch.setenv("BASINLAB_DATA", str(empty))
-    # other test modules (lm-eval's) switch the hub off process-wide; these tests need it "on"
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", refuse)
-    return calls
-
 
 # ------------------------------------------------------------------------------ real data, counts
 
@@ -49,17 +20,6 @@ def test_gsm8k_counts_and_targets(root):
     assert "#### 2,125" in test[146].answer and test[146].target == "2125"  # thousands separator
     assert "#### -7" in train[5715].answer and train[5715].target == "-7"
     assert [it.index for it in test] == list(range(1319))
-
-
-def test_normalize_number():
-    assert L.normalize_number("1,234") == "1234"
-    assert L.normalize_number("-3.50") == "-3.5"
-    assert L.normalize_number("$18.00") == "18"
-    assert L.normalize_number(" 7. ") == "7"
-    assert L.normalize_number("-0") == "0"
-    assert L.normalize_number(".5") == "0.5"
-    with pytest.raises(ValueError):
-        L.normalize_number("twelve")
 
 
 def test_advbench(root):
@@ -107,16 +67,6 @@ def test_humaneval():
     ns = {}
     exec(items[0].prompt + items[0].canonical_solution + "\n" + items[0].test, ns)
     ns["check"](ns[items[0].entry_point])
-
-
-def test_text(root, tmp_path):
-    assert L.load_text("tinyshakespeare").startswith("First Citizen:")
-    assert len(L.load_text("pydoc")) > 100_000
-    f = tmp_path / "corpus.txt"
-    f.write_text("hello world\n")
-    assert L.load_text(f) == L.load_text(str(f)) == "hello world\n"
-    with pytest.raises(FileNotFoundError, match="pydoc"):
-        L.load_text("no_such_corpus")
 
 
 # ----------------------------------------------------------------------------------------- subsets
@@ -192,7 +142,8 @@ def test_benchmark_data_env_var(root, tmp_path, monkeypatch):
     (tmp_path / "advbench").mkdir()
     (tmp_path / "advbench" / "harmful_behaviors.csv").write_text('goal,target\n"Do x, then y","Sure, here is x"\n')
     monkeypatch.setenv("BASINLAB_DATA", str(tmp_path))
-    assert [it.to_dict() for it in L.load_advbench()] == [{"index": 0, "goal": "Do x, then y", "target": "Sure, here is x"}]
+    assert [it.to_dict() for it in L.load_advbench()] == [
+        {"index": 0, "goal": "Do x, then y", "target": "Sure, here is x"}]
 
 
 # ------------------------------------------------------------------------------------- malformed
@@ -276,51 +227,3 @@ def test_offline_error_says_how_to_point_at_data(offline, monkeypatch):
     assert L.mmlu_subjects() == sorted(L.MMLU_SUBJECTS)
     with pytest.raises(ValueError, match="abstract_algebra"):
         L.load_mmlu("nope")
-
-
-def test_hub_is_tried_and_its_failure_reported(offline, monkeypatch):
-    monkeypatch.setattr(L, "_parquet_missing", lambda: None)
-    monkeypatch.setattr(L, "_hub_reachable", lambda: True)
-    with pytest.raises(FileNotFoundError) as e:
-        L.load_gsm8k("train")
-    assert "BASINLAB_DATA" in str(e.value) and "network is unreachable (test)" in str(e.value)
-    assert offline == [{"repo_id": "openai/gsm8k", "filename": "main/train-00000-of-00001.parquet",
-                        "repo_type": "dataset"}]
-    with pytest.raises(FileNotFoundError):
-        L.load_mmlu("anatomy", split="dev")
-    assert offline[-1]["repo_id"] == "cais/mmlu" and offline[-1]["filename"] == "anatomy/dev-00000-of-00001.parquet"
-
-
-def test_hub_unavailable_is_reported_without_downloading(offline, monkeypatch):
-    monkeypatch.setattr(L, "_parquet_missing", lambda: "pandas is not installed (test)")
-    with pytest.raises(FileNotFoundError, match=r"BASINLAB_DATA.*|pandas is not installed \(test\)") as e:
-        L.load_advbench()
-    assert "pandas is not installed (test)" in str(e.value) and offline == []
-    monkeypatch.setattr(L, "_parquet_missing", lambda: None)
-    monkeypatch.setattr(L, "_hub_reachable", lambda: False)
-    with pytest.raises(FileNotFoundError, match="unreachable"):
-        L.load_advbench()
-    monkeypatch.setattr(L, "_hub_reachable", lambda: True)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(FileNotFoundError, match="HF_HUB_OFFLINE"):
-        L.load_advbench()
-    assert offline == []
-
-
-def test_hub_rows_are_parsed_like_local_rows(offline, monkeypatch):
-    tables = {
-        "openai/gsm8k": [{"question": "q", "answer": "x\n#### 1,234"}, {"question": "r", "answer": "#### -3.50"}],
-        "cais/mmlu": [{"question": "q", "subject": "anatomy", "choices": ["a", "b", "c", "d"], "answer": 2}],
-        "walledai/AdvBench": [{"prompt": "g", "target": "Sure, here is g"}],
-    }
-    monkeypatch.setattr(L, "_parquet_missing", lambda: None)
-    monkeypatch.setattr(L, "_hub_reachable", lambda: True)
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda repo_id, filename, repo_type: repo_id)
-    monkeypatch.setattr(L, "_read_parquet", lambda repo_id: tables[repo_id])
-    assert [it.target for it in L.load_gsm8k()] == ["1234", "-3.5"]
-    (m,) = L.load_mmlu("anatomy")
-    assert m.choices == ("a", "b", "c", "d") and m.answer == 2 and m.answer_letter == "C"
-    assert L.load_advbench()[0].goal == "g"
-    tables["cais/mmlu"][0]["answer"] = 7
-    with pytest.raises(ValueError, match=r"hf://datasets/cais/mmlu/anatomy/test-00000-of-00001.parquet, row 1"):
-        L.load_mmlu("anatomy")

