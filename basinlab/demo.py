@@ -66,7 +66,7 @@ def most_case(model, args) -> None:
     benchmarks = []
     for name, n in sizes.items():
         try:
-            benchmarks.append(registry.build(name, model, seq_len=128, n=n))
+            benchmarks.append(registry.build(name, model, n=n, shared={"seq_len": 128}))
         except FileNotFoundError as e:
             print(f"(skipping {name}: {e})")
     alphas = parse_grid(args.alphas)

@@ -54,7 +54,7 @@ def main(argv=None):
     bench = exact_match_benchmark(model, prompts, refs, name="own")
     ref_len = int(bench.data["checked"].sum(1).max())
     score = jax.jit(bench.score_fn, static_argnums=(0, 3))
-    tf_first, tf = timed(lambda: score(model.spec, model.params, bench.data, None)["score"])
+    tf_first, tf = timed(lambda: score(model.spec, model.params, bench.data, None).score)
     gen_first, gen = timed(lambda: generate(model.spec, model.params, tokens, mask, max_new_tokens=ref_len,
                                             eos_ids=model.eos_ids, pad_id=model.pad_id))
     print(f"machine: {platform.processor() or platform.machine()}, {jax.device_count()} JAX device(s), "

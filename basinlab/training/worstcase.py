@@ -38,7 +38,7 @@ import numpy as np
 
 from basinlab import validate
 from basinlab.benchmarks import references
-from basinlab.benchmarks.base import Benchmark
+from basinlab.benchmarks.base import Benchmark, Scores
 from basinlab.landscape import directions as D
 
 __all__ = ["INITS", "ONE_SIDED", "WorstCase", "surrogate_value", "worst_case"]
@@ -106,10 +106,10 @@ def _objective(spec, benchmarks, compute_dtype):
     def J(params, datas):
         vals = []
         for fn, data in zip(fns, datas, strict=True):
-            out = fn(spec, params, data, compute_dtype)
-            if "nll" not in out:
-                raise ValueError("a surrogate benchmark returned no 'nll'")
-            vals.append(jnp.mean(out["nll"].astype(_F32)))
+            out = Scores.of(fn(spec, params, data, compute_dtype))
+            if out.nll is None:
+                raise ValueError("a surrogate benchmark returned no nll")
+            vals.append(jnp.mean(out.nll.astype(_F32)))
         return sum(vals) / len(vals)
 
     return J

@@ -242,6 +242,7 @@ def runner(model, tmp_path_factory):
     return path
 
 
+@pytest.mark.slow  # a subprocess sweep on 4 forced host devices
 def test_same_numbers_on_one_and_four_devices(runner):
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
     out = subprocess.run([sys.executable, str(runner), "devices"], env=env, capture_output=True,
@@ -251,6 +252,7 @@ def test_same_numbers_on_one_and_four_devices(runner):
     assert max(diffs) <= 1e-6, diffs
 
 
+@pytest.mark.slow  # subprocess sweeps killed and resumed
 def test_resume_after_sigkill_gives_identical_dataset(runner, tmp_path):
     store, killed_nc, clean_nc = tmp_path / "store", tmp_path / "a.nc", tmp_path / "b.nc"
     # The judge runs once per grid point: 1 (base) + 4 + 2 (direction 0) + 4 (direction 1, block 0)...

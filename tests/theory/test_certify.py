@@ -7,6 +7,7 @@ import pytest
 from scipy.stats import norm
 
 from basinlab.benchmarks import Benchmark
+from basinlab.benchmarks.base import Scores
 from basinlab.theory import smoothed_score_mc, strong_bound
 from basinlab.theory.certify import certify, smoothed_score
 
@@ -28,11 +29,12 @@ def half_space(params0, offset_sd):
         return sum(jnp.sum(wi * (p.astype(jnp.float32) - p0)) for wi, p, p0 in leaves)
 
     def score_fn(spec, params, data, compute_dtype):
-        return {"score": (value(params) >= -offset_sd * wnorm * data["sigma"]).astype(jnp.float32)[None]}
+        return Scores(score=(value(params) >= -offset_sd * wnorm * data["sigma"]).astype(jnp.float32)[None])
 
     return value, score_fn, w, wnorm
 
 
+@pytest.mark.slow  # 300 Monte Carlo draws through the engine: over a minute on this 2-core machine
 def test_smoothed_score_matches_analytic_value_and_the_pure_estimator(model):
     sigma, offset = 0.01, 1.0  # theta0 sits one noise-sd inside the half-space: p = Phi(1)
     value, score_fn, w, wnorm = half_space(model.params, offset)
@@ -41,7 +43,7 @@ def test_smoothed_score_matches_analytic_value_and_the_pure_estimator(model):
     assert est.k is not None  # 0/1 draws: Clopper-Pearson
     assert est.lower <= norm.cdf(offset) <= est.upper
     # the same noise as theory.smoothed_score_mc with key(0): identical draws, identical estimate
-    pure = smoothed_score_mc(lambda p: score_fn(None, p, {"sigma": sigma}, None)["score"][0], model.params,
+    pure = smoothed_score_mc(lambda p: score_fn(None, p, {"sigma": sigma}, None).score[0], model.params,
                              sigma, 300, jax.random.key(0), confidence=0.99)
     assert pure.k == est.k
 

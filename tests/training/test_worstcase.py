@@ -137,7 +137,7 @@ def test_advbench_target_surrogate_is_minus_the_target_nll(tiny_chat):
     text = tiny_chat.tokenizer.decode(neg.data["tokens"][0])
     assert "Sure, here is" in text
     value = worstcase.surrogate_value(tiny_chat, neg)
-    plain = neg.score_fn.keywords["score_fn"](tiny_chat.spec, tiny_chat.params, neg.data, jnp.float32)["nll"]
+    plain = neg.score_fn.keywords["score_fn"](tiny_chat.spec, tiny_chat.params, neg.data, jnp.float32).nll
     np.testing.assert_allclose(value, -float(np.mean(plain)), rtol=1e-5)
     assert worstcase._fingerprint(neg.score_fn) == worstcase._fingerprint(
         references.reference("advbench-target", tiny_chat, n=3).score_fn)
