@@ -92,6 +92,12 @@ def token_ids(value) -> tuple:
     return (int(value),)
 
 
+def vocab_and_token_fields(config: Mapping[str, Any]) -> dict:
+    """The ModelSpec fields every family reads the same way: vocab size and bos/eos/pad token ids."""
+    return {"vocab_size": config["vocab_size"], "bos_token_id": config.get("bos_token_id"),
+            "eos_token_ids": token_ids(config.get("eos_token_id")), "pad_token_id": config.get("pad_token_id")}
+
+
 def token_id_value(ids: tuple):
     """Inverse of `token_ids`: None, one int, or a list of ints (as config.json writes them)."""
     ids = list(ids)

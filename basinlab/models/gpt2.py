@@ -38,7 +38,6 @@ def spec_from_config(config: Mapping[str, Any], name: str = "") -> ModelSpec:
     d, h = config["n_embd"], config["n_head"]
     return ModelSpec(
         arch=ARCH,
-        vocab_size=config["vocab_size"],
         d_model=d,
         n_layers=config["n_layer"],
         n_heads=h,
@@ -55,9 +54,7 @@ def spec_from_config(config: Mapping[str, Any], name: str = "") -> ModelSpec:
         o_bias=True,
         mlp_bias=True,
         rotary_dim=0,
-        bos_token_id=config.get("bos_token_id"),
-        eos_token_ids=C.token_ids(config.get("eos_token_id")),
-        pad_token_id=config.get("pad_token_id"),
+        **C.vocab_and_token_fields(config),
         name=name or "gpt2",
     )
 

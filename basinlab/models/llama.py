@@ -45,7 +45,6 @@ def spec_from_config(config: Mapping[str, Any], name: str = "") -> ModelSpec:
     qkv_bias = model_type == "qwen2" or bool(config.get("attention_bias", False))
     return ModelSpec(
         arch=ARCH,
-        vocab_size=config["vocab_size"],
         d_model=d,
         n_layers=config["num_hidden_layers"],
         n_heads=h,
@@ -63,9 +62,7 @@ def spec_from_config(config: Mapping[str, Any], name: str = "") -> ModelSpec:
         o_bias=model_type != "qwen2" and bool(config.get("attention_bias", False)),
         mlp_bias=bool(config.get("mlp_bias", False)),
         sliding_window=config.get("sliding_window") if model_type == "mistral" else None,
-        bos_token_id=config.get("bos_token_id"),
-        eos_token_ids=C.token_ids(config.get("eos_token_id")),
-        pad_token_id=config.get("pad_token_id"),
+        **C.vocab_and_token_fields(config),
         name=name or model_type,
         **C.rope_fields(config, head_dim),
     )

@@ -35,7 +35,6 @@ def spec_from_config(config: Mapping[str, Any], name: str = "") -> ModelSpec:
     bias = bool(config.get("attention_bias", True))
     return ModelSpec(
         arch=ARCH,
-        vocab_size=config["vocab_size"],
         d_model=d,
         n_layers=config["num_hidden_layers"],
         n_heads=h,
@@ -52,9 +51,7 @@ def spec_from_config(config: Mapping[str, Any], name: str = "") -> ModelSpec:
         o_bias=bias,
         mlp_bias=True,
         parallel_residual=bool(config.get("use_parallel_residual", True)),
-        bos_token_id=config.get("bos_token_id"),
-        eos_token_ids=C.token_ids(config.get("eos_token_id")),
-        pad_token_id=config.get("pad_token_id"),
+        **C.vocab_and_token_fields(config),
         name=name or "gpt_neox",
         **C.rope_fields(config, head_dim),
     )

@@ -29,21 +29,4 @@ from basinlab.theory.smoothing import SmoothedScore as SmoothedScore
 from basinlab.theory.smoothing import smoothed_interval as smoothed_interval
 from basinlab.theory.smoothing import smoothed_score_mc as smoothed_score_mc
 
-__all__ = [
-    "weak_bound",
-    "strong_bound",
-    "log_strong_bound",
-    "certified_radius",
-    "local_slope",
-    "lipschitz_deviation",
-    "concentration_lower_bound",
-    "input_bound",
-    "INPUT_BOUND_ASSUMPTION",
-    "EmbeddingDistances",
-    "embedding_distances",
-    "TokenCertificate",
-    "token_substitutions_certified",
-    "SmoothedScore",
-    "smoothed_score_mc",
-    "smoothed_interval",
-]
+__all__ = [*bounds.__all__, *embeddings.__all__, *smoothing.__all__]
