@@ -18,7 +18,7 @@ import warnings
 # name, "module:name as old" for one that was renamed.
 ALIASES: dict[str, tuple[str, ...]] = {
     "basinlab.directions": ("basinlab.landscape.directions", "basinlab.training.worstcase:worst_case"),
-    "basinlab.results": ("basinlab.landscape.results",),
+    "basinlab.results": ("basinlab.landscape.results", "basinlab.landscape.accessor:BasinAccessor"),
     "basinlab.widgets": ("basinlab.viz.widgets",),
     "basinlab.certify": ("basinlab.theory.certify",),
     "basinlab.optim": ("basinlab.training.optim",),
@@ -41,6 +41,22 @@ ALIASES: dict[str, tuple[str, ...]] = {
 STABLE = frozenset({"basinlab.directions", "basinlab.results", "basinlab.widgets"})
 
 
+def exports(old: str) -> list[tuple[str, str, object]]:
+    """(exposed name, home module, object) for every name the alias `old` holds, in ALIASES order."""
+    out, seen = [], set()
+    for target in ALIASES[old]:
+        home, _, only = target.partition(":")
+        only, _, renamed = only.partition(" as ")
+        mod = importlib.import_module(home)
+        names = [only] if only else getattr(mod, "__all__", None) or [n for n in vars(mod) if n[0] != "_"]
+        for n in names:
+            exposed = renamed or n
+            if exposed not in seen:
+                seen.add(exposed)
+                out.append((exposed, home, getattr(mod, n)))
+    return out
+
+
 class _AliasLoader(importlib.abc.Loader):
     def create_module(self, spec):
         return None  # the default module object; exec_module fills it
@@ -51,18 +67,10 @@ class _AliasLoader(importlib.abc.Loader):
         if name not in STABLE:
             warnings.warn(f"{name} moved to {' + '.join(targets)}; import it from there",
                           DeprecationWarning, stacklevel=2)
-        exported = []
-        for target in targets:
-            target, _, only = target.partition(":")
-            only, _, old = only.partition(" as ")
-            mod = importlib.import_module(target)
-            names = [only] if only else getattr(mod, "__all__", None) or [n for n in vars(mod) if not n[0] == "_"]
-            for n in names:
-                exposed = old or n
-                if exposed not in exported:
-                    setattr(module, exposed, getattr(mod, n))
-                    exported.append(exposed)
-        module.__all__ = exported
+        held = exports(name)
+        for exposed, _, obj in held:
+            setattr(module, exposed, obj)
+        module.__all__ = [exposed for exposed, _, _ in held]
         module.__doc__ = f"Alias of {', '.join(targets)} (basinlab's old flat layout)."
 
 

@@ -1,4 +1,4 @@
-"""Fetch a small text corpus into data/<name>/ as plain UTF-8 text, for basinlab.pretrain.load_corpus.
+"""Fetch a small text corpus into data/<name>/ as plain UTF-8 text, for basinlab.training.corpus.load_corpus.
 
     python data/prepare.py tinyshakespeare             # -> data/tinyshakespeare/input.txt
     python data/prepare.py wikitext-2 --out /data      # -> /data/wikitext-2/{train,validation,test}.txt
@@ -98,28 +98,28 @@ def read_parquet(path: str, column: str = "text") -> list:
     return pandas.read_parquet(path, columns=[column])[column].tolist()
 
 
-def _loaders():
-    """basinlab's hub helpers, imported only when a hub corpus is fetched."""
+def hub_helpers():
+    """basinlab's hub module (basinlab.benchmarks.hub), imported only when a hub corpus is fetched."""
     try:
-        from basinlab.benchmarks import loaders
+        from basinlab.benchmarks import hub
     except ImportError:  # run from a checkout without `pip install -e .`
         sys.path.insert(0, str(HERE.parent))
-        from basinlab.benchmarks import loaders
-    return loaders
+        from basinlab.benchmarks import hub
+    return hub
 
 
 def fetch_parquet_texts(repo: str, filename: str, revision: str | None = None) -> list:
-    """The "text" column of one hub parquet shard. The checks mirror basinlab.benchmarks.loaders'
-    hub rules (HF_HUB_OFFLINE, a parquet engine, a 3 s reachability probe) so an offline machine gets
+    """The "text" column of one hub parquet shard. The checks are basinlab.benchmarks.hub's
+    rules (HF_HUB_OFFLINE, a parquet engine, a 3 s reachability probe) so an offline machine gets
     a clear PrepareError at once instead of sitting through the hub client's retries."""
     where = f"hf://datasets/{repo}/{filename}" + (f"@{revision}" if revision else "")
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
         raise PrepareError(f"not downloading {where}: HF_HUB_OFFLINE is set")
-    loaders = _loaders()
-    missing = loaders._parquet_missing()
+    hub = hub_helpers()
+    missing = hub.parquet_missing()
     if missing:
         raise PrepareError(f"not downloading {where}: {missing}")
-    if not loaders._hub_reachable():
+    if not hub.hub_reachable():
         raise PrepareError(f"could not download {where}: the Hugging Face hub is unreachable (offline?); "
                            f"download the parquet file elsewhere and use --from FILE.parquet")
     try:

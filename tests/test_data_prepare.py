@@ -149,12 +149,12 @@ def test_offline_errors_name_the_source(tmp_path, monkeypatch, capsys):
                                                  "train-00000-of-00001.parquet: HF_HUB_OFFLINE is set"):
         prep.prepare("wikitext-2", tmp_path)
     monkeypatch.delenv("HF_HUB_OFFLINE")
-    loaders = prep._loaders()
-    monkeypatch.setattr(loaders, "_parquet_missing", lambda: "neither pyarrow nor fastparquet is installed")
+    hub = prep.hub_helpers()
+    monkeypatch.setattr(hub, "parquet_missing", lambda: "neither pyarrow nor fastparquet is installed")
     with pytest.raises(prep.PrepareError, match="pyarrow"):
         prep.prepare("wikitext-2", tmp_path)
-    monkeypatch.setattr(loaders, "_parquet_missing", lambda: None)
-    monkeypatch.setattr(loaders, "_hub_reachable", lambda: False)
+    monkeypatch.setattr(hub, "parquet_missing", lambda: None)
+    monkeypatch.setattr(hub, "hub_reachable", lambda: False)
     with pytest.raises(prep.PrepareError, match="Salesforce/wikitext.*unreachable"):
         prep.prepare("wikitext-2", tmp_path)
     assert _files(tmp_path) == []
@@ -166,12 +166,12 @@ def test_real_hub_path_with_stand_in_download(tmp_path, monkeypatch):
     import huggingface_hub
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    loaders = prep._loaders()
-    monkeypatch.setattr(loaders, "_hub_reachable", lambda: True)
+    hub = prep.hub_helpers()
+    monkeypatch.setattr(hub, "hub_reachable", lambda: True)
     docs = ["Doc one.\n", "Doc two."]
     shard = tmp_path / "shard.parquet"
-    if loaders._parquet_missing():  # no parquet engine: stand in for the reader instead
-        monkeypatch.setattr(loaders, "_parquet_missing", lambda: None)
+    if hub.parquet_missing():  # no parquet engine: stand in for the reader instead
+        monkeypatch.setattr(hub, "parquet_missing", lambda: None)
         monkeypatch.setattr(prep, "read_parquet", lambda path, column="text": list(docs))
     else:
         pd.DataFrame({"text": docs, "meta": [1, 2]}).to_parquet(shard)

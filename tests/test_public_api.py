@@ -18,7 +18,7 @@ import pytest
 import xarray as xr
 
 import basinlab
-from basinlab._aliases import ALIASES
+from basinlab._aliases import ALIASES, exports
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 # The names issue 11 promises (README), then other public names users and notebooks call.
@@ -28,7 +28,7 @@ ALSO_PUBLIC = ("models.generate", "directions.gaussian", "directions.between", "
                "stats.clopper_pearson", "optim.go", "train.finetune", "benchmarks.registry.build",
                "training.worstcase.worst_case", "worstcase.collapse", "sft.finetune_run", "sft.alignment",
                "benchmarks.references.reference", "widgets.RunExplorer", "pretrain.pretrain", "pretrain.init_model",
-               "basins.width")
+               "basins.forgetting", "results.BasinAccessor", "pretrain.curves")
 PHI = NormalDist()
 
 
@@ -147,10 +147,9 @@ def test_old_flat_paths_expose_their_targets(old):
         warnings.simplefilter("ignore", DeprecationWarning)
         alias = importlib.import_module(old)
     assert getattr(basinlab, old.rsplit(".", 1)[1]) is alias
-    for target in ALIASES[old]:
-        module_name, _, only = target.partition(":")
-        module = importlib.import_module(module_name)
-        names = [only] if only else getattr(module, "__all__", None) or [n for n in vars(module) if n[0] != "_"]
-        assert names, target
-        for name in names:
-            assert getattr(alias, name) is getattr(module, name), f"{old}.{name} is not {module_name}.{name}"
+    held = exports(old)
+    homes = {home for _, home, _ in held}
+    assert homes == {target.partition(":")[0] for target in ALIASES[old]}, "a target module exposes no name"
+    for exposed, home, obj in held:
+        assert getattr(alias, exposed) is obj, f"{old}.{exposed} is not the object from {home}"
+    assert sorted(alias.__all__) == sorted(exposed for exposed, _, _ in held)

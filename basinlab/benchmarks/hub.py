@@ -15,11 +15,11 @@ import os
 import socket
 import urllib.parse
 
-__all__ = ["hub_rows"]
+__all__ = ["hub_reachable", "hub_rows", "parquet_missing"]
 
 
 @functools.cache
-def _hub_reachable() -> bool:
+def hub_reachable() -> bool:
     """Whether the hub endpoint accepts a TCP connection within 3 s (checked once per process)."""
     try:
         from huggingface_hub import constants
@@ -36,7 +36,7 @@ def _hub_reachable() -> bool:
         return False
 
 
-def _parquet_missing() -> str | None:
+def parquet_missing() -> str | None:
     """None if pandas can read parquet here, else why not."""
     try:
         import pandas  # noqa: F401
@@ -63,10 +63,10 @@ def hub_rows(repo_id: str, filename: str) -> tuple[list[dict] | None, str]:
     from_hub = f"hf://datasets/{repo_id}/{filename}"
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
         return None, f"not tried for {from_hub}, HF_HUB_OFFLINE is set"
-    missing = _parquet_missing()
+    missing = parquet_missing()
     if missing:
         return None, f"not tried for {from_hub}, {missing}"
-    if not _hub_reachable():
+    if not hub_reachable():
         return None, f"not tried for {from_hub}, the hub is unreachable (offline?)"
     try:
         import huggingface_hub

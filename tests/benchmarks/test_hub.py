@@ -8,8 +8,8 @@ from basinlab.benchmarks import loaders as L
 
 
 def test_hub_is_tried_and_its_failure_reported(offline, monkeypatch):
-    monkeypatch.setattr(hub, "_parquet_missing", lambda: None)
-    monkeypatch.setattr(hub, "_hub_reachable", lambda: True)
+    monkeypatch.setattr(hub, "parquet_missing", lambda: None)
+    monkeypatch.setattr(hub, "hub_reachable", lambda: True)
     with pytest.raises(FileNotFoundError) as e:
         L.load_gsm8k("train")
     assert "BASINLAB_DATA" in str(e.value) and "network is unreachable (test)" in str(e.value)
@@ -21,15 +21,15 @@ def test_hub_is_tried_and_its_failure_reported(offline, monkeypatch):
 
 
 def test_hub_unavailable_is_reported_without_downloading(offline, monkeypatch):
-    monkeypatch.setattr(hub, "_parquet_missing", lambda: "pandas is not installed (test)")
+    monkeypatch.setattr(hub, "parquet_missing", lambda: "pandas is not installed (test)")
     with pytest.raises(FileNotFoundError, match=r"BASINLAB_DATA.*|pandas is not installed \(test\)") as e:
         L.load_advbench()
     assert "pandas is not installed (test)" in str(e.value) and offline == []
-    monkeypatch.setattr(hub, "_parquet_missing", lambda: None)
-    monkeypatch.setattr(hub, "_hub_reachable", lambda: False)
+    monkeypatch.setattr(hub, "parquet_missing", lambda: None)
+    monkeypatch.setattr(hub, "hub_reachable", lambda: False)
     with pytest.raises(FileNotFoundError, match="unreachable"):
         L.load_advbench()
-    monkeypatch.setattr(hub, "_hub_reachable", lambda: True)
+    monkeypatch.setattr(hub, "hub_reachable", lambda: True)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(FileNotFoundError, match="HF_HUB_OFFLINE"):
         L.load_advbench()
@@ -42,8 +42,8 @@ def test_hub_rows_are_parsed_like_local_rows(offline, monkeypatch):
         "cais/mmlu": [{"question": "q", "subject": "anatomy", "choices": ["a", "b", "c", "d"], "answer": 2}],
         "walledai/AdvBench": [{"prompt": "g", "target": "Sure, here is g"}],
     }
-    monkeypatch.setattr(hub, "_parquet_missing", lambda: None)
-    monkeypatch.setattr(hub, "_hub_reachable", lambda: True)
+    monkeypatch.setattr(hub, "parquet_missing", lambda: None)
+    monkeypatch.setattr(hub, "hub_reachable", lambda: True)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda repo_id, filename, repo_type: repo_id)
     monkeypatch.setattr(hub, "_read_parquet", lambda repo_id: tables[repo_id])
     assert [it.target for it in L.load_gsm8k()] == ["1234", "-3.5"]
