@@ -25,6 +25,8 @@ import textwrap
 
 import pytest
 
+from basinlab._aliases import ALIASES
+
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "basinlab"
 MAX_LINES = 450
 # Lowest first. A module may import from its own layer or any lower one. Keys are the first name
@@ -203,6 +205,28 @@ class Package:
                     break
         return out
 
+    def private_member_violations(self) -> list[str]:
+        """`obj._m` (obj not self/cls) in one module, where `_m` is a private method or attribute that
+        only a class of another module defines: a private member used across modules."""
+        owners: dict[str, set[str]] = {}
+        for mod, tree in self.trees.items():
+            for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+                for item in cls.body:
+                    names = [item.name] if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) else [
+                        tgt.id for tgt in getattr(item, "targets", [getattr(item, "target", None)])
+                        if isinstance(tgt, ast.Name)]
+                    for name in names:
+                        if _private(name):
+                            owners.setdefault(name, set()).add(mod)
+        out = []
+        for mod, tree in self.trees.items():
+            for node in ast.walk(tree):
+                if (isinstance(node, ast.Attribute) and node.attr in owners and mod not in owners[node.attr]
+                        and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))):
+                    out.append(f"{self._rel(mod)}:{node.lineno}: `{ast.unparse(node)}` uses the private member "
+                               f"{node.attr} of a class in {', '.join(sorted(owners[node.attr]))}")
+        return out
+
     def _module_bindings(self, mod: str, tree: ast.AST) -> dict[str, str]:
         """Local names (any scope) bound to package modules by an import statement."""
         bound = {}
@@ -336,6 +360,34 @@ def test_no_private_names_across_modules(basinlab_package):
     _fail(basinlab_package.private_violations(), "private name(s) used across modules")
 
 
+def test_no_private_members_across_modules(basinlab_package):
+    _fail(basinlab_package.private_member_violations(), "private class member(s) used across modules")
+
+
+def test_scripts_use_current_public_paths(basinlab_package):
+    """bench/ and data/ scripts import basinlab modules by their real paths (not the old flat aliases)
+    and no private names: they are outside the package walk but break on the same moves."""
+    repo = basinlab_package.root.parent
+    bad = []
+    for path in sorted([*repo.glob("bench/*.py"), *repo.glob("data/*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "basinlab":
+                where = f"{path.relative_to(repo)}:{node.lineno}: `{ast.unparse(node)}`"
+                if node.module not in basinlab_package.files:
+                    bad.append(f"{where}: {node.module} is not a module")
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    if _private(alias.name):
+                        bad.append(f"{where}: private name {alias.name}")
+                    elif full.startswith("basinlab.") and full in ALIASES:
+                        bad.append(f"{where}: {full} is an old alias path")
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name in ALIASES:
+                        bad.append(f"{path.relative_to(repo)}:{node.lineno}: {alias.name} is an old alias path")
+    _fail(bad, "script import(s) of old or private basinlab paths")
+
+
 def test_no_long_files(basinlab_package):
     _fail(basinlab_package.long_files(), "file(s) too long")
 
@@ -430,6 +482,20 @@ def test_checker_reports_private_names(tmp_path):
     assert "pkg/high/b.py:5: `pkg.util._hidden` reaches the private name _hidden of pkg.util" in joined
     assert "`getattr(u, '_hidden')` reaches the private name _hidden of pkg.util" in joined
     assert len(messages) == 4
+
+
+def test_checker_reports_private_members(tmp_path):
+    pkg = write_package(tmp_path, {
+        **CLEAN,
+        "low/c.py": "class Model:\n    def _tokenizer(self):\n        return self._cache\n\n"
+                    "    _cache = None\n\ndef g():\n    return Model()._tokenizer()\n",
+        "high/b.py": "from pkg.low.c import Model\n\ndef h(m: Model):\n    return m._tokenizer(), m._cache\n",
+    })
+    assert sorted(pkg.private_member_violations()) == [
+        "pkg/high/b.py:4: `m._cache` uses the private member _cache of a class in pkg.low.c",
+        "pkg/high/b.py:4: `m._tokenizer` uses the private member _tokenizer of a class in pkg.low.c",
+    ]
+    assert write_package(tmp_path / "clean", CLEAN).private_member_violations() == []
 
 
 def test_checker_reports_long_files(tmp_path):

@@ -26,15 +26,6 @@ from basinlab.models.logprobs import token_logprobs
 from basinlab.models.model import left_pad, strip_after_eos
 from basinlab.models.transformer import forward
 
-
-def _prompt_ids(model, prompts: Sequence[str], chat: bool) -> list[list[int]]:
-    tok = model._require_tokenizer()
-    if chat:
-        prompts = [model.chat_prompt(p) for p in prompts]
-    # Chat templates carry their own special tokens; plain prompts get the tokenizer's defaults.
-    return tok(list(prompts), add_special_tokens=not chat, verbose=False)["input_ids"]
-
-
 # --------------------------------------------------------------------------- 1. exact match
 
 
@@ -97,9 +88,9 @@ def exact_match_benchmark(
     empty = [i for i, r in enumerate(references) if not r]
     if empty:
         raise ValueError(f"exact-match references must be non-empty; empty at rows {empty[:20]}")
-    tok = model._require_tokenizer()
+    tok = model.require_tokenizer()
     ref_ids = tok(list(references), add_special_tokens=False, verbose=False)["input_ids"]
-    data = exact_match_data(_prompt_ids(model, prompts, chat), ref_ids, model.eos_ids, model.pad_id, stop)
+    data = exact_match_data(model.prompt_ids(prompts, chat), ref_ids, model.eos_ids, model.pad_id, stop)
     tail = int(data["checked"].sum(1).max())
     return Benchmark(name=name, data=data, score_fn=functools.partial(_exact_match_score, tail=tail),
                      n_items=len(prompts), metric=metric,
@@ -131,8 +122,8 @@ def letter_choice_benchmark(
     """Multiple choice by the answer letter after each prompt (which must end where the letter goes,
     e.g. "...\\nAnswer:"). generative=False: argmax over the letters' logits (lm-eval `mmlu`);
     generative=True: the greedy first token is the letter (lm-eval `mmlu_generative`)."""
-    tok = model._require_tokenizer()
-    ids = _prompt_ids(model, prompts, chat)
+    tok = model.require_tokenizer()
+    ids = model.prompt_ids(prompts, chat)
     tokens, mask = left_pad(ids, model.pad_id)
     # After "Answer:" a model writes " A"; after a chat generation prompt it writes "A".
     variants = []
@@ -173,12 +164,12 @@ def full_answer_benchmark(
     description: str = "", synthetic: bool = False,
 ) -> Benchmark:
     """Multiple choice by the summed log-likelihood of each full answer text after the prompt."""
-    tok = model._require_tokenizer()
+    tok = model.require_tokenizer()
     n_choices = {len(c) for c in choices}
     if len(n_choices) != 1:
         raise ValueError(f"every item needs the same number of choices, got {sorted(n_choices)}")
     c = n_choices.pop()
-    prompt_ids = _prompt_ids(model, prompts, chat=False)
+    prompt_ids = model.prompt_ids(prompts, chat=False)
     flat_prompts, flat_refs = [], []
     for p, ch in zip(prompt_ids, choices, strict=True):
         for text in ch:
@@ -218,7 +209,7 @@ def generate_and_judge_benchmark(
     benchmark's judge (-> Judged, with the first n_examples texts as examples). A grader exception
     or a wrong score count fails every item of that grid point with its reason stored; it never
     aborts the sweep."""
-    ids = _prompt_ids(model, prompts, chat)
+    ids = model.prompt_ids(prompts, chat)
     tokens, mask = left_pad(ids, model.pad_id)
     eos, pad = tuple(model.eos_ids), int(model.pad_id)
     tokenizer = model.tokenizer

@@ -76,14 +76,25 @@ class Model:
 
     # --- text helpers -------------------------------------------------------------------------
 
-    def _require_tokenizer(self):
+    def require_tokenizer(self):
+        """The tokenizer, or a ValueError saying the model was loaded without one."""
         if self.tokenizer is None:
             raise ValueError(f"model {self.source!r} was loaded without a tokenizer; pass token ids instead")
         return self.tokenizer
 
+    def prompt_ids(self, prompts: Sequence[str], chat: bool = False) -> list[list[int]]:
+        """Token ids of each prompt (unpadded). chat=True wraps each in the chat template, which
+        carries its own special tokens; plain prompts get the tokenizer's defaults (e.g. BOS)."""
+        tok = self.require_tokenizer()
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        if chat:
+            prompts = [self.chat_prompt(p) for p in prompts]
+        return tok(list(prompts), add_special_tokens=not chat, verbose=False)["input_ids"]
+
     def encode(self, texts: Sequence[str], add_special_tokens: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Left-padded token ids and attention mask, both [B, T] int32."""
-        tok = self._require_tokenizer()
+        tok = self.require_tokenizer()
         if isinstance(texts, str):
             texts = [texts]
         # verbose=False: long texts are chunked by the caller, so the max-length warning is noise.
@@ -101,7 +112,7 @@ class Model:
 
     def chat_prompt(self, message: str, system: str | None = None) -> str:
         """The tokenizer's chat template applied to one user message, ready for generation."""
-        tok = self._require_tokenizer()
+        tok = self.require_tokenizer()
         if not getattr(tok, "chat_template", None):
             raise ValueError(f"the tokenizer of {self.source!r} has no chat template")
         messages = ([{"role": "system", "content": system}] if system else []) + [
@@ -120,13 +131,8 @@ class Model:
         params: dict | None = None,
     ) -> list[str]:
         """Greedy (or sampled) continuations of each prompt, decoded, EOS and padding removed."""
-        tok = self._require_tokenizer()
-        if isinstance(prompts, str):
-            prompts = [prompts]
-        if chat:
-            prompts = [self.chat_prompt(p) for p in prompts]
-        # Chat templates already contain the BOS/special tokens they need.
-        tokens, mask = self.encode(prompts, add_special_tokens=not chat)
+        tok = self.require_tokenizer()
+        tokens, mask = left_pad(self.prompt_ids(prompts, chat), self.pad_id)
         out = np.asarray(
             generate(
                 self.spec, self.params if params is None else params, tokens, mask,

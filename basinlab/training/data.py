@@ -67,14 +67,12 @@ def sft_examples(model, prompts: Sequence[str], targets: Sequence[str], chat: bo
     empty = [i for i, t in enumerate(targets) if not t.strip()]
     if empty:
         raise ValueError(f"empty target(s) in rows {empty}: every example needs a target to train on")
-    tok = model._require_tokenizer()
+    tok = model.require_tokenizer()
     max_len = model.spec.max_seq_len if max_len is None else int(max_len)
     if max_len < 2:
         raise ValueError(f"max_len must be >= 2, got {max_len}")
     end = _end_of_turn_id(model, tok, chat)
-    texts = [model.chat_prompt(p) for p in prompts] if chat else prompts
-    # Chat templates already hold their special tokens (BOS, role markers).
-    prompt_ids = tok(texts, add_special_tokens=not chat, verbose=False)["input_ids"]
+    prompt_ids = model.prompt_ids(prompts, chat)
     target_ids = [ids + [end] for ids in tok(targets, add_special_tokens=False, verbose=False)["input_ids"]]
 
     no_room = [i for i, p in enumerate(prompt_ids) if len(p) >= max_len]
