@@ -1,5 +1,6 @@
-"""Argument checks shared by every layer: each raises ValueError (TypeError for a wrong type) naming
-the argument, the bad value and what is valid. Signatures are always (name, value, ...).
+"""Argument checks shared by every layer: each raises ValueError (`nonnegative_scalar`: TypeError for
+a non-number) naming the argument, the bad value and what is valid. Signatures are always
+(name, value, ...).
 
 Array checks (`probability`, `open_unit`, `positive`, `nonnegative`, `real`) accept scalars or
 arrays, return float64 numpy arrays and report the first offending element.
@@ -14,7 +15,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "choice", "confidence", "nonnegative", "nonnegative_scalar", "open_unit", "options", "positive",
+    "choice", "confidence", "finite", "nonnegative", "nonnegative_int", "nonnegative_scalar", "open_unit", "options",
+    "positive",
     "positive_int", "probability", "real",
 ]
 
@@ -68,6 +70,17 @@ def nonnegative(name: str, value) -> np.ndarray:
     return a
 
 
+def finite(name: str, value) -> float:
+    """One finite real number (anything float() takes)."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(out):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return out
+
+
 def nonnegative_scalar(name: str, value) -> float:
     """One finite real number >= 0 (not a bool); TypeError for a non-number."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)) and not (
@@ -90,6 +103,21 @@ def positive_int(name: str, value) -> int:
     if not ok:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def nonnegative_int(name: str, value) -> int:
+    """A whole number >= 0 (an int or an integer-like such as numpy ints; not a bool or a float)."""
+    import operator
+
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    try:
+        out = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}") from None
+    if out < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return out
 
 
 def confidence(name: str, value) -> float:

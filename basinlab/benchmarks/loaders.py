@@ -50,12 +50,12 @@ span several lines, the line where the record starts); hub rows are named by the
 
 from __future__ import annotations
 
-import operator
 import pathlib
 from collections.abc import Iterable
 
 import numpy as np
 
+from basinlab import validate
 from basinlab.benchmarks.corpora import TEXT_CORPORA, load_text
 from basinlab.benchmarks.hub import hub_rows
 from basinlab.benchmarks.paths import PathLike, data_root, local_file, not_found
@@ -96,20 +96,9 @@ MMLU_SUBJECTS = (
 # --------------------------------------------------------------------------------------- subsets
 
 
-def _check_n(n, what: str) -> int | None:
-    if n is None:
-        return None
-    if isinstance(n, bool):
-        raise TypeError(f"{what} must be an int or None, got {n!r}")
-    n = operator.index(n)
-    if n < 0:
-        raise ValueError(f"{what} must be >= 0, got {n}")
-    return n
-
-
 def _subset(items: list, n: int | None, seed: int, what: str) -> list:
     """n items drawn with RandomState(seed) without replacement, in their original order."""
-    n = _check_n(n, "n")
+    n = None if n is None else validate.nonnegative_int("n", n)
     if n is None:
         return list(items)
     if n > len(items):
@@ -268,7 +257,7 @@ def load_mmlu(subjects: None | str | Iterable[str] = None, split: str = "test",
               path: PathLike | None = None) -> list[MMLUItem]:
     """MMLU items of `subjects` (a name, a list, or None for all, sorted) in `split` ("test", "dev"
     or "val"), grouped by subject in the order asked; n_per_subject draws a seeded subset of each."""
-    n_per_subject = _check_n(n_per_subject, "n_per_subject")
+    n_per_subject = None if n_per_subject is None else validate.nonnegative_int("n_per_subject", n_per_subject)
     files = _mmlu_local(split, path)
     items: list[MMLUItem] = []
     for subject in _mmlu_check_subjects(subjects, files):
@@ -279,7 +268,7 @@ def load_mmlu(subjects: None | str | Iterable[str] = None, split: str = "test",
 
 def mmlu_dev(subject: str, k: int = 5, path: PathLike | None = None) -> list[MMLUItem]:
     """The first k dev-split items of `subject`: the standard few-shot examples (MMLU has 5 each)."""
-    k = _check_n(k, "k")
+    k = None if k is None else validate.nonnegative_int("k", k)
     files = _mmlu_local("dev", path)
     (subject,) = _mmlu_check_subjects([subject], files)
     items = _mmlu_read(subject, "dev", files)

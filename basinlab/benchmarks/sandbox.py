@@ -197,8 +197,7 @@ def run_code(
     # the timeout it is (the two would otherwise race).
     cpu_s = timeout_s + 1.0 if cpu_s is None else cpu_s
     cpu_s = float(validate.positive("cpu_s", cpu_s))
-    if type(max_output_bytes) is not int or max_output_bytes < 0:  # bool is not a byte count
-        raise ValueError(f"max_output_bytes must be an int >= 0, got {max_output_bytes!r}")
+    max_output_bytes = validate.nonnegative_int("max_output_bytes", max_output_bytes)
 
     with tempfile.TemporaryDirectory(prefix="basinlab-sandbox-", ignore_cleanup_errors=True) as top:
         # work/ is the program's world (cwd, HOME, TMPDIR); io/ holds the captured streams and the

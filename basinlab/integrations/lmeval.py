@@ -32,7 +32,6 @@ across BasinlabLMs of the same model (e.g. along an alpha sweep). For one-off si
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 import jax
@@ -76,9 +75,7 @@ def perturbed_params(model: Model, direction=None, alpha: float = 0.0):
     recipe = isinstance(direction, directions.DirectionRecipe)
     if not recipe:
         directions.check_compatible(theta0, direction)
-    alpha = float(alpha)
-    if not math.isfinite(alpha):
-        raise ValueError(f"alpha must be finite, got {alpha!r}")
+    alpha = validate.finite("alpha", alpha)
     if alpha == 0.0:
         return theta0
     if recipe:

@@ -102,7 +102,7 @@ class SigmaExplorer(widgets.VBox):
             raise ValueError("log_x needs alphas > 0; this grid has none")
         fig = plots.curves(ds, variable, tol=tol, beta=self._beta)
         for label, x in (marks or {}).items():
-            x = self._axis_x(self._finite(f"mark {label!r}", x))
+            x = self._axis_x(validate.finite(f"mark {label!r}", x))
             fig.add_vline(x=x, row="all", col="all", name=f"{MARK}:{label}",
                           line=dict(color=style.REFERENCE, width=1.5, dash="dash"))
             fig.add_annotation(x=x, y=1.0, xref="x", yref="paper", text=html.escape(str(label)),
@@ -146,7 +146,7 @@ class SigmaExplorer(widgets.VBox):
 
     def set_alpha(self, alpha: float) -> float:
         """Move to the grid alpha nearest `alpha`: slider, marker on every subplot, table. Returns it."""
-        self._alpha = _nearest(self._alphas, self._finite("alpha", alpha))
+        self._alpha = _nearest(self._alphas, validate.finite("alpha", alpha))
         with self._quiet_sliders():
             self.slider.value = self._alpha
         with self.figure.batch_update():
@@ -160,7 +160,7 @@ class SigmaExplorer(widgets.VBox):
         """2-D sweeps: re-cut the curves at the grid beta nearest `beta` and refresh the table."""
         if self._betas is None:
             raise ValueError(f"set_beta needs a 2-D sweep; this Dataset has dims {list(self._ds.sizes)}")
-        self._beta = _nearest(self._betas, self._finite("beta", beta))
+        self._beta = _nearest(self._betas, validate.finite("beta", beta))
         with self._quiet_sliders():
             self.beta_slider.value = self._beta
         # Same Dataset and options -> the same traces and shapes in the same order, only data differ.
@@ -183,16 +183,6 @@ class SigmaExplorer(widgets.VBox):
         if not self._log_x:
             return alpha
         return math.log10(alpha if alpha > 0 else float(self._alphas[self._alphas > 0].min()))
-
-    @staticmethod
-    def _finite(name: str, value) -> float:
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a number, got {value!r}") from None
-        if not math.isfinite(v):
-            raise ValueError(f"{name} must be finite, got {value!r}")
-        return v
 
     @contextlib.contextmanager
     def _quiet_sliders(self):
