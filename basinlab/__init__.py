@@ -24,14 +24,14 @@ from basinlab.models import load as load
 
 _aliases.install()
 
-_SUBPACKAGES = ("analysis", "benchmarks", "cli", "integrations", "landscape", "stats", "theory", "training",
+_LAZY = ("analysis", "benchmarks", "cli", "integrations", "landscape", "stats", "theory", "training",
                 "validate", "viz")
 _OLD_PATHS = tuple(name.rsplit(".", 1)[1] for name in _aliases.ALIASES)
 
-__all__ = ["Model", "ModelSpec", "__version__", "load", "models", *_SUBPACKAGES]
+__all__ = ["Model", "ModelSpec", "__version__", "load", "models", *_LAZY]
 
 
 def __getattr__(name):
-    if name in _SUBPACKAGES or name in _OLD_PATHS:
+    if name in _LAZY or name in _OLD_PATHS:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'basinlab' has no attribute {name!r}")

@@ -224,7 +224,7 @@ def generate_and_judge_benchmark(
         texts = [tokenizer.decode(strip_after_eos(r, eos), skip_special_tokens=True) for r in rows]
         try:
             scores, reasons = _grades(grader(texts, list(range(len(texts)))), len(texts))
-        except Exception as e:  # noqa: BLE001  a grader bug costs the items, never the sweep
+        except Exception as e:  # a grader bug costs the items, never the sweep
             scores = np.zeros(len(texts), np.float32)
             reasons = [f"judge error: {type(e).__name__}: {e}"] * len(texts)
         return Judged(score=scores, reason=np.asarray(reasons, dtype=str),

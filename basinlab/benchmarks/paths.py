@@ -11,7 +11,7 @@ import os
 import pathlib
 from collections.abc import Sequence
 
-__all__ = ["ENV", "PathLike", "data_file", "data_root", "local_file", "not_found"]
+__all__ = ["ENV", "PathLike", "data_root", "local_file", "not_found"]
 
 ENV = "BASINLAB_DATA"
 PathLike = str | os.PathLike
@@ -71,11 +71,3 @@ def not_found(dataset: str, relative: str, hub_note: str | None) -> FileNotFound
         f"To use local files, set {ENV}=/path/to/data so that /path/to/data/{relative} exists, "
         f"or pass path= (the file itself, or a folder that holds it)."
     )
-
-
-def data_file(relative: str, path: PathLike | None = None) -> pathlib.Path:
-    """`local_file(path, [], relative)`, or the FileNotFoundError saying how to fix it."""
-    found = local_file(path, [], relative)
-    if found is None:
-        raise not_found(relative, relative, None)
-    return found

@@ -288,7 +288,7 @@ def judge_code(
     """
     try:
         programs = list(programs)
-    except Exception as e:  # noqa: BLE001 - the contract is to never raise
+    except Exception as e:  # the contract is to never raise
         return [_judge_error(e)]
     try:
         workers = validate.positive_int("workers", workers)
@@ -298,7 +298,7 @@ def judge_code(
     def one(program):
         try:
             return run_code(program, timeout_s=timeout_s, memory_mb=memory_mb)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             return _judge_error(e)
 
     if not programs:

@@ -66,7 +66,7 @@ _GEN_KEYS = {"until", "max_gen_toks", "do_sample", "temperature"}
 
 def perturbed_params(model: Model, direction=None, alpha: float = 0.0):
     """``theta0 + alpha * delta`` computed in float32 from ``model.params`` and cast back to each
-    leaf's dtype. ``direction`` is a :class:`~basinlab.directions.DirectionRecipe`, a direction
+    leaf's dtype. ``direction`` is a :class:`~basinlab.landscape.directions.DirectionRecipe`, a direction
     pytree shaped like the params, or None (theta0 itself is returned). theta0 is not modified.
     With ``alpha == 0`` theta0 is returned as is (the direction is still validated)."""
     theta0 = model.params
@@ -102,7 +102,7 @@ class BasinlabLM(TemplateLM):
     Args:
       model: a :class:`~basinlab.models.Model` with a tokenizer, or a name/path for
         :func:`basinlab.load` (handy from ``model_args``).
-      direction: a :class:`~basinlab.directions.DirectionRecipe`, a direction pytree shaped like
+      direction: a :class:`~basinlab.landscape.directions.DirectionRecipe`, a direction pytree shaped like
         the params, an int seed (``DirectionRecipe(seed, normalization=normalization)``), or None
         for theta0. The perturbed params are formed once, in float32, and cast to the params' dtype.
       alpha: the step along ``direction``.

@@ -326,8 +326,6 @@ def regenerate(recipe: DirectionRecipe, params, key_base=None):
     return gaussian(key, params, recipe.normalization, recipe.include, recipe.exclude)
 
 
-
-
 def check_compatible(params, direction) -> None:
     """ValueError naming the first path where ``direction`` does not fit ``params``.
 

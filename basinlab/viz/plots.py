@@ -25,7 +25,7 @@ import xarray as xr
 from plotly.subplots import make_subplots
 
 from basinlab import validate
-from basinlab.landscape.results import loss_T  # importing results also registers the ds.basin accessor
+from basinlab.landscape.results import loss_T
 from basinlab.viz import style
 from basinlab.viz.checks import base_values, check_benchmark, check_direction, check_variable
 

@@ -1,7 +1,7 @@
 """Figures of the GO and pre-training notebooks (Figure 5 a/b/c, basin growth, basins and scale).
 
-Datasets in (from :func:`basinlab.training.pretrain.curves`, :func:`basinlab.landscape.landscape`,
-:func:`basinlab.training.basins.forgetting_dataset`), plotly Figures out; nothing here runs a model
+Datasets in (from :func:`basinlab.analysis.curves.training_curves`, :func:`basinlab.landscape.landscape`,
+:func:`basinlab.analysis.curves.forgetting_dataset`), plotly Figures out; nothing here runs a model
 or imports a trainer. Runs keep their colour across these figures (``style.run_colours``).
 
 - :func:`loss_curves`       -- Fig. 5(a): train and validation NLL per pre-training step, per run.

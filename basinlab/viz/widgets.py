@@ -272,8 +272,8 @@ class BoundExplorer(widgets.VBox):
     """
 
     def __init__(self, p_a: float = 0.9, sigma: float = 0.003, r: float = 0.003, q: float = 0.5):
-        from basinlab.theory import bounds as theory
-        from basinlab.viz import bounds as bound_plots
+        from basinlab import theory
+        from basinlab.viz import bounds
 
         self._theory, self.q = theory, q
         self.p_a = widgets.FloatSlider(value=p_a, min=0.5, max=0.999, step=0.001, description="p_A",
@@ -282,7 +282,7 @@ class BoundExplorer(widgets.VBox):
                                             description="σ", readout_format=".2e")
         self.r = widgets.FloatSlider(value=r, min=0.0, max=0.02, step=0.0001, description="r",
                                      readout_format=".4f")
-        self.figure = go.FigureWidget(bound_plots.bound_vs_pa(sigma, rs=(r,)))
+        self.figure = go.FigureWidget(bounds.bound_vs_pa(sigma, rs=(r,)))
         self.figure.add_scatter(x=[p_a], y=[0.0], mode="markers", marker=dict(size=11, color=style.CURRENT),
                                 name="(p_A, certified bound)", meta={"kind": "marker"})
         self.table = widgets.HTML()
