@@ -13,14 +13,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from basinlab.benchmarks.corpora import load_text
 from basinlab.models import load
-
-
-def sample_text(n_chars: int = 40_000) -> str:
-    """English prose every CPython ships: the pydoc topic help texts."""
-    from pydoc_data.topics import topics
-
-    return "\n\n".join(topics[k] for k in sorted(topics))[:n_chars]
 
 
 def main(argv=None) -> None:
@@ -41,7 +35,7 @@ def main(argv=None) -> None:
     print(f"architecture: {s.arch} ({s.name}), parameters d = {model.n_params:,}")
 
     t0 = time.perf_counter()
-    nll = model.nll(sample_text(), seq_len=128, batch=8)
+    nll = model.nll(load_text("pydoc")[:40_000], seq_len=128, batch=8)
     print(f"mean token NLL on 8 x 128 tokens of Python's pydoc text: {nll:.4f} nats "
           f"({time.perf_counter() - t0:.1f} s)")
 

