@@ -27,6 +27,7 @@ import numpy as np
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
+from basinlab import validate
 from basinlab.benchmarks.base import Benchmark, Judged, Scores
 from basinlab.landscape import directions as D
 from basinlab.landscape import results, treemath
@@ -196,9 +197,7 @@ def landscape(
     grid = alphas[:, None] if m == 1 else np.stack(np.meshgrid(alphas, betas, indexing="ij"), -1).reshape(-1, 2)
     # Default: up to 8 grid points per call, so regenerating the direction (d normal draws) is
     # amortized; memory does not grow with it because lax.map runs the points one after another.
-    chunk = min(len(grid), 8) if chunk_size is None else int(chunk_size)
-    if chunk < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    chunk = min(len(grid), 8) if chunk_size is None else validate.positive_int("chunk_size", chunk_size)
     chunk = -(-chunk // n_dev) * n_dev  # a multiple of the device count
     sweep = Sweep(
         model=model.source or model.spec.name, d=count_params(theta0),

@@ -137,7 +137,8 @@ def test_netcdf_round_trip(model, text, tmp_path):
         (dict(alphas=[0.0, np.nan]), "non-finite"),
         (dict(directions=0), "directions must be >= 1"),
         (dict(directions=[]), "no directions"),
-        (dict(chunk_size=0), "chunk_size must be >= 1"),
+        (dict(chunk_size=0), "chunk_size must be a positive integer, got 0"),
+        (dict(chunk_size=2.5), "chunk_size must be a positive integer, got 2.5"),
     ],
 )
 def test_bad_input(model, text, kwargs, match):
