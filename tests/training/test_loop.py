@@ -7,9 +7,10 @@ import optax
 import pytest
 
 import basinlab
-from basinlab.models import forward
 from basinlab.training import data, loop, optim
 from basinlab.training.loss import masked_nll
+
+from sft_batches import logits, random_examples
 
 
 def assert_same_params(a, b):
@@ -17,26 +18,6 @@ def assert_same_params(a, b):
     for (path, x), y in zip(jax.tree_util.tree_leaves_with_path(a), jax.tree.leaves(b), strict=True):
         assert x.dtype == y.dtype and x.shape == y.shape, path
         assert np.array_equal(np.asarray(x), np.asarray(y)), f"{jax.tree_util.keystr(path)} differs"
-
-
-def random_examples(vocab, n=8, width=12, seed=0):
-    """(tokens, mask, loss_mask): left-padded rows of different lengths, the last 3-6 tokens targets."""
-    rs = np.random.RandomState(seed)
-    tokens = rs.randint(3, vocab, size=(n, width)).astype(np.int32)
-    mask, loss_mask = np.zeros_like(tokens), np.zeros_like(tokens)
-    for i in range(n):
-        length, n_target = rs.randint(6, width + 1), rs.randint(3, 6)
-        mask[i, width - length:] = 1
-        loss_mask[i, width - n_target:] = 1
-    tokens[mask == 0] = 0
-    return tokens, mask, loss_mask
-
-
-_forward = jax.jit(forward, static_argnames="spec")
-
-
-def logits(model, examples):
-    return _forward(model.spec, model.params, examples[0], attention_mask=examples[1])
 
 
 def test_loss_decreases_memorizing_four_examples(tiny_chat):
