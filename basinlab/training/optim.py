@@ -161,15 +161,9 @@ def _wrap(base, kind: str, scale: float, key, include, exclude):
     base = optax.with_extra_args_support(base)
 
     def init_fn(params):
-        items = jax.tree_util.tree_leaves(params)
         paths = tuple(directions.paths(params))
-        # leaf_filter raises on a pattern matching no path (a typo), listing the paths.
-        keep = jax.tree_util.tree_leaves(directions.leaf_filter(params, include, exclude))
-        mask = tuple(bool(k) and jnp.issubdtype(_dtype(x), jnp.floating)
-                     for k, x in zip(keep, items, strict=True))
-        if not any(mask):
-            raise ValueError(f"include={include!r}, exclude={exclude!r} leave no float parameter "
-                             f"to perturb; paths: {list(paths)}")
+        # raises on a pattern matching no path (a typo) and when no float leaf is kept
+        mask = tuple(jax.tree_util.tree_leaves(directions.perturbed_mask(params, include, exclude)))
         return PerturbState(count=jnp.zeros([], jnp.int32), key=key, inner=base.init(params),
                             spec=PerturbSpec(kind, scale, paths, mask))
 

@@ -40,6 +40,7 @@ from basinlab import validate
 from basinlab.benchmarks import references
 from basinlab.benchmarks.base import Benchmark, Scores
 from basinlab.landscape import directions as D
+from basinlab.models import count_params
 
 __all__ = ["INITS", "ONE_SIDED", "WorstCase", "surrogate_value", "worst_case"]
 
@@ -113,11 +114,6 @@ def _objective(spec, benchmarks, compute_dtype):
         return sum(vals) / len(vals)
 
     return J
-
-
-def _unit_mask(params, include, exclude):
-    keep = D.leaf_filter(params, include, exclude)
-    return jax.tree.map(lambda k, x: bool(k) and jnp.issubdtype(x.dtype, jnp.floating), keep, params)
 
 
 def _masked(tree, mask):
@@ -216,10 +212,10 @@ def worst_case(model, surrogate: str | Benchmark | Sequence[str | Benchmark], *,
             raise ValueError(f"{name} must be an int >= 0, got {value!r}")
     benches = _surrogates(model, surrogate, surrogate_options)
     spec, theta0 = model.spec, model.params
-    mask = _unit_mask(theta0, include, exclude)
-    d = sum(int(np.prod(x.shape)) for m, x in zip(jax.tree.leaves(mask), jax.tree.leaves(theta0), strict=True) if m)
+    mask = D.perturbed_mask(theta0, include, exclude)  # raises when no float leaf is kept
+    d = count_params([x for m, x in zip(jax.tree.leaves(mask), jax.tree.leaves(theta0), strict=True) if m])
     if d == 0:
-        raise ValueError(f"include={include!r}, exclude={exclude!r} leave no float parameter to perturb")
+        raise ValueError(f"include={include!r}, exclude={exclude!r} keep only empty parameters")
     norm = jnp.float32(math.sqrt(d))
     datas = [b.data for b in benches]
     value_at, grad_dir, ascend = _programs(spec, benches, _compute_dtype(model, compute_dtype), mask)
