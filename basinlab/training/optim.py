@@ -63,7 +63,8 @@ stacked ``layers/...`` leaf from a further ``fold_in(., layer)``; see :mod:`basi
 so runs are reproducible from the key and any step's eps can be regenerated. Leaves excluded by the
 ``include``/``exclude`` globs (:func:`basinlab.landscape.directions.leaf_filter`; e.g.
 ``exclude=directions.NO_NORMS``) and non-float leaves are not perturbed at all: the point equals
-theta there bit for bit. The perturbation is formed in float32 and cast to each leaf's dtype.
+theta there bit for bit. The point is :func:`basinlab.landscape.treemath.perturb` of theta and the
+perturbation: formed in float32 (or the leaf's dtype when wider) and rounded once to the leaf's dtype.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ import numpy as np
 import optax
 
 from basinlab import validate
-from basinlab.landscape import directions
+from basinlab.landscape import directions, treemath
 
 __all__ = [
     "KINDS", "PerturbSpec", "PerturbState", "continuous_dropout", "go", "needs_gradient", "perturb",
@@ -126,10 +127,6 @@ class PerturbState(NamedTuple):
 
 
 # ----------------------------------------------------------------------------- constructors
-
-
-def _dtype(x):
-    return x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
 
 
 def _check_scale(name: str, value) -> float:
@@ -284,26 +281,25 @@ def perturb(params, opt_state, grads=None):
     if paths != spec.paths:
         raise ValueError(f"params do not match the ones the optimizer was initialized with: "
                          f"paths {list(paths)} vs {list(spec.paths)}")
+    kept = [i for i, m in enumerate(spec.mask) if m]
     if spec.kind == "sam":
         if grads is None:
             raise ValueError("sam needs the gradient at theta: perturb(params, opt_state, grads)")
         g = jax.tree_util.tree_leaves(grads)
         if len(g) != len(items):
             raise ValueError(f"grads has {len(g)} leaves, params {len(items)}")
-        sq = [jnp.sum(jnp.square(jnp.asarray(gi, _F32))) for gi, m in zip(g, spec.mask, strict=True) if m]
-        norm = jnp.sqrt(sum(sq, jnp.zeros((), _F32)))
+        norm = treemath.global_norm([g[i] for i in kept])  # over the perturbed leaves only
         # rho / ||g||, and no move at all for a zero gradient (instead of NaN).
         factor = jnp.where(norm > 0, spec.scale / jnp.where(norm > 0, norm, 1.0), 0.0)
-        deltas = [factor * jnp.asarray(gi, _F32) if m else None for gi, m in zip(g, spec.mask, strict=True)]
+        deltas = [factor * jnp.asarray(g[i], _F32) for i in kept]
     else:
         step_key = jax.random.fold_in(state.key, state.count)
         deltas = []
-        for i, (x, path, m) in enumerate(zip(items, paths, spec.mask, strict=True)):
-            if not m:
-                deltas.append(None)
-                continue
-            eps = spec.scale * directions.leaf_direction(step_key, i, path, x)
-            deltas.append(eps if spec.kind == "go" else eps * jnp.asarray(x, _F32))
-    out = [x if d is None else (jnp.asarray(x, _F32) + d).astype(_dtype(x))
-           for x, d in zip(items, deltas, strict=True)]
+        for i in kept:
+            eps = spec.scale * directions.leaf_direction(step_key, i, paths[i], items[i])
+            deltas.append(eps if spec.kind == "go" else eps * jnp.asarray(items[i], _F32))
+    # theta + delta on the perturbed leaves only: the others stay the very same arrays.
+    out = list(items)
+    for i, x in zip(kept, treemath.perturb([items[i] for i in kept], [deltas], [1.0]), strict=True):
+        out[i] = x
     return jax.tree_util.tree_unflatten(treedef, out)
