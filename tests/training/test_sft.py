@@ -4,6 +4,7 @@ import dataclasses
 import math
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -11,6 +12,7 @@ import basinlab
 from basinlab.benchmarks import loaders
 from basinlab.benchmarks.paths import data_root
 from basinlab.landscape import directions as D
+from basinlab.landscape import treemath
 from basinlab.training import sft
 
 
@@ -44,6 +46,20 @@ def test_recipes_are_typed_and_overrides_are_checked():
         adversarial.replace(setps=5)
     with pytest.raises(dataclasses.FrozenInstanceError):
         adversarial.lr = 1.0
+
+
+def test_run_record_update_and_alpha_match_the_tree_maths():
+    rng = np.random.default_rng(0)
+    theta0 = {"w": jnp.asarray(rng.normal(size=(8, 5)), jnp.bfloat16), "b": jnp.asarray(rng.normal(size=5))}
+    theta = jax.tree.map(lambda x: (x + 0.01).astype(x.dtype), theta0)
+    run = sft.SFTRun.from_params("normal", theta0, theta, [1.0, 0.5], {"n": 2}, None)
+    for a, b in zip(jax.tree.leaves(run.update), jax.tree.leaves(treemath.difference(theta0, theta)), strict=True):
+        assert a.dtype == jnp.float32
+        np.testing.assert_array_equal(a, b)
+    assert isinstance(run.alpha, float) and run.alpha == treemath.alpha_between(theta0, theta) > 0
+    assert run.losses.dtype == np.float32
+    with pytest.raises(ValueError, match="theta1 has no leaf 'b'"):
+        sft.SFTRun.from_params("normal", theta0, {"w": theta["w"]}, [1.0], {}, None)
 
 
 def test_finetune_run_refuses_unknown_overrides_before_training(tiny_smol):
