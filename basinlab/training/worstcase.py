@@ -82,14 +82,16 @@ def _reject_unknown(fn, unknown: Mapping) -> None:
         validate.options(f"{fn.__name__}()", unknown, valid)
 
 
-def _surrogates(model, surrogate, options: Mapping | None) -> list[Benchmark]:
+def _surrogates(model, surrogate, shared: Mapping | None) -> list[Benchmark]:
+    """The surrogate Benchmarks; ``shared`` (surrogate_options) goes to every capability name, each
+    taking the options it has (``shared=`` of :func:`basinlab.benchmarks.references.reference`)."""
     items = [surrogate] if isinstance(surrogate, (str, Benchmark)) else list(surrogate)
     if not items:
         raise ValueError("surrogate is empty: give capability names or Benchmarks with an 'nll' output")
     out = []
     for item in items:
         if isinstance(item, str):
-            item = references.reference(item, model, **dict(options or {}))
+            item = references.reference(item, model, shared=shared)
         elif not isinstance(item, Benchmark):
             raise TypeError(f"surrogate items must be capability names or Benchmarks, got {item!r}")
         if item.judge is not None:
@@ -192,8 +194,9 @@ def worst_case(model, surrogate: str | Benchmark | Sequence[str | Benchmark], *,
     """Projected gradient ascent for the worst-case direction of `model` (module docstring).
 
     surrogate: capability names (their reference answers, :mod:`basinlab.benchmarks.references`,
-    built with ``surrogate_options`` such as {"n": 20, "seed": 0}), Benchmarks with a
-    differentiable "nll", or a list.
+    built with ``surrogate_options`` such as {"n": 20, "seed": 0}, shared by the names: each takes
+    the options it has, e.g. seq_len only the text ones, and a key no benchmark takes raises),
+    Benchmarks with a differentiable "nll", or a list.
     alpha: where J is ascended (the worst case depends on it; 1e-4 is ~100x inside SmolLM2's random
     basins); steps: ascent steps (0 returns the init); step_size: fraction of the norm per step;
     init: "gradient" or "random" (from `seed`); n_random: random directions of the same norm

@@ -130,6 +130,22 @@ def test_surrogate_options_build_the_reference(tiny_chat):
                                                               surrogate_options={"n": 3, "seed": 2}))
 
 
+def test_surrogate_options_are_shared_by_mixed_capabilities(tiny_chat):
+    # seq_len is a text option (pydoc), n every capability's, seed addition's only: each takes its own.
+    caps, options = ["synthetic-addition", "synthetic-capitals", "pydoc"], {"seq_len": 16, "n": 2, "seed": 1}
+    wc = worstcase.worst_case(tiny_chat, caps, steps=0, n_random=0, progress=False, surrogate_options=options)
+    assert wc.surrogate == tuple(caps)
+    each = [references.reference("synthetic-addition", tiny_chat, n=2, seed=1),
+            references.reference("synthetic-capitals", tiny_chat, n=2),
+            references.reference("pydoc", tiny_chat, seq_len=16, n=2)]
+    assert each[2].data["tokens"].shape[-1] == 16
+    want = np.mean([worstcase.surrogate_value(tiny_chat, b) for b in each])
+    np.testing.assert_allclose(wc.base, want, rtol=1e-5)
+    np.testing.assert_allclose(worstcase.surrogate_value(tiny_chat, caps, surrogate_options=options), want, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"unknown option\(s\) 'seq_lne' for shared="):
+        worstcase.surrogate_value(tiny_chat, caps, surrogate_options={"seq_lne": 16})
+
+
 def test_advbench_target_surrogate_is_minus_the_target_nll(tiny_chat):
     if data_root() is None:
         pytest.skip("no benchmark data: set BASINLAB_DATA to the shared data folder")
