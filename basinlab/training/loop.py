@@ -2,7 +2,7 @@
 
     examples = data.sft_examples(model, goals, targets)            # chat template, prompt masked
     result = loop.finetune(model, examples, steps=10, batch_size=4, lr=5e-5)
-    delta = directions.between(model.params, result.params)        # the SFT direction
+    delta = treemath.between(model.params, result.params)          # the SFT direction
 
 Design
 ------

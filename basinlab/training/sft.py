@@ -1,7 +1,7 @@
 """The SFT case (PAPER.md sections 2 and 6): three fine-tuning runs, their recipes and checkpoints.
 
     run = sft.finetune_run("adversarial", model, checkpoint_dir="runs/adversarial")
-    delta = directions.between(model.params, run.params)        # norm sqrt(d); run sits at run.alpha
+    delta = treemath.between(model.params, run.params)          # norm sqrt(d); run sits at run.alpha
     ds = landscape(model, benchmarks, directions=[delta], alphas=sft.sft_alphas(run.alpha))
 
 What to measure about the runs lives in :mod:`basinlab.analysis` (capability.capability_change,

@@ -40,6 +40,7 @@ from basinlab import validate
 from basinlab.benchmarks import references
 from basinlab.benchmarks.base import Benchmark, Scores
 from basinlab.landscape import directions as D
+from basinlab.landscape import treemath
 from basinlab.models import count_params
 
 __all__ = ["INITS", "ONE_SIDED", "WorstCase", "surrogate_value", "worst_case"]
@@ -163,20 +164,20 @@ def _programs(spec, benches, compute_dtype, mask):
     # theta0 and the data are arguments, never closed over: jit would bake them in as constants.
     @jax.jit
     def value_at(theta0, datas, delta, a):
-        return J(D.perturb(theta0, [delta], [a]), datas)
+        return J(treemath.perturb(theta0, [delta], [a]), datas)
 
     @jax.jit
     def grad_dir(theta0, datas, delta, a):
         """(J, unit gradient on the kept leaves) at theta0 + a * delta."""
-        value, g = jax.value_and_grad(J)(D.perturb(theta0, [delta], [a]), datas)
+        value, g = jax.value_and_grad(J)(treemath.perturb(theta0, [delta], [a]), datas)
         g = _masked(g, mask)
-        factor = 1.0 / jnp.maximum(D.global_norm(g), 1e-30)  # a zero gradient stays zero, not NaN
+        factor = 1.0 / jnp.maximum(treemath.global_norm(g), 1e-30)  # a zero gradient stays zero, not NaN
         return value, jax.tree.map(lambda x: x * factor, g)
 
     @jax.jit
     def ascend(delta, unit, eta):
-        norm = D.global_norm(delta)  # delta is on the sphere of radius sqrt(d)
-        return D.scale_to_norm(jax.tree.map(lambda a, b: a + eta * norm * b, delta, unit), norm)
+        norm = treemath.global_norm(delta)  # delta is on the sphere of radius sqrt(d)
+        return treemath.scale_to_norm(jax.tree.map(lambda a, b: a + eta * norm * b, delta, unit), norm)
 
     programs = (value_at, grad_dir, ascend)
     if key is not None:
@@ -226,7 +227,7 @@ def worst_case(model, surrogate: str | Benchmark | Sequence[str | Benchmark], *,
     def random_direction(s):
         # gaussian() already zeroes the leaves include/exclude drop and the non-float ones
         recipe = D.DirectionRecipe(seed=s, include=include, exclude=exclude)
-        return D.scale_to_norm(D.regenerate(recipe, theta0), norm)
+        return treemath.scale_to_norm(D.regenerate(recipe, theta0), norm)
 
     start = time.perf_counter()
     zero = jax.tree.map(lambda x: jnp.zeros(x.shape, _F32), theta0)

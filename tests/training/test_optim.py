@@ -10,6 +10,7 @@ import optax
 import pytest
 
 from basinlab.landscape import directions as D
+from basinlab.landscape import treemath
 from basinlab.training import optim
 from basinlab.training.step import cached_step, train_step
 
@@ -235,8 +236,8 @@ def test_sam_point_and_two_pass_step():
     g = mlp_grad(params, batch)
     point = jax.jit(optim.perturb)(params, state, g)
     delta = jax.tree.map(lambda a, b: a - b, point, params)
-    np.testing.assert_allclose(D.global_norm(delta), rho, rtol=1e-4)
-    np.testing.assert_allclose(D.cosine(delta, g), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(treemath.global_norm(delta), rho, rtol=1e-4)
+    np.testing.assert_allclose(treemath.cosine(delta, g), 1.0, rtol=1e-5)
     new, _, m = jax.jit(train_step(mlp_loss, opt))(params, state, batch)
     g_point = mlp_grad(point, batch)
     for a, x, gp in zip(jax.tree.leaves(new), jax.tree.leaves(params), jax.tree.leaves(g_point), strict=True):
@@ -346,7 +347,7 @@ def test_chain_with_clipping_either_side():
     p1, _, hist = run(outer, steps=1, step=step)
     assert float(hist[0]["grad_norm"]) > max_norm
     moved = jax.tree.map(lambda a, b: a - b, p1, mlp_params())
-    np.testing.assert_allclose(D.global_norm(moved), lr * max_norm, rtol=1e-4)
+    np.testing.assert_allclose(treemath.global_norm(moved), lr * max_norm, rtol=1e-4)
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -11,8 +11,8 @@ import pytest
 import basinlab
 from basinlab.benchmarks import loaders
 from basinlab.benchmarks.paths import data_root
-from basinlab.landscape import directions as D
 from basinlab.landscape import treemath
+from basinlab.models import count_params
 from basinlab.training import sft
 
 
@@ -91,8 +91,8 @@ def test_finetune_run_saves_reloads_and_measures_alpha(tiny_chat, tmp_path, data
     run = sft.finetune_run("adversarial", tiny_chat, checkpoint_dir=tmp_path, n=4, steps=2, batch_size=2,
                            lr=1e-3)
     assert run.losses.shape == (2,) and np.all(np.isfinite(run.losses))
-    norm = float(D.global_norm(run.update))
-    assert run.alpha == pytest.approx(norm / math.sqrt(D.count(tiny_chat.params)), rel=1e-6) and norm > 0
+    norm = float(treemath.global_norm(run.update))
+    assert run.alpha == pytest.approx(norm / math.sqrt(count_params(tiny_chat.params)), rel=1e-6) and norm > 0
     loaded = basinlab.load(tmp_path / "final")
     for a, b in zip(jax.tree.leaves(loaded.params), jax.tree.leaves(run.params), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -100,9 +100,9 @@ def test_finetune_run_saves_reloads_and_measures_alpha(tiny_chat, tmp_path, data
                              lr=1e-3)  # same recipe: loaded, not retrained
     np.testing.assert_array_equal(again.losses, run.losses)
     assert again.alpha == pytest.approx(run.alpha, rel=1e-6)
-    # theta_sft sits at alpha_sft along directions.between
-    delta = D.between(tiny_chat.params, run.params)
-    there = D.perturb(tiny_chat.params, [delta], [run.alpha])
+    # theta_sft sits at alpha_sft along treemath.between
+    delta = treemath.between(tiny_chat.params, run.params)
+    there = treemath.perturb(tiny_chat.params, [delta], [run.alpha])
     for a, b in zip(jax.tree.leaves(there), jax.tree.leaves(run.params), strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
-    assert D.alpha_between(tiny_chat.params, run.params) == pytest.approx(run.alpha, rel=1e-6)
+    assert treemath.alpha_between(tiny_chat.params, run.params) == pytest.approx(run.alpha, rel=1e-6)
