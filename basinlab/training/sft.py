@@ -62,10 +62,12 @@ class Recipe:
 
     def replace(self, **overrides) -> Recipe:
         """A copy with ``overrides``; an unknown name raises a ValueError naming the valid fields.
-        Overriding ``steps`` drops the recipe's ``epochs``."""
+        Overriding one of ``steps`` and ``epochs`` drops the recipe's other one (the run length is
+        given one way)."""
         validate.options("an SFT recipe", overrides, [f.name for f in dataclasses.fields(self)])
-        if "steps" in overrides:
-            overrides = {"epochs": None, **overrides}
+        for given, other in (("steps", "epochs"), ("epochs", "steps")):
+            if given in overrides:
+                overrides = {other: None, **overrides}
         return dataclasses.replace(self, **overrides)
 
     def as_dict(self) -> dict:

@@ -42,6 +42,10 @@ def test_recipes_are_typed_and_overrides_are_checked():
     short = sft.RECIPES["normal"].replace(steps=3, lr=1e-4)
     assert short.as_dict() == {"n": 64, "steps": 3, "batch_size": 4, "grad_accum": 2, "lr": 1e-4}  # epochs dropped
     assert sft.RECIPES["normal"].epochs == 1  # frozen: the table is unchanged
+    longer = adversarial.replace(epochs=2)  # and the other way: epochs drops the recipe's steps
+    assert longer.as_dict() == {"n": 20, "epochs": 2, "batch_size": 4, "lr": 5e-5}
+    both = adversarial.replace(steps=3, epochs=1)  # both given: both kept, and finetune refuses them
+    assert (both.steps, both.epochs) == (3, 1)
     with pytest.raises(ValueError, match=r"unknown option\(s\) 'setps' for an SFT recipe; valid options: .*steps"):
         adversarial.replace(setps=5)
     with pytest.raises(dataclasses.FrozenInstanceError):
