@@ -1,6 +1,6 @@
 """Seconds per training step: GO and SAM against AdamW, same model, same batch, same run.
 
-The step is the one `basinlab.training.pretrain.pretrain` runs (`basinlab.training.optim.cached_step`
+The step is the one `basinlab.training.pretrain.pretrain` runs (`basinlab.training.step.cached_step`
 on `basinlab.training.loss.token_loss`, basinlab's only training step: gradient at
 `optim.perturb(params, opt_state)`, update applied to theta). GO adds drawing eps (one Gaussian per
 parameter, regenerated from the key) and adding it; SAM adds a second forward/backward pass.
@@ -22,8 +22,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from basinlab.training import gpt, optim, pretrain
+from basinlab.training import gpt, pretrain
 from basinlab.training.loss import micro_batches, token_loss
+from basinlab.training.step import cached_step
 
 
 def main(argv=None):
@@ -45,7 +46,7 @@ def main(argv=None):
     runs, compile_s = {}, {}
     for name in names:
         opt = pretrain.make_optimizer(name, 1e-3, 1000, 0, args.sigma, 0.05, 0)
-        step = optim.cached_step(token_loss(model.spec, jnp.dtype("float32")), opt, micro_batches=True)
+        step = cached_step(token_loss(model.spec, jnp.dtype("float32")), opt, micro_batches=True)
         state = opt.init(params)
         t0 = time.perf_counter()
         jax.block_until_ready(step(params, state, micro))

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import math
 
-from basinlab.landscape import directions
+from basinlab.landscape import directions, treemath
+from basinlab.models import count_params
 
 __all__ = ["alignment"]
 
@@ -19,10 +20,10 @@ def alignment(update, direction, n_random: int = 0, seed: int = 0) -> dict:
     vector and a random Gaussian direction (cos ~ N(0, 1/d) for large d); z = cosine * sqrt(d);
     p_value: two-sided P(|N(0, 1)| >= |z|) (0.0 where it underflows); random: cosines of `update`
     with n_random random Gaussian directions (an empirical check of the null)."""
-    cos = float(directions.cosine(update, direction))
-    d = directions.count(update)
+    cos = float(treemath.cosine(update, direction))
+    d = count_params(update)
     z = cos * math.sqrt(d)
     recipes = [directions.DirectionRecipe(seed=seed + i) for i in range(n_random)]
-    rand = [float(directions.cosine(update, directions.regenerate(r, update))) for r in recipes]
+    rand = [float(treemath.cosine(update, directions.regenerate(r, update))) for r in recipes]
     return {"cosine": cos, "null_std": 1 / math.sqrt(d), "z": z, "p_value": math.erfc(abs(z) / math.sqrt(2)),
             "random": rand, "d": d}

@@ -1,6 +1,6 @@
 """Capability change of a fine-tuned model: each benchmark at theta0 against its interval, and at theta_sft.
 
-    ds = landscape(model, benchmarks, directions=[D.between(theta0, theta_sft)], alphas=sft_alphas(alpha))
+    ds = landscape(model, benchmarks, directions=[treemath.between(theta0, theta_sft)], alphas=sft_alphas(alpha))
     capability.capability_change(ds, alpha)    # kept / fell / rose per benchmark (PAPER.md section 6)
 """
 

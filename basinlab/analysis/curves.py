@@ -3,19 +3,21 @@
     ds = curves.training_curves({"adamw": run_a, "go": run_g})     # {label: PretrainResult}
     forget = curves.forgetting_dataset({"adamw": track_a})          # {label: Forgetting}
 
-The figures of these Datasets are :func:`basinlab.viz.training.loss_curves` and
-:func:`basinlab.viz.training.forgetting_curves`. Saved with basinlab.landscape.results.save or .to_netcdf.
+The figures of these Datasets are :func:`basinlab.viz.pretraining.loss_curves` and
+:func:`basinlab.viz.pretraining.forgetting_curves`. Saved with basinlab.landscape.results.save or .to_netcdf.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
 
-from basinlab.training.forgetting import Forgetting
-from basinlab.training.pretrain import PretrainResult
+if TYPE_CHECKING:  # only for the annotations: analysis reads the results, it never runs training
+    from basinlab.training.forgetting import Forgetting
+    from basinlab.training.pretrain import PretrainResult
 
 __all__ = ["forgetting_dataset", "training_curves"]
 

@@ -68,7 +68,7 @@ from basinlab.validate import choice
 __all__ = [
     "KINDS", "NORMALIZATIONS", "NO_BIASES", "NO_EMBEDDINGS", "NO_NORMS", "SCHEME",
     "DirectionRecipe", "check_compatible", "gaussian", "leaf_direction", "leaf_filter", "normalize", "paths",
-    "regenerate",
+    "perturbed_mask", "regenerate",
     "alpha_between", "between", "cosine", "count", "dot", "global_norm", "perturb", "plane", "scale_to_norm",
 ]
 
@@ -139,6 +139,24 @@ def leaf_filter(params, include=None, exclude=None):
         return not any(fnmatch.fnmatchcase(name, p) for p in exc)
 
     return jax.tree_util.tree_unflatten(treedef, [keep(n) for n in names])
+
+
+def perturbed_mask(params, include=None, exclude=None):
+    """Pytree of Python bools shaped like ``params``: True on the float leaves that
+    :func:`leaf_filter` keeps, i.e. the leaves a direction, GO's noise or a worst-case search moves.
+
+    Raises what :func:`leaf_filter` raises, and a ValueError naming ``include``/``exclude`` and the
+    paths when no float leaf is left. The perturbed coordinate count d is
+    ``basinlab.models.count_params`` over the leaves where the mask is True.
+    """
+    items, treedef = leaves_with_paths(params)
+    keep = jax.tree_util.tree_leaves(leaf_filter(params, include, exclude))
+    mask = [bool(k) and bool(jnp.issubdtype(leaf_dtype(x), jnp.floating))
+            for k, (_, x) in zip(keep, items, strict=True)]
+    if not any(mask):
+        raise ValueError(f"include={include!r}, exclude={exclude!r} leave no float parameter to "
+                         f"perturb; paths: {[p for p, _ in items]}")
+    return jax.tree_util.tree_unflatten(treedef, mask)
 
 
 # ----------------------------------------------------------------------------- random directions
@@ -220,11 +238,7 @@ def gaussian(key, params, normalization: str = "none", include=None, exclude=Non
         raise TypeError("key must be a JAX PRNG key (jax.random.key(...)); for an integer seed use "
                         "regenerate(DirectionRecipe(seed=...), params)")
     items, treedef = leaves_with_paths(params)
-    mask = jax.tree_util.tree_leaves(leaf_filter(params, include, exclude))
-    keep = [m and jnp.issubdtype(leaf_dtype(x), jnp.floating) for m, (_, x) in zip(mask, items, strict=False)]
-    if not any(keep):
-        raise ValueError(f"include={include!r}, exclude={exclude!r} leave no float parameter to "
-                         f"perturb; paths: {[p for p, _ in items]}")
+    keep = jax.tree_util.tree_leaves(perturbed_mask(params, include, exclude))
     out = [leaf_direction(key, i, path, x, normalization) if k else jnp.zeros(leaf_shape(x), _F32)
            for i, ((path, x), k) in enumerate(zip(items, keep, strict=False))]
     return jax.tree_util.tree_unflatten(treedef, out)

@@ -7,8 +7,9 @@ whatever the leaves' dtype (bf16 params give float32 norms), and every function 
 - structure: :func:`leaves_with_paths`, :func:`check_same` (ValueError naming the first bad path).
 - algebra: :func:`global_norm`, :func:`dot`, :func:`cosine`, :func:`scale`, :func:`scale_to_norm`.
 - moves: :func:`perturb` (theta0 + sum_i c_i delta_i, formed from theta0 every time),
-  :func:`distance` (||theta1 - theta0||), :func:`between` (the SFT direction) and
-  :func:`alpha_between` (where theta1 sits along it), :func:`plane` (orthogonalize a second direction).
+  :func:`difference` (theta1 - theta0), :func:`distance` (||theta1 - theta0||), :func:`between`
+  (the SFT direction) and :func:`alpha_between` (where theta1 sits along it), :func:`plane`
+  (orthogonalize a second direction).
 
 Checks that need a concrete value (a zero norm, parallel directions) are skipped under jit.
 """
@@ -24,8 +25,8 @@ import numpy as np
 from basinlab.models.model import count_params
 
 __all__ = [
-    "alpha_between", "between", "check_same", "cosine", "distance", "dot", "global_norm", "leaf_dtype",
-    "leaf_shape", "leaves_with_paths", "perturb", "plane", "scale", "scale_to_norm",
+    "alpha_between", "between", "check_same", "cosine", "difference", "distance", "dot", "global_norm",
+    "leaf_dtype", "leaf_shape", "leaves_with_paths", "perturb", "plane", "scale", "scale_to_norm",
 ]
 
 _F32 = jnp.float32
@@ -166,8 +167,9 @@ def perturb(theta0, deltas, coeffs, dtype=None):
     return jax.tree.map(one, theta0, *deltas)
 
 
-def _difference(theta0, theta1):
-    """theta1 - theta0 in float32, after checking both trees have the same paths and shapes."""
+def difference(theta0, theta1):
+    """theta1 - theta0, a float32 pytree (e.g. a fine-tuning update), after checking both trees have
+    the same paths and shapes (ValueError naming the first mismatching path)."""
     check_same(theta0, theta1, "theta0", "theta1")
     return jax.tree_util.tree_map(lambda a, b: jnp.asarray(b, _F32) - jnp.asarray(a, _F32), theta0, theta1)
 
@@ -177,7 +179,7 @@ def distance(theta0, theta1):
 
     ValueError naming the first mismatching path if the trees differ.
     """
-    return global_norm(_difference(theta0, theta1))
+    return global_norm(difference(theta0, theta1))
 
 
 def between(theta0, theta1):
@@ -186,7 +188,7 @@ def between(theta0, theta1):
     The endpoint theta1 sits at alpha = ||theta1 - theta0|| / sqrt(d) (PAPER.md section 2).
     ValueError naming the first mismatching path if the trees differ, or if theta1 == theta0.
     """
-    diff = _difference(theta0, theta1)
+    diff = difference(theta0, theta1)
     n = global_norm(diff)
     if _concrete_zero(n):
         raise ValueError("theta1 == theta0: the direction between them is undefined")

@@ -2,8 +2,8 @@
 the paper's fine-tuning runs, pre-training from scratch, forgetting and the worst-case direction search.
 
 Modules (load on first use: `from basinlab.training import sft, pretrain`):
-optim (GO/SAM/dropout, `train_step`, `cached_step`), loss (masked NLL, the step's token loss),
-data (`sft_examples`), loop (`finetune`), sft (recipes and runs), gpt (GPT-2 configs, init, byte
-tokenizer), corpus (train/val split, windows), pretrain (`pretrain`), forgetting (`forgetting`),
-worstcase (`worst_case`).
+optim (GO/SAM/dropout and `perturb`), step (`train_step`, `cached_step`: the one training step),
+loss (masked NLL, the step's token loss), data (`sft_examples`), loop (`finetune`), sft (recipes
+and runs), gpt (GPT-2 configs, init, byte tokenizer), corpus (train/val split, windows), pretrain
+(`pretrain`), forgetting (`forgetting`), worstcase (`worst_case`).
 """

@@ -2,11 +2,11 @@
 
     examples = data.sft_examples(model, goals, targets)            # chat template, prompt masked
     result = loop.finetune(model, examples, steps=10, batch_size=4, lr=5e-5)
-    delta = directions.between(model.params, result.params)        # the SFT direction
+    delta = treemath.between(model.params, result.params)          # the SFT direction
 
 Design
 ------
-- The step is :func:`basinlab.training.optim.cached_step` on :func:`basinlab.training.loss.token_loss`
+- The step is :func:`basinlab.training.step.cached_step` on :func:`basinlab.training.loss.token_loss`
   (the only training step in basinlab): gradient at ``optim.perturb(params, opt_state)`` (theta + eps
   for GO, theta + rho g/|g| for SAM, theta for a plain optimizer), update applied to theta. With
   accumulation one perturbation serves the whole effective batch. ``losses`` are the losses at that
@@ -45,8 +45,8 @@ import optax
 
 from basinlab import validate
 from basinlab.models import save_checkpoint
-from basinlab.training import optim
 from basinlab.training.loss import micro_batches, token_loss
+from basinlab.training.step import cached_step
 
 __all__ = ["SCHEDULES", "FinetuneResult", "TrainingDiverged", "finetune"]
 
@@ -153,7 +153,7 @@ def finetune(model, examples, *, steps: int | None = None, epochs: float | None 
 
     params = jax.tree.map(lambda x: jnp.asarray(x, _F32), model.params)
     opt_state = optimizer.init(params)
-    step_fn = optim.cached_step(token_loss(spec, compute_dtype), optimizer, micro_batches=True)
+    step_fn = cached_step(token_loss(spec, compute_dtype), optimizer, micro_batches=True)
     folder = None if checkpoint_dir is None else pathlib.Path(checkpoint_dir).expanduser()
     checkpoints: list[str] = []
 

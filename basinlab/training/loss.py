@@ -1,8 +1,8 @@
 """Losses of the training loop: next-token NLL over target tokens, and a model's NLL on windows.
 
-    loss_fn = loss.token_loss(model.spec, jnp.dtype("float32"))      # for optim.train_step
+    loss_fn = loss.token_loss(model.spec, jnp.dtype("float32"))      # for step.train_step
     batch = loss.micro_batches(tokens, mask, loss_mask, grad_accum=2)  # [k, b, T] and n_tokens [k]
-    step = optim.cached_step(loss_fn, optimizer, micro_batches=True)   # what finetune runs
+    fn = step.cached_step(loss_fn, optimizer, micro_batches=True)      # what finetune runs
 
 Every NLL here gathers log-probabilities with :func:`basinlab.models.token_logprobs`. The training
 loss is the mean NLL over the target tokens of the whole effective batch (token-weighted, not
@@ -42,7 +42,7 @@ def masked_nll(logits, tokens, loss_mask):
 
 @functools.lru_cache(maxsize=16)
 def token_loss(spec, compute_dtype):
-    """loss(params, micro_batch) for :func:`basinlab.training.optim.train_step` (``micro_batches=True``).
+    """loss(params, micro_batch) for :func:`basinlab.training.step.train_step` (``micro_batches=True``).
 
     micro_batch = (tokens, mask, loss_mask, n_tokens): [b, T] int32 each and the float32 target-token
     count of the whole batch (:func:`micro_batches`). Returns the micro-batch's target NLL sum /

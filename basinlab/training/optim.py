@@ -14,8 +14,8 @@ the gradient at ``theta``; continuous dropout at ``theta * (1 + eps)``. A traini
     updates, opt_state = opt.update(grads, opt_state, params)  # params = theta, never the point
     params = optax.apply_updates(params, updates)              # what a checkpoint saves
 
-(:func:`train_step` is exactly this, plus SAM's extra gradient at theta, micro-batches and metrics;
-:func:`cached_step` is its jitted form, compiled once per loss function and optimizer. It is the
+(:func:`basinlab.training.step.train_step` is exactly this, plus SAM's extra gradient at theta,
+micro-batches and metrics; :func:`basinlab.training.step.cached_step` is its jitted form. It is the
 only training step in basinlab: fine-tuning and pre-training run it.)
 
 Design: "where to take the gradient" is a pure function of (params, opt_state)
@@ -63,15 +63,14 @@ stacked ``layers/...`` leaf from a further ``fold_in(., layer)``; see :mod:`basi
 so runs are reproducible from the key and any step's eps can be regenerated. Leaves excluded by the
 ``include``/``exclude`` globs (:func:`basinlab.landscape.directions.leaf_filter`; e.g.
 ``exclude=directions.NO_NORMS``) and non-float leaves are not perturbed at all: the point equals
-theta there bit for bit. The perturbation is formed in float32 and cast to each leaf's dtype.
+theta there bit for bit. The point is :func:`basinlab.landscape.treemath.perturb` of theta and the
+perturbation: formed in float32 (or the leaf's dtype when wider) and rounded once to the leaf's dtype.
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -79,11 +78,11 @@ import numpy as np
 import optax
 
 from basinlab import validate
-from basinlab.landscape import directions
+from basinlab.landscape import directions, treemath
 
 __all__ = [
-    "KINDS", "PerturbSpec", "PerturbState", "cached_step", "continuous_dropout", "go", "needs_gradient",
-    "perturb", "sam", "train_step",
+    "KINDS", "PerturbSpec", "PerturbState", "continuous_dropout", "go", "needs_gradient", "perturb",
+    "perturbation_kind", "sam",
 ]
 
 KINDS = ("go", "sam", "continuous_dropout")
@@ -130,10 +129,6 @@ class PerturbState(NamedTuple):
 # ----------------------------------------------------------------------------- constructors
 
 
-def _dtype(x):
-    return x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
-
-
 def _check_scale(name: str, value) -> float:
     # sigma/rho are static (part of the state's treedef): a traced value cannot be one.
     try:
@@ -163,15 +158,9 @@ def _wrap(base, kind: str, scale: float, key, include, exclude):
     base = optax.with_extra_args_support(base)
 
     def init_fn(params):
-        items = jax.tree_util.tree_leaves(params)
         paths = tuple(directions.paths(params))
-        # leaf_filter raises on a pattern matching no path (a typo), listing the paths.
-        keep = jax.tree_util.tree_leaves(directions.leaf_filter(params, include, exclude))
-        mask = tuple(bool(k) and jnp.issubdtype(_dtype(x), jnp.floating)
-                     for k, x in zip(keep, items, strict=True))
-        if not any(mask):
-            raise ValueError(f"include={include!r}, exclude={exclude!r} leave no float parameter "
-                             f"to perturb; paths: {list(paths)}")
+        # raises on a pattern matching no path (a typo) and when no float leaf is kept
+        mask = tuple(jax.tree_util.tree_leaves(directions.perturbed_mask(params, include, exclude)))
         return PerturbState(count=jnp.zeros([], jnp.int32), key=key, inner=base.init(params),
                             spec=PerturbSpec(kind, scale, paths, mask))
 
@@ -199,7 +188,8 @@ def go(base: optax.GradientTransformation, sigma: float, key, include=None,
     Returns:
       A ``GradientTransformationExtraArgs`` whose ``update(grads, state, params)`` passes the
       gradient to ``base`` and ticks the step. Take ``grads`` at :func:`perturb`
-      ``(params, opt_state)`` and give ``update`` theta as ``params`` (or use :func:`train_step`).
+      ``(params, opt_state)`` and give ``update`` theta as ``params`` (or use
+      :func:`basinlab.training.step.train_step`).
     """
     return _wrap(base, "go", _check_scale("sigma", sigma), _check_key(key), include, exclude)
 
@@ -222,7 +212,7 @@ def sam(base: optax.GradientTransformation, rho: float, include=None,
     ``||g||`` is the global L2 norm over the perturbed leaves (``include``/``exclude`` as in
     :func:`go`); a zero gradient gives no perturbation. Needs two gradients per step:
     :func:`perturb` takes ``grads`` (at theta) for SAM (:func:`needs_gradient` is True), and
-    :func:`train_step` does both passes. ``rho = 0`` gives ``base``.
+    :func:`basinlab.training.step.train_step` does both passes. ``rho = 0`` gives ``base``.
     """
     return _wrap(base, "sam", _check_scale("rho", rho), None, include, exclude)
 
@@ -261,10 +251,16 @@ def _find(opt_state) -> PerturbState | None:
     return state
 
 
+def perturbation_kind(opt_state) -> str | None:
+    """The kind (one of ``KINDS``) of the perturbation in ``opt_state``, None for a plain optax
+    optimizer. Static (from the state's type); ValueError as :func:`perturb` for a bad nesting."""
+    state = _find(opt_state)
+    return None if state is None else state.spec.kind
+
+
 def needs_gradient(opt_state) -> bool:
     """True if :func:`perturb` needs the gradient at theta (SAM). Static (from the state's type)."""
-    state = _find(opt_state)
-    return state is not None and state.spec.kind == "sam"
+    return perturbation_kind(opt_state) == "sam"
 
 
 def perturb(params, opt_state, grads=None):
@@ -285,119 +281,25 @@ def perturb(params, opt_state, grads=None):
     if paths != spec.paths:
         raise ValueError(f"params do not match the ones the optimizer was initialized with: "
                          f"paths {list(paths)} vs {list(spec.paths)}")
+    kept = [i for i, m in enumerate(spec.mask) if m]
     if spec.kind == "sam":
         if grads is None:
             raise ValueError("sam needs the gradient at theta: perturb(params, opt_state, grads)")
         g = jax.tree_util.tree_leaves(grads)
         if len(g) != len(items):
             raise ValueError(f"grads has {len(g)} leaves, params {len(items)}")
-        sq = [jnp.sum(jnp.square(jnp.asarray(gi, _F32))) for gi, m in zip(g, spec.mask, strict=True) if m]
-        norm = jnp.sqrt(sum(sq, jnp.zeros((), _F32)))
+        norm = treemath.global_norm([g[i] for i in kept])  # over the perturbed leaves only
         # rho / ||g||, and no move at all for a zero gradient (instead of NaN).
         factor = jnp.where(norm > 0, spec.scale / jnp.where(norm > 0, norm, 1.0), 0.0)
-        deltas = [factor * jnp.asarray(gi, _F32) if m else None for gi, m in zip(g, spec.mask, strict=True)]
+        deltas = [factor * jnp.asarray(g[i], _F32) for i in kept]
     else:
         step_key = jax.random.fold_in(state.key, state.count)
         deltas = []
-        for i, (x, path, m) in enumerate(zip(items, paths, spec.mask, strict=True)):
-            if not m:
-                deltas.append(None)
-                continue
-            eps = spec.scale * directions.leaf_direction(step_key, i, path, x)
-            deltas.append(eps if spec.kind == "go" else eps * jnp.asarray(x, _F32))
-    out = [x if d is None else (jnp.asarray(x, _F32) + d).astype(_dtype(x))
-           for x, d in zip(items, deltas, strict=True)]
+        for i in kept:
+            eps = spec.scale * directions.leaf_direction(step_key, i, paths[i], items[i])
+            deltas.append(eps if spec.kind == "go" else eps * jnp.asarray(items[i], _F32))
+    # theta + delta on the perturbed leaves only: the others stay the very same arrays.
+    out = list(items)
+    for i, x in zip(kept, treemath.perturb([items[i] for i in kept], [deltas], [1.0]), strict=True):
+        out[i] = x
     return jax.tree_util.tree_unflatten(treedef, out)
-
-
-# ----------------------------------------------------------------------------- training step
-
-
-def train_step(loss_fn: Callable[[Any, Any], jax.Array], optimizer: optax.GradientTransformation,
-               *, loss_at_theta: bool = False, micro_batches: bool = False):
-    """The training step: a jittable ``step(params, opt_state, batch) -> (params, opt_state, metrics)``.
-
-    Works for :func:`go`, :func:`sam`, :func:`continuous_dropout` and any plain optax optimizer
-    (also chained or with MultiSteps inside the perturbation). ``loss_fn(params, batch)`` returns a
-    scalar. The returned params are theta after the update, never the perturbed point.
-
-    micro_batches: every leaf of ``batch`` has a leading micro-batch axis [k, ...]; the loss and
-      gradient are the *sums* over the k micro-batches of ``loss_fn`` at one point (a ``lax.scan``
-      holding one micro-batch's activations), so ``loss_fn`` normalizes by the whole batch (e.g.
-      divides by its total token count). One perturbation serves the whole batch.
-
-    metrics (float32 scalars; ``finite`` a bool):
-      ``loss``: the loss at the point where the gradient was taken (theta + eps for GO).
-      ``grad_norm``: global L2 norm of that gradient (before the optimizer's own clipping).
-      ``finite``: loss, gradient norm and every updated param are finite.
-      ``loss_theta``: the loss at theta before the update, when it comes free (plain optimizers,
-        SAM's first pass); for GO and continuous dropout only with ``loss_at_theta=True``, which
-        costs one extra forward pass per step.
-    """
-    value_and_grad = jax.value_and_grad(loss_fn)
-    if micro_batches:
-        value_and_grad = _summed_over_micro_batches(value_and_grad)
-        loss_fn = _summed_over_micro_batches(loss_fn)
-
-    def step(params, opt_state, batch):
-        metrics = {}
-        plain = _find(opt_state) is None
-        if needs_gradient(opt_state):
-            metrics["loss_theta"], grads_theta = value_and_grad(params, batch)
-            point = perturb(params, opt_state, grads_theta)
-        else:
-            point = perturb(params, opt_state)
-        loss, grads = value_and_grad(point, batch)
-        if plain:
-            metrics["loss_theta"] = loss
-        elif loss_at_theta and "loss_theta" not in metrics:
-            metrics["loss_theta"] = loss_fn(params, batch)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        metrics["loss"] = loss
-        metrics["grad_norm"] = optax.tree.norm(grads)
-        checked = [loss, metrics["grad_norm"], *jax.tree_util.tree_leaves(params)]
-        metrics["finite"] = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in checked]))
-        return params, opt_state, metrics
-
-    return step
-
-
-def _summed_over_micro_batches(fn):
-    """fn(params, batch) summed over the leading micro-batch axis of batch's leaves (a scan)."""
-
-    def summed(params, batch):
-        if jax.tree_util.tree_leaves(batch)[0].shape[0] == 1:  # static: no scan for one micro-batch
-            return fn(params, jax.tree_util.tree_map(lambda x: x[0], batch))
-
-        def body(total, micro):
-            return jax.tree_util.tree_map(jnp.add, total, fn(params, micro)), None
-
-        shapes = jax.eval_shape(fn, params, jax.tree_util.tree_map(lambda x: x[0], batch))
-        return jax.lax.scan(body, jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes), batch)[0]
-
-    return summed
-
-
-_STEPS: collections.OrderedDict = collections.OrderedDict()
-
-
-def cached_step(loss_fn: Callable[[Any, Any], jax.Array], optimizer: optax.GradientTransformation,
-                *, loss_at_theta: bool = False, micro_batches: bool = False):
-    """``jax.jit(train_step(loss_fn, optimizer, ...))``, one per (loss_fn, optimizer, options).
-
-    The 8 most recent are kept: repeated runs with the same loss function and optimizer objects (and
-    batch shapes) do not recompile. Unhashable arguments get a fresh jitted step.
-    """
-    options = {"loss_at_theta": bool(loss_at_theta), "micro_batches": bool(micro_batches)}
-    key = (loss_fn, optimizer, *options.values())
-    try:
-        hash(key)
-    except TypeError:
-        return jax.jit(train_step(loss_fn, optimizer, **options))
-    if key not in _STEPS:
-        _STEPS[key] = jax.jit(train_step(loss_fn, optimizer, **options))
-        while len(_STEPS) > 8:
-            _STEPS.popitem(last=False)
-    _STEPS.move_to_end(key)
-    return _STEPS[key]

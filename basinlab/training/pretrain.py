@@ -8,7 +8,7 @@
 
 - Training: :func:`pretrain` draws ``steps * batch_size`` windows of ``seq_len`` tokens at uniform
   random offsets of the train split and runs :func:`basinlab.training.loop.finetune` on them (every
-  token carries loss), so the jitted step (:func:`basinlab.training.optim.cached_step`: gradient at
+  token carries loss), so the jitted step (:func:`basinlab.training.step.cached_step`: gradient at
   ``optim.perturb``, update to theta), divergence checks and checkpoints (theta, never theta + eps)
   are the ones tested there. Validation NLL is the mean over fixed windows of the val split,
   evaluated at theta.

@@ -1,7 +1,7 @@
 """The SFT case (PAPER.md sections 2 and 6): three fine-tuning runs, their recipes and checkpoints.
 
     run = sft.finetune_run("adversarial", model, checkpoint_dir="runs/adversarial")
-    delta = directions.between(model.params, run.params)        # norm sqrt(d); run sits at run.alpha
+    delta = treemath.between(model.params, run.params)          # norm sqrt(d); run sits at run.alpha
     ds = landscape(model, benchmarks, directions=[delta], alphas=sft.sft_alphas(run.alpha))
 
 What to measure about the runs lives in :mod:`basinlab.analysis` (capability.capability_change,
@@ -29,16 +29,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import pathlib
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from basinlab import validate
 from basinlab.benchmarks import loaders, references
-from basinlab.landscape import directions
-from basinlab.models import load, save_checkpoint
+from basinlab.landscape import treemath
+from basinlab.models import count_params, load, save_checkpoint
 from basinlab.training import data, loop
 
 __all__ = ["BENIGN_PROMPTS", "RECIPES", "RUNS", "Recipe", "SFTRun", "finetune_run", "run_examples", "sft_alphas"]
@@ -63,10 +62,12 @@ class Recipe:
 
     def replace(self, **overrides) -> Recipe:
         """A copy with ``overrides``; an unknown name raises a ValueError naming the valid fields.
-        Overriding ``steps`` drops the recipe's ``epochs``."""
+        Overriding one of ``steps`` and ``epochs`` drops the recipe's other one (the run length is
+        given one way)."""
         validate.options("an SFT recipe", overrides, [f.name for f in dataclasses.fields(self)])
-        if "steps" in overrides:
-            overrides = {"epochs": None, **overrides}
+        for given, other in (("steps", "epochs"), ("epochs", "steps")):
+            if given in overrides:
+                overrides = {other: None, **overrides}
         return dataclasses.replace(self, **overrides)
 
     def as_dict(self) -> dict:
@@ -147,9 +148,10 @@ class SFTRun:
 
     @classmethod
     def from_params(cls, name: str, theta0, theta, losses, recipe: dict, folder: str | None) -> SFTRun:
-        """The run record of fine-tuned params ``theta`` started from ``theta0``: the update and alpha_sft."""
-        update = jax.tree.map(lambda a, b: jnp.asarray(b, jnp.float32) - jnp.asarray(a, jnp.float32), theta0, theta)
-        alpha = directions.alpha_between(theta0, theta)
+        """The run record of fine-tuned params ``theta`` started from ``theta0``: the update and alpha_sft
+        (the value of :func:`basinlab.landscape.treemath.alpha_between`, from the one difference)."""
+        update = treemath.difference(theta0, theta)
+        alpha = float(treemath.global_norm(update)) / math.sqrt(count_params(theta0))
         return cls(name, theta, update, alpha, np.asarray(losses, np.float32), recipe, folder)
 
 

@@ -40,6 +40,8 @@ from basinlab import validate
 from basinlab.benchmarks import references
 from basinlab.benchmarks.base import Benchmark, Scores
 from basinlab.landscape import directions as D
+from basinlab.landscape import treemath
+from basinlab.models import count_params
 
 __all__ = ["INITS", "ONE_SIDED", "WorstCase", "surrogate_value", "worst_case"]
 
@@ -81,14 +83,16 @@ def _reject_unknown(fn, unknown: Mapping) -> None:
         validate.options(f"{fn.__name__}()", unknown, valid)
 
 
-def _surrogates(model, surrogate, options: Mapping | None) -> list[Benchmark]:
+def _surrogates(model, surrogate, shared: Mapping | None) -> list[Benchmark]:
+    """The surrogate Benchmarks; ``shared`` (surrogate_options) goes to every capability name, each
+    taking the options it has (``shared=`` of :func:`basinlab.benchmarks.references.reference`)."""
     items = [surrogate] if isinstance(surrogate, (str, Benchmark)) else list(surrogate)
     if not items:
         raise ValueError("surrogate is empty: give capability names or Benchmarks with an 'nll' output")
     out = []
     for item in items:
         if isinstance(item, str):
-            item = references.reference(item, model, **dict(options or {}))
+            item = references.reference(item, model, shared=shared)
         elif not isinstance(item, Benchmark):
             raise TypeError(f"surrogate items must be capability names or Benchmarks, got {item!r}")
         if item.judge is not None:
@@ -113,11 +117,6 @@ def _objective(spec, benchmarks, compute_dtype):
         return sum(vals) / len(vals)
 
     return J
-
-
-def _unit_mask(params, include, exclude):
-    keep = D.leaf_filter(params, include, exclude)
-    return jax.tree.map(lambda k, x: bool(k) and jnp.issubdtype(x.dtype, jnp.floating), keep, params)
 
 
 def _masked(tree, mask):
@@ -165,20 +164,20 @@ def _programs(spec, benches, compute_dtype, mask):
     # theta0 and the data are arguments, never closed over: jit would bake them in as constants.
     @jax.jit
     def value_at(theta0, datas, delta, a):
-        return J(D.perturb(theta0, [delta], [a]), datas)
+        return J(treemath.perturb(theta0, [delta], [a]), datas)
 
     @jax.jit
     def grad_dir(theta0, datas, delta, a):
         """(J, unit gradient on the kept leaves) at theta0 + a * delta."""
-        value, g = jax.value_and_grad(J)(D.perturb(theta0, [delta], [a]), datas)
+        value, g = jax.value_and_grad(J)(treemath.perturb(theta0, [delta], [a]), datas)
         g = _masked(g, mask)
-        factor = 1.0 / jnp.maximum(D.global_norm(g), 1e-30)  # a zero gradient stays zero, not NaN
+        factor = 1.0 / jnp.maximum(treemath.global_norm(g), 1e-30)  # a zero gradient stays zero, not NaN
         return value, jax.tree.map(lambda x: x * factor, g)
 
     @jax.jit
     def ascend(delta, unit, eta):
-        norm = D.global_norm(delta)  # delta is on the sphere of radius sqrt(d)
-        return D.scale_to_norm(jax.tree.map(lambda a, b: a + eta * norm * b, delta, unit), norm)
+        norm = treemath.global_norm(delta)  # delta is on the sphere of radius sqrt(d)
+        return treemath.scale_to_norm(jax.tree.map(lambda a, b: a + eta * norm * b, delta, unit), norm)
 
     programs = (value_at, grad_dir, ascend)
     if key is not None:
@@ -196,8 +195,9 @@ def worst_case(model, surrogate: str | Benchmark | Sequence[str | Benchmark], *,
     """Projected gradient ascent for the worst-case direction of `model` (module docstring).
 
     surrogate: capability names (their reference answers, :mod:`basinlab.benchmarks.references`,
-    built with ``surrogate_options`` such as {"n": 20, "seed": 0}), Benchmarks with a
-    differentiable "nll", or a list.
+    built with ``surrogate_options`` such as {"n": 20, "seed": 0}, shared by the names: each takes
+    the options it has, e.g. seq_len only the text ones, and a key no benchmark takes raises),
+    Benchmarks with a differentiable "nll", or a list.
     alpha: where J is ascended (the worst case depends on it; 1e-4 is ~100x inside SmolLM2's random
     basins); steps: ascent steps (0 returns the init); step_size: fraction of the norm per step;
     init: "gradient" or "random" (from `seed`); n_random: random directions of the same norm
@@ -216,10 +216,10 @@ def worst_case(model, surrogate: str | Benchmark | Sequence[str | Benchmark], *,
             raise ValueError(f"{name} must be an int >= 0, got {value!r}")
     benches = _surrogates(model, surrogate, surrogate_options)
     spec, theta0 = model.spec, model.params
-    mask = _unit_mask(theta0, include, exclude)
-    d = sum(int(np.prod(x.shape)) for m, x in zip(jax.tree.leaves(mask), jax.tree.leaves(theta0), strict=True) if m)
+    mask = D.perturbed_mask(theta0, include, exclude)  # raises when no float leaf is kept
+    d = count_params([x for m, x in zip(jax.tree.leaves(mask), jax.tree.leaves(theta0), strict=True) if m])
     if d == 0:
-        raise ValueError(f"include={include!r}, exclude={exclude!r} leave no float parameter to perturb")
+        raise ValueError(f"include={include!r}, exclude={exclude!r} keep only empty parameters")
     norm = jnp.float32(math.sqrt(d))
     datas = [b.data for b in benches]
     value_at, grad_dir, ascend = _programs(spec, benches, _compute_dtype(model, compute_dtype), mask)
@@ -227,7 +227,7 @@ def worst_case(model, surrogate: str | Benchmark | Sequence[str | Benchmark], *,
     def random_direction(s):
         # gaussian() already zeroes the leaves include/exclude drop and the non-float ones
         recipe = D.DirectionRecipe(seed=s, include=include, exclude=exclude)
-        return D.scale_to_norm(D.regenerate(recipe, theta0), norm)
+        return treemath.scale_to_norm(D.regenerate(recipe, theta0), norm)
 
     start = time.perf_counter()
     zero = jax.tree.map(lambda x: jnp.zeros(x.shape, _F32), theta0)

@@ -8,6 +8,7 @@ import pytest
 
 from basinlab.analysis import alignment
 from basinlab.landscape import directions as D
+from basinlab.models import count_params
 
 
 def test_alignment_against_the_random_null(tiny_smol):
@@ -16,7 +17,7 @@ def test_alignment_against_the_random_null(tiny_smol):
     assert same["cosine"] == pytest.approx(1.0, abs=1e-6)
     assert same["z"] == pytest.approx(math.sqrt(same["d"]), rel=1e-5) and same["p_value"] == 0.0
     out = alignment.alignment(u, D.regenerate(D.DirectionRecipe(seed=101), tiny_smol.params), n_random=20)
-    assert out["null_std"] == pytest.approx(1 / math.sqrt(D.count(tiny_smol.params)))
+    assert out["null_std"] == pytest.approx(1 / math.sqrt(count_params(tiny_smol.params)))
     # Independent Gaussian directions: cosines ~ N(0, 1/d); 20 draws stay inside 5 std.
     assert abs(out["z"]) < 5 and np.all(np.abs(out["random"]) < 5 * out["null_std"])
     assert 0.0 < out["p_value"] <= 1.0

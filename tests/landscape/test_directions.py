@@ -103,6 +103,28 @@ def test_realistic_loaded_model_presets(tmp_path):
     assert mask["layers/attn/q/kernel"] and mask["lm_head/kernel"]
 
 
+def test_perturbed_mask_keeps_the_filtered_float_leaves():
+    params = realistic()
+    params["step"] = jnp.asarray(3, jnp.int32)  # a non-float leaf: never perturbed
+    mask = D.perturbed_mask(params, exclude=D.NO_NORMS + D.NO_EMBEDDINGS)
+    assert jax.tree.structure(mask) == jax.tree.structure(params)
+    kept = {p for p, m in by_path(mask).items() if m}
+    assert all(isinstance(m, bool) for m in jax.tree.leaves(mask))
+    assert kept == {p for p, k in by_path(D.leaf_filter(params, exclude=D.NO_NORMS + D.NO_EMBEDDINGS)).items()
+                    if k and p != "step"}
+    assert "step" not in kept and "lm_head/kernel" in kept and "final_norm/scale" not in kept
+    # d: count_params over the kept leaves, what gaussian() leaves non-zero
+    d = count_params([x for m, x in zip(jax.tree.leaves(mask), jax.tree.leaves(params), strict=True) if m])
+    nonzero = sum(int(np.count_nonzero(np.asarray(x))) for x in jax.tree.leaves(
+        D.gaussian(KEY, params, exclude=D.NO_NORMS + D.NO_EMBEDDINGS)))
+    assert d == nonzero < count_params(params)
+    assert all(jax.tree.leaves(D.perturbed_mask({"w": jnp.ones(3), "b": jnp.ones(2, jnp.bfloat16)})))
+    with pytest.raises(ValueError, match=r"include=None, exclude=\('w',\) leave no float parameter.*'n'"):
+        D.perturbed_mask({"w": jnp.ones(3), "n": jnp.arange(3)}, exclude=("w",))
+    with pytest.raises(ValueError, match="matches no parameter path"):
+        D.perturbed_mask(params, exclude=("lm_haed/*",))
+
+
 # ----------------------------------------------------------------------------- gaussian
 
 

@@ -141,10 +141,21 @@ def test_between_distance_alpha_between_and_endpoint():
                                atol=1e-5)
 
 
+def test_difference_is_theta1_minus_theta0_in_float32():
+    theta0 = tree(0, jnp.bfloat16)
+    theta1 = jax.tree.map(lambda x, y: (x + 0.01 * y).astype(jnp.bfloat16), theta0, tree(5))
+    diff = TM.difference(theta0, theta1)
+    assert jax.tree.structure(diff) == jax.tree.structure(theta0)
+    assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(diff))
+    np.testing.assert_array_equal(flat(diff), flat(theta1) - flat(theta0))  # exact: bf16 -> f32 differences
+    assert TM.distance(theta0, theta1) == TM.global_norm(diff)
+    assert not np.any(flat(TM.difference(theta1, theta1)))
+
+
 def test_between_and_distance_errors_name_the_path():
     theta0, theta1 = tree(), tree(1)
     theta1["layers"]["mlp"]["up"]["kernel"] = jnp.zeros((L, DM, F + 1))
-    for f in (TM.between, TM.distance, TM.alpha_between):
+    for f in (TM.between, TM.distance, TM.alpha_between, TM.difference):
         with pytest.raises(ValueError, match=r"'layers/mlp/up/kernel'.*theta0 \(2, 16, 24\).*theta1 \(2, 16, 25\)"):
             f(theta0, theta1)
     theta1["layers"]["mlp"]["up"]["kernel"] = theta0["layers"]["mlp"]["up"]["kernel"]

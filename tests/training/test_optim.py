@@ -1,4 +1,5 @@
-"""basinlab.training.optim: GO / SAM / continuous dropout as optax transformations, and the one train step."""
+"""basinlab.training.optim (GO / SAM / continuous dropout as optax transformations) and
+basinlab.training.step (the one train step)."""
 
 import functools
 
@@ -9,7 +10,9 @@ import optax
 import pytest
 
 from basinlab.landscape import directions as D
+from basinlab.landscape import treemath
 from basinlab.training import optim
+from basinlab.training.step import cached_step, train_step
 
 KEY = jax.random.key(7)
 
@@ -37,7 +40,7 @@ def run(opt, steps=4, params=None, state=None, step=None):
     """Jitted train_step loop on batch seeds 0, 1, ...; returns (params, opt_state, metrics)."""
     params = mlp_params() if params is None else params
     state = opt.init(params) if state is None else state
-    step = jax.jit(optim.train_step(mlp_loss, opt)) if step is None else step
+    step = jax.jit(train_step(mlp_loss, opt)) if step is None else step
     history = []
     for t in range(steps):
         params, state, metrics = step(params, state, mlp_batch(seed=t))
@@ -152,7 +155,7 @@ def test_noise_std_per_leaf_filtered_leaves_exact_and_scheme():
 def test_fresh_eps_each_step_and_reproducible_from_key():
     # One compiled step for every run: the key is data in the state, the static recipe is equal.
     opt3, opt4 = optim.go(adamw(), 0.05, jax.random.key(3)), optim.go(adamw(), 0.05, 4)
-    step = jax.jit(optim.train_step(mlp_loss, opt3))
+    step = jax.jit(train_step(mlp_loss, opt3))
     params = mlp_params()
     state0 = opt3.init(params)
     _, state1, _ = run(opt3, steps=1, step=step)
@@ -192,7 +195,7 @@ def test_update_is_applied_to_theta_not_the_point():
              jnp.asarray(rng.normal(size=(6, 5)), jnp.float32))
     opt = optim.go(optax.sgd(lr), sigma, KEY)
     state = opt.init(theta)
-    step = jax.jit(optim.train_step(quad_loss, opt))
+    step = jax.jit(train_step(quad_loss, opt))
     for t in range(3):
         new, state, metrics = step(theta, state, batch)
         point = go_point(theta, KEY, t, sigma)["w"]  # eps recomputed from the key and step
@@ -233,9 +236,9 @@ def test_sam_point_and_two_pass_step():
     g = mlp_grad(params, batch)
     point = jax.jit(optim.perturb)(params, state, g)
     delta = jax.tree.map(lambda a, b: a - b, point, params)
-    np.testing.assert_allclose(D.global_norm(delta), rho, rtol=1e-4)
-    np.testing.assert_allclose(D.cosine(delta, g), 1.0, rtol=1e-5)
-    new, _, m = jax.jit(optim.train_step(mlp_loss, opt))(params, state, batch)
+    np.testing.assert_allclose(treemath.global_norm(delta), rho, rtol=1e-4)
+    np.testing.assert_allclose(treemath.cosine(delta, g), 1.0, rtol=1e-5)
+    new, _, m = jax.jit(train_step(mlp_loss, opt))(params, state, batch)
     g_point = mlp_grad(point, batch)
     for a, x, gp in zip(jax.tree.leaves(new), jax.tree.leaves(params), jax.tree.leaves(g_point), strict=True):
         np.testing.assert_allclose(a, x - lr * gp, rtol=1e-5, atol=1e-7)
@@ -247,9 +250,9 @@ def test_loss_at_theta_only_on_request():
     opt = optim.go(adamw(), 0.05, KEY)
     params, batch = mlp_params(), mlp_batch()
     state = opt.init(params)
-    default = jax.eval_shape(optim.train_step(mlp_loss, opt), params, state, batch)[2]
+    default = jax.eval_shape(train_step(mlp_loss, opt), params, state, batch)[2]
     assert set(default) == {"loss", "grad_norm", "finite"}  # not free for GO: no extra forward by default
-    _, _, m = jax.jit(optim.train_step(mlp_loss, opt, loss_at_theta=True))(params, state, batch)
+    _, _, m = jax.jit(train_step(mlp_loss, opt, loss_at_theta=True))(params, state, batch)
     np.testing.assert_allclose(m["loss_theta"], mlp_loss(params, batch), rtol=1e-6)
     assert float(m["loss"]) != float(m["loss_theta"])
 
@@ -257,7 +260,7 @@ def test_loss_at_theta_only_on_request():
 def test_finite_flags_a_non_finite_update():
     opt = optax.sgd(float("inf"))  # a non-finite update although loss and gradient are finite
     params, state = mlp_params(), opt.init(mlp_params())
-    _, _, m = jax.jit(optim.train_step(mlp_loss, opt))(params, state, mlp_batch())
+    _, _, m = jax.jit(train_step(mlp_loss, opt))(params, state, mlp_batch())
     assert np.isfinite(float(m["loss"])) and np.isfinite(float(m["grad_norm"]))
     assert not bool(m["finite"])
 
@@ -276,27 +279,27 @@ def test_micro_batches_sum_to_the_whole_batch_gradient():
 
     opt = optim.go(optax.sgd(0.1), 0.05, KEY)
     params, state = mlp_params(), opt.init(mlp_params())
-    whole = jax.jit(optim.train_step(mlp_loss, opt))(params, state, (x, y))
+    whole = jax.jit(train_step(mlp_loss, opt))(params, state, (x, y))
     micro = (x.reshape(2, 16, 4), y.reshape(2, 16, 1))
-    split = jax.jit(optim.train_step(half_loss, opt, micro_batches=True))(params, state, micro)
+    split = jax.jit(train_step(half_loss, opt, micro_batches=True))(params, state, micro)
     np.testing.assert_allclose(split[2]["loss"], whole[2]["loss"], rtol=1e-5)
     for a, b in zip(jax.tree.leaves(split[0]), jax.tree.leaves(whole[0]), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     # one micro-batch of all 32 rows: no scan, the sum/32 loss is the mean
-    one = jax.jit(optim.train_step(half_loss, opt, micro_batches=True))(params, state, (x[None], y[None]))
+    one = jax.jit(train_step(half_loss, opt, micro_batches=True))(params, state, (x[None], y[None]))
     np.testing.assert_allclose(one[2]["loss"], whole[2]["loss"], rtol=1e-6)
     assert int(one[1].count) == int(split[1].count) == 1  # one perturbation for the whole batch
 
 
 def test_cached_step_is_compiled_once_per_loss_and_optimizer():
     opt, other = adamw(), adamw()
-    step = optim.cached_step(mlp_loss, opt)
-    assert optim.cached_step(mlp_loss, opt) is step
-    assert optim.cached_step(mlp_loss, other) is not step
-    assert optim.cached_step(mlp_loss, opt, micro_batches=True) is not step
+    step = cached_step(mlp_loss, opt)
+    assert cached_step(mlp_loss, opt) is step
+    assert cached_step(mlp_loss, other) is not step
+    assert cached_step(mlp_loss, opt, micro_batches=True) is not step
     params, state = mlp_params(), opt.init(mlp_params())
     got = step(params, state, mlp_batch())
-    want = jax.jit(optim.train_step(mlp_loss, opt))(params, state, mlp_batch())
+    want = jax.jit(train_step(mlp_loss, opt))(params, state, mlp_batch())
     assert_trees_equal(got[0], want[0])
 
 
@@ -306,7 +309,7 @@ def test_cached_step_is_compiled_once_per_loss_and_optimizer():
 def test_multisteps_inside_go_fresh_eps_per_micro_batch():
     k, sigma, lr = 2, 0.05, 1e-2
     opt = optim.go(optax.MultiSteps(optax.adam(lr), every_k_schedule=k), sigma, KEY)
-    step = jax.jit(optim.train_step(mlp_loss, opt))
+    step = jax.jit(train_step(mlp_loss, opt))
     p1, _, _ = run(opt, steps=1, step=step)
     assert_trees_equal(p1, mlp_params())  # first micro-batch: accumulated, nothing applied yet
     params, state, _ = run(opt, steps=4, step=step)
@@ -336,7 +339,7 @@ def test_chain_with_clipping_either_side():
     clip = optax.clip_by_global_norm(max_norm)
     outer = optax.chain(clip, optim.go(optax.sgd(lr), 0.05, KEY))
     inner = optim.go(optax.chain(clip, optax.sgd(lr)), 0.05, KEY)
-    step = jax.jit(optim.train_step(mlp_loss, outer))
+    step = jax.jit(train_step(mlp_loss, outer))
     p_outer, s_outer, hist = run(outer, steps=3, step=step)
     p_inner, _, _ = run(inner, steps=3)
     assert_trees_equal(p_outer, p_inner)  # both clip the gradient taken at the point
@@ -344,7 +347,7 @@ def test_chain_with_clipping_either_side():
     p1, _, hist = run(outer, steps=1, step=step)
     assert float(hist[0]["grad_norm"]) > max_norm
     moved = jax.tree.map(lambda a, b: a - b, p1, mlp_params())
-    np.testing.assert_allclose(D.global_norm(moved), lr * max_norm, rtol=1e-4)
+    np.testing.assert_allclose(treemath.global_norm(moved), lr * max_norm, rtol=1e-4)
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -4,13 +4,15 @@ import dataclasses
 import math
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import basinlab
 from basinlab.benchmarks import loaders
 from basinlab.benchmarks.paths import data_root
-from basinlab.landscape import directions as D
+from basinlab.landscape import treemath
+from basinlab.models import count_params
 from basinlab.training import sft
 
 
@@ -40,10 +42,28 @@ def test_recipes_are_typed_and_overrides_are_checked():
     short = sft.RECIPES["normal"].replace(steps=3, lr=1e-4)
     assert short.as_dict() == {"n": 64, "steps": 3, "batch_size": 4, "grad_accum": 2, "lr": 1e-4}  # epochs dropped
     assert sft.RECIPES["normal"].epochs == 1  # frozen: the table is unchanged
+    longer = adversarial.replace(epochs=2)  # and the other way: epochs drops the recipe's steps
+    assert longer.as_dict() == {"n": 20, "epochs": 2, "batch_size": 4, "lr": 5e-5}
+    both = adversarial.replace(steps=3, epochs=1)  # both given: both kept, and finetune refuses them
+    assert (both.steps, both.epochs) == (3, 1)
     with pytest.raises(ValueError, match=r"unknown option\(s\) 'setps' for an SFT recipe; valid options: .*steps"):
         adversarial.replace(setps=5)
     with pytest.raises(dataclasses.FrozenInstanceError):
         adversarial.lr = 1.0
+
+
+def test_run_record_update_and_alpha_match_the_tree_maths():
+    rng = np.random.default_rng(0)
+    theta0 = {"w": jnp.asarray(rng.normal(size=(8, 5)), jnp.bfloat16), "b": jnp.asarray(rng.normal(size=5))}
+    theta = jax.tree.map(lambda x: (x + 0.01).astype(x.dtype), theta0)
+    run = sft.SFTRun.from_params("normal", theta0, theta, [1.0, 0.5], {"n": 2}, None)
+    for a, b in zip(jax.tree.leaves(run.update), jax.tree.leaves(treemath.difference(theta0, theta)), strict=True):
+        assert a.dtype == jnp.float32
+        np.testing.assert_array_equal(a, b)
+    assert isinstance(run.alpha, float) and run.alpha == treemath.alpha_between(theta0, theta) > 0
+    assert run.losses.dtype == np.float32
+    with pytest.raises(ValueError, match="theta1 has no leaf 'b'"):
+        sft.SFTRun.from_params("normal", theta0, {"w": theta["w"]}, [1.0], {}, None)
 
 
 def test_finetune_run_refuses_unknown_overrides_before_training(tiny_smol):
@@ -75,8 +95,8 @@ def test_finetune_run_saves_reloads_and_measures_alpha(tiny_chat, tmp_path, data
     run = sft.finetune_run("adversarial", tiny_chat, checkpoint_dir=tmp_path, n=4, steps=2, batch_size=2,
                            lr=1e-3)
     assert run.losses.shape == (2,) and np.all(np.isfinite(run.losses))
-    norm = float(D.global_norm(run.update))
-    assert run.alpha == pytest.approx(norm / math.sqrt(D.count(tiny_chat.params)), rel=1e-6) and norm > 0
+    norm = float(treemath.global_norm(run.update))
+    assert run.alpha == pytest.approx(norm / math.sqrt(count_params(tiny_chat.params)), rel=1e-6) and norm > 0
     loaded = basinlab.load(tmp_path / "final")
     for a, b in zip(jax.tree.leaves(loaded.params), jax.tree.leaves(run.params), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -84,9 +104,9 @@ def test_finetune_run_saves_reloads_and_measures_alpha(tiny_chat, tmp_path, data
                              lr=1e-3)  # same recipe: loaded, not retrained
     np.testing.assert_array_equal(again.losses, run.losses)
     assert again.alpha == pytest.approx(run.alpha, rel=1e-6)
-    # theta_sft sits at alpha_sft along directions.between
-    delta = D.between(tiny_chat.params, run.params)
-    there = D.perturb(tiny_chat.params, [delta], [run.alpha])
+    # theta_sft sits at alpha_sft along treemath.between
+    delta = treemath.between(tiny_chat.params, run.params)
+    there = treemath.perturb(tiny_chat.params, [delta], [run.alpha])
     for a, b in zip(jax.tree.leaves(there), jax.tree.leaves(run.params), strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
-    assert D.alpha_between(tiny_chat.params, run.params) == pytest.approx(run.alpha, rel=1e-6)
+    assert treemath.alpha_between(tiny_chat.params, run.params) == pytest.approx(run.alpha, rel=1e-6)

@@ -11,7 +11,8 @@ from basinlab.benchmarks import references, registry
 from basinlab.benchmarks.paths import data_root
 from basinlab.benchmarks.text import token_benchmark
 from basinlab.landscape import directions as D
-from basinlab.models import forward
+from basinlab.landscape import treemath
+from basinlab.models import count_params, forward
 from basinlab.training import worstcase
 
 
@@ -31,10 +32,10 @@ def test_gradient_init_is_the_normalized_gradient(tiny_chat, text):
     wc = worstcase.worst_case(tiny_chat, text, steps=0, n_random=0, progress=False)
     tokens = jnp.asarray(text.data["tokens"])
     g = jax.grad(lambda p: nll(tiny_chat.spec, p, tokens))(tiny_chat.params)
-    want = D.scale_to_norm(g, math.sqrt(D.count(tiny_chat.params)))
-    assert float(D.cosine(wc.direction, want)) > 1 - 1e-5
-    assert wc.d == D.count(tiny_chat.params)
-    np.testing.assert_allclose(float(D.global_norm(wc.direction)), math.sqrt(wc.d), rtol=1e-5)
+    want = treemath.scale_to_norm(g, math.sqrt(count_params(tiny_chat.params)))
+    assert float(treemath.cosine(wc.direction, want)) > 1 - 1e-5
+    assert wc.d == count_params(tiny_chat.params)
+    np.testing.assert_allclose(float(treemath.global_norm(wc.direction)), math.sqrt(wc.d), rtol=1e-5)
     np.testing.assert_allclose(wc.base, float(nll(tiny_chat.spec, tiny_chat.params, tokens)), rtol=1e-5)
 
 
@@ -43,9 +44,9 @@ def test_ascent_raises_the_surrogate_above_random_directions(tiny_chat, text):
     assert wc.trace.shape == (5,) and wc.random.shape == (3,)
     assert wc.trace.max() > wc.random.max() + 0.1 > wc.base
     # the direction returned is the best iterate, at norm sqrt(d)
-    value = worstcase.surrogate_value(tiny_chat, text, D.perturb(tiny_chat.params, [wc.direction], [0.05]))
+    value = worstcase.surrogate_value(tiny_chat, text, treemath.perturb(tiny_chat.params, [wc.direction], [0.05]))
     np.testing.assert_allclose(value, wc.trace.max(), rtol=1e-4)
-    np.testing.assert_allclose(float(D.global_norm(wc.direction)), math.sqrt(wc.d), rtol=1e-5)
+    np.testing.assert_allclose(float(treemath.global_norm(wc.direction)), math.sqrt(wc.d), rtol=1e-5)
     assert wc.attrs()["surrogate"] == ["random-text"] and len(wc.attrs()["trace"]) == 5
 
 
@@ -59,8 +60,8 @@ def test_random_init_and_filters_leave_excluded_leaves_at_zero(tiny_chat, text):
             d += x.size
         else:
             assert not np.any(np.asarray(x))
-    assert wc.d == d < D.count(tiny_chat.params)
-    np.testing.assert_allclose(float(D.global_norm(wc.direction)), math.sqrt(d), rtol=1e-5)
+    assert wc.d == d < count_params(tiny_chat.params)
+    np.testing.assert_allclose(float(treemath.global_norm(wc.direction)), math.sqrt(d), rtol=1e-5)
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -128,6 +129,22 @@ def test_surrogate_options_build_the_reference(tiny_chat):
     np.testing.assert_allclose(wc.base, worstcase.surrogate_value(tiny_chat, ref), rtol=1e-6)
     assert wc.base != pytest.approx(worstcase.surrogate_value(tiny_chat, "synthetic-addition",
                                                               surrogate_options={"n": 3, "seed": 2}))
+
+
+def test_surrogate_options_are_shared_by_mixed_capabilities(tiny_chat):
+    # seq_len is a text option (pydoc), n every capability's, seed addition's only: each takes its own.
+    caps, options = ["synthetic-addition", "synthetic-capitals", "pydoc"], {"seq_len": 16, "n": 2, "seed": 1}
+    wc = worstcase.worst_case(tiny_chat, caps, steps=0, n_random=0, progress=False, surrogate_options=options)
+    assert wc.surrogate == tuple(caps)
+    each = [references.reference("synthetic-addition", tiny_chat, n=2, seed=1),
+            references.reference("synthetic-capitals", tiny_chat, n=2),
+            references.reference("pydoc", tiny_chat, seq_len=16, n=2)]
+    assert each[2].data["tokens"].shape[-1] == 16
+    want = np.mean([worstcase.surrogate_value(tiny_chat, b) for b in each])
+    np.testing.assert_allclose(wc.base, want, rtol=1e-5)
+    np.testing.assert_allclose(worstcase.surrogate_value(tiny_chat, caps, surrogate_options=options), want, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"unknown option\(s\) 'seq_lne' for shared="):
+        worstcase.surrogate_value(tiny_chat, caps, surrogate_options={"seq_lne": 16})
 
 
 def test_advbench_target_surrogate_is_minus_the_target_nll(tiny_chat):
