@@ -21,7 +21,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "basinlab.results": ("basinlab.landscape.results", "basinlab.landscape.accessor:BasinAccessor"),
     "basinlab.widgets": ("basinlab.viz.widgets",),
     "basinlab.certify": ("basinlab.theory.certify",),
-    "basinlab.optim": ("basinlab.training.optim",),
+    "basinlab.optim": ("basinlab.training.optim", "basinlab.training.step"),
     "basinlab.train": ("basinlab.training.loop", "basinlab.training.data", "basinlab.training.loss:masked_nll",
                        "basinlab.models.save:save_checkpoint", "basinlab.models.save:spec_to_config"),
     "basinlab.sft": ("basinlab.training.sft", "basinlab.analysis.alignment:alignment",

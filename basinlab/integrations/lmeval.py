@@ -50,7 +50,7 @@ except ImportError as e:  # pragma: no cover - exercised only without lm-eval
 
 from basinlab import validate
 from basinlab.integrations import batching
-from basinlab.landscape import directions
+from basinlab.landscape import directions, treemath
 from basinlab.models.model import Model
 
 __all__ = ["BasinlabLM", "evaluate", "perturbed_params"]
@@ -89,7 +89,7 @@ def _point(theta0, direction, alpha):
     # Compiled once per params structure; the maths is the landscape engine's own.
     if isinstance(direction, directions.DirectionRecipe):
         direction = directions.regenerate(direction, theta0)
-    return directions.perturb(theta0, [direction], [alpha])
+    return treemath.perturb(theta0, [direction], [alpha])
 
 
 # ----------------------------------------------------------------------------- the LM
