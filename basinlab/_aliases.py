@@ -30,7 +30,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
                           "basinlab.training.loss:evaluate_nll", "basinlab.analysis.curves:training_curves as curves"),
     "basinlab.worstcase": ("basinlab.training.worstcase", "basinlab.analysis.collapse:collapse",
                            "basinlab.viz.worstcase:trace_figure"),
-    "basinlab.basins": ("basinlab.training.forgetting", "basinlab.analysis.basins:measure",
+    "basinlab.basins": ("basinlab.training.forgetting", "basinlab.analysis.basins:basin_width as measure",
                         "basinlab.analysis.curves:forgetting_dataset"),
     "basinlab.plots": ("basinlab.viz.plots",),
     "basinlab.bound_plots": ("basinlab.viz.bounds",),

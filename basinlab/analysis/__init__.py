@@ -2,6 +2,6 @@
 
 Modules (load on first use: `from basinlab.analysis import collapse`): collapse (worst-case collapse
 vs the random basin edge), capability (`capability_change` of a fine-tuned model), alignment (an
-update against a direction), basins (`measure`, `widths_around`), curves (`training_curves`,
+update against a direction), basins (`basin_width`, `widths_around`), curves (`training_curves`,
 `forgetting_dataset`).
 """

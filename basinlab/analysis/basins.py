@@ -1,13 +1,13 @@
 """Basin widths of models: one model on held-out tokens, and one model around several centres.
 
-    ds, w = basins.measure(model, tokens, directions=8, alphas=np.linspace(-0.1, 0.1, 21), tol=0.05)
+    ds, w = basins.basin_width(model, tokens, directions=8, alphas=np.linspace(-0.1, 0.1, 21), tol=0.05)
     out = basins.widths_around(model, {"theta0": model.params, "sft": run.params}, benchmarks,
                                directions=4, alphas=alphas, tol=0.1)
 
 Width (Figure 5b, basin growth, basins and scale): next-token accuracy under weight noise falls
 smoothly (PAPER.md section 2), so a basin edge is a threshold. Walking out from alpha = 0 along one
 unnormalized Gaussian direction (alpha = per-coordinate noise std), the edge on each side is where
-|score(alpha) - score(0)| reaches ``tol`` (``ds.basin.width``); :func:`measure` interpolates it
+|score(alpha) - score(0)| reaches ``tol`` (``ds.basin.width``); :func:`basin_width` interpolates it
 between grid points, so widths do not snap to the grid step. A model's width is the median over
 directions. Both functions run landscapes (:func:`basinlab.landscape.landscape`) and return the
 Dataset with the widths.
@@ -23,10 +23,10 @@ import xarray as xr
 from basinlab.benchmarks.text import token_benchmark
 from basinlab.landscape import landscape
 
-__all__ = ["measure", "widths_around"]
+__all__ = ["basin_width", "widths_around"]
 
 
-def measure(model, tokens, directions: int = 8, alphas=None, tol: float = 0.05, variable: str = "score",
+def basin_width(model, tokens, directions: int = 8, alphas=None, tol: float = 0.05, variable: str = "score",
             name: str = "val", progress: bool = False) -> tuple[xr.Dataset, float]:
     """Most-case landscape of ``model`` on next-token accuracy over ``tokens`` [n, T] and its width.
 

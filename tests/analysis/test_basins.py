@@ -68,7 +68,7 @@ def test_measure_on_a_tiny_model():
     run = pretrain.pretrain(gpt.init_model(cfg, seed=0), text, "adamw", steps=10, batch_size=8, eval_every=10,
                             n_eval=4)
     val = corpus.windows(text.val, 4, 32, seed=None)
-    ds, w = basins.measure(run.model, val, directions=2, alphas=np.linspace(-0.5, 0.5, 5), tol=0.05)
+    ds, w = basins.basin_width(run.model, val, directions=2, alphas=np.linspace(-0.5, 0.5, 5), tol=0.05)
     assert ds.sizes["direction"] == 2 and 0 < w <= 1.0
     interpolated = ds.basin.width(0.05, "score", interpolate=True)["width"].median("direction")
     assert w == float(interpolated.values[0])
