@@ -1,8 +1,10 @@
-"""Reference-answer surrogates: names and strict options (their items and NLLs: tests/training/test_worstcase.py)."""
+"""Reference-answer surrogates: their items, names and strict options (their use as the worst-case
+search objective: tests/training/test_worstcase.py)."""
 
 import pytest
 
 from basinlab.benchmarks import references, registry
+from basinlab.benchmarks.paths import data_root
 
 
 def test_gsm8k_solution_ends_with_the_answer_sentence():
@@ -26,3 +28,27 @@ def test_options():
     assert references.options("synthetic-capitals") == ("n",)
     assert references.options("pydoc") == registry.options("pydoc")
     assert set(references.available()) <= set(registry.available())
+
+
+def test_reference_items_are_the_oracle_items(tiny_chat):
+    oracle = registry.build("synthetic-addition", tiny_chat, n=6, seed=3)
+    ref = references.reference("synthetic-addition", tiny_chat, n=6, seed=3)
+    tok = tiny_chat.tokenizer
+    for i in range(6):
+        prompt = tok.decode(oracle.data["tokens"][i][oracle.data["mask"][i] == 1])
+        full = tok.decode(ref.data["tokens"][i][ref.data["mask"][i] == 1])
+        assert full.startswith(prompt)
+        a, b = (int(x) for x in prompt.split("What is ")[1].split("?")[0].split(" + "))
+        assert full[len(prompt):] == f"{a} + {b} = {a + b}"
+    capitals = references.reference("synthetic-capitals", tiny_chat, n=3)
+    assert capitals.n_items == 3 and "The capital of France is Paris." in tok.decode(capitals.data["tokens"][0])
+
+
+def test_gsm8k_and_advbench_references(tiny_chat):
+    if data_root() is None:
+        pytest.skip("no benchmark data: set BASINLAB_DATA to the shared data folder")
+    gsm = references.reference("gsm8k", tiny_chat, n=2)
+    text = tiny_chat.tokenizer.decode(gsm.data["tokens"][0])
+    assert "The answer is " in text and "####" not in text
+    adv = references.reference("advbench", tiny_chat, n=2)
+    assert references.REFUSAL in tiny_chat.tokenizer.decode(adv.data["tokens"][1])

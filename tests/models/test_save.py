@@ -1,4 +1,4 @@
-"""Checkpoints written by training (basinlab.models.save_checkpoint): Hugging Face folders that load back
+"""Checkpoints (basinlab.models.save_checkpoint): Hugging Face folders that load back
 exactly, in basinlab and in transformers."""
 
 import jax
