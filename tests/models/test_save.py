@@ -1,7 +1,6 @@
 """Checkpoints (basinlab.models.save_checkpoint): Hugging Face folders that load back
 exactly, in basinlab and in transformers."""
 
-import jax
 import numpy as np
 import pytest
 
@@ -9,13 +8,7 @@ import basinlab
 from basinlab.models.save import save_checkpoint, spec_to_config
 
 from hf_tiny import CONFIGS, tiny_model, torch
-
-
-def assert_same_params(a, b):
-    assert jax.tree.structure(a) == jax.tree.structure(b)
-    for (path, x), y in zip(jax.tree_util.tree_leaves_with_path(a), jax.tree.leaves(b), strict=True):
-        assert x.dtype == y.dtype and x.shape == y.shape, path
-        assert np.array_equal(np.asarray(x), np.asarray(y)), f"{jax.tree_util.keystr(path)} differs"
+from trees import assert_same_params
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))

@@ -2,7 +2,6 @@
 
 import math
 
-import jax
 import numpy as np
 import pytest
 
@@ -11,13 +10,9 @@ from basinlab.training import gpt
 from basinlab.training.corpus import windows
 from basinlab.training.loss import evaluate_nll
 
+from trees import assert_same_params
+
 TINY = gpt.GPTConfig(n_layers=1, d_model=32, n_heads=2, max_seq_len=32)
-
-
-def assert_same_params(a, b):
-    assert jax.tree.structure(a) == jax.tree.structure(b)
-    for (path, x), y in zip(jax.tree_util.tree_leaves_with_path(a), jax.tree.leaves(b), strict=True):
-        assert np.array_equal(np.asarray(x), np.asarray(y)), f"{jax.tree_util.keystr(path)} differs"
 
 
 def test_byte_tokenizer_round_trips_any_text():

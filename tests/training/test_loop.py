@@ -11,13 +11,7 @@ from basinlab.training import data, loop, optim
 from basinlab.training.loss import masked_nll
 
 from sft_batches import logits, random_examples
-
-
-def assert_same_params(a, b):
-    assert jax.tree.structure(a) == jax.tree.structure(b)
-    for (path, x), y in zip(jax.tree_util.tree_leaves_with_path(a), jax.tree.leaves(b), strict=True):
-        assert x.dtype == y.dtype and x.shape == y.shape, path
-        assert np.array_equal(np.asarray(x), np.asarray(y)), f"{jax.tree_util.keystr(path)} differs"
+from trees import assert_same_params
 
 
 def test_loss_decreases_memorizing_four_examples(tiny_chat):

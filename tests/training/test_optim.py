@@ -14,6 +14,8 @@ from basinlab.landscape import treemath
 from basinlab.training import optim
 from basinlab.training.step import cached_step, train_step
 
+from trees import assert_same_params
+
 KEY = jax.random.key(7)
 
 
@@ -58,12 +60,6 @@ def go_point(theta, key, t, sigma, exclude=None):
 mlp_grad = jax.jit(jax.grad(mlp_loss))
 
 
-def assert_trees_equal(a, b):
-    assert jax.tree.structure(a) == jax.tree.structure(b)
-    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
-        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
-
-
 def trees_equal(a, b):
     return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
 
@@ -84,7 +80,7 @@ def adamw_run():
 def test_go_sigma0_is_exactly_adamw(adamw_run):
     p_ref, _, m_ref = adamw_run
     p_go, _, m_go = run(optim.go(adamw(), sigma=0.0, key=KEY))
-    assert_trees_equal(p_go, p_ref)
+    assert_same_params(p_go, p_ref)
     assert [float(m["loss"]) for m in m_go] == [float(m["loss"]) for m in m_ref]
     assert not trees_equal(p_ref, mlp_params())  # the steps did move the params
 
@@ -93,8 +89,8 @@ def test_sam_rho0_and_continuous_dropout_sigma0_equal_base(adamw_run):
     p_ref = adamw_run[0]
     p_sam, _, m_sam = run(optim.sam(adamw(), rho=0.0))
     p_cd, _, _ = run(optim.continuous_dropout(adamw(), sigma=0.0, key=KEY))
-    assert_trees_equal(p_sam, p_ref)
-    assert_trees_equal(p_cd, p_ref)
+    assert_same_params(p_sam, p_ref)
+    assert_same_params(p_cd, p_ref)
     assert float(m_sam[0]["loss_theta"]) == float(m_sam[0]["loss"])  # same point when rho = 0
 
 
@@ -148,7 +144,7 @@ def test_noise_std_per_leaf_filtered_leaves_exact_and_scheme():
             assert abs(c) < 4 / np.sqrt(m), (kind, path, c)
     # the documented scheme: eps_t = sigma * directions.gaussian(fold_in(key, t), params, ...),
     # with leaf indices counted over all leaves (excluded ones included)
-    assert_trees_equal(jax.tree.map(lambda a: a[5], go_points),
+    assert_same_params(jax.tree.map(lambda a: a[5], go_points),
                        go_point(params, KEY, 5, sigma, exclude=D.NO_NORMS))
 
 
@@ -169,7 +165,7 @@ def test_fresh_eps_each_step_and_reproducible_from_key():
     run_a = run(opt3, step=step)
     run_b = run(opt3, step=step)
     run_c = run(opt4, step=step)
-    assert_trees_equal(run_a[0], run_b[0])
+    assert_same_params(run_a[0], run_b[0])
     assert [float(m["loss"]) for m in run_a[2]] == [float(m["loss"]) for m in run_b[2]]
     assert not trees_equal(run_a[0], run_c[0])
     # an int seed means jax.random.key(seed)
@@ -300,7 +296,7 @@ def test_cached_step_is_compiled_once_per_loss_and_optimizer():
     params, state = mlp_params(), opt.init(mlp_params())
     got = step(params, state, mlp_batch())
     want = jax.jit(train_step(mlp_loss, opt))(params, state, mlp_batch())
-    assert_trees_equal(got[0], want[0])
+    assert_same_params(got[0], want[0])
 
 
 # ----------------------------------------------------------------------------- composition
@@ -311,7 +307,7 @@ def test_multisteps_inside_go_fresh_eps_per_micro_batch():
     opt = optim.go(optax.MultiSteps(optax.adam(lr), every_k_schedule=k), sigma, KEY)
     step = jax.jit(train_step(mlp_loss, opt))
     p1, _, _ = run(opt, steps=1, step=step)
-    assert_trees_equal(p1, mlp_params())  # first micro-batch: accumulated, nothing applied yet
+    assert_same_params(p1, mlp_params())  # first micro-batch: accumulated, nothing applied yet
     params, state, _ = run(opt, steps=4, step=step)
     assert int(state.count) == 4
     # reference: mean of k gradients, each at theta + its own eps_t, then one Adam step on theta
@@ -342,7 +338,7 @@ def test_chain_with_clipping_either_side():
     step = jax.jit(train_step(mlp_loss, outer))
     p_outer, s_outer, hist = run(outer, steps=3, step=step)
     p_inner, _, _ = run(inner, steps=3)
-    assert_trees_equal(p_outer, p_inner)  # both clip the gradient taken at the point
+    assert_same_params(p_outer, p_inner)  # both clip the gradient taken at the point
     assert int(s_outer[1].count) == 3
     p1, _, hist = run(outer, steps=1, step=step)
     assert float(hist[0]["grad_norm"]) > max_norm

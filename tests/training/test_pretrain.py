@@ -1,6 +1,5 @@
 """Pre-training from scratch (basinlab.training.pretrain): GO keeps theta, sigma=0 is AdamW, bad input."""
 
-import jax
 import numpy as np
 import optax
 import pytest
@@ -9,12 +8,7 @@ import basinlab
 from basinlab.training import corpus as corpora
 from basinlab.training import gpt, optim, pretrain
 
-
-def assert_same_params(a, b):
-    assert jax.tree.structure(a) == jax.tree.structure(b)
-    for (path, x), y in zip(jax.tree_util.tree_leaves_with_path(a), jax.tree.leaves(b), strict=True):
-        assert np.array_equal(np.asarray(x), np.asarray(y)), f"{jax.tree_util.keystr(path)} differs"
-
+from trees import assert_same_params
 
 TINY = gpt.GPTConfig(n_layers=1, d_model=32, n_heads=2, max_seq_len=32)
 
