@@ -22,6 +22,7 @@ def greedy_tokens(model, n=2, length=12):
     return tokens
 
 
+@pytest.mark.slow  # > 5 s here: runs in make test, not in make check
 def test_widths_around_two_centers(tiny_smol):
     bench = token_benchmark(greedy_tokens(tiny_smol), name="t")
     centers = {"theta0": tiny_smol.params, "scaled": jax.tree.map(lambda x: x * 1.3, tiny_smol.params)}

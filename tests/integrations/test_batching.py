@@ -34,6 +34,7 @@ def test_bucket_rows_and_pow2():
     assert batching.rows_for(16, 8, 100, 1) == 1  # never fewer than one row
 
 
+@pytest.mark.slow  # > 5 s here: runs in make test, not in make check
 @pytest.mark.parametrize("batch_size, max_logits", [(2, batching.DEFAULT_LOGITS_BUDGET), (8, 1)])
 def test_loglikelihoods_match_one_sequence_at_a_time(tiny_smol, batch_size, max_logits):
     got = batching.loglikelihoods(tiny_smol, PAIRS, batch_size=batch_size, max_length=MAX_LENGTH,
@@ -51,6 +52,7 @@ def test_loglikelihoods_refuse_empty_and_too_long_requests(tiny_smol):
     assert batching.loglikelihoods(tiny_smol, [], batch_size=2, max_length=MAX_LENGTH) == []
 
 
+@pytest.mark.slow  # > 5 s here: runs in make test, not in make check
 def test_continuations_match_generate_alone_and_are_keyed(tiny_smol):
     spec, params = tiny_smol.spec, tiny_smol.params
     prompts = {7: list(RS.randint(3, 150, 6)), 3: list(RS.randint(3, 150, 9)), 5: []}

@@ -23,6 +23,7 @@ def test_loss_decreases_memorizing_four_examples(tiny_chat):
     assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(result.params))
 
 
+@pytest.mark.slow  # > 5 s here: runs in make test, not in make check
 def test_grad_accumulation_equals_a_bigger_batch(tiny_smol):
     examples = random_examples(tiny_smol.spec.vocab_size, n=8)
     run = dict(steps=3, optimizer=optax.sgd(0.5), seed=1, log_every=0)
@@ -83,6 +84,7 @@ def test_go_trains_theta_and_never_returns_the_perturbed_point(tiny_smol, tmp_pa
     assert_same_params(basinlab.load(result.checkpoints[-1]).params, result.params)
 
 
+@pytest.mark.slow  # > 5 s here: runs in make test, not in make check
 def test_bf16_compute_keeps_float32_master_weights(tiny_smol):
     examples = random_examples(tiny_smol.spec.vocab_size, n=4)
     bf16 = loop.finetune(tiny_smol.with_params(jax.tree.map(lambda x: x.astype(jnp.bfloat16),

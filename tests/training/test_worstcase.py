@@ -28,6 +28,7 @@ def nll(spec, params, tokens):
     return -jnp.mean(jnp.take_along_axis(logp, tokens[:, 1:, None], -1))
 
 
+@pytest.mark.slow  # > 5 s here: runs in make test, not in make check
 def test_gradient_init_is_the_normalized_gradient(tiny_chat, text):
     wc = worstcase.worst_case(tiny_chat, text, steps=0, n_random=0, progress=False)
     tokens = jnp.asarray(text.data["tokens"])
@@ -107,6 +108,7 @@ def test_surrogate_options_build_the_reference(tiny_chat):
                                                               surrogate_options={"n": 3, "seed": 2}))
 
 
+@pytest.mark.slow  # > 5 s here: runs in make test, not in make check
 def test_surrogate_options_are_shared_by_mixed_capabilities(tiny_chat):
     # seq_len is a text option (pydoc), n every capability's, seed addition's only: each takes its own.
     caps, options = ["synthetic-addition", "synthetic-capitals", "pydoc"], {"seq_len": 16, "n": 2, "seed": 1}
