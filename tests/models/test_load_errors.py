@@ -108,6 +108,7 @@ def test_bad_dtype(folder):
         basinlab.load(folder, dtype="float16")
 
 
+@pytest.mark.slow  # > 5 s here: runs in make test, not in make check
 def test_hub_id_loads_from_cache_and_fails_clearly_offline(folder, tmp_path):
     """A hub id resolves through the Hugging Face cache layout with no network."""
     snap = tmp_path / "hub" / "models--someone--tiny-llama" / "snapshots" / ("0" * 40)

@@ -14,6 +14,7 @@ from sft_batches import logits, random_examples
 from trees import assert_same_params
 
 
+@pytest.mark.slow  # > 5 s here: runs in make test, not in make check
 def test_loss_decreases_memorizing_four_examples(tiny_chat):
     examples = data.sft_examples(tiny_chat, ["one", "two", "three", "four"],
                                   ["uno", "dos", "tres", "cuatro"])
@@ -62,6 +63,7 @@ def test_nan_loss_at_the_first_step_saves_the_initial_params(tiny_smol, tmp_path
     assert_same_params(saved["layers"], tiny_smol.params["layers"])
 
 
+@pytest.mark.slow  # > 5 s here: runs in make test, not in make check
 def test_go_trains_theta_and_never_returns_the_perturbed_point(tiny_smol, tmp_path):
     examples = random_examples(tiny_smol.spec.vocab_size, n=4)
     # Learning rate 0 for 3 steps, then 0.5: theta must stay theta0 bit for bit while the loss,
