@@ -1,5 +1,14 @@
 """Pure-JAX decoder-only language models: GPT-2, the Llama family (Llama 2/3, Qwen2, Mistral,
-SmolLM2) and GPT-NeoX/Pythia, loaded from Hugging Face folders, the hub or GGUF files."""
+SmolLM2) and GPT-NeoX/Pythia, loaded from Hugging Face folders, the hub or GGUF files.
+
+    model = basinlab.models.load("smollm2-135m-instruct")
+    logits = basinlab.models.forward(model.spec, model.params, tokens)      # [B, T, V]
+
+Modules: spec (ModelSpec), layers, transformer (forward, KV cache), generate, logprobs (the one
+log-prob gather), gpt2 / llama / neox (config allowlist, spec_to_config, the Hugging Face tensor
+map), namemap (the map's entries and the load/save walks over it), convert, families, gguf (+
+gguf_file, gguf_config, gguf_tokenizer), load, save, model (Model: params + tokenizer + text helpers).
+"""
 
 from basinlab.models.families import SUPPORTED_MODEL_TYPES as SUPPORTED_MODEL_TYPES
 from basinlab.models.generate import generate as generate
