@@ -134,6 +134,18 @@ def make_state_dict(vocab: int, *, seed: int = 0, tied: bool = True, qkv_bias: b
     return {k: v.astype(np.float32) for k, v in sd.items()}
 
 
+
+def add_llama_shape(w, kv) -> None:
+    """The llama.* hyperparameters every test GGUF here writes (kv: layers, hidden, inter, heads, kv_heads)."""
+    w.add_block_count(kv["layers"])
+    w.add_context_length(512)
+    w.add_embedding_length(kv["hidden"])
+    w.add_feed_forward_length(kv["inter"])
+    w.add_head_count(kv["heads"])
+    w.add_head_count_kv(kv["kv_heads"])
+    w.add_layer_norm_rms_eps(1e-5)
+
+
 def write_gguf(
     path: Path,
     sd: dict[str, np.ndarray],
@@ -158,14 +170,8 @@ def write_gguf(
     kv.update(kv_overrides or {})
     w = gguf.GGUFWriter(str(path), arch)
     w.add_name(name)
-    w.add_block_count(kv["layers"])
-    w.add_context_length(512)
-    w.add_embedding_length(kv["hidden"])
-    w.add_feed_forward_length(kv["inter"])
-    w.add_head_count(kv["heads"])
-    w.add_head_count_kv(kv["kv_heads"])
+    add_llama_shape(w, kv)
     w.add_rope_freq_base(12345.0)
-    w.add_layer_norm_rms_eps(1e-5)
     w.add_vocab_size(kv["vocab"])
     w.add_rope_dimension_count(kv["hidden"] // kv["heads"])
     if tokens is not None:
@@ -555,13 +561,7 @@ def tiny_spm(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("spm") / "spm.gguf"
     w = gguf.GGUFWriter(str(path), "llama")
-    w.add_block_count(TINY["layers"])
-    w.add_context_length(512)
-    w.add_embedding_length(TINY["hidden"])
-    w.add_feed_forward_length(TINY["inter"])
-    w.add_head_count(TINY["heads"])
-    w.add_head_count_kv(TINY["kv_heads"])
-    w.add_layer_norm_rms_eps(1e-5)
+    add_llama_shape(w, TINY)
     w.add_tokenizer_model("llama")
     w.add_token_list(tokens)
     w.add_token_scores(scores)
