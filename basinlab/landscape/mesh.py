@@ -49,11 +49,12 @@ def mesh_shape(mesh: Any, n_devices: int) -> dict[str, int]:
     if unknown:
         raise ValueError(f"mesh axes {unknown} unknown; the axes are {list(AXES)}")
     sizes = {name: validate.positive_int(f"mesh {name}", mesh[name]) for name in mesh}
-    if "points" not in sizes:
-        sizes["points"] = n_devices // sizes.get("model", 1)
-    if "model" not in sizes:
-        sizes["model"] = n_devices // sizes["points"] if sizes["points"] else 0
-    if sizes["points"] * sizes["model"] != n_devices or min(sizes.values()) < 1:
+    for given, missing in (("points", "model"), ("model", "points")):
+        if missing not in sizes:
+            if n_devices % sizes.get(given, 1):
+                raise ValueError(f"mesh {given}={sizes[given]} does not divide the {n_devices} devices")
+            sizes[missing] = n_devices // sizes.get(given, 1)
+    if sizes["points"] * sizes["model"] != n_devices:
         raise ValueError(f"mesh points={sizes['points']} x model={sizes['model']} does not fill the "
                          f"{n_devices} devices; choose sizes whose product is {n_devices}")
     return {"points": sizes["points"], "model": sizes["model"]}

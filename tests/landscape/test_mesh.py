@@ -25,6 +25,8 @@ def test_mesh_shape_parsing_and_errors():
     assert mesh.mesh_shape("points=2,model=4", 8) == {"points": 2, "model": 4}
     assert mesh.mesh_shape("model=4", 8) == {"points": 2, "model": 4}
     assert mesh.mesh_shape({"points": 8}, 8) == {"points": 8, "model": 1}
+    with pytest.raises(ValueError, match="mesh model=3 does not divide the 8 devices"):
+        mesh.mesh_shape("model=3", 8)
     with pytest.raises(ValueError, match="does not fill the 8 devices"):
         mesh.mesh_shape("points=3,model=2", 8)
     with pytest.raises(ValueError, match=r"\['pts'\] unknown; the axes are \['points', 'model'\]"):
@@ -48,7 +50,7 @@ def test_one_device_mesh_runs_in_process(tiny_smol):
     text = token_benchmark(np.random.RandomState(0).randint(3, tiny_smol.spec.vocab_size, size=(2, 8)))
     ds = landscape(tiny_smol, text, directions=1, alphas=[0.0, 0.01], mesh="points=1,model=1", progress=False)
     assert json.loads(ds.attrs["mesh"]) == {"points": 1, "model": 1}
-    with pytest.raises(ValueError, match="does not fill the 1 devices"):
+    with pytest.raises(ValueError, match="points=2 does not divide the 1 devices"):
         landscape(tiny_smol, text, directions=1, alphas=[0.0], mesh="points=2", progress=False)
 
 
