@@ -110,3 +110,19 @@ def test_fused_refuses_tree_benchmarks_and_auto_chooses(model, text):
     assert choose_perturbation("auto", [text, tree], "gpu") == "materialized"
     ds = _sweep(model, text, "auto", directions=1)
     assert ds.attrs["perturbation"] == "materialized"
+
+
+def test_bf16_weights_round_once_like_the_materialized_path(model):
+    """bf16 theta0 (scanned as its uint16 bits): layers equal treemath.perturb's, cast once."""
+    params = jax.tree.map(lambda x: x.astype(jnp.bfloat16), model.params)
+    recipe = D.DirectionRecipe(seed=2)
+
+    @jax.jit
+    def both(params, c):
+        view = fused.PerturbedParams(params, (recipe,), (c,))
+        whole = treemath.perturb(params, [D.regenerate(recipe, params)], [c])
+        return jax.lax.map(view.layer, view.layer_inputs()), whole["layers"]
+
+    got, want = both(params, 0.2)
+    assert jax.tree.leaves(got)[0].dtype == jnp.bfloat16
+    jax.tree.map(np.testing.assert_array_equal, got, want)

@@ -1,0 +1,228 @@
+"""Sweeps at paper scale: the compiled memory plan of a sweep, and a GPU timing run.
+
+    python bench/scale.py memory --shape llama2-7b [--dtype bfloat16] [--batch 32 --seq-len 512 --points 16]
+    python bench/scale.py gpu [--shapes llama-3.2-1b,llama2-7b] [--json bench/scale_gpu.json]
+    python bench/scale.py gpu --quick        # the same code paths on a tiny shape (any machine)
+
+`memory` compiles, ahead of time and with abstract arrays (nothing is allocated), three programs for
+a random-weight model of a real shape: a plain jitted forward + NLL, and one block of the landscape
+sweep (one direction, --points grid points, a next-token benchmark of --batch x --seq-len tokens) with
+the fused and with the materialized perturbation. It prints XLA's plan (arguments + temporaries) over
+the weight bytes; the last line is the fused sweep's `peak/weights = X`.
+
+`gpu` measures, on the default JAX device, seconds per perturbed evaluation of basinlab's sweep (fused
+and materialized), the plain jitted forward, the authors' in-place PyTorch method (transformers' Llama
+of the same shape with its own random init, delta = randn_like per parameter, add_/sub_ per alpha) and
+the matmul peak, with peak device memory, and writes JSON. Random weights: only the shapes matter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from basinlab.benchmarks import token_benchmark
+from basinlab.landscape import directions as D
+from basinlab.landscape import mesh as M
+from basinlab.landscape.program import chunk_program
+from basinlab.models import forward
+from basinlab.models.logprobs import token_logprobs
+from basinlab.models.shapes import SHAPES, param_shapes, random_params
+
+GB = 1e9
+
+
+def _weight_bytes(tree) -> int:
+    return sum(math.prod(x.shape) * jnp.dtype(x.dtype).itemsize for x in jax.tree.leaves(tree))
+
+
+def _plain_nll(spec, dtype):
+    def nll(params, tokens):
+        logits = forward(spec, params, tokens, compute_dtype=dtype)[:, :-1]
+        return -token_logprobs(logits, tokens[:, 1:]).mean()
+
+    return jax.jit(nll)
+
+
+def _sweep_program(spec, dtype, batch, seq_len, perturbation, mesh):
+    bench = token_benchmark(np.zeros((batch, seq_len), np.int32))
+    return chunk_program(spec, (bench,), (D.DirectionRecipe(seed=0),), jnp.dtype(dtype), mesh, perturbation)
+
+
+def _plan(compiled) -> dict:
+    m = compiled.memory_analysis()
+    return {"arguments": m.argument_size_in_bytes, "temporaries": m.temp_size_in_bytes,
+            "outputs": m.output_size_in_bytes,
+            "peak": m.argument_size_in_bytes + m.temp_size_in_bytes + m.output_size_in_bytes}
+
+
+def memory(args) -> None:
+    spec, dtype = SHAPES[args.shape], jnp.dtype(args.dtype)
+    theta = param_shapes(spec, dtype)
+    weights = _weight_bytes(theta)
+    tokens = jax.ShapeDtypeStruct((args.batch, args.seq_len), jnp.int32)
+    mesh = M.build_mesh(None, jax.devices()[:1])
+    print(f"== compiled memory plan: {args.shape} ({sum(math.prod(x.shape) for x in jax.tree.leaves(theta)):,} "
+          f"params, {dtype.name}), {args.batch} x {args.seq_len} tokens, {args.points} points per call ==")
+    print(f"backend: {jax.default_backend()} ({platform.processor() or platform.machine()}), jax {jax.__version__}")
+    print(f"weights: {weights / GB:.2f} GB")
+    rows = {}
+    t0 = time.perf_counter()
+    rows["plain forward + NLL"] = _plan(_plain_nll(spec, dtype).lower(theta, tokens).compile())
+    for perturbation in ("materialized", "fused"):
+        prog = _sweep_program(spec, dtype, args.batch, args.seq_len, perturbation, mesh)
+        lowered = prog.lower(theta, (jax.ShapeDtypeStruct((), jnp.int32),),
+                             jax.ShapeDtypeStruct((args.points, 1), jnp.float32),
+                             jax.ShapeDtypeStruct((args.points,), jnp.bool_), {"text": {"tokens": tokens}})
+        rows[f"sweep, {perturbation}"] = _plan(lowered.compile())
+    print(f"(compiled in {time.perf_counter() - t0:.0f} s)")
+    print(f"{'program':<24} {'arguments GB':>12} {'temporaries GB':>15} {'peak GB':>9} {'peak/weights':>13}")
+    for name, r in rows.items():
+        print(f"{name:<24} {r['arguments'] / GB:>12.2f} {r['temporaries'] / GB:>15.2f} {r['peak'] / GB:>9.2f} "
+              f"{r['peak'] / weights:>13.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"shape": args.shape, "dtype": dtype.name, "weights": weights, "plans": rows,
+                       "backend": jax.default_backend(), "jax": jax.__version__}, f, indent=1)
+    print(f"peak/weights = {rows['sweep, fused']['peak'] / weights:.3f}")
+
+
+# ----------------------------------------------------------------------------- gpu
+
+
+def _timed(fn, repeats: int) -> float:
+    fn()  # compile / warm up
+    best = math.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def _peak_bytes() -> int | None:
+    stats = jax.devices()[0].memory_stats() or {}
+    return stats.get("peak_bytes_in_use")
+
+
+def _matmul_peak(dtype) -> float:
+    n = 8192 if jax.default_backend() == "gpu" else 1024
+    a = jnp.ones((n, n), dtype)
+    f = jax.jit(lambda a: a @ a)
+    s = _timed(lambda: f(a).block_until_ready(), 10)
+    return 2 * n**3 / s
+
+
+def _basinlab_run(spec, params, tokens, alphas, perturbation) -> dict:
+    from basinlab.landscape import landscape
+    from basinlab.models.model import Model
+
+    model = Model(spec=spec, params=params, source=spec.name, compute_dtype=params["embed"]["embedding"].dtype)
+    bench = token_benchmark(np.asarray(tokens))
+
+    def run():
+        ds = landscape(model, bench, directions=1, alphas=alphas, chunk_size=len(alphas), progress=False,
+                       perturbation=perturbation)
+        return ds
+
+    seconds = _timed(run, 2)
+    return {"s_per_eval": seconds / len(alphas), "peak_bytes": _peak_bytes()}
+
+
+def _torch_in_place(spec, params, tokens, alphas) -> dict | None:
+    """The authors' method on transformers' Llama with the same weights (bf16, cuda when present)."""
+    try:
+        import torch
+        import transformers
+    except ImportError as e:
+        return {"skipped": f"{e}"}
+    from basinlab.models.llama import spec_to_config
+
+    family = {k: v for k, v in spec_to_config(spec).items() if k not in ("architectures", "model_type")}
+    config = transformers.AutoConfig.for_model(spec_to_config(spec)["model_type"], vocab_size=spec.vocab_size,
+                                               tie_word_embeddings=spec.tie_embeddings, **family)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = {"bfloat16": torch.bfloat16, "float32": torch.float32}[jnp.dtype(params["embed"]["embedding"].dtype).name]
+    model = transformers.AutoModelForCausalLM.from_config(config).to(device=device, dtype=dtype).eval()
+    ids = torch.as_tensor(np.asarray(tokens, np.int64), device=device)
+    deltas = [torch.randn_like(p) for p in model.parameters()]
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+    def sweep():
+        with torch.no_grad():
+            for a in alphas:
+                for p, d in zip(model.parameters(), deltas):
+                    p.add_(a * d)
+                model(ids, labels=ids).loss.item()
+                for p, d in zip(model.parameters(), deltas):
+                    p.sub_(a * d)
+
+    seconds = _timed(sweep, 1)
+    peak = torch.cuda.max_memory_allocated() if device == "cuda" else None
+    return {"s_per_eval": seconds / len(alphas), "peak_bytes": peak, "device": device}
+
+
+def gpu(args) -> None:
+    shapes = ["smollm2-135m"] if args.quick else args.shapes.split(",")
+    batch, seq_len, k = (2, 32, 4) if args.quick else (args.batch, args.seq_len, args.points)
+    dtype = jnp.dtype(args.dtype)
+    alphas = np.linspace(-0.01, 0.01, k)
+    report = {"device": str(jax.devices()[0]), "jax": jax.__version__, "batch": batch, "seq_len": seq_len, "K": k,
+              "dtype": dtype.name, "matmul_peak_flops": _matmul_peak(dtype), "runs": {}}
+    print(f"device {report['device']}; {dtype.name} matmul peak {report['matmul_peak_flops'] / 1e12:.1f} TFLOP/s")
+    for name in shapes:
+        spec = SHAPES[name]
+        params = random_params(spec, jax.random.key(0), dtype)
+        d = sum(math.prod(x.shape) for x in jax.tree.leaves(params))
+        tokens = jax.random.randint(jax.random.key(1), (batch, seq_len), 0, spec.vocab_size)
+        plain = _plain_nll(spec, dtype)
+        row = {"d": d, "weight_bytes": _weight_bytes(params),
+               "plain_s": _timed(lambda p=plain, w=params, t=tokens: p(w, t).block_until_ready(), 3)}
+        for perturbation in ("fused", "materialized"):
+            row[perturbation] = _basinlab_run(spec, params, tokens, alphas, perturbation)
+        row["authors_in_place"] = _torch_in_place(spec, params, tokens, alphas)
+        flops = 2 * d * batch * seq_len
+        row["fused_tflops"] = flops / row["fused"]["s_per_eval"] / 1e12
+        report["runs"][name] = row
+        print(json.dumps({name: row}, default=str))
+        del params
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1, default=str)
+        print(f"wrote {args.json}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    m = sub.add_parser("memory")
+    m.add_argument("--shape", default="llama2-7b", choices=sorted(SHAPES))
+    m.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32"])
+    m.add_argument("--batch", type=int, default=32)
+    m.add_argument("--seq-len", type=int, default=512)
+    m.add_argument("--points", type=int, default=16)
+    m.add_argument("--json", default=None)
+    m.set_defaults(run=memory)
+    g = sub.add_parser("gpu")
+    g.add_argument("--shapes", default="llama-3.2-1b,llama2-7b")
+    g.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32"])
+    g.add_argument("--batch", type=int, default=32)
+    g.add_argument("--seq-len", type=int, default=512)
+    g.add_argument("--points", type=int, default=16)
+    g.add_argument("--quick", action="store_true", help="tiny shape and sizes: checks the code paths anywhere")
+    g.add_argument("--json", default=None)
+    g.set_defaults(run=gpu)
+    args = p.parse_args()
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()
