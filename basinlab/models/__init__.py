@@ -7,11 +7,13 @@ SmolLM2) and GPT-NeoX/Pythia, loaded from Hugging Face folders, the hub or GGUF 
 Modules: spec (ModelSpec), layers, transformer (forward, KV cache), generate, logprobs (the one
 log-prob gather), gpt2 / llama / neox (config allowlist, spec_to_config, the Hugging Face tensor
 map), namemap (the map's entries and the load/save walks over it), convert, families, gguf (+
-gguf_file, gguf_config, gguf_tokenizer), load, save, model (Model: params + tokenizer + text helpers).
+gguf_file, gguf_config, gguf_tokenizer), load, save, model (Model: params + tokenizer + text helpers),
+layerwise (LayerwiseParams: weights formed per layer inside the forward), shapes (real model shapes).
 """
 
 from basinlab.models.families import SUPPORTED_MODEL_TYPES as SUPPORTED_MODEL_TYPES
 from basinlab.models.generate import generate as generate
+from basinlab.models.layerwise import LayerwiseParams as LayerwiseParams
 from basinlab.models.load import load as load
 from basinlab.models.logprobs import token_logprobs as token_logprobs
 from basinlab.models.model import Model as Model
@@ -25,6 +27,6 @@ from basinlab.models.transformer import forward_cached as forward_cached
 from basinlab.models.transformer import init_cache as init_cache
 
 __all__ = [
-    "SUPPORTED_MODEL_TYPES", "Model", "ModelSpec", "count_params", "default_positions", "forward",
+    "SUPPORTED_MODEL_TYPES", "LayerwiseParams", "Model", "ModelSpec", "count_params", "default_positions", "forward",
     "forward_cached", "generate", "init_cache", "load", "save_checkpoint", "token_logprobs", "token_nll",
 ]
