@@ -42,13 +42,14 @@ DEFAULT_ALPHAS = np.arange(-0.01, 0.01, 5e-4)  # landscape()'s grid: 40 points, 
 def parse_grid(text: str) -> np.ndarray:
     """"start:stop:step" (numpy arange, stop excluded, as the paper's scripts) or "a,b,c"."""
     try:
-        if ":" in text:
-            start, stop, step = (float(x) for x in text.split(":"))
-            # rounding removes arange's float residue (3.5e-18 where the user meant 0)
-            return np.round(np.arange(start, stop, step), 12)
-        return np.asarray([float(x) for x in text.split(",")])
+        if ":" not in text:
+            return np.asarray([float(x) for x in text.split(",")])
+        start, stop, step = (float(x) for x in text.split(":"))
     except ValueError:
         raise ValueError(f"grid {text!r} is not 'start:stop:step' or a comma-separated list of numbers") from None
+    validate.arange(f"grid {text!r}", start, stop, step)  # a zero, wrong-signed or tiny step
+    # rounding removes arange's float residue (3.5e-18 where the user meant 0)
+    return np.round(np.arange(start, stop, step), 12)
 
 
 def _check_grid(name: str, values) -> np.ndarray:
