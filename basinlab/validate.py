@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "arange", "choice", "confidence", "finite", "nonnegative", "nonnegative_int", "nonnegative_scalar", "open_unit", "options",
-    "positive",
-    "positive_int", "probability", "real",
+    "arange", "choice", "confidence", "finite", "nonnegative", "nonnegative_int", "nonnegative_scalar", "open_unit",
+    "options", "positive", "positive_int", "probability", "real",
 ]
 
 
