@@ -8,8 +8,9 @@ one, plus at most a stray hidden temporary (``.NAME.tmp-PID-XXXX``) that nothing
     with atomic_path("results/run.nc") as tmp:     # for writers that take a file name
         ds.to_netcdf(tmp, engine="h5netcdf")
     write_text("run.json", text)                    # str, bytes, JSON
-    with atomic_dir("ckpt/step-000100") as tmp:     # a whole new folder, renamed into place
+    with staging_dir("ckpt/step-000100") as tmp:    # a folder: new ones appear whole
         save_files_into(tmp)
+        publish_dir(tmp, "ckpt/step-000100", last=("config.json",))
 
 The temporary keeps the destination's suffix (plotly's ``write_image`` and numpy's ``savez`` choose
 by it). What this does not cover: a crash of the machine (not the process) on a file system that
@@ -28,7 +29,7 @@ import shutil
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["atomic_dir", "atomic_path", "write_bytes", "write_json", "write_text"]
+__all__ = ["atomic_path", "publish_dir", "staging_dir", "write_bytes", "write_json", "write_text"]
 
 
 def _temp_name(path: pathlib.Path) -> pathlib.Path:
@@ -104,11 +105,9 @@ def write_json(path: os.PathLike | str, obj: Any, **dumps_kwargs) -> pathlib.Pat
 
 
 @contextlib.contextmanager
-def atomic_dir(path: os.PathLike | str) -> Iterator[pathlib.Path]:
-    """A temporary folder next to ``path``; when the block ends without an error, it is renamed to
-    ``path``. An existing ``path`` is first renamed aside and removed after the new folder is in
-    place (a kill between those two renames leaves the old folder under ``.NAME.old-PID-XXXX``).
-    On an error the temporary folder is removed and ``path`` is left as it was."""
+def staging_dir(path: os.PathLike | str) -> Iterator[pathlib.Path]:
+    """A new empty temporary folder next to ``path`` (hidden, same file system), removed with
+    whatever is left in it when the block ends; fill it, then :func:`publish_dir` it onto ``path``."""
     path = pathlib.Path(path).expanduser()
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"cannot write the folder {path}: it is an existing file")
@@ -117,17 +116,27 @@ def atomic_dir(path: os.PathLike | str) -> Iterator[pathlib.Path]:
     tmp.mkdir()
     try:
         yield tmp
-        for f in tmp.rglob("*"):
-            if f.is_file():
-                _fsync_file(f)
-        old = None
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}-{secrets.token_hex(3)}")
-            os.replace(path, old)
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def publish_dir(staged: pathlib.Path, path: os.PathLike | str, last: tuple[str, ...] = ()) -> pathlib.Path:
+    """Move the files of the folder ``staged`` (from :func:`staging_dir`) to the folder ``path``.
+
+    A new ``path`` appears whole in one rename. Into an existing folder each file is renamed
+    atomically, the names in ``last`` after all others (a loader that looks for them first sees
+    either the old set or the new one). Files are flushed to disk first. Returns ``path``."""
+    path = pathlib.Path(path).expanduser()
+    files = sorted((f for f in staged.rglob("*") if f.is_file()), key=lambda f: (f.name in last, str(f)))
+    for f in files:
+        _fsync_file(f)
+    if not path.exists():
+        os.replace(staged, path)
+        staged.mkdir()  # staging_dir removes its folder when the block ends
+    else:
+        for f in files:
+            dst = path / f.relative_to(staged)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(f, dst)
+    _fsync_dir(path.parent)
+    return path

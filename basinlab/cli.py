@@ -70,14 +70,15 @@ def print_widths(ds, tol: float) -> None:
 
 
 def _plot(args) -> None:
+    from basinlab.atomicio import atomic_path
     from basinlab.landscape.results import open_dataset
     from basinlab.viz import plots
 
-    ds = open_dataset(args.file)
+    ds = open_dataset(args.file, landscape=True)
     fig = plots.heatmap(ds) if "beta" in ds.dims else plots.curves(ds, variable=args.variable, tol=args.tol)
     out = pathlib.Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.write_html(out, include_plotlyjs="cdn" if args.cdn else True)
+    with atomic_path(out) as tmp:
+        fig.write_html(tmp, include_plotlyjs="cdn" if args.cdn else True)
     print(f"wrote {out}")
 
 
@@ -105,7 +106,7 @@ def _scores(args) -> None:
 def _widths(args) -> None:
     from basinlab.landscape.results import open_dataset
 
-    print_widths(open_dataset(args.file), args.tol)
+    print_widths(open_dataset(args.file, landscape=True), args.tol)
 
 
 def parser() -> argparse.ArgumentParser:

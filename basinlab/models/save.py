@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from basinlab.atomicio import publish_dir, staging_dir
 from basinlab.models import families
 from basinlab.models.convert import token_id_value
 from basinlab.models.namemap import save_params
@@ -66,13 +67,16 @@ def save_checkpoint(model, params: dict | None, folder: str | os.PathLike) -> pa
     config = spec_to_config(model.spec, dtype=dtypes.pop())
     tensors = state_dict_from_params(model.spec, params)
     folder = pathlib.Path(folder).expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
-    # Write to temporary names and rename, so an interrupted save never leaves a half folder that loads.
-    tmp = folder / "model.safetensors.tmp"
-    save_file({k: jnp.asarray(v) for k, v in tensors.items()}, str(tmp), metadata={"format": "pt"})
-    (folder / "config.json.tmp").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    if model.tokenizer is not None:
-        model.tokenizer.save_pretrained(str(folder))
-    os.replace(tmp, folder / "model.safetensors")
-    os.replace(folder / "config.json.tmp", folder / "config.json")
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"cannot save a checkpoint to {folder}: it is an existing file, not a folder")
+    # Everything is written into a temporary folder first. A new folder is then renamed into place
+    # whole; in an existing one each file is replaced atomically, config.json last. An interrupted
+    # save never leaves a folder that loads as a half-written model.
+    with staging_dir(folder) as tmp:
+        save_file({k: jnp.asarray(v) for k, v in tensors.items()}, str(tmp / "model.safetensors"),
+                  metadata={"format": "pt"})
+        (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        if model.tokenizer is not None:
+            model.tokenizer.save_pretrained(str(tmp))
+        publish_dir(tmp, folder, last=("config.json",))
     return folder
