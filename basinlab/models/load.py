@@ -97,14 +97,53 @@ def _from_hf_folder(folder: pathlib.Path, dtype, compute_dtype, name, allow_nonf
         raise FileNotFoundError(f"{config_path} does not exist: a Hugging Face model folder needs config.json")
     try:
         raw = json.loads(config_path.read_text())
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{config_path} is not valid JSON: {e}") from None
-    config = families.normalized_config(raw)
-    spec = families.spec_from_config(config, name=name)
+    try:
+        _check_config(raw)
+        config = families.normalized_config(raw)
+        spec = families.spec_from_config(config, name=name)
+    except Exception as e:  # transformers' config classes raise their own types for bad values
+        raise ValueError(f"{config_path}: {e}") from None
     tensors = read_weights(folder)
+    _check_float_tensors(tensors, folder)
     check_finite(nonfinite_tensors(tensors), str(folder), allow_nonfinite)
     params = families.params_from_state_dict(config, spec, tensors, where=str(folder))
     return Model(spec, to_jax(params, dtype), _folder_tokenizer(folder), str(folder), compute_dtype)
+
+
+# Sizes a config.json must state (transformers' defaults for them describe some other model).
+REQUIRED_CONFIG_KEYS = {
+    "gpt2": ("vocab_size", "n_embd", "n_layer", "n_head"),
+    "gpt_neox": ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size"),
+}
+_DEFAULT_REQUIRED = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
+
+
+def _check_config(raw) -> None:
+    """A JSON object with a model_type and every required size as a positive integer."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"expected a JSON object of config keys, got a JSON {type(raw).__name__}")
+    model_type = raw.get("model_type")
+    if not isinstance(model_type, str):
+        raise ValueError(f"config has no model_type string (got {model_type!r}); it names the architecture, "
+                         f"e.g. \"llama\"")
+    required = REQUIRED_CONFIG_KEYS.get(model_type, _DEFAULT_REQUIRED)
+    missing = [k for k in required if k not in raw]
+    if missing:
+        raise ValueError(f"missing required key(s) {missing} (a {model_type} config needs {list(required)})")
+    for k in required:
+        v = raw[k]
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{k} must be a positive integer, got {v!r}")
+
+
+def _check_float_tensors(tensors: dict, where) -> None:
+    for k, v in tensors.items():
+        dt = np.asarray(v).dtype
+        if dt.kind != "f" and dt.name != "bfloat16":
+            raise ValueError(f"{where}: tensor {k!r} has dtype {dt.name}; expected a floating-point tensor "
+                             f"(float32, float16 or bfloat16)")
 
 
 def read_weights(folder: pathlib.Path) -> dict[str, np.ndarray]:
@@ -151,11 +190,18 @@ def _read_torch_bins(paths) -> dict[str, np.ndarray]:
 
 
 def _folder_tokenizer(folder: pathlib.Path):
-    if not any(folder.glob("tokenizer*")) and not (folder / "vocab.json").exists():
+    files = sorted(p.name for p in folder.glob("tokenizer*")) + (["vocab.json"] if (folder / "vocab.json").exists()
+                                                                  else [])
+    if not files:
         return None
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(str(folder))
+    try:
+        tok = AutoTokenizer.from_pretrained(str(folder))
+    except Exception as e:  # transformers/tokenizers raise many types for missing or damaged files
+        raise ValueError(f"{folder}: the tokenizer files {files} cannot be read ({type(e).__name__}: "
+                         f"{' '.join(str(e).split())[:200]}); expected tokenizer.json (or vocab.json "
+                         f"and merges.txt) next to tokenizer_config.json") from None
     tok.padding_side = "left"
     return tok
 
