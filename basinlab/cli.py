@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import pathlib
+import re
 import sys
 import time
 
@@ -191,16 +192,22 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+_NEGATIVE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
+
+
 def _join_grids(argv):
-    """Let `--alphas -0.01:0.01:5e-4` work as typed: argparse takes a leading '-' for an option."""
+    """Let `--alphas -0.01:0.01:5e-4` and `--tol -1` work as typed: argparse takes a leading '-'
+    for an option. A grid flag always takes the next word; any other flag takes a negative number."""
     out, argv = [], list(argv)
     i = 0
     while i < len(argv):
-        if argv[i] in ("--alphas", "--betas") and i + 1 < len(argv):
-            out.append(f"{argv[i]}={argv[i + 1]}")
+        flag = argv[i]
+        takes = flag in ("--alphas", "--betas") or (flag.startswith("--") and "=" not in flag)
+        if takes and i + 1 < len(argv) and (flag in ("--alphas", "--betas") or _NEGATIVE.match(argv[i + 1])):
+            out.append(f"{flag}={argv[i + 1]}")
             i += 2
         else:
-            out.append(argv[i])
+            out.append(flag)
             i += 1
     return out
 
