@@ -225,3 +225,185 @@ def test_load_random_bytes(content, suffix, tmp_path_factory):
     folder = tmp_path_factory.getbasetemp() / "folder"
     (folder / "config.json").write_bytes(content)
     named_error("load(folder)", lambda: basinlab.load(folder), str(folder / "config.json"))
+
+
+# ----------------------------------------------------------------------------- landscape
+
+@pytest.fixture(scope="module")
+def text_bench():
+    from basinlab.benchmarks import token_benchmark
+
+    return token_benchmark(np.random.RandomState(0).randint(0, 256, size=(2, 8)), name="text")
+
+
+@bad_input
+@given(alphas=st.one_of(st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=3)
+                        .filter(lambda a: not a or not np.all(np.isfinite(a))),
+                        st.just([]), st.text(alphabet="abxyz:,", min_size=1, max_size=4), st.just([[0.1, "x"]])))
+def test_landscape_alphas(alphas, text_bench):
+    from basinlab.landscape import landscape
+
+    model = tiny_gpt()
+    named_error("landscape(alphas)", lambda: landscape(model, text_bench, directions=1, alphas=alphas,
+                                                       progress=False), alphas, "alpha grid")
+    named_error("landscape(alphas)", lambda: landscape(model, text_bench, directions=1, alphas=[0.0],
+                                                       betas=alphas, progress=False), alphas, "beta grid")
+
+
+@bad_input
+@given(directions=st.one_of(st.integers(max_value=0), st.floats(), st.text(max_size=3), st.just([])),
+       chunk=st.one_of(st.integers(max_value=0), st.floats().filter(lambda x: not float(x).is_integer())))
+def test_landscape_counts(directions, chunk, text_bench):
+    from basinlab.landscape import landscape
+
+    model = tiny_gpt()
+    named_error("landscape(directions)", lambda: landscape(model, text_bench, directions=directions, alphas=[0.0],
+                                                           progress=False), directions, "directions")
+    named_error("landscape(chunk_size)", lambda: landscape(model, text_bench, directions=1, alphas=[0.0],
+                                                           chunk_size=chunk, progress=False), chunk)
+
+
+@bad_input
+@given(normalization=names, benchmarks=st.sampled_from([[], "text", 3, None]))
+def test_landscape_options(normalization, benchmarks, text_bench, tmp_path_factory):
+    from basinlab.landscape import landscape
+
+    assume(normalization not in ("none", "layer", "filter"))
+    model = tiny_gpt()
+    named_error("landscape(normalization)", lambda: landscape(model, text_bench, directions=1, alphas=[0.0],
+                                                              normalization=normalization, progress=False),
+                normalization)
+    named_error("landscape(benchmarks)", lambda: landscape(model, benchmarks, directions=1, alphas=[0.0],
+                                                           progress=False), benchmarks, "benchmark")
+    store = tmp_path_factory.getbasetemp() / "a-file"
+    store.write_text("x")
+    named_error("landscape(store)", lambda: landscape(model, text_bench, directions=1, alphas=[0.0], store=store,
+                                                      progress=False), str(store))
+
+
+# ----------------------------------------------------------------------------- theory
+
+@bad_input
+@given(p_a=bad_probabilities, r=st.floats(max_value=-1e-9), sigma=st.one_of(st.floats(max_value=0.0),
+                                                                           st.just(float("nan"))))
+def test_bounds(p_a, r, sigma):
+    from basinlab import theory
+
+    for fn in (theory.strong_bound, theory.weak_bound, theory.log_strong_bound):
+        named_error("theory bounds", lambda fn=fn: fn(p_a, 0.001, 0.01), p_a, "p_a")
+        named_error("theory bounds", lambda fn=fn: fn(0.9, r, 0.01), r, "r ")
+        named_error("theory bounds", lambda fn=fn: fn(0.9, 0.001, sigma), sigma, "sigma")
+    named_error("theory bounds", lambda: theory.certified_radius(p_a, 0.01), p_a, "p_a")
+
+
+@bad_input
+@given(sigma=st.one_of(st.floats(max_value=0.0), st.just(float("nan"))), n=not_positive_ints,
+       confidence=bad_confidences)
+def test_certify(sigma, n, confidence, text_bench):
+    from basinlab.theory.certify import certify
+
+    model = tiny_gpt()
+    theta = model.params
+    named_error("certify", lambda: certify(model, theta, text_bench, sigma, 2), sigma, "sigma")
+    named_error("certify", lambda: certify(model, theta, text_bench, 0.01, n), n, "n ")
+    named_error("certify", lambda: certify(model, theta, text_bench, 0.01, 2, confidence=confidence), confidence,
+                "confidence")
+    named_error("certify", lambda: certify(model, {"x": 1}, text_bench, 0.01, 2), "theta", "params", "structure")
+
+
+# ----------------------------------------------------------------------------- training
+
+@pytest.fixture(scope="module")
+def examples():
+    tokens = np.random.RandomState(0).randint(0, 256, size=(4, 8))
+    ones = np.ones_like(tokens)
+    return tokens, ones, ones
+
+
+@bad_input
+@given(field=st.sampled_from(["steps", "batch_size", "grad_accum", "checkpoint_every", "epochs"]),
+       value=not_positive_ints)
+def test_finetune_counts(field, value, examples, tmp_path_factory):
+    from basinlab.training.loop import finetune
+
+    kw = {field: value, "log_every": None, "checkpoint_dir": tmp_path_factory.getbasetemp() / "ck"}
+    if field == "epochs":
+        assume(not isinstance(value, float) or value <= 0 or not math.isfinite(value))
+    named_error("finetune", lambda: finetune(tiny_gpt(), examples, **kw), value, field)
+
+
+@bad_input
+@given(lr=bad_floats, weight_decay=st.one_of(st.floats(max_value=-1e-9), st.just(float("nan"))),
+       schedule=names, dtype=names)
+def test_finetune_values(lr, weight_decay, schedule, dtype, examples):
+    from basinlab.training.loop import finetune
+
+    assume(schedule not in ("constant", "cosine", "linear") and dtype not in ("float32", "bfloat16"))
+    model = tiny_gpt()
+    named_error("finetune", lambda: finetune(model, examples, steps=1, lr=lr, log_every=None), lr, "lr")
+    named_error("finetune", lambda: finetune(model, examples, steps=1, weight_decay=weight_decay, log_every=None),
+                weight_decay, "weight_decay")
+    named_error("finetune", lambda: finetune(model, examples, steps=1, schedule=schedule, log_every=None), schedule)
+    named_error("finetune", lambda: finetune(model, examples, steps=1, compute_dtype=dtype, log_every=None), dtype)
+    named_error("finetune", lambda: finetune(model, (examples[0][:, :1],) * 3, steps=1, log_every=None),
+                "loss_mask")
+
+
+@bad_input
+@given(field=st.sampled_from(["steps", "batch_size", "eval_every", "n_eval", "seq_len", "checkpoint_every"]),
+       value=not_positive_ints, optimizer=names)
+def test_pretrain(field, value, optimizer, tmp_path_factory):
+    from basinlab.training import corpus, pretrain
+
+    assume(optimizer not in pretrain.OPTIMIZERS)
+    text = corpus.Corpus(name="bytes", train=np.arange(200, dtype=np.int32) % 256,
+                         val=np.arange(100, dtype=np.int32) % 256, val_text="")
+    kw = {field: value, "checkpoint_dir": tmp_path_factory.getbasetemp() / "pk"}
+    named_error("pretrain", lambda: pretrain.pretrain(tiny_gpt(), text, **kw), value, field)
+    named_error("pretrain", lambda: pretrain.pretrain(tiny_gpt(), text, optimizer, steps=1), optimizer)
+    for name in ("lr", "sigma", "rho"):
+        named_error("pretrain", lambda name=name: pretrain.pretrain(tiny_gpt(), text, "go", steps=1,
+                                                                     **{name: float("nan")}), "nan", name)
+
+
+# ----------------------------------------------------------------------------- results, plots, widgets
+
+@bad_input
+@given(tol=st.one_of(st.floats(max_value=-1e-9), st.just(float("nan")), st.text(max_size=3)),
+       confidence=bad_confidences, variable=names)
+def test_basin_accessor(tol, confidence, variable, ds):
+    assume(variable not in ds.data_vars)
+    named_error("ds.basin", lambda: ds.basin.width(tol=tol), tol, "tol")
+    named_error("ds.basin", lambda: ds.basin.width(variable=variable), variable)
+    named_error("ds.basin", lambda: ds.basin.strict_fraction(0.0, confidence=confidence), confidence,
+                "confidence")
+    named_error("ds.basin", lambda: ds.basin.band(confidence=confidence), confidence, "confidence")
+
+
+@bad_input
+@given(tol=st.one_of(st.floats(max_value=-1e-9), st.just(float("nan"))), confidence=bad_confidences,
+       variable=names, bench=names, direction=st.integers(min_value=5))
+def test_plots(tol, confidence, variable, bench, direction, ds):
+    from basinlab.viz import plots
+
+    assume(variable not in ds.data_vars)
+    named_error("plots", lambda: plots.curves(ds, tol=tol), tol, "tol")
+    named_error("plots", lambda: plots.curves(ds, variable=variable), variable)
+    named_error("plots", lambda: plots.curves(ds, confidence=confidence), confidence, "confidence")
+    named_error("plots", lambda: plots.widths([ds], tol=tol), tol, "tol")
+    named_error("plots", lambda: plots.heatmap(ds), "beta", "2-D")
+
+
+@bad_input
+@given(variable=names, tol=st.one_of(st.floats(max_value=-1e-9), st.just(float("nan"))),
+       alpha=st.one_of(st.just(float("nan")), st.just(float("inf")), st.text(max_size=3)),
+       sigma=st.just(float("nan")))
+def test_widgets(variable, tol, alpha, sigma, ds):
+    from basinlab.viz.widgets import BoundExplorer, SigmaExplorer
+
+    assume(variable not in ds.data_vars)
+    named_error("widgets", lambda: SigmaExplorer(ds, variable), variable)
+    named_error("widgets", lambda: SigmaExplorer(ds, tol=tol), tol, "tol")
+    explorer = SigmaExplorer(ds)
+    named_error("widgets", lambda: explorer.set_alpha(alpha), alpha, "alpha")
+    named_error("widgets", lambda: BoundExplorer(sigma=sigma), sigma, "sigma")

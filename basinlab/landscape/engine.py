@@ -53,7 +53,10 @@ def parse_grid(text: str) -> np.ndarray:
 
 
 def _check_grid(name: str, values) -> np.ndarray:
-    grid = np.asarray(values, dtype=np.float64).reshape(-1)
+    try:
+        grid = np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} grid must be a 1-D sequence of numbers, got {values!r}") from None
     if grid.size == 0:
         raise ValueError(f"{name} grid is empty; give at least one value")
     if not np.all(np.isfinite(grid)):
@@ -85,6 +88,8 @@ class Sweep:
 def _normalize_directions(directions, params, recipe_kwargs) -> tuple[list, list]:
     """-> (list of direction entries, list of JSON descriptions). An entry is a tuple of one (1-D) or
     two (2-D) items, each a DirectionRecipe or a float32 pytree shaped like the params."""
+    if directions is None or isinstance(directions, (str, bytes, bool, float)):
+        raise TypeError(f"directions must be a count, DirectionRecipes or direction pytrees, got {directions!r}")
     if isinstance(directions, (int, np.integer)):
         if directions < 1:
             raise ValueError(f"directions must be >= 1, got {directions}")
@@ -175,7 +180,11 @@ def landscape(
     store: folder for per-block results; rerunning with the same arguments resumes.
     Returns an xarray.Dataset (see basinlab.landscape.results).
     """
-    benchmarks = [benchmarks] if isinstance(benchmarks, Benchmark) else list(benchmarks)
+    benchmarks = [benchmarks] if isinstance(benchmarks, Benchmark) else list(benchmarks) \
+        if isinstance(benchmarks, (list, tuple)) else [benchmarks]
+    for b in benchmarks:
+        if not isinstance(b, Benchmark):
+            raise TypeError(f"benchmarks must be Benchmarks (basinlab.benchmarks.registry.build), got {b!r}")
     if not benchmarks:
         raise ValueError("no benchmarks given")
     names = [b.name for b in benchmarks]

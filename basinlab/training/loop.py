@@ -138,6 +138,8 @@ def finetune(model, examples, *, steps: int | None = None, epochs: float | None 
         steps = math.ceil(epochs * n / per_step)
     steps = validate.positive_int("steps", steps)
     validate.choice("schedule", schedule, SCHEDULES)
+    lr = float(validate.positive("lr", validate.finite("lr", lr)))
+    weight_decay = float(validate.nonnegative("weight_decay", validate.finite("weight_decay", weight_decay)))
     if optimizer is None:
         optimizer = _default_optimizer(float(lr), schedule, float(weight_decay), steps)
     elif not callable(getattr(optimizer, "update", None)):
@@ -148,8 +150,11 @@ def finetune(model, examples, *, steps: int | None = None, epochs: float | None 
             raise ValueError("checkpoint_every needs checkpoint_dir")
     if compute_dtype is None:
         compute_dtype = "float32" if model.compute_dtype is None else model.compute_dtype
-    compute_dtype = jnp.dtype(validate.choice("compute_dtype", jnp.dtype(compute_dtype).name,
-                                              ("float32", "bfloat16")))
+    try:
+        dtype_name = jnp.dtype(compute_dtype).name
+    except TypeError:
+        dtype_name = compute_dtype
+    compute_dtype = jnp.dtype(validate.choice("compute_dtype", dtype_name, ("float32", "bfloat16")))
 
     params = jax.tree.map(lambda x: jnp.asarray(x, _F32), model.params)
     opt_state = optimizer.init(params)

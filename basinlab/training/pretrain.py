@@ -106,13 +106,19 @@ def pretrain(model: Model, corpus: Corpus, optimizer: str | Any = "adamw", *, st
     ``checkpoint_dir/step-NNNNNN`` every ``checkpoint_every`` steps and at the end, always theta.
     callback(step, metrics, params) as in :func:`basinlab.training.loop.finetune`.
     """
-    seq_len = model.spec.max_seq_len if seq_len is None else int(seq_len)
+    seq_len = model.spec.max_seq_len if seq_len is None else validate.positive_int("seq_len", seq_len)
     if not 2 <= seq_len <= model.spec.max_seq_len:
         raise ValueError(f"seq_len must be in [2, {model.spec.max_seq_len}] (the model's context), "
                          f"got {seq_len}")
     steps = validate.positive_int("steps", steps)
     batch_size = validate.positive_int("batch_size", batch_size)
     eval_every = validate.positive_int("eval_every", eval_every)
+    n_eval = validate.positive_int("n_eval", n_eval)
+    if checkpoint_every is not None:
+        checkpoint_every = validate.positive_int("checkpoint_every", checkpoint_every)
+    warmup = validate.nonnegative_int("warmup", warmup)
+    lr = float(validate.positive("lr", validate.finite("lr", lr)))
+    rho = float(validate.nonnegative("rho", validate.finite("rho", rho)))
     if isinstance(optimizer, str):
         name = optimizer
         optimizer = make_optimizer(name, float(lr), steps, int(warmup), float(sigma), float(rho), int(seed))
