@@ -93,3 +93,30 @@ def landscape_file(path: pathlib.Path) -> pathlib.Path:
                    progress=False)
     save(ds, path)
     return path
+
+
+def train(mode: str, ckpt, callback=None):
+    """A short resumable run of the tiny GPT: mode "pretrain" (GO, 6 steps, val every 2) or "finetune"
+    (AdamW, cosine, 6 steps); checkpoints every 2 steps in ``ckpt``. -> {name: array} of the final
+    params' leaves, the losses and the val curve (pretrain) or gradient norms (finetune)."""
+    import jax
+
+    model = tiny_gpt()
+    if mode == "pretrain":
+        from basinlab.training import corpus, pretrain
+
+        data = np.random.RandomState(0).randint(0, 256, size=600).astype(np.int32)
+        text = corpus.Corpus(name="bytes", train=data[:500], val=data[500:], val_text="")
+        run = pretrain.pretrain(model, text, "go", steps=6, batch_size=4, seq_len=16, eval_every=2, n_eval=4,
+                                warmup=2, checkpoint_dir=ckpt, checkpoint_every=2, callback=callback, resume=True)
+        params, losses, extra = run.model.params, run.train_loss, run.val_loss
+    else:
+        from basinlab.training.loop import finetune
+
+        tokens = np.random.RandomState(1).randint(0, 256, size=(10, 16))
+        ones = np.ones_like(tokens)
+        res = finetune(model, (tokens, ones, ones), steps=6, batch_size=4, lr=1e-3, schedule="cosine",
+                       checkpoint_dir=ckpt, checkpoint_every=2, callback=callback, resume=True, log_every=None)
+        params, losses, extra = res.params, res.losses, res.grad_norms
+    leaves = {str(i): np.asarray(x) for i, x in enumerate(jax.tree.leaves(params))}
+    return {"losses": np.asarray(losses), "extra": np.asarray(extra), **leaves}

@@ -51,12 +51,14 @@ def state_dict_from_params(spec: ModelSpec, params: dict) -> dict[str, np.ndarra
     return save_params(families.for_spec(spec).tensor_map(spec), spec, params)
 
 
-def save_checkpoint(model, params: dict | None, folder: str | os.PathLike) -> pathlib.Path:
+def save_checkpoint(model, params: dict | None, folder: str | os.PathLike, *,
+                    extra_files: dict[str, bytes] | None = None) -> pathlib.Path:
     """Write `params` (default: model.params) as a Hugging Face folder: config.json,
     model.safetensors (HF names, PyTorch layout, the params' own dtype) and the tokenizer.
 
     `basinlab.load(folder, dtype=<that dtype>)` gives bit-identical params and the same spec (its
-    `name` becomes the folder name). Returns the folder path.
+    `name` becomes the folder name). extra_files: {file name: bytes} written into the folder with
+    the rest, in the same atomic publish (the trainer's resume state). Returns the folder path.
     """
     from safetensors.flax import save_file
 
@@ -78,5 +80,7 @@ def save_checkpoint(model, params: dict | None, folder: str | os.PathLike) -> pa
         (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
         if model.tokenizer is not None:
             model.tokenizer.save_pretrained(str(tmp))
+        for name, data in (extra_files or {}).items():
+            (tmp / name).write_bytes(data)
         publish_dir(tmp, folder, last=("config.json",))
     return folder
