@@ -31,7 +31,7 @@ from basinlab.cli import main
 
 from faults import hf_folder, landscape_file, tiny_gpt
 
-EXAMPLES = 12
+EXAMPLES = 8
 settings.register_profile("bad-input", max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 bad_input = settings.get_profile("bad-input")
