@@ -96,16 +96,19 @@ class BlockStore:
     """Per-block arrays of one sweep, in memory and (with ``root``) on disk.
 
     ``sweep`` is anything with ``to_json()`` (the engine's ``Sweep``): its JSON is written to
-    ``root/sweep.json`` and a folder holding another sweep's blocks raises ValueError. Blocks are
-    dicts of numpy arrays (str arrays allowed, no objects), stored as ``root/<name>.npz``. The store
-    holds the folder's lock until :meth:`close` (or until it is garbage collected, or the process ends).
+    ``root/sweep.json`` and a folder holding another sweep's blocks raises ValueError. With
+    ``writer=False`` the folder is only read (in a multi-process run, one process writes it and holds
+    the lock). Blocks are dicts of numpy arrays (str arrays allowed, no objects), stored as
+    ``root/<name>.npz``. A writer holds the folder's lock until :meth:`close` (or until it is garbage
+    collected, or the process ends).
     """
 
-    def __init__(self, root: os.PathLike | None, sweep: _Keyed):
+    def __init__(self, root: os.PathLike | None, sweep: _Keyed, writer: bool = True):
         self.root = None if root is None else pathlib.Path(root)
+        self.writer = writer  # False: read the folder, never write it (the other processes of a run)
         self.memory: dict[str, dict] = {}
         self._lock = None
-        if self.root is None:
+        if self.root is None or not writer:
             return
         if self.root.exists() and not self.root.is_dir():
             raise ValueError(f"store {self.root} is a file; a store is a folder (give a new or existing folder)")
@@ -175,15 +178,18 @@ class BlockStore:
             with np.load(path, allow_pickle=False) as f:
                 return {k: f[k] for k in f.files}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, AttributeError, TypeError) as e:
-            aside = path.with_name(path.name + ".corrupt")
-            os.replace(path, aside)
-            warnings.warn(f"store block {path} is unreadable ({type(e).__name__}: {e}); moved to {aside.name} "
+            where = "left for the writing process"
+            if self.writer:  # a reader (another process of a multi-process run) never moves files
+                aside = path.with_name(path.name + ".corrupt")
+                os.replace(path, aside)
+                where = f"moved to {aside.name}"
+            warnings.warn(f"store block {path} is unreadable ({type(e).__name__}: {e}); {where} "
                           f"and recomputing it", CorruptBlockWarning, stacklevel=2)
             return None
 
     def put(self, name: str, arrays: dict) -> None:
         """Keep ``arrays`` under ``name`` (and write ``root/<name>.npz`` atomically)."""
         self.memory[name] = arrays
-        if self.root is not None:
+        if self.root is not None and self.writer:
             with atomic_path(self._path(name)) as tmp:
                 np.savez(tmp, **arrays)
