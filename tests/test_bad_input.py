@@ -59,7 +59,8 @@ def shown(value) -> list[str]:
     """Ways a message may name ``value``."""
     out = [repr(value), str(value)]
     if isinstance(value, float) and math.isfinite(value):
-        out += [repr(float(np.float32(value))), f"{value:g}"]
+        with np.errstate(over="ignore"):
+            out += [repr(float(np.float32(value))), f"{value:g}"]
     if isinstance(value, (list, tuple)):
         out += [repr(v) for v in value] + [str(v) for v in value]
     return out
