@@ -12,14 +12,33 @@ from __future__ import annotations
 
 import argparse
 import pathlib
+import re
 import sys
 import time
+
+import numpy as np
 
 
 def _benchmark_options(args) -> dict:
     """The command's benchmark flags as `registry.build(..., shared=)`: each named benchmark takes
     those it has (seq_len: text benchmarks; seed: sampled items; max_new_tokens: generating ones)."""
     return dict(n=args.n, seed=args.seed, seq_len=args.seq_len, max_new_tokens=args.max_new_tokens)
+
+
+def _check_args(args) -> None:
+    """The numeric flags and benchmark names, checked before the (slow) model load."""
+    from basinlab import validate
+    from basinlab.benchmarks import registry
+
+    for flag in ("directions", "n", "seq_len", "max_new_tokens", "chunk_size"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            validate.positive_int("--" + flag.replace("_", "-"), value)
+    if getattr(args, "tol", None) is not None:
+        validate.nonnegative("--tol", validate.finite("--tol", args.tol))
+    for name in getattr(args, "benchmark", None) or ():
+        if name not in registry.available():
+            raise ValueError(f"unknown benchmark {name!r}; available: {registry.available()}")
 
 
 def _distributed(args) -> None:
@@ -50,11 +69,12 @@ def _landscape(args) -> None:
     from basinlab.landscape.results import save
     from basinlab.models import load
 
+    _check_args(args)
     alphas = parse_grid(args.alphas)
     betas = None if args.betas is None else parse_grid(args.betas)
-    for name in args.benchmark:
-        if name not in registry.available():  # fail before the slow model load
-            raise ValueError(f"unknown benchmark {name!r}; available: {registry.available()}")
+    for name, grid in (("--alphas", alphas), ("--betas", betas)):
+        if grid is not None and not np.all(np.isfinite(grid)):
+            raise ValueError(f"{name} has non-finite values {grid[~np.isfinite(grid)].tolist()}")
     t0 = time.perf_counter()
     model = load(args.model, dtype=args.dtype)
     print(f"model: {model}")
@@ -98,14 +118,16 @@ def print_widths(ds, tol: float) -> None:
 
 
 def _plot(args) -> None:
+    from basinlab.atomicio import atomic_path
     from basinlab.landscape.results import open_dataset
     from basinlab.viz import plots
 
-    ds = open_dataset(args.file)
+    _check_args(args)
+    ds = open_dataset(args.file, landscape=True)
     fig = plots.heatmap(ds) if "beta" in ds.dims else plots.curves(ds, variable=args.variable, tol=args.tol)
     out = pathlib.Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.write_html(out, include_plotlyjs="cdn" if args.cdn else True)
+    with atomic_path(out) as tmp:
+        fig.write_html(tmp, include_plotlyjs="cdn" if args.cdn else True)
     print(f"wrote {out}")
 
 
@@ -114,6 +136,7 @@ def _scores(args) -> None:
     from basinlab.benchmarks.measure import measure
     from basinlab.models import load
 
+    _check_args(args)
     model = load(args.model, dtype=args.dtype)
     print(f"model: {model}")
     print(f"{'benchmark':<20} {'n':>4} {'score':>7}  {'95% interval':<17} {'chance':>6}  note")
@@ -133,11 +156,21 @@ def _scores(args) -> None:
 def _widths(args) -> None:
     from basinlab.landscape.results import open_dataset
 
-    print_widths(open_dataset(args.file), args.tol)
+    _check_args(args)
+    print_widths(open_dataset(args.file, landscape=True), args.tol)
+
+
+class UsageError(Exception):
+    """A command line argparse cannot parse (its message is one line)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse prints the usage and exits; main prints one line instead
+        raise UsageError(f"{self.prog}: error: {message} (see {self.prog} --help)")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="basinlab", description="Loss landscapes of language models.")
+    p = _Parser(prog="basinlab", description="Loss landscapes of language models.")
     sub = p.add_subparsers(dest="command", required=True)
 
     ls = sub.add_parser("landscape", help="sweep benchmarks over random directions (resumable)")
@@ -196,26 +229,44 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+_NEGATIVE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
+
+
 def _join_grids(argv):
-    """Let `--alphas -0.01:0.01:5e-4` work as typed: argparse takes a leading '-' for an option."""
+    """Let `--alphas -0.01:0.01:5e-4` and `--tol -1` work as typed: argparse takes a leading '-'
+    for an option. A grid flag always takes the next word; any other flag takes a negative number."""
     out, argv = [], list(argv)
     i = 0
     while i < len(argv):
-        if argv[i] in ("--alphas", "--betas") and i + 1 < len(argv):
-            out.append(f"{argv[i]}={argv[i + 1]}")
+        flag = argv[i]
+        takes = flag in ("--alphas", "--betas") or (flag.startswith("--") and "=" not in flag)
+        if takes and i + 1 < len(argv) and (flag in ("--alphas", "--betas") or _NEGATIVE.match(argv[i + 1])):
+            out.append(f"{flag}={argv[i + 1]}")
             i += 2
         else:
-            out.append(argv[i])
+            out.append(flag)
             i += 1
     return out
 
 
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
 def main(argv=None) -> int:
-    args = parser().parse_args(_join_grids(sys.argv[1:] if argv is None else argv))
+    """Run one command; returns the exit code. Bad input of any kind (an unparsable command line, a
+    bad value, a missing or corrupt file, a store in use) prints one line to stderr and returns 2."""
+    from basinlab.landscape.store import StoreLocked
+
+    try:
+        args = parser().parse_args(_join_grids(sys.argv[1:] if argv is None else argv))
+    except UsageError as e:
+        print(_one_line(e), file=sys.stderr)
+        return 2
     try:
         args.run(args)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"basinlab {args.command}: error: {e}", file=sys.stderr)
+    except (ValueError, TypeError, OSError, StoreLocked) as e:
+        print(f"basinlab {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return 2
     return 0
 

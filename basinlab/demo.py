@@ -48,6 +48,7 @@ def main(argv=None) -> None:
 
 def most_case(model, args) -> None:
     """The most-case sweep; resumable through the block store next to the output."""
+    from basinlab.atomicio import atomic_path
     from basinlab.benchmarks import registry
     from basinlab.cli import print_widths
     from basinlab.landscape.engine import landscape, parse_grid
@@ -69,7 +70,8 @@ def most_case(model, args) -> None:
     t0 = time.perf_counter()
     ds = landscape(model, benchmarks, directions=args.directions, alphas=alphas, store=args.out + ".blocks")
     save(ds, args.out + ".nc")
-    plots.curves(ds, tol=args.tol).write_html(args.out + ".html", include_plotlyjs=True)
+    with atomic_path(args.out + ".html") as tmp:
+        plots.curves(ds, tol=args.tol).write_html(tmp, include_plotlyjs=True)
     print(f"wrote {args.out}.nc and {args.out}.html ({time.perf_counter() - t0:.0f} s)")
     print_widths(ds, tol=args.tol)
 

@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "choice", "confidence", "finite", "nonnegative", "nonnegative_int", "nonnegative_scalar", "open_unit", "options",
-    "positive",
-    "positive_int", "probability", "real",
+    "arange", "choice", "confidence", "finite", "nonnegative", "nonnegative_int", "nonnegative_scalar", "open_unit",
+    "options", "positive", "positive_int", "probability", "real",
 ]
 
 
@@ -146,3 +145,24 @@ def options(what: str, given: Mapping[str, Any], valid: Iterable[str]) -> None:
     if unknown:
         raise ValueError(f"unknown option(s) {', '.join(map(repr, unknown))} for {what}; "
                          f"valid options: {', '.join(valid) if valid else '(none)'}")
+
+
+MAX_GRID_POINTS = 1_000_000
+
+
+def arange(name: str, start, stop, step, max_points: int = MAX_GRID_POINTS) -> int:
+    """A numpy.arange(start, stop, step) that is finite, nonempty and at most `max_points` long;
+    returns its length."""
+    for part, v in (("start", start), ("stop", stop), ("step", step)):
+        finite(f"{name}: {part}", v)
+    if step == 0:
+        raise ValueError(f"{name}: step must be nonzero (start:stop:step, stop excluded), got step {step!r}")
+    span = (stop - start) / step
+    if not math.isfinite(span) or span > max_points:
+        raise ValueError(f"{name} has more than {max_points} points (start {start!r}, stop {stop!r}, step {step!r}); "
+                         f"use a larger step")
+    n = math.ceil(span)
+    if n <= 0:
+        raise ValueError(f"{name} is empty: no value from start {start!r} towards stop {stop!r} in steps of "
+                         f"{step!r} (stop is excluded; the step must point from start towards stop)")
+    return n

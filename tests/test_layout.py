@@ -32,7 +32,7 @@ MAX_LINES = 450
 # Lowest first. A module may import from its own layer or any lower one. Keys are the first name
 # below the package ("" is the package's own __init__).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base", ("_version", "validate", "stats", "_aliases")),
+    ("base", ("_version", "validate", "stats", "_aliases", "atomicio")),
     ("models", ("models",)),
     ("benchmarks", ("benchmarks",)),
     ("landscape", ("landscape",)),

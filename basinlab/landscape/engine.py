@@ -44,17 +44,21 @@ DEFAULT_ALPHAS = np.arange(-0.01, 0.01, 5e-4)  # landscape()'s grid: 40 points, 
 def parse_grid(text: str) -> np.ndarray:
     """"start:stop:step" (numpy arange, stop excluded, as the paper's scripts) or "a,b,c"."""
     try:
-        if ":" in text:
-            start, stop, step = (float(x) for x in text.split(":"))
-            # rounding removes arange's float residue (3.5e-18 where the user meant 0)
-            return np.round(np.arange(start, stop, step), 12)
-        return np.asarray([float(x) for x in text.split(",")])
+        if ":" not in text:
+            return np.asarray([float(x) for x in text.split(",")])
+        start, stop, step = (float(x) for x in text.split(":"))
     except ValueError:
         raise ValueError(f"grid {text!r} is not 'start:stop:step' or a comma-separated list of numbers") from None
+    validate.arange(f"grid {text!r}", start, stop, step)  # a zero, wrong-signed or tiny step
+    # rounding removes arange's float residue (3.5e-18 where the user meant 0)
+    return np.round(np.arange(start, stop, step), 12)
 
 
 def _check_grid(name: str, values) -> np.ndarray:
-    grid = np.asarray(values, dtype=np.float64).reshape(-1)
+    try:
+        grid = np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} grid must be a 1-D sequence of numbers, got {values!r}") from None
     if grid.size == 0:
         raise ValueError(f"{name} grid is empty; give at least one value")
     if not np.all(np.isfinite(grid)):
@@ -86,6 +90,8 @@ class Sweep:
 def _normalize_directions(directions, params, recipe_kwargs) -> tuple[list, list]:
     """-> (list of direction entries, list of JSON descriptions). An entry is a tuple of one (1-D) or
     two (2-D) items, each a DirectionRecipe or a float32 pytree shaped like the params."""
+    if directions is None or isinstance(directions, (str, bytes, bool, float)):
+        raise TypeError(f"directions must be a count, DirectionRecipes or direction pytrees, got {directions!r}")
     if isinstance(directions, (int, np.integer)):
         if directions < 1:
             raise ValueError(f"directions must be >= 1, got {directions}")
@@ -146,7 +152,11 @@ def landscape(
     Returns an xarray.Dataset (see basinlab.landscape.results); with several processes, every
     process returns it and process 0 writes the store.
     """
-    benchmarks = [benchmarks] if isinstance(benchmarks, Benchmark) else list(benchmarks)
+    benchmarks = [benchmarks] if isinstance(benchmarks, Benchmark) else list(benchmarks) \
+        if isinstance(benchmarks, (list, tuple)) else [benchmarks]
+    for b in benchmarks:
+        if not isinstance(b, Benchmark):
+            raise TypeError(f"benchmarks must be Benchmarks (basinlab.benchmarks.registry.build), got {b!r}")
     if not benchmarks:
         raise ValueError("no benchmarks given")
     names = [b.name for b in benchmarks]

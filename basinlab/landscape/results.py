@@ -27,6 +27,8 @@ import flax.struct
 import numpy as np
 import xarray as xr
 
+from basinlab.atomicio import atomic_path
+
 __all__ = ["BlockScores", "block_arrays", "block_from_arrays", "from_block_scores", "loss_T", "open_dataset",
            "save"]
 
@@ -219,15 +221,49 @@ def loss_T(ds: xr.Dataset, values: xr.DataArray | None = None) -> xr.DataArray:
 
 
 def save(ds: xr.Dataset, path: os.PathLike) -> None:
-    """Write NetCDF (h5netcdf engine). Parents are created."""
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    ds.to_netcdf(path, engine="h5netcdf")
+    """Write NetCDF (h5netcdf engine) atomically: to a temporary name in the same folder, then
+    renamed, so a kill during the write leaves the previous file intact. Parents are created."""
+    if not isinstance(ds, xr.Dataset):
+        raise TypeError(f"save needs an xarray.Dataset, got {type(ds).__name__}")
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf")
 
 
-def open_dataset(path: os.PathLike) -> xr.Dataset:
-    """Read a Dataset written by `save` fully into memory."""
+# The variables and dims every landscape Dataset has (`open_dataset(..., landscape=True)` checks them).
+LANDSCAPE_VARIABLES = ("score", "base_score")
+LANDSCAPE_DIMS = ("direction", "alpha", "benchmark")
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def open_dataset(path: os.PathLike, *, landscape: bool = False) -> xr.Dataset:
+    """Read a Dataset written by `save` fully into memory.
+
+    FileNotFoundError for a missing file; ValueError naming the file for a folder, a file that is
+    not NetCDF/HDF5 (truncated, or another format), and with ``landscape=True`` a Dataset without
+    the variables and dims of a landscape (`LANDSCAPE_VARIABLES`, `LANDSCAPE_DIMS`)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
     if not os.path.exists(path):
         raise FileNotFoundError(f"no landscape file at {path}")
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
-        return ds.load()
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a folder, not a NetCDF file (a store folder? pass the .nc file)")
+    with open(path, "rb") as f:
+        start = f.read(2056)
+    head = start[:8]
+    # NetCDF-4 is HDF5 (h5netcdf reads nothing else); its signature sits at byte 0, 512, 1024 or 2048.
+    if not any(start[i: i + 8] == _HDF5_SIGNATURE for i in (0, 512, 1024, 2048)):
+        raise ValueError(f"{path} is not a NetCDF-4/HDF5 file (first bytes {head!r}); expected a file "
+                         f"written by basinlab.landscape.results.save")
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            ds = ds.load()
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path} is not a readable NetCDF file (truncated or corrupt?): "
+                         f"{type(e).__name__}: {e}") from None
+    if landscape:
+        missing = [v for v in LANDSCAPE_VARIABLES if v not in ds.variables]
+        missing += [f"dim {d}" for d in LANDSCAPE_DIMS if d not in ds.dims]
+        if missing:
+            raise ValueError(f"{path} is a NetCDF file but not a basinlab landscape: it lacks "
+                             f"{', '.join(missing)} (has variables {sorted(map(str, ds.data_vars))})")
+    return ds

@@ -151,3 +151,30 @@ def rope_config(spec) -> dict:
             "original_max_position_embeddings": spec.rope_original_max_seq_len,
         }
     return out
+
+
+def nonfinite_tensors(tensors: Mapping[str, Any]) -> list[str]:
+    """Names of the tensors holding a NaN or an infinity, in order (integer tensors never do)."""
+    out = []
+    for name, v in tensors.items():
+        a = np.asarray(v)
+        if a.dtype.kind not in "biu" and not np.isfinite(a).all():
+            out.append(name)
+    return out
+
+
+def check_finite(names: list[str], where: str, allow: bool) -> None:
+    """ValueError naming the tensors in ``names`` (those with NaN/inf weights) unless ``allow``;
+    with ``allow`` a warning names them and the model loads as it is (to study a broken model)."""
+    if not names:
+        return
+    shown = ", ".join(map(repr, names[:10])) + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
+    if allow:
+        import warnings
+
+        warnings.warn(f"{where}: loading non-finite (NaN/inf) weights in {shown} as asked (allow_nonfinite=True)",
+                      stacklevel=3)
+        return
+    raise ValueError(f"{where}: tensor(s) {shown} hold non-finite (NaN/inf) weights; the checkpoint "
+                     f"is corrupt or the model diverged. To load it anyway (to study a broken model), pass "
+                     f"allow_nonfinite=True")

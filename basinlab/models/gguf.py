@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from basinlab.models.convert import float_dtype
+from basinlab.models.convert import check_finite, float_dtype
 from basinlab.models.gguf_config import SUPPORTED_ARCHITECTURES, ArchSpec, arch_spec, build_config
 from basinlab.models.gguf_file import (
     SUPPORTED_TENSOR_TYPES,
@@ -134,12 +134,14 @@ class GGUFCheckpoint:
     path: Path
 
 
-def read_gguf(path: str | os.PathLike[str], dtype: Any = np.float32) -> GGUFCheckpoint:
+def read_gguf(path: str | os.PathLike[str], dtype: Any = np.float32, *,
+              allow_nonfinite: bool = False) -> GGUFCheckpoint:
     """Read the GGUF file at ``path`` into a :class:`GGUFCheckpoint` with tensors in ``dtype``.
 
     Raises FileNotFoundError if the file does not exist, and ValueError if it is not a GGUF file,
-    is truncated or corrupt, has an unsupported architecture or tensor type, or holds a tensor
-    whose name or shape does not fit the config its metadata describes.
+    is truncated or corrupt, has an unsupported architecture or tensor type, holds a tensor whose
+    name or shape does not fit the config its metadata describes, or holds NaN/inf weights (named;
+    ``allow_nonfinite=True`` loads them with a warning).
     """
     path = Path(path)
     out_dtype = float_dtype("dtype", dtype)
@@ -149,7 +151,7 @@ def read_gguf(path: str | os.PathLike[str], dtype: Any = np.float32) -> GGUFChec
     spec = arch_spec(path, metadata)
 
     config = build_config(path, metadata, vocab, tensors, spec)
-    state_dict = _build_state_dict(path, tensors, config, spec, out_dtype)
+    state_dict = _build_state_dict(path, tensors, config, spec, out_dtype, allow_nonfinite)
     tokenizer = build_tokenizer(path, metadata, vocab, config) if vocab.get("tokens") else None
     return GGUFCheckpoint(config=config, state_dict=state_dict, tokenizer=tokenizer, metadata=metadata, path=path)
 
@@ -219,7 +221,8 @@ def _hf_name_and_shape(gguf_name: str, dims: dict[str, int], n_layers: int) -> t
 
 
 def _build_state_dict(
-    path: Path, tensors: dict[str, TensorEntry], config: dict[str, Any], spec: ArchSpec, out_dtype: np.dtype
+    path: Path, tensors: dict[str, TensorEntry], config: dict[str, Any], spec: ArchSpec, out_dtype: np.dtype,
+    allow_nonfinite: bool = False,
 ) -> dict[str, np.ndarray]:
     """Dequantize, rename, un-permute and shape-check every tensor: HF name -> array in out_dtype."""
     n_layers = config["num_hidden_layers"]
@@ -239,6 +242,7 @@ def _build_state_dict(
         raise ValueError(f"{path}: GGUF file lacks tensors this {spec.model_type} config needs: {shown}")
 
     state: dict[str, np.ndarray] = {}
+    nonfinite: list[str] = []
     for name, entry in tensors.items():
         if name in _DERIVED_TENSORS:
             continue  # build_config warned about it
@@ -254,9 +258,13 @@ def _build_state_dict(
                 f"{path}: tensor {name!r} ({hf_name}) has shape {list(entry.shape)} (torch order; "
                 f"GGUF ne {list(reversed(entry.shape))}) but the config implies {list(expected)}"
             )
-        array = dequantize(path, entry)
+        array = dequantize(path, entry, check_finite=False)
+        if not np.isfinite(array).all():
+            nonfinite.append(f"{name} ({entry.type_name})")
         if spec.permute_qk and (".attn_q." in name or ".attn_k." in name):
             heads = config["num_attention_heads"] if ".attn_q." in name else config["num_key_value_heads"]
             array = unpermute_qk_from_gguf(array, heads)
         state[hf_name] = np.ascontiguousarray(array, dtype=out_dtype) if array.dtype != out_dtype else array
+    # Garbage scales (a corrupt file) or a diverged model show up as inf/nan.
+    check_finite(nonfinite, str(path), allow_nonfinite)
     return state

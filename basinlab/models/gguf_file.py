@@ -141,8 +141,9 @@ def tensor_table(reader, path: Path) -> dict[str, TensorEntry]:
     return table
 
 
-def dequantize(path: Path, entry: TensorEntry) -> np.ndarray:
-    """Float32 copy of one tensor in torch order, via gguf.quants; ValueError for unsupported types."""
+def dequantize(path: Path, entry: TensorEntry, check_finite: bool = True) -> np.ndarray:
+    """Float32 copy of one tensor in torch order, via gguf.quants; ValueError for unsupported types
+    and (unless not ``check_finite``) for NaN/inf values."""
     from gguf import quants
 
     if entry.type_name not in SUPPORTED_TENSOR_TYPES:
@@ -160,7 +161,7 @@ def dequantize(path: Path, entry: TensorEntry) -> np.ndarray:
             f"{path}: tensor {entry.name!r} dequantized to shape {list(array.shape)}, expected {list(entry.shape)}"
         )
     # Garbage scales (a corrupt file) show up as inf/nan; never hand those on as a model.
-    if not np.isfinite(array).all():
+    if check_finite and not np.isfinite(array).all():
         raise ValueError(
             f"{path}: tensor {entry.name!r} ({entry.type_name}) contains non-finite values; the file is corrupt"
         )

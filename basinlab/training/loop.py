@@ -45,6 +45,7 @@ import optax
 
 from basinlab import validate
 from basinlab.models import save_checkpoint
+from basinlab.training import resume as train_resume
 from basinlab.training.loss import micro_batches, token_loss
 from basinlab.training.step import cached_step
 
@@ -108,7 +109,9 @@ def finetune(model, examples, *, steps: int | None = None, epochs: float | None 
              weight_decay: float = 0.0, optimizer: optax.GradientTransformation | None = None,
              compute_dtype: Any = None, seed: int = 0, checkpoint_dir: str | os.PathLike | None = None,
              checkpoint_every: int | None = None, log_every: int | None = 1,
-             callback: Callable[[int, dict, dict], Any] | None = None) -> FinetuneResult:
+             callback: Callable[[int, dict, dict], Any] | None = None, resume: bool = False,
+             checkpoint_extra: Callable[[], dict] | None = None,
+             on_resume: Callable[[dict], Any] | None = None) -> FinetuneResult:
     """Fine-tune `model` on `examples` = (tokens, mask, loss_mask) from
     :func:`basinlab.training.data.sft_examples`.
 
@@ -123,6 +126,11 @@ def finetune(model, examples, *, steps: int | None = None, epochs: float | None 
     checkpoint_every steps and after the last step (loadable with basinlab.load).
     log_every: print a line every that many steps (None or 0: silent). callback(step, metrics,
     params) runs after every step; returning True stops training.
+    resume: with checkpoint_dir, continue from the newest complete checkpoint there (its params,
+    optimizer state, step, losses; the data order is replayed), giving the result of an
+    uninterrupted run; the callback is not called again for the steps already done. Each regular
+    checkpoint holds that state (basinlab.training.resume); checkpoint_extra() -> dict is saved with
+    it and handed to on_resume(dict) when resuming.
     Raises TrainingDiverged (RuntimeError) on a non-finite loss/gradient/update (module docstring).
     """
     spec = model.spec
@@ -138,6 +146,8 @@ def finetune(model, examples, *, steps: int | None = None, epochs: float | None 
         steps = math.ceil(epochs * n / per_step)
     steps = validate.positive_int("steps", steps)
     validate.choice("schedule", schedule, SCHEDULES)
+    lr = float(validate.positive("lr", validate.finite("lr", lr)))
+    weight_decay = float(validate.nonnegative("weight_decay", validate.finite("weight_decay", weight_decay)))
     if optimizer is None:
         optimizer = _default_optimizer(float(lr), schedule, float(weight_decay), steps)
     elif not callable(getattr(optimizer, "update", None)):
@@ -148,30 +158,54 @@ def finetune(model, examples, *, steps: int | None = None, epochs: float | None 
             raise ValueError("checkpoint_every needs checkpoint_dir")
     if compute_dtype is None:
         compute_dtype = "float32" if model.compute_dtype is None else model.compute_dtype
-    compute_dtype = jnp.dtype(validate.choice("compute_dtype", jnp.dtype(compute_dtype).name,
-                                              ("float32", "bfloat16")))
+    try:
+        dtype_name = jnp.dtype(compute_dtype).name
+    except TypeError:
+        dtype_name = compute_dtype
+    compute_dtype = jnp.dtype(validate.choice("compute_dtype", dtype_name, ("float32", "bfloat16")))
 
     params = jax.tree.map(lambda x: jnp.asarray(x, _F32), model.params)
     opt_state = optimizer.init(params)
     step_fn = cached_step(token_loss(spec, compute_dtype), optimizer, micro_batches=True)
     folder = None if checkpoint_dir is None else pathlib.Path(checkpoint_dir).expanduser()
     checkpoints: list[str] = []
+    losses, grad_norms = [], []
+    settings = dict(steps=steps, batch_size=batch_size, grad_accum=grad_accum, seed=int(seed), n_examples=n,
+                    lr=lr, schedule=schedule, weight_decay=weight_decay, compute_dtype=compute_dtype.name,
+                    optimizer=None if optimizer is _default_optimizer(lr, schedule, weight_decay, steps)
+                    else type(optimizer).__name__)
+    done_before = 0
+    if resume:
+        if folder is None:
+            raise ValueError("resume=True needs checkpoint_dir (the folder of the run to resume)")
+        found = train_resume.latest(folder)
+        if found is not None:
+            from basinlab.models import load
 
-    def save(step, p):
+            params = jax.tree.map(lambda x: jnp.asarray(x, _F32), load(found, dtype="float32").params)
+            opt_state, done_before, losses, grad_norms, extra = train_resume.restore(found, opt_state, settings)
+            checkpoints.append(str(found))
+            if on_resume is not None:
+                on_resume(extra)
+
+    def save(step, p, state=None):
         path = str(folder / f"step-{step:06d}")
         if path not in checkpoints:
-            save_checkpoint(model, p, path)
+            extra = None if state is None else {train_resume.TRAIN_STATE: train_resume.train_state_bytes(
+                state, step, losses, grad_norms, settings, checkpoint_extra() if checkpoint_extra else None)}
+            save_checkpoint(model, p, path, extra_files=extra)
             checkpoints.append(path)
         return path
 
     rs = np.random.RandomState(seed)
     order = np.zeros(0, np.int64)
-    losses, grad_norms = [], []
     start = time.perf_counter()
     for step in range(1, steps + 1):
         while len(order) < per_step:
             order = np.concatenate([order, rs.permutation(n)])
         idx, order = order[:per_step], order[per_step:]
+        if step <= done_before:  # resumed: this step's data were drawn and trained on before
+            continue
         batch = micro_batches(tokens[idx], mask[idx], loss_mask[idx], grad_accum)
         previous = params
         params, opt_state, metrics = step_fn(params, opt_state, batch)
@@ -192,13 +226,13 @@ def finetune(model, examples, *, steps: int | None = None, epochs: float | None 
         if log_every and (step % log_every == 0 or step == steps):
             print(f"step {step}/{steps}  loss {loss:.4f}  grad_norm {grad_norm:.3g}  "
                   f"{time.perf_counter() - start:.1f}s", flush=True)
-        if folder is not None and checkpoint_every and step % checkpoint_every == 0:
-            save(step, params)
         stop = callback is not None and callback(step, {"loss": loss, "grad_norm": grad_norm}, params)
+        if folder is not None and checkpoint_every and step % checkpoint_every == 0:
+            save(step, params, opt_state)  # after the callback, so checkpoint_extra() includes this step
         if stop is True:
             break
     done = len(losses)
     if folder is not None:
-        save(done, params)
+        save(done, params, opt_state)
     return FinetuneResult(params, np.asarray(losses, np.float32), done, checkpoints,
                           np.asarray(grad_norms, np.float32))

@@ -97,7 +97,7 @@ def pretrain(model: Model, corpus: Corpus, optimizer: str | Any = "adamw", *, st
              sigma: float = 0.01, rho: float = 0.05, seed: int = 0, eval_every: int = 50,
              n_eval: int = 64, checkpoint_dir: str | os.PathLike | None = None,
              checkpoint_every: int | None = None, log_every: int | None = None,
-             callback: Callable | None = None) -> PretrainResult:
+             callback: Callable | None = None, resume: bool = False) -> PretrainResult:
     """Train ``model`` on ``corpus.train`` for ``steps`` steps of batch_size x seq_len tokens.
 
     optimizer: one of :data:`OPTIMIZERS` (built by :func:`make_optimizer` from lr, warmup, sigma,
@@ -105,14 +105,22 @@ def pretrain(model: Model, corpus: Corpus, optimizer: str | Any = "adamw", *, st
     ``n_eval`` fixed val windows every ``eval_every`` steps (and at 0 and the end). Checkpoints:
     ``checkpoint_dir/step-NNNNNN`` every ``checkpoint_every`` steps and at the end, always theta.
     callback(step, metrics, params) as in :func:`basinlab.training.loop.finetune`.
+    resume: continue a killed run from the newest complete checkpoint in checkpoint_dir (params,
+    optimizer state, losses and the validation curve so far): the same result as an uninterrupted run.
     """
-    seq_len = model.spec.max_seq_len if seq_len is None else int(seq_len)
+    seq_len = model.spec.max_seq_len if seq_len is None else validate.positive_int("seq_len", seq_len)
     if not 2 <= seq_len <= model.spec.max_seq_len:
         raise ValueError(f"seq_len must be in [2, {model.spec.max_seq_len}] (the model's context), "
                          f"got {seq_len}")
     steps = validate.positive_int("steps", steps)
     batch_size = validate.positive_int("batch_size", batch_size)
     eval_every = validate.positive_int("eval_every", eval_every)
+    n_eval = validate.positive_int("n_eval", n_eval)
+    if checkpoint_every is not None:
+        checkpoint_every = validate.positive_int("checkpoint_every", checkpoint_every)
+    warmup = validate.nonnegative_int("warmup", warmup)
+    lr = float(validate.positive("lr", validate.finite("lr", lr)))
+    rho = float(validate.nonnegative("rho", validate.finite("rho", rho)))
     if isinstance(optimizer, str):
         name = optimizer
         optimizer = make_optimizer(name, float(lr), steps, int(warmup), float(sigma), float(rho), int(seed))
@@ -122,6 +130,9 @@ def pretrain(model: Model, corpus: Corpus, optimizer: str | Any = "adamw", *, st
     data = windows(corpus.train, steps * batch_size, seq_len, seed=seed)
     ones = np.ones(data.shape, np.int32)
     val_steps, val_loss = [0], [evaluate_nll(model, val)]
+
+    def restore_curve(extra):
+        val_steps[:], val_loss[:] = extra["val_steps"], extra["val_loss"]
 
     def track(step, metrics, params):
         if step % eval_every == 0 or step == steps:
@@ -133,7 +144,10 @@ def pretrain(model: Model, corpus: Corpus, optimizer: str | Any = "adamw", *, st
     out = loop.finetune(model, (data, ones, ones), steps=steps,
                         batch_size=batch_size, optimizer=optimizer, seed=seed,
                         checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
-                        log_every=log_every, callback=track)
+                        log_every=log_every, callback=track, resume=resume,
+                        checkpoint_extra=lambda: {"val_steps": [int(x) for x in val_steps],
+                                                  "val_loss": [float(x) for x in val_loss]},
+                        on_resume=restore_curve)
     seconds = time.perf_counter() - start
     return PretrainResult(model.with_params(out.params), name, out.losses, np.asarray(val_steps),
                           np.asarray(val_loss, np.float32), out.checkpoints, seconds)

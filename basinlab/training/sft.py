@@ -35,6 +35,7 @@ import pathlib
 import numpy as np
 
 from basinlab import validate
+from basinlab.atomicio import write_json
 from basinlab.benchmarks import loaders, references
 from basinlab.landscape import treemath
 from basinlab.models import count_params, load, save_checkpoint
@@ -167,7 +168,12 @@ def finetune_run(name: str, model, *, checkpoint_dir=None, seed: int = 0, path=N
     folder = None if checkpoint_dir is None else pathlib.Path(checkpoint_dir).expanduser()
     meta = None if folder is None else folder / "run.json"
     if meta is not None and meta.exists():
-        stored = json.loads(meta.read_text())
+        try:
+            stored = json.loads(meta.read_text())
+            stored["recipe"], stored["losses"]  # noqa: B018 (both must be there)
+        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
+            raise ValueError(f"{meta} is corrupt ({type(e).__name__}: {e}); expected the JSON of a run "
+                             f"(recipe, losses). Delete it to run the recipe again.") from None
         if stored["recipe"] == json.loads(json.dumps(recipe)):
             theta = load(folder / "final").params
             return SFTRun.from_params(name, model.params, theta, stored["losses"], recipe, str(folder))
@@ -179,7 +185,7 @@ def finetune_run(name: str, model, *, checkpoint_dir=None, seed: int = 0, path=N
         # another recipe's description with these weights.
         meta.unlink(missing_ok=True)
         save_checkpoint(model, result.params, folder / "final")
-        meta.write_text(json.dumps({"recipe": recipe, "losses": [float(x) for x in result.losses]}, indent=1))
+        write_json(meta, {"recipe": recipe, "losses": [float(x) for x in result.losses]}, indent=1)
     return SFTRun.from_params(name, model.params, result.params, result.losses, recipe,
                               None if folder is None else str(folder))
 

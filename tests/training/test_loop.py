@@ -58,7 +58,10 @@ def test_nan_loss_at_the_first_step_saves_the_initial_params(tiny_smol, tmp_path
         loop.finetune(tiny_smol.with_params(params), random_examples(tiny_smol.spec.vocab_size, n=4),
                        steps=5, batch_size=4, lr=1e30, checkpoint_dir=tmp_path, log_every=0)
     assert info.value.checkpoint.endswith("step-000000")
-    saved = basinlab.load(info.value.checkpoint).params
+    with pytest.raises(ValueError, match=r"'model\.norm\.weight' hold non-finite"):  # named at load...
+        basinlab.load(info.value.checkpoint)
+    with pytest.warns(UserWarning, match=r"model\.norm\.weight"):  # ...and loadable on request
+        saved = basinlab.load(info.value.checkpoint, allow_nonfinite=True).params
     np.testing.assert_array_equal(saved["final_norm"]["scale"], params["final_norm"]["scale"])
     assert_same_params(saved["layers"], tiny_smol.params["layers"])
 
