@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 
-def _setup(folder):
+def setup(folder):
     import basinlab
     from basinlab.benchmarks import token_benchmark
 
@@ -40,7 +40,7 @@ def _setup(folder):
 def meshes(folder, out):
     from basinlab.landscape import landscape
 
-    model, text, kw = _setup(folder)
+    model, text, kw = setup(folder)
     runs = {"1x1-materialized": dict(devices=jax.devices()[:1], perturbation="materialized"),
             "8x1-fused": dict(mesh="points=8,model=1", perturbation="fused"),
             "1x8-materialized": dict(mesh="points=1,model=8", perturbation="materialized"),
@@ -59,7 +59,7 @@ def process(folder, out, store, address, n, i):
     from basinlab.landscape import landscape
     from basinlab.landscape.results import save
 
-    model, text, kw = _setup(folder)
+    model, text, kw = setup(folder)
     ds = landscape(model, text, store=store, mesh="points=2", **kw)
     if jax.process_index() == 0:
         save(ds, out)

@@ -106,7 +106,7 @@ def test_two_processes_killed_and_resumed_equal_one_process(tiny_smol, tmp_path)
     sys.path.insert(0, str(RUNNER.parent))
     import mesh_runner
 
-    model, text, kw = mesh_runner._setup(tiny_smol.source)
+    model, text, kw = mesh_runner.setup(tiny_smol.source)
     reference = landscape(model, text, **kw)
     store, out = tmp_path / "store", tmp_path / "two.nc"
     _two_processes(tiny_smol, tmp_path, store, out, kill_after=3)  # process 1 dies in the 3rd block
