@@ -210,12 +210,18 @@ def landscape(
         return tuple(M.replicated(jnp.int32(it.seed), mesh) if isinstance(it, D.DirectionRecipe)
                      else M.place_params(it, mesh) for it in e)
 
+    checked = [] if M.device_memory(mesh) is not None else [True]
+
     def run_block(e, coeffs) -> dict[str, results.BlockScores]:
         n = len(coeffs)
         padded = np.concatenate([coeffs, np.zeros((chunk - n, m))]) if n < chunk else coeffs
         valid = np.arange(chunk) < n
-        out = program(theta0_placed, entry_input(e), M.points_sharded(np.asarray(padded, np.float32), mesh),
-                      M.points_sharded(valid, mesh), data)
+        args = (theta0_placed, entry_input(e), M.points_sharded(np.asarray(padded, np.float32), mesh),
+                M.points_sharded(valid, mesh), data)
+        if not checked:  # before the first compiled call: does the program fit the devices' memory?
+            M.check_fits(program.lower(*args).compile(), mesh, mode)
+            checked.append(True)
+        out = program(*args)
         out = jax.tree.map(lambda x: x[:n], M.to_host(out))
         return {b.name: _block_scores(b, out[b.name], n) for b in benchmarks}
 

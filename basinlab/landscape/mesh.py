@@ -116,3 +116,36 @@ def to_host(tree):
         return np.asarray(x)
 
     return jax.tree.map(one, tree)
+
+
+def device_memory(mesh: Mesh) -> tuple[int, int] | None:
+    """(bytes limit, bytes in use) of the mesh's first addressable device, or None where the backend
+    does not report memory (CPU)."""
+    device = next(iter(mesh.local_devices), None) if hasattr(mesh, "local_devices") else mesh.devices.flat[0]
+    stats = (device.memory_stats() if device is not None else None) or {}
+    if "bytes_limit" not in stats:
+        return None
+    return int(stats["bytes_limit"]), int(stats.get("bytes_in_use", 0))
+
+
+def check_fits(compiled, mesh: Mesh, perturbation: str) -> None:
+    """ValueError before a sweep runs out of device memory: XLA's plan for one block (temporaries and
+    outputs per device; the weights and inputs are already on the device) against the free memory,
+    naming both and what would fit better."""
+    memory = device_memory(mesh)
+    if memory is None:
+        return
+    limit, in_use = memory
+    plan = compiled.memory_analysis()
+    need = plan.temp_size_in_bytes + plan.output_size_in_bytes
+    free = limit - in_use
+    if need <= free:
+        return
+    hints = []
+    if perturbation != "fused":
+        hints.append("perturbation='fused' (about one copy of the weights instead of four)")
+    hints.append(f"mesh model={2 * mesh.shape['model']} (shard the weights over more devices)")
+    hints.append("fewer items or tokens per benchmark (activations)")
+    raise ValueError(f"this sweep needs about {need / 1e9:.1f} GB of device memory per device for one block "
+                     f"(XLA's plan, {perturbation} perturbation, mesh {dict(mesh.shape)}) but only "
+                     f"{free / 1e9:.1f} GB of {limit / 1e9:.1f} GB are free; try " + "; or ".join(hints))

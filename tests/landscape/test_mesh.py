@@ -116,3 +116,21 @@ def test_two_processes_killed_and_resumed_equal_one_process(tiny_smol, tmp_path)
     for var in ("item_score", "score", "base_score"):
         xr.testing.assert_equal(ds[var], reference[var])
     np.testing.assert_allclose(ds["nll"].values, reference["nll"].values, rtol=1e-6)
+
+
+def test_memory_check_names_the_plan_the_free_memory_and_what_fits(monkeypatch):
+    import types
+
+    import jax
+
+    one = mesh.build_mesh(None, jax.devices()[:1])
+    compiled = types.SimpleNamespace(memory_analysis=lambda: types.SimpleNamespace(
+        temp_size_in_bytes=30e9, output_size_in_bytes=1e6))
+    monkeypatch.setattr(mesh, "device_memory", lambda m: (141e9, 130e9))
+    with pytest.raises(ValueError, match=r"needs about 30.0 GB .* only 11.0 GB of 141.0 GB are free; "
+                                         r"try perturbation='fused'.*mesh model=2"):
+        mesh.check_fits(compiled, one, "materialized")
+    monkeypatch.setattr(mesh, "device_memory", lambda m: (141e9, 10e9))
+    mesh.check_fits(compiled, one, "materialized")  # fits: no error
+    monkeypatch.setattr(mesh, "device_memory", lambda m: None)  # CPU: nothing reported, nothing checked
+    mesh.check_fits(compiled, one, "fused")
