@@ -41,3 +41,22 @@ def test_errors_name_the_bad_value(tmp_path, capsys):
     assert "start:stop:step" in capsys.readouterr().err
     assert main(["plot", str(tmp_path / "missing.nc"), "--out", str(tmp_path / "f.html")]) == 2
     assert "no landscape file" in capsys.readouterr().err
+
+
+def test_printed_widths_say_which_basin_definition(capsys):
+    import numpy as np
+    import xarray as xr
+
+    from basinlab.cli import print_widths
+
+    # the score rises to the right: one-sided (the default) keeps going, two-sided stops
+    score = np.array([[0.5, 0.9, 0.9, 0.97, 1.0]])[:, :, None]
+    ds = xr.Dataset({"score": (("direction", "alpha", "benchmark"), score), "base_score": ("benchmark", [0.9]),
+                     "higher_is_better": ("benchmark", [True])},
+                    coords={"direction": [0], "alpha": [-0.2, -0.1, 0.0, 0.1, 0.2], "benchmark": ["b"]})
+    print_widths(ds, 0.05)
+    one = capsys.readouterr().out
+    assert "one-sided" in one and "width >=0.3" in one
+    print_widths(ds, 0.05, sided="two")
+    two = capsys.readouterr().out
+    assert "two-sided" in two and "width 0.1 " in two
