@@ -94,7 +94,7 @@ def basin_edges(model, benchmarks, directions=4, tol: float = 0.1, precision: fl
     precision: the bracket width at which an edge is found (> 0, alpha units).
     sided: "one" (default: a drop of more than tol ends the basin) or "two" (a change either way).
     variable: "score" or "nll" (lower is better).
-    start: the first |alpha| of the walk (default 4 * precision); growth: the ladder's ratio (> 1);
+    start: the first |alpha| of the walk (default 4 * precision, at most max_alpha); growth: the ladder's ratio (> 1);
       max_alpha: the walk's end: an edge beyond it is censored at max_alpha.
     store: a folder; every landscape call keeps its blocks in a subfolder, and a rerun reuses them.
     chunk_size: grid points per compiled call of the engine (fixed, so it compiles once).
@@ -117,8 +117,8 @@ def basin_edges(model, benchmarks, directions=4, tol: float = 0.1, precision: fl
         raise ValueError(f"precision must be > 0, got {precision!r}")
     validate.choice("sided", sided, SIDED)
     validate.choice("variable", variable, ("score", "nll"))
-    start = 4 * precision if start is None else validate.nonnegative_scalar("start", start)
     max_alpha = validate.nonnegative_scalar("max_alpha", max_alpha)
+    start = min(4 * precision, max_alpha) if start is None else validate.nonnegative_scalar("start", start)
     growth = validate.finite("growth", growth)
     if not start > 0 or not max_alpha >= start:
         raise ValueError(f"need 0 < start <= max_alpha, got start={start!r}, max_alpha={max_alpha!r}")
