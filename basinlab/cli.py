@@ -4,6 +4,8 @@
         --alphas -0.01:0.01:5e-4 --directions 8 --out results/most_case.nc
     basinlab plot results/most_case.nc --out fig.html
     basinlab widths results/most_case.nc --tol 0.05
+    basinlab landscape ... --mesh points=2,model=4                 # 8 devices, weights sharded 4 ways
+    basinlab landscape ... --coordinator host0:1234 --num-processes 2 --process-id 0   # on each host
 """
 
 from __future__ import annotations
@@ -20,7 +22,29 @@ def _benchmark_options(args) -> dict:
     return dict(n=args.n, seed=args.seed, seq_len=args.seq_len, max_new_tokens=args.max_new_tokens)
 
 
+def _distributed(args) -> None:
+    """jax.distributed.initialize from the flags (before any JAX computation): explicit
+    coordinator/count/id, or --distributed auto for the cluster environments jax detects (SLURM,
+    TPU pods, ...). Every process runs the same command; process 0 writes the store and the file."""
+    explicit = [args.coordinator, args.num_processes, args.process_id]
+    if args.distributed == "off" and all(x is None for x in explicit):
+        return
+    import jax
+
+    if args.distributed == "auto":
+        jax.distributed.initialize()
+        return
+    if any(x is None for x in explicit):
+        raise ValueError("a multi-process run needs --coordinator HOST:PORT, --num-processes N and "
+                         "--process-id I together (or --distributed auto on a cluster)")
+    jax.distributed.initialize(coordinator_address=args.coordinator, num_processes=args.num_processes,
+                               process_id=args.process_id)
+
+
 def _landscape(args) -> None:
+    _distributed(args)
+    import jax
+
     from basinlab.benchmarks import registry
     from basinlab.landscape.engine import landscape, parse_grid
     from basinlab.landscape.results import save
@@ -46,10 +70,14 @@ def _landscape(args) -> None:
     store = pathlib.Path(args.store) if args.store else out.with_name(out.name + ".blocks")
     ds = landscape(
         model, benchmarks, directions, alphas, betas, normalization=args.normalization,
-        exclude=args.exclude or None, chunk_size=args.chunk_size, store=store,
+        exclude=args.exclude or None, chunk_size=args.chunk_size, store=store, mesh=args.mesh,
+        perturbation=args.perturbation,
     )
+    if jax.process_index() != 0:
+        return
     save(ds, out)
-    print(f"wrote {out} ({time.perf_counter() - t0:.0f} s; resumable blocks in {store})")
+    print(f"wrote {out} ({time.perf_counter() - t0:.0f} s; resumable blocks in {store}; "
+          f"perturbation {ds.attrs['perturbation']}, mesh {ds.attrs['mesh']})")
     if betas is None:
         print_widths(ds, args.tol, sided=args.sided)
 
@@ -137,6 +165,15 @@ def parser() -> argparse.ArgumentParser:
                     help="basin definition of the printed widths: one (a drop of tol ends it, default) or two")
     ls.add_argument("--store", default=None, help="block store folder (default: OUT.blocks)")
     ls.add_argument("--out", required=True)
+    ls.add_argument("--mesh", default=None,
+                    help="device mesh 'points=P,model=M' (model shards the weights); default: all on points")
+    ls.add_argument("--perturbation", default="auto", choices=["auto", "fused", "materialized"],
+                    help="fused: perturbed weights formed per layer in the forward pass (least memory)")
+    ls.add_argument("--distributed", default="off", choices=["off", "auto"],
+                    help="auto: jax.distributed.initialize() from the cluster environment (SLURM, TPU)")
+    ls.add_argument("--coordinator", default=None, help="HOST:PORT of process 0 (multi-process runs)")
+    ls.add_argument("--num-processes", type=int, default=None)
+    ls.add_argument("--process-id", type=int, default=None)
     ls.set_defaults(run=_landscape)
 
     pl = sub.add_parser("plot", help="landscape NetCDF -> HTML figure")

@@ -43,6 +43,24 @@ def test_errors_name_the_bad_value(tmp_path, capsys):
     assert "no landscape file" in capsys.readouterr().err
 
 
+def test_multi_process_flags_come_together(tmp_path, capsys):
+    argv = ["landscape", "--benchmark", "pydoc", "--out", str(tmp_path / "x.nc"), "--coordinator", "localhost:1"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--coordinator HOST:PORT, --num-processes N and --process-id I together" in err
+
+
+@pytest.mark.slow
+def test_landscape_on_a_mesh_with_fused_perturbation(tmp_path, capsys):
+    out = tmp_path / "m.nc"
+    argv = ["landscape", "--benchmark", "pydoc", "--alphas", "0,0.01", "--directions", "1", "--seq-len", "16",
+            "--n", "2", "--mesh", "points=1,model=1", "--perturbation", "fused", "--out", str(out)]
+    assert main(argv) == 0
+    assert "perturbation fused, mesh {\"points\": 1, \"model\": 1}" in capsys.readouterr().out
+    assert main([*argv[:-2], "--mesh", "points=3", "--out", str(tmp_path / "bad.nc")]) == 2
+    assert "mesh points=3 does not divide the 1 devices" in capsys.readouterr().err
+
+
 def test_printed_widths_say_which_basin_definition(capsys):
     import numpy as np
     import xarray as xr

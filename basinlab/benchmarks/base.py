@@ -20,7 +20,11 @@ from typing import Any
 import flax.struct
 import numpy as np
 
-__all__ = ["Benchmark", "Grades", "Judged", "Scores"]
+from basinlab import validate
+
+__all__ = ["PARAM_ACCESS", "Benchmark", "Grades", "Judged", "Scores"]
+
+PARAM_ACCESS = ("tree", "forward", "generate")
 
 
 def _from_mapping(cls, out: Mapping, what: str):
@@ -114,7 +118,15 @@ class Benchmark:
     """name: short id ("text-nll", "gsm8k", ...); data: pytree, leaves [n_items, ...];
     score_fn(spec, params, data, compute_dtype) -> Scores (pure JAX, jit-able with spec and
     compute_dtype static); judge(outputs: Scores of numpy arrays at one grid point) -> Judged
-    (optional, runs on the host after each compiled block)."""
+    (optional, runs on the host after each compiled block).
+
+    param_access says how score_fn reads the params (``PARAM_ACCESS``), which decides how the
+    landscape engine may hand it a perturbed model (its ``perturbation`` argument):
+    "tree" (default): as a pytree of arrays (e.g. ``jax.tree.leaves(params)``): it gets the whole
+    perturbed dict. "forward": only through basinlab.models' forward functions, a few passes per
+    point: it may get a ``LayerwiseParams`` whose layers are perturbed inside the forward pass.
+    "generate": through ``basinlab.models.generate`` (a pass per new token): layerwise works but
+    redraws the direction at every step, so the engine prefers the whole perturbed dict."""
 
     name: str
     data: Any
@@ -127,6 +139,10 @@ class Benchmark:
     synthetic: bool = False
     judge: Callable | None = None
     description: str = ""
+    param_access: str = "tree"
+
+    def __post_init__(self):
+        validate.choice("param_access", self.param_access, PARAM_ACCESS)
 
     def attrs(self) -> dict:
         """Plain-JSON description for Dataset provenance."""

@@ -94,7 +94,7 @@ def exact_match_benchmark(
     tail = int(data["checked"].sum(1).max())
     return Benchmark(name=name, data=data, score_fn=functools.partial(_exact_match_score, tail=tail),
                      n_items=len(prompts), metric=metric,
-                     chance=chance, synthetic=synthetic, description=description)
+                     chance=chance, synthetic=synthetic, description=description, param_access="forward")
 
 
 # --------------------------------------------------------------------------- 2. multiple choice
@@ -143,7 +143,7 @@ def letter_choice_benchmark(
         name=name, data=data, score_fn=functools.partial(_letter_score, generative=generative),
         n_items=len(prompts),
         metric="generative letter match" if generative else "letter log-likelihood accuracy",
-        chance=1.0 / len(letters), synthetic=synthetic, description=description,
+        chance=1.0 / len(letters), synthetic=synthetic, description=description, param_access="forward",
     )
 
 
@@ -181,7 +181,7 @@ def full_answer_benchmark(
     return Benchmark(name=name, data=data, score_fn=functools.partial(_full_answer_score, n_choices=c),
                      n_items=len(prompts),
                      metric="full-answer log-likelihood accuracy", chance=1.0 / c, synthetic=synthetic,
-                     description=description)
+                     description=description, param_access="forward")
 
 
 # --------------------------------------------------------------------------- 3. generate and judge
@@ -232,4 +232,4 @@ def generate_and_judge_benchmark(
 
     return Benchmark(name=name, data={"tokens": tokens, "mask": mask}, score_fn=score_fn,
                      n_items=len(prompts), metric=metric, chance=chance, synthetic=synthetic,
-                     judge=host_judge, description=description)
+                     judge=host_judge, description=description, param_access="generate")

@@ -50,5 +50,5 @@ def token_benchmark(tokens, *, name: str = "text", description: str = "") -> Ben
         raise ValueError(f"tokens must be [n_seqs, seq_len >= 2], got shape {tokens.shape}")
     return Benchmark(
         name=name, data={"tokens": tokens}, score_fn=_score, n_items=tokens.shape[0],
-        metric="next-token top-1 accuracy", units="fraction", description=description,
+        metric="next-token top-1 accuracy", units="fraction", description=description, param_access="forward",
     )

@@ -1,20 +1,22 @@
 """The landscape engine: benchmark scores at theta0 + alpha * delta (+ beta * delta2) over a grid.
 
-One compiled program per sweep. Each call evaluates one direction (or plane) at a block of grid
-points: the direction is regenerated from its random seed inside the program (never stored), the
-block's points are sharded over all local devices, and each device walks its points with lax.map,
-forming theta0 + alpha * delta afresh in float32 for every point (theta0 is never modified and no
-perturbation is ever accumulated). Seeds and coefficients are traced arrays, so no grid value or
-direction triggers a recompilation. Every score function returns `benchmarks.Scores`; judges run on
-the host after each block. Each block's results are kept per benchmark as `results.BlockScores`,
-appended to an on-disk store as they finish (so a killed sweep resumes where it stopped), and
-assembled into the Dataset by `results.from_block_scores`.
+One compiled program per sweep (``landscape.program``). Each call evaluates one direction (or
+plane) at a block of grid points: the direction is regenerated from its random seed inside the
+program (never stored), the block's points are split over the mesh's ``points`` axis, weights may
+be sharded over its ``model`` axis (``landscape.mesh``), and each device walks its points with
+lax.map, forming theta0 + alpha * delta afresh in float32 for every point, either whole or one layer
+at a time inside the forward pass (``perturbation``). theta0 is never modified and no perturbation
+is ever accumulated. Seeds and coefficients are traced arrays, so no grid value or direction
+triggers a recompilation. Every score function returns `benchmarks.Scores`; judges run on the host
+after each block. Each block's results are kept per benchmark as `results.BlockScores`, appended
+to an on-disk store as they finish (so a killed sweep resumes where it stopped), and assembled into
+the Dataset by `results.from_block_scores`. With several processes (``jax.distributed``), every
+process runs every block on its share of the devices and process 0 alone writes the store.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import os
@@ -24,13 +26,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh
-from jax.sharding import PartitionSpec as P
 
 from basinlab import validate
 from basinlab.benchmarks.base import Benchmark, Judged, Scores
 from basinlab.landscape import directions as D
-from basinlab.landscape import results, treemath
+from basinlab.landscape import mesh as M
+from basinlab.landscape import results
+from basinlab.landscape.program import PERTURBATIONS, choose_perturbation, chunk_program
 from basinlab.landscape.store import BlockStore
 from basinlab.models.model import Model, count_params
 
@@ -105,48 +107,6 @@ def _normalize_directions(directions, params, recipe_kwargs) -> tuple[list, list
     return entries, described
 
 
-def _materialize(entry_input, theta0, recipes):
-    """Direction pytree(s) for one entry, inside the compiled program."""
-    out = []
-    for recipe, given in zip(recipes, entry_input, strict=True):
-        if recipe is None:
-            out.append(given)
-        else:
-            out.append(D.regenerate(dataclasses.replace(recipe, seed=given), theta0))
-    if len(out) == 2:
-        out = list(treemath.plane(out[0], out[1]))
-    return out
-
-
-@functools.lru_cache(maxsize=16)
-def _chunk_program(spec, benchmarks: tuple, recipes: tuple, compute_dtype, devices: tuple):
-    """jit(shard_map(...)): (theta0, direction inputs, coeffs [C, m], valid [C], data) -> per-point
-    outputs. Cached, so repeated sweeps of one model and benchmark set reuse the compilation."""
-    mesh = Mesh(np.asarray(devices), ("points",))
-
-    def point(theta0, deltas, coeff, data):
-        theta = treemath.perturb(theta0, deltas, coeff, compute_dtype)
-        return {b.name: Scores.of(b.score_fn(spec, theta, data[b.name], compute_dtype)) for b in benchmarks}
-
-    def landscape_sweep(theta0, entry_input, coeffs, valid, data):
-        deltas = _materialize(entry_input, theta0, recipes)
-
-        def one(args):
-            c, ok = args
-            run = lambda c: point(theta0, deltas, c, data)  # noqa: E731
-            skip = lambda c: jax.tree.map(jnp.zeros_like, jax.eval_shape(run, c))  # noqa: E731
-            # Padding points (a block's unused tail) are skipped: cond under lax.map branches for real.
-            return jax.lax.cond(ok, run, skip, c)
-
-        return jax.lax.map(one, (coeffs, valid))
-
-    sharded = jax.shard_map(
-        landscape_sweep, mesh=mesh, in_specs=(P(), P(), P("points"), P("points"), P()), out_specs=P("points"),
-        check_vma=False,
-    )
-    return jax.jit(sharded)
-
-
 def landscape(
     model: Model,
     benchmarks: Benchmark | Sequence[Benchmark],
@@ -162,17 +122,29 @@ def landscape(
     compute_dtype: Any = None,
     progress: bool = True,
     devices: Sequence[Any] | None = None,
+    mesh: Any = None,
+    perturbation: str = "auto",
 ):
     """Scores of every benchmark at theta0 + alpha * delta (1-D) or theta0 + alpha*d1 + beta*d2 (2-D).
 
     directions: a count n (Gaussian recipes with seeds 0..n-1, `normalization`/`include`/`exclude`
     applied), a list of `directions.DirectionRecipe`, a list of direction pytrees shaped like the
     params, or for a 2-D sweep a list of pairs. alphas, betas: 1-D grids (betas given -> 2-D).
-    chunk_size: grid points per compiled call, rounded up to a multiple of the device count
+    chunk_size: grid points per compiled call, rounded up to a multiple of the mesh's points axis
     (default min(8, grid size)); more points per call amortize regenerating the direction; memory
     does not grow with it because each device runs its points one after another (lax.map).
     store: folder for per-block results; rerunning with the same arguments resumes.
-    Returns an xarray.Dataset (see basinlab.landscape.results).
+    devices: the devices to use (default: all devices of all processes, ``jax.devices()``).
+    mesh: how they are arranged (``landscape.mesh``): None (all on the points axis), a string
+    "points=2,model=4", a dict, or a jax Mesh with axes ("points", "model"); the model axis shards
+    the weights. Every mesh gives the same Dataset (to float32 round-off when the model axis splits
+    sums across devices).
+    perturbation: "fused" (each layer's perturbed weights formed inside the forward pass: about one
+    copy of the weights in memory), "materialized" (the whole direction and perturbed model formed
+    per block/point: faster on CPU and for generation) or "auto" (``program.choose_perturbation``).
+    Both give the same scores (bitwise on CPU float32 for unnormalized directions).
+    Returns an xarray.Dataset (see basinlab.landscape.results); with several processes, every
+    process returns it and process 0 writes the store.
     """
     benchmarks = [benchmarks] if isinstance(benchmarks, Benchmark) else list(benchmarks)
     if not benchmarks:
@@ -192,13 +164,14 @@ def landscape(
             raise ValueError(f"a {'2-D' if m == 2 else '1-D'} sweep needs {'pairs of ' if m == 2 else ''}"
                              f"directions, got an entry with {len(e)}")
 
-    devices = tuple(devices or jax.local_devices())
-    n_dev = len(devices)
+    validate.choice("perturbation", perturbation, PERTURBATIONS)
+    mesh = M.build_mesh(mesh, devices)
+    n_dev = mesh.shape["points"]
     grid = alphas[:, None] if m == 1 else np.stack(np.meshgrid(alphas, betas, indexing="ij"), -1).reshape(-1, 2)
     # Default: up to 8 grid points per call, so regenerating the direction (d normal draws) is
     # amortized; memory does not grow with it because lax.map runs the points one after another.
     chunk = min(len(grid), 8) if chunk_size is None else validate.positive_int("chunk_size", chunk_size)
-    chunk = -(-chunk // n_dev) * n_dev  # a multiple of the device count
+    chunk = -(-chunk // n_dev) * n_dev  # a multiple of the points axis
     sweep = Sweep(
         model=model.source or model.spec.name, d=count_params(theta0),
         benchmarks=tuple(json.dumps(b.attrs(), sort_keys=True) for b in benchmarks),
@@ -206,7 +179,8 @@ def landscape(
         alphas=tuple(alphas.tolist()), betas=None if betas is None else tuple(betas.tolist()),
         chunk_size=chunk, compute_dtype=compute_dtype.name,
     )
-    st = BlockStore(store, sweep)
+    primary = jax.process_index() == 0
+    st = BlockStore(store, sweep, writer=primary)
 
     # The static part of each direction: its recipe with the seed left to trace (None = explicit).
     def static_part(entry):
@@ -217,22 +191,34 @@ def landscape(
         if static_part(e) != recipes:
             raise ValueError("all directions of one sweep must be of one kind (same recipe settings, "
                              "or all explicit pytrees); run separate sweeps and concatenate the Datasets")
-    program = _chunk_program(model.spec, tuple(benchmarks), recipes, compute_dtype, devices)
-    data = {b.name: b.data for b in benchmarks}
+    mode = choose_perturbation(perturbation, benchmarks, mesh.devices.flat[0].platform)
+    program = chunk_program(model.spec, tuple(benchmarks), recipes, compute_dtype, mesh, mode)
+    theta0_placed = M.place_params(theta0, mesh)
+    data = M.replicated({b.name: b.data for b in benchmarks}, mesh)
 
     def entry_input(e):
-        return tuple(jnp.int32(it.seed) if isinstance(it, D.DirectionRecipe) else it for it in e)
+        return tuple(M.replicated(jnp.int32(it.seed), mesh) if isinstance(it, D.DirectionRecipe)
+                     else M.place_params(it, mesh) for it in e)
 
     def run_block(e, coeffs) -> dict[str, results.BlockScores]:
         n = len(coeffs)
         padded = np.concatenate([coeffs, np.zeros((chunk - n, m))]) if n < chunk else coeffs
         valid = np.arange(chunk) < n
-        out = program(theta0, entry_input(e), jnp.asarray(padded, jnp.float32), jnp.asarray(valid), data)
-        out = jax.tree.map(lambda x: np.asarray(x)[:n], out)
+        out = program(theta0_placed, entry_input(e), M.points_sharded(np.asarray(padded, np.float32), mesh),
+                      M.points_sharded(valid, mesh), data)
+        out = jax.tree.map(lambda x: x[:n], M.to_host(out))
         return {b.name: _block_scores(b, out[b.name], n) for b in benchmarks}
 
+    blocks = [(i, j) for i in range(len(entries)) for j in range(0, len(grid), chunk)]
+    names_ = ["base"] + [f"block-{i:05d}-{j // chunk:06d}" for i, j in blocks]
+    done = _done_blocks(st, names_)
+
     def stored(name):
-        arrays = st.get(name)
+        arrays = st.get(name) if name in done else None
+        if name in done and arrays is None:
+            raise FileNotFoundError(f"process {jax.process_index()} cannot read block {name!r} of store "
+                                    f"{store}, which process 0 has; a multi-process run needs a store "
+                                    f"folder that every process sees (a shared file system)")
         return None if arrays is None else results.block_from_arrays(arrays, names)
 
     # Base scores at theta0: coefficients 0 give theta0 exactly (x + 0 * delta == x in float32).
@@ -241,11 +227,9 @@ def landscape(
         base = run_block(entries[0], np.zeros((1, m)))
         st.put("base", results.block_arrays(base))
 
-    blocks = [(i, j) for i in range(len(entries)) for j in range(0, len(grid), chunk)]
-    bar = _progress(len(blocks), progress, f"landscape ({len(entries)} dirs x {len(grid)} points)")
+    bar = _progress(len(blocks), progress and primary, f"landscape ({len(entries)} dirs x {len(grid)} points)")
     collected = {}
-    for i, j in blocks:
-        name = f"block-{i:05d}-{j // chunk:06d}"
+    for (i, j), name in zip(blocks, names_[1:], strict=True):
         res = stored(name)
         if res is None:
             res = run_block(entries[i], grid[j: j + chunk])
@@ -254,10 +238,26 @@ def landscape(
         bar.update(1)
     bar.close()
 
-    return results.from_block_scores(
+    ds = results.from_block_scores(
         sweep=sweep, benchmarks=benchmarks, model=model, alphas=alphas, betas=betas,
         n_directions=len(entries), blocks=collected, base=base, described=described,
     )
+    ds.attrs["perturbation"] = mode
+    ds.attrs["mesh"] = json.dumps(dict(mesh.shape))
+    return ds
+
+
+def _done_blocks(st: BlockStore, names: list[str]) -> set[str]:
+    """The blocks already in the store, as process 0 sees them (every process must run the same
+    blocks, since each block is one collective program)."""
+    done = np.zeros(len(names), bool)
+    if jax.process_index() == 0:
+        done = np.asarray([st.get(n) is not None for n in names])
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        done = np.asarray(multihost_utils.broadcast_one_to_all(done))
+    return {n for n, d in zip(names, done, strict=True) if d}
 
 
 def _float32(x):

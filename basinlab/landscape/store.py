@@ -36,14 +36,16 @@ class BlockStore:
     """Per-block arrays of one sweep, in memory and (with ``root``) on disk.
 
     ``sweep`` is anything with ``to_json()`` (the engine's ``Sweep``): its JSON is written to
-    ``root/sweep.json`` and a folder holding another sweep's blocks raises ValueError. Blocks are
+    ``root/sweep.json`` and a folder holding another sweep's blocks raises ValueError. With
+    ``writer=False`` the folder is only read (in a multi-process run, one process writes it). Blocks are
     dicts of numpy arrays (str arrays allowed, no objects), stored as ``root/<name>.npz``.
     """
 
-    def __init__(self, root: os.PathLike | None, sweep: _Keyed):
+    def __init__(self, root: os.PathLike | None, sweep: _Keyed, writer: bool = True):
         self.root = None if root is None else pathlib.Path(root)
+        self.writer = writer  # False: read the folder, never write it (the other processes of a run)
         self.memory: dict[str, dict] = {}
-        if self.root is None:
+        if self.root is None or not writer:
             return
         self.root.mkdir(parents=True, exist_ok=True)
         meta = self.root / "sweep.json"
@@ -72,5 +74,5 @@ class BlockStore:
     def put(self, name: str, arrays: dict) -> None:
         """Keep ``arrays`` under ``name`` (and write ``root/<name>.npz`` atomically)."""
         self.memory[name] = arrays
-        if self.root is not None:
+        if self.root is not None and self.writer:
             _write_atomic(self._path(name), lambda tmp: np.savez(tmp, **arrays))

@@ -26,7 +26,7 @@ from basinlab.models.model import count_params
 
 __all__ = [
     "alpha_between", "between", "check_same", "cosine", "difference", "distance", "dot", "global_norm",
-    "leaf_dtype", "leaf_shape", "leaves_with_paths", "perturb", "plane", "scale", "scale_to_norm",
+    "leaf_dtype", "leaf_shape", "leaves_with_paths", "perturb", "perturb_leaf", "plane", "scale", "scale_to_norm",
 ]
 
 _F32 = jnp.float32
@@ -154,17 +154,21 @@ def perturb(theta0, deltas, coeffs, dtype=None):
     scalars (may be traced). Non-float leaves pass through unchanged; theta0 is never modified.
     """
 
-    def one(t, *ds):
-        t = jnp.asarray(t)
-        if not jnp.issubdtype(t.dtype, jnp.floating):
-            return t
-        dt = jnp.promote_types(t.dtype, _F32)
-        x = t.astype(dt)
-        for c, d in zip(coeffs, ds, strict=False):
-            x = x + jnp.asarray(c, dt) * jnp.asarray(d, dt)
-        return x.astype(dtype or t.dtype)
+    return jax.tree.map(lambda t, *ds: perturb_leaf(t, ds, coeffs, dtype), theta0, *deltas)
 
-    return jax.tree.map(one, theta0, *deltas)
+
+def perturb_leaf(t, deltas, coeffs, dtype=None):
+    """One leaf (or one layer slice) of :func:`perturb`: t + sum_i coeffs[i] * deltas[i], formed in
+    float32 (or t's wider dtype) and cast once to ``dtype`` (default t's). The engine's fused path
+    calls it on layer slices, so both paths round identically."""
+    t = jnp.asarray(t)
+    if not jnp.issubdtype(t.dtype, jnp.floating):
+        return t
+    dt = jnp.promote_types(t.dtype, _F32)
+    x = t.astype(dt)
+    for c, d in zip(coeffs, deltas, strict=False):
+        x = x + jnp.asarray(c, dt) * jnp.asarray(d, dt)
+    return x.astype(dtype or t.dtype)
 
 
 def difference(theta0, theta1):

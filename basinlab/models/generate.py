@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from basinlab import validate
+from basinlab.models.layerwise import embedding_dtype
 from basinlab.models.spec import ModelSpec
 from basinlab.models.transformer import default_positions, forward_cached, init_cache
 
@@ -96,5 +97,5 @@ def generate(
         spec, params, tokens, jnp.asarray(attention_mask, jnp.int32),
         key if key is not None else jax.random.key(0), jnp.float32(max(temperature, 1e-6)),
         max_new_tokens=int(max_new_tokens), eos_ids=eos_ids, pad_id=int(pad_id), sample=sample,
-        compute_dtype=jnp.dtype(compute_dtype or params["embed"]["embedding"].dtype),
+        compute_dtype=jnp.dtype(compute_dtype or embedding_dtype(params)),
     )

@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from basinlab.models import layers as L
+from basinlab.models.layerwise import embedding_dtype, parts
 from basinlab.models.spec import ModelSpec
 
 
@@ -75,25 +76,29 @@ def _block(spec: ModelSpec, p: dict, x, positions, query_slots, key_valid, cache
 
 def _run(spec, params, tokens, positions, query_slots, key_valid, cache, compute_dtype, last_n=None):
     """Embed, scan the blocks, final norm and head. Returns (logits float32 [B, T, V], new kv);
-    with last_n, the head runs on the last last_n positions only (logits [B, last_n, V])."""
-    embed = params["embed"]["embedding"]
+    with last_n, the head runs on the last last_n positions only (logits [B, last_n, V]).
+    params: a dict or a LayerwiseParams, whose layer weights are formed inside the scan."""
+    outer, layer_inputs, make_layer = parts(params)
+    embed = outer["embed"]["embedding"]
     x = jnp.take(embed, tokens, axis=0).astype(compute_dtype)
-    if "pos_embed" in params:
-        x = x + jnp.take(params["pos_embed"]["embedding"], positions, axis=0).astype(compute_dtype)
+    if "pos_embed" in outer:
+        x = x + jnp.take(outer["pos_embed"]["embedding"], positions, axis=0).astype(compute_dtype)
 
     def step(x, xs):
         layer_params, layer_cache = xs
+        if make_layer is not None:
+            layer_params = make_layer(layer_params)
         layer_params = _cast(layer_params, compute_dtype)
         kv = None if layer_cache is None else (*layer_cache, cache["index"])
         x, new_kv = _block(spec, layer_params, x, positions, query_slots, key_valid, kv)
         return x, new_kv
 
     layer_cache = None if cache is None else (cache["k"], cache["v"])
-    x, new_kv = jax.lax.scan(step, x, (params["layers"], layer_cache))
+    x, new_kv = jax.lax.scan(step, x, (layer_inputs, layer_cache))
     if last_n is not None:
         x = x[:, -last_n:]  # the vocabulary projection is the costliest matmul: skip unused positions
-    x = L.norm(spec, _cast(params["final_norm"], compute_dtype), x)
-    head = embed.T if spec.tie_embeddings else params["lm_head"]["kernel"]
+    x = L.norm(spec, _cast(outer["final_norm"], compute_dtype), x)
+    head = embed.T if spec.tie_embeddings else outer["lm_head"]["kernel"]
     logits = jnp.einsum(
         "btd,dv->btv", x, head.astype(compute_dtype), preferred_element_type=jnp.float32
     )
@@ -125,7 +130,7 @@ def forward(
         attention_mask = jnp.ones(tokens.shape, jnp.int32)
     if positions is None:
         positions = default_positions(attention_mask)
-    compute_dtype = compute_dtype or params["embed"]["embedding"].dtype
+    compute_dtype = compute_dtype or embedding_dtype(params)
     query_slots = jnp.arange(tokens.shape[1])
     logits, _ = _run(
         spec, params, tokens, positions, query_slots, attention_mask.astype(bool), None, compute_dtype, last_n
@@ -159,7 +164,7 @@ def forward_cached(
 
     tokens, attention_mask, positions: [B, T]. Returns (logits [B, T, V] float32, new cache).
     """
-    compute_dtype = compute_dtype or params["embed"]["embedding"].dtype
+    compute_dtype = compute_dtype or embedding_dtype(params)
     t = tokens.shape[1]
     index = cache["index"]
     key_valid = jax.lax.dynamic_update_slice(cache["mask"], attention_mask.astype(bool), (0, index))

@@ -1,0 +1,58 @@
+"""Params that the forward pass forms one layer at a time (the landscape engine's fused perturbation).
+
+A plain params dict holds every weight. A :class:`LayerwiseParams` instead *produces* them while the
+forward pass runs: :meth:`outer` gives the weights outside the layer stack (embeddings, final norm,
+head) and, inside the ``lax.scan`` over layers, :meth:`layer` turns that layer's slice of
+:meth:`layer_inputs` into the layer's weights just before the layer runs. Only one layer's produced
+weights are alive at a time, so e.g. theta0 + alpha * delta never exists for the whole model.
+
+Every function of ``basinlab.models`` that runs the transformer (forward, forward_cached, generate)
+accepts either kind. The subclass must be a pytree (its arrays are traced through jit/scan); see
+``basinlab.landscape.fused.PerturbedParams``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["LayerwiseParams", "embedding_dtype", "parts"]
+
+
+class LayerwiseParams:
+    """Interface: weights produced per layer inside the forward pass (see the module docstring)."""
+
+    def outer(self) -> dict:
+        """The params dict without (or ignoring) "layers": embed, pos_embed, final_norm, lm_head."""
+        raise NotImplementedError
+
+    def layer_inputs(self) -> Any:
+        """A pytree whose leaves all have the leading layer axis L; the forward scans over it."""
+        raise NotImplementedError
+
+    def layer(self, inputs) -> dict:
+        """One layer's params (the structure of ``params["layers"]`` without the L axis) from its
+        slice of :meth:`layer_inputs`; runs inside the scan."""
+        raise NotImplementedError
+
+    @property
+    def dtype(self):
+        """Stored dtype of the embedding (the forward's default compute dtype)."""
+        raise NotImplementedError
+
+
+def parts(params) -> tuple[dict, Any, Any]:
+    """(outer params, scanned layer inputs, layer function or None) of a params dict or
+    :class:`LayerwiseParams`; with None the scanned inputs are the layer params themselves."""
+    if isinstance(params, LayerwiseParams):
+        return params.outer(), params.layer_inputs(), params.layer
+    if not isinstance(params, dict) or "layers" not in params:
+        raise TypeError(f"params must be a params dict with 'layers' or a LayerwiseParams, got "
+                        f"{type(params).__name__}")
+    return params, params["layers"], None
+
+
+def embedding_dtype(params):
+    """Stored dtype of the token embedding of a params dict or :class:`LayerwiseParams`."""
+    if isinstance(params, LayerwiseParams):
+        return params.dtype
+    return params["embed"]["embedding"].dtype

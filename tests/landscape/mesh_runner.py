@@ -1,0 +1,71 @@
+"""Subprocess side of tests/landscape/test_mesh.py: sweeps on forced host devices and many processes.
+
+    python mesh_runner.py meshes FOLDER OUT.npz                 # one process, several mesh shapes
+    python mesh_runner.py process FOLDER OUT.nc STORE ADDR N I  # process I of N (jax.distributed)
+
+Environment: XLA_FLAGS=--xla_force_host_platform_device_count=K for K devices per process;
+KILL_AFTER=n makes the process SIGKILL itself at the n-th host judge call (mid-sweep).
+"""
+
+import os
+import signal
+import sys
+
+import jax
+import numpy as np
+
+
+def _setup(folder):
+    import basinlab
+    from basinlab.benchmarks import token_benchmark
+
+    model = basinlab.load(folder)
+    tokens = np.random.RandomState(0).randint(3, model.spec.vocab_size, size=(4, 24))
+    text = token_benchmark(tokens, name="text")
+    kill_after = int(os.environ.get("KILL_AFTER", "0"))
+    if kill_after:
+        seen = []
+
+        def judge(out):
+            seen.append(1)
+            if len(seen) >= kill_after:
+                os.kill(os.getpid(), signal.SIGKILL)  # die mid-sweep, like a killed job
+            return {}
+
+        text = type(text)(**{**text.__dict__, "judge": judge})
+    kw = dict(directions=2, alphas=np.linspace(-0.05, 0.05, 8), chunk_size=4, progress=False)
+    return model, text, kw
+
+
+def meshes(folder, out):
+    from basinlab.landscape import landscape
+
+    model, text, kw = _setup(folder)
+    runs = {"1x1-materialized": dict(devices=jax.devices()[:1], perturbation="materialized"),
+            "8x1-fused": dict(mesh="points=8,model=1", perturbation="fused"),
+            "1x8-materialized": dict(mesh="points=1,model=8", perturbation="materialized"),
+            "2x4-fused": dict(mesh="points=2,model=4", perturbation="fused")}
+    arrays = {}
+    for name, extra in runs.items():
+        ds = landscape(model, text, **extra, **kw)
+        arrays[f"{name}-score"] = ds["item_score"].values
+        arrays[f"{name}-nll"] = ds["nll"].values
+        arrays[f"{name}-mesh"] = np.asarray(ds.attrs["mesh"])
+    np.savez(out, **arrays)
+
+
+def process(folder, out, store, address, n, i):
+    jax.distributed.initialize(coordinator_address=address, num_processes=int(n), process_id=int(i))
+    from basinlab.landscape import landscape
+    from basinlab.landscape.results import save
+
+    model, text, kw = _setup(folder)
+    ds = landscape(model, text, store=store, mesh="points=2", **kw)
+    if jax.process_index() == 0:
+        save(ds, out)
+    print("PROCESS", jax.process_index(), "OF", jax.process_count(), "DEVICES", len(jax.devices()), flush=True)
+    jax.distributed.shutdown()
+
+
+if __name__ == "__main__":
+    {"meshes": meshes, "process": process}[sys.argv[1]](*sys.argv[2:])

@@ -1,0 +1,112 @@
+"""The fused perturbation (layers formed inside the forward pass) against the materialized one."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from basinlab.benchmarks import token_benchmark
+from basinlab.landscape import directions as D
+from basinlab.landscape import fused, landscape, treemath
+from basinlab.landscape.program import choose_perturbation
+from basinlab.models import forward
+
+
+@pytest.fixture(scope="module")
+def model(tiny_smol):
+    return tiny_smol
+
+
+@pytest.fixture(scope="module")
+def text(model):
+    tokens = np.random.RandomState(1).randint(3, model.spec.vocab_size, size=(3, 16))
+    return token_benchmark(tokens, name="text")
+
+
+def _sweep(model, bench, perturbation, **kw):
+    kw.setdefault("alphas", [-0.02, 0.0, 0.01, 0.05])
+    return landscape(model, bench, progress=False, perturbation=perturbation, **kw)
+
+
+def _assert_bitwise(a, b):
+    for var in ("score", "nll", "base_score", "base_nll"):
+        np.testing.assert_array_equal(a[var].values, b[var].values, err_msg=var)
+
+
+def test_fused_equals_materialized_bitwise(model, text):
+    kw = dict(directions=2, chunk_size=2)
+    _assert_bitwise(_sweep(model, text, "fused", **kw), _sweep(model, text, "materialized", **kw))
+
+
+def test_fused_equals_materialized_with_filters_and_explicit_directions(model, text):
+    """Explicit directions: bitwise. Filtered recipes: the perturbed weights and logits are bitwise
+    equal (test_view_forms_exactly_the_materialized_weights); the sweeps' NLLs may differ by an ulp
+    because XLA fuses the reductions after the forward pass differently in the two programs."""
+    explicit = [D.regenerate(D.DirectionRecipe(seed=4), model.params)]
+    _assert_bitwise(_sweep(model, text, "fused", directions=explicit),
+                    _sweep(model, text, "materialized", directions=explicit))
+    recipes = [D.DirectionRecipe(seed=3, exclude=D.NO_NORMS + D.NO_EMBEDDINGS)]
+    a, b = _sweep(model, text, "fused", directions=recipes), _sweep(model, text, "materialized", directions=recipes)
+    np.testing.assert_array_equal(a["score"].values, b["score"].values)
+    np.testing.assert_allclose(a["nll"].values, b["nll"].values, rtol=3e-7)
+
+
+def test_normalized_recipes_agree_to_round_off(model, text):
+    recipes = [D.DirectionRecipe(seed=5, normalization="filter")]
+    a, b = _sweep(model, text, "fused", directions=recipes), _sweep(model, text, "materialized", directions=recipes)
+    np.testing.assert_allclose(a["nll"].values, b["nll"].values, rtol=1e-5)
+
+
+def test_fused_plane_matches_materialized_plane(model, text):
+    pair = [(D.DirectionRecipe(seed=0), D.DirectionRecipe(seed=1))]
+    kw = dict(directions=pair, alphas=[-0.02, 0.03], betas=[0.0, 0.04])
+    a, b = _sweep(model, text, "fused", **kw), _sweep(model, text, "materialized", **kw)
+    np.testing.assert_allclose(a["nll"].values, b["nll"].values, rtol=1e-5)
+
+
+@pytest.mark.parametrize("exclude", [None, D.NO_NORMS + D.NO_EMBEDDINGS])
+def test_view_forms_exactly_the_materialized_weights(model, exclude):
+    """Inside jit, the view's layers, outer weights and logits equal treemath.perturb's bit for bit."""
+    recipe = D.DirectionRecipe(seed=7, exclude=exclude)
+    tokens = jnp.asarray(np.random.RandomState(0).randint(3, model.spec.vocab_size, size=(2, 8)))
+
+    @jax.jit
+    def fused_parts(params, c):
+        view = fused.PerturbedParams(params, (recipe,), (c,))
+        return view.outer(), jax.lax.map(view.layer, view.layer_inputs()), forward(model.spec, view, tokens)
+
+    @jax.jit
+    def whole_parts(params, c):
+        whole = treemath.perturb(params, [D.regenerate(recipe, params)], [c])
+        outer = {k: v for k, v in whole.items() if k != "layers"}
+        return outer, whole["layers"], forward(model.spec, whole, tokens)
+
+    for c in (0.3, -0.01):
+        jax.tree.map(np.testing.assert_array_equal, fused_parts(model.params, c), whole_parts(model.params, c))
+
+
+def test_gram_matches_dot(model):
+    a, b = D.DirectionRecipe(seed=0), D.DirectionRecipe(seed=1, exclude=D.NO_EMBEDDINGS)
+    da, db = D.regenerate(a, model.params), D.regenerate(b, model.params)
+    g = jax.jit(fused.gram)(model.params, (a, b))
+    want = np.array([[treemath.dot(da, da), treemath.dot(da, db)], [treemath.dot(db, da), treemath.dot(db, db)]])
+    np.testing.assert_allclose(g, want, rtol=1e-5)
+    k, s = fused.plane_coefficients(model.params, a, b)
+    _, orth = treemath.plane(da, db)
+    formed = jax.tree.map(lambda x, y: s * (y - k * x), da, db)
+    np.testing.assert_allclose(treemath.dot(formed, orth) / treemath.dot(orth, orth), 1.0, rtol=1e-5)
+
+
+def test_fused_refuses_tree_benchmarks_and_auto_chooses(model, text):
+    import dataclasses
+
+    tree = dataclasses.replace(text, name="tree", param_access="tree")
+    with pytest.raises(ValueError, match=r"\['tree'\].*param_access='tree'"):
+        _sweep(model, tree, "fused", directions=1)
+    with pytest.raises(ValueError, match="perturbation"):
+        _sweep(model, text, "fuse", directions=1)
+    assert choose_perturbation("auto", [text], "gpu") == "fused"
+    assert choose_perturbation("auto", [text], "cpu") == "materialized"
+    assert choose_perturbation("auto", [text, tree], "gpu") == "materialized"
+    ds = _sweep(model, text, "auto", directions=1)
+    assert ds.attrs["perturbation"] == "materialized"
