@@ -99,15 +99,19 @@ def _landscape(args) -> None:
     print(f"wrote {out} ({time.perf_counter() - t0:.0f} s; resumable blocks in {store}; "
           f"perturbation {ds.attrs['perturbation']}, mesh {ds.attrs['mesh']})")
     if betas is None:
-        print_widths(ds, args.tol)
+        print_widths(ds, args.tol, sided=args.sided)
 
 
-def print_widths(ds, tol: float) -> None:
-    """Median basin width across directions per benchmark, with the base score."""
+def print_widths(ds, tol: float, sided: str = "one") -> None:
+    """Median basin width across directions per benchmark, with the base score. sided: "one" (the
+    paper's Definition 4.1: the basin ends where the score has dropped by more than tol; a rise
+    never ends it) or "two" (a change of more than tol either way ends it)."""
     import numpy as np
 
-    w = ds.basin.width(tol=tol)
-    print(f"basin width per capability (score within {tol} of its value at theta0; median over "
+    w = ds.basin.width(tol=tol, sided=sided)
+    rule = (f"score at most {tol} below its value at theta0, one-sided" if sided == "one"
+            else f"score within {tol} of its value at theta0, two-sided")
+    print(f"basin width per capability ({rule}; median over "
           f"{ds.sizes['direction']} directions; '>=' = reaches the grid's end):")
     for b in ds["benchmark"].values:
         wb = w.sel(benchmark=b)
@@ -157,7 +161,7 @@ def _widths(args) -> None:
     from basinlab.landscape.results import open_dataset
 
     _check_args(args)
-    print_widths(open_dataset(args.file, landscape=True), args.tol)
+    print_widths(open_dataset(args.file, landscape=True), args.tol, sided=args.sided)
 
 
 class UsageError(Exception):
@@ -190,6 +194,8 @@ def parser() -> argparse.ArgumentParser:
     ls.add_argument("--chunk-size", type=int, default=None)
     ls.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     ls.add_argument("--tol", type=float, default=0.05)
+    ls.add_argument("--sided", default="one", choices=["one", "two"],
+                    help="basin definition of the printed widths: one (a drop of tol ends it, default) or two")
     ls.add_argument("--store", default=None, help="block store folder (default: OUT.blocks)")
     ls.add_argument("--out", required=True)
     ls.add_argument("--mesh", default=None,
@@ -225,6 +231,8 @@ def parser() -> argparse.ArgumentParser:
     wd = sub.add_parser("widths", help="print basin widths of a landscape NetCDF")
     wd.add_argument("file")
     wd.add_argument("--tol", type=float, default=0.05)
+    wd.add_argument("--sided", default="one", choices=["one", "two"],
+                    help="one: the basin ends where the score drops by more than tol (default); two: any change")
     wd.set_defaults(run=_widths)
     return p
 

@@ -23,7 +23,7 @@ def main(argv=None) -> None:
     parser.add_argument("--question", default="What is the capital of France?")
     parser.add_argument("--directions", type=int, default=6)
     parser.add_argument("--alphas", default="-0.02:0.0201:0.005", help="start:stop:step (stop excluded)")
-    parser.add_argument("--tol", type=float, default=0.1, help="basin edge: score change from theta0")
+    parser.add_argument("--tol", type=float, default=0.1, help="basin edge: score drop from theta0 (one-sided)")
     parser.add_argument("--out", default="results/most_case")
     parser.add_argument("--no-landscape", action="store_true", help="only the model check")
     args = parser.parse_args(argv)

@@ -6,6 +6,11 @@ per-direction scores after the expensive model evaluations are done.
 - :func:`clopper_pearson` -- exact two-sided interval for a binomial proportion,
   used for "fraction of directions that are strict basins" (PAPER.md section 2)
   and for Monte Carlo estimates of smoothed scores (section 4).
+- :func:`clopper_pearson_lower` -- exact one-sided lower bound, for one-sided claims such as
+  "with 99% confidence more than 90% of directions are strict basins";
+  :func:`directions_needed` -- how many all-passing directions such a claim needs.
+- :func:`mcnemar_exact` -- exact McNemar test on paired 0/1 items (the same items scored before
+  and after fine-tuning): a two-sided binomial test on the discordant items.
 - :func:`bootstrap_band` -- percentile bootstrap of a mean across directions,
   used to draw confidence bands around landscape curves.
 """
@@ -15,11 +20,11 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.stats import beta
+from scipy.stats import beta, binom
 
 from basinlab import validate
 
-__all__ = ["clopper_pearson", "bootstrap_band"]
+__all__ = ["bootstrap_band", "clopper_pearson", "clopper_pearson_lower", "directions_needed", "mcnemar_exact"]
 
 
 def _first_bad(x: np.ndarray, bad: np.ndarray):
@@ -43,9 +48,23 @@ def clopper_pearson(k, n, confidence: float = 0.95):
       ``scipy.stats.binomtest(k, n).proportion_ci(confidence, method="exact")``.
     """
     c = validate.confidence("confidence", confidence)
-    k_arr = np.asarray(k)
-    n_arr = np.asarray(n)
-    # Validate n first so that "n = 0" is reported as a bad n, not a bad k.
+    k_f, n_f = _check_counts(k, n)
+
+    alpha = 1.0 - c
+    # beta.ppf is undefined for a shape parameter of 0, so feed it a harmless
+    # dummy (1) at the boundaries and overwrite with the exact 0 / 1 afterwards.
+    at_zero = k_f == 0
+    at_n = k_f == n_f
+    lower = beta.ppf(alpha / 2, np.where(at_zero, 1.0, k_f), n_f - k_f + 1)
+    upper = beta.ppf(1 - alpha / 2, k_f + 1, np.where(at_n, 1.0, n_f - k_f))
+    lower = np.where(at_zero, 0.0, lower)
+    upper = np.where(at_n, 1.0, upper)
+    return lower[()], upper[()]
+
+
+def _check_counts(k, n):
+    """(k, n) as broadcast float64 arrays: n a positive integer, k an integer in [0, n]."""
+    k_arr, n_arr = np.asarray(k), np.asarray(n)
     n_f = n_arr.astype(np.float64)
     bad_n = ~(np.isfinite(n_f) & (n_f > 0) & (n_f == np.round(n_f)))
     if np.any(bad_n):
@@ -58,20 +77,83 @@ def clopper_pearson(k, n, confidence: float = 0.95):
     out_of_range = (k_f < 0) | (k_f > n_f)
     if np.any(out_of_range):
         i = np.flatnonzero(out_of_range)[0]
-        raise ValueError(
-            f"k must lie in [0, n], got k={k_f.flat[i]:g} for n={n_f.flat[i]:g}"
-        )
+        raise ValueError(f"k must lie in [0, n], got k={k_f.flat[i]:g} for n={n_f.flat[i]:g}")
+    return k_f, n_f
 
-    alpha = 1.0 - c
-    # beta.ppf is undefined for a shape parameter of 0, so feed it a harmless
-    # dummy (1) at the boundaries and overwrite with the exact 0 / 1 afterwards.
+
+def clopper_pearson_lower(k, n, confidence: float = 0.99):
+    """Exact one-sided (Clopper-Pearson) lower confidence bound for a binomial proportion k/n.
+
+    The whole ``1 - confidence`` goes into the lower tail: P(p < lower) <= 1 - confidence, so
+    "p > lower with `confidence`" is the one-sided claim. ``lower = 0`` exactly when ``k = 0``;
+    at ``k = n`` it is ``(1 - confidence) ** (1 / n)``. Equals the lower end of the two-sided
+    interval at confidence ``2 * confidence - 1`` (``scipy.stats.binomtest(k, n,
+    alternative="greater").proportion_ci(confidence, method="exact").low``).
+
+    Args: k, n, confidence as in :func:`clopper_pearson` (broadcast; numpy scalars for scalars).
+    """
+    c = validate.confidence("confidence", confidence)
+    k_f, n_f = _check_counts(k, n)
     at_zero = k_f == 0
-    at_n = k_f == n_f
-    lower = beta.ppf(alpha / 2, np.where(at_zero, 1.0, k_f), n_f - k_f + 1)
-    upper = beta.ppf(1 - alpha / 2, k_f + 1, np.where(at_n, 1.0, n_f - k_f))
-    lower = np.where(at_zero, 0.0, lower)
-    upper = np.where(at_n, 1.0, upper)
-    return lower[()], upper[()]
+    lower = beta.ppf(1.0 - c, np.where(at_zero, 1.0, k_f), n_f - k_f + 1)
+    return np.where(at_zero, 0.0, lower)[()]
+
+
+def directions_needed(fraction: float, confidence: float = 0.99, sided: str = "one") -> int:
+    """Smallest n such that n of n passing directions give a Clopper-Pearson lower bound above
+    `fraction`: the least number of directions a claim "with `confidence`, more than `fraction`
+    of directions pass" can rest on. One-sided (the claim's form): (1 - c) ** (1/n) > fraction,
+    44 at 99% / 90%; two-sided (the lower end of the two-sided interval): ((1 - c) / 2) ** (1/n) >
+    fraction, 51 at 99% / 90%."""
+    c = validate.confidence("confidence", confidence)
+    f = float(validate.open_unit("fraction", fraction))
+    validate.choice("sided", sided, ("one", "two"))
+    tail = 1.0 - c if sided == "one" else (1.0 - c) / 2.0
+    n = max(1, int(np.ceil(np.log(tail) / np.log(f))))
+    while tail ** (1.0 / n) <= f:  # guard the float rounding at an exact integer ratio
+        n += 1
+    while n > 1 and tail ** (1.0 / (n - 1)) > f:
+        n -= 1
+    return n
+
+
+def mcnemar_exact(before, after) -> dict:
+    """Exact McNemar test of paired 0/1 outcomes (the same items scored twice, e.g. before and
+    after fine-tuning).
+
+    Only the discordant items carry information: b = items passed before and failed after,
+    c = failed before and passed after. Under "no change" each discordant item is a fair coin, so
+    the two-sided p-value is ``min(1, 2 * P(Binomial(b + c, 1/2) <= min(b, c)))``, which is
+    ``scipy.stats.binomtest(b, b + c, 0.5).pvalue``; 1 when there is no discordant item.
+
+    Args:
+      before, after: 0/1 arrays of one shape [n_items] (NaN items, e.g. padding, are dropped in
+        both), or pass counts directly as ``mcnemar_exact((b, c), None)``.
+
+    Returns: dict with b (fell: 1 -> 0), c (rose: 0 -> 1), n (paired items), p_value (two-sided),
+      p_fell (one-sided: P(X >= b) under the null, evidence that more items fell than rose) and
+      p_rose (one-sided, the other way).
+    """
+    if after is None:
+        b, c = (validate.nonnegative_int(name, v) for name, v in zip(("b", "c"), before, strict=True))
+        n = b + c
+    else:
+        x, y = np.asarray(before, np.float64), np.asarray(after, np.float64)
+        if x.shape != y.shape or x.ndim != 1:
+            raise ValueError(f"before and after must be 1-D arrays of one shape, got {x.shape} and {y.shape}")
+        keep = ~(np.isnan(x) | np.isnan(y))
+        x, y = x[keep], y[keep]
+        values = np.concatenate([x, y])
+        bad = ~np.isin(values, (0.0, 1.0))
+        if np.any(bad):
+            raise ValueError(f"McNemar needs 0/1 item scores, got {float(values[bad][0])!r}")
+        b, c, n = int(np.sum((x == 1) & (y == 0))), int(np.sum((x == 0) & (y == 1))), int(x.size)
+    m = b + c
+    if m == 0:
+        return {"b": b, "c": c, "n": n, "p_value": 1.0, "p_fell": 1.0, "p_rose": 1.0}
+    p_two = float(min(1.0, 2.0 * binom.cdf(min(b, c), m, 0.5)))
+    return {"b": b, "c": c, "n": n, "p_value": p_two, "p_fell": float(binom.sf(b - 1, m, 0.5)),
+            "p_rose": float(binom.sf(c - 1, m, 0.5))}
 
 
 def bootstrap_band(values, axis: int = 0, confidence: float = 0.95, n_boot: int = 1000, seed: int = 0):

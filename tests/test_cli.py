@@ -59,3 +59,22 @@ def test_landscape_on_a_mesh_with_fused_perturbation(tmp_path, capsys):
     assert "perturbation fused, mesh {\"points\": 1, \"model\": 1}" in capsys.readouterr().out
     assert main([*argv[:-2], "--mesh", "points=3", "--out", str(tmp_path / "bad.nc")]) == 2
     assert "mesh points=3 does not divide the 1 devices" in capsys.readouterr().err
+
+
+def test_printed_widths_say_which_basin_definition(capsys):
+    import numpy as np
+    import xarray as xr
+
+    from basinlab.cli import print_widths
+
+    # the score rises to the right: one-sided (the default) keeps going, two-sided stops
+    score = np.array([[0.5, 0.9, 0.9, 0.97, 1.0]])[:, :, None]
+    ds = xr.Dataset({"score": (("direction", "alpha", "benchmark"), score), "base_score": ("benchmark", [0.9]),
+                     "higher_is_better": ("benchmark", [True])},
+                    coords={"direction": [0], "alpha": [-0.2, -0.1, 0.0, 0.1, 0.2], "benchmark": ["b"]})
+    print_widths(ds, 0.05)
+    one = capsys.readouterr().out
+    assert "one-sided" in one and "width >=0.3" in one
+    print_widths(ds, 0.05, sided="two")
+    two = capsys.readouterr().out
+    assert "two-sided" in two and "width 0.1 " in two

@@ -162,3 +162,57 @@ def test_bootstrap_band_empty_or_scalar():
         bootstrap_band(np.ones((0, 2)))
     with pytest.raises(ValueError, match="values must be at least 1-D"):
         bootstrap_band(1.0)
+
+
+# ----------------------------------------------------------------- one-sided bound, McNemar
+
+
+def test_one_sided_clopper_pearson_lower_bound():
+    from basinlab.stats import clopper_pearson_lower, directions_needed
+
+    # The strict-basin claim at 99% / 90%: 44 of 44 directions make it, 43 of 44 do not.
+    assert clopper_pearson_lower(44, 44, 0.99) > 0.90
+    assert clopper_pearson_lower(44, 44, 0.99) == pytest.approx(0.01 ** (1 / 44))
+    assert clopper_pearson_lower(43, 44, 0.99) < 0.90
+    assert clopper_pearson_lower(43, 43, 0.99) < 0.90
+    # two-sided needs 51: the lower end of the two-sided 99% interval puts only 0.5% in that tail
+    assert clopper_pearson(50, 50, 0.99)[0] < 0.90 < clopper_pearson(51, 51, 0.99)[0]
+    assert directions_needed(0.9, 0.99) == 44 and directions_needed(0.9, 0.99, sided="two") == 51
+    assert directions_needed(0.4, 0.5) == 1 and directions_needed(0.5, 0.5) == 2  # 0.5 ** 1 is not > 0.5
+    for k, n, c in [(0, 10, 0.95), (3, 10, 0.9), (10, 10, 0.99), (37, 50, 0.8)]:
+        ci = binomtest(k, n, alternative="greater").proportion_ci(confidence_level=c, method="exact")
+        assert clopper_pearson_lower(k, n, c) == pytest.approx(ci.low, abs=1e-10)
+        # the one-sided bound at c is the two-sided interval's lower end at 2c - 1
+        assert clopper_pearson_lower(k, n, c) == pytest.approx(clopper_pearson(k, n, 2 * c - 1)[0], abs=1e-12)
+    np.testing.assert_allclose(clopper_pearson_lower(np.array([1, 2]), 4, 0.9),
+                               [clopper_pearson_lower(1, 4, 0.9), clopper_pearson_lower(2, 4, 0.9)])
+    with pytest.raises(ValueError, match="k must lie in"):
+        clopper_pearson_lower(5, 4)
+    with pytest.raises(ValueError, match="unknown sided 'three'"):
+        directions_needed(0.9, sided="three")
+    with pytest.raises(ValueError, match="fraction"):
+        directions_needed(1.0)
+
+
+def test_mcnemar_on_a_constructed_table():
+    from basinlab.stats import mcnemar_exact
+
+    # 20 items: 10 pass both times, 6 fell (1 -> 0), 1 rose (0 -> 1), 3 fail both times.
+    before = np.array([1] * 10 + [1] * 6 + [0] * 1 + [0] * 3, float)
+    after = np.array([1] * 10 + [0] * 6 + [1] * 1 + [0] * 3, float)
+    out = mcnemar_exact(before, after)
+    assert (out["b"], out["c"], out["n"]) == (6, 1, 20)
+    assert out["p_value"] == pytest.approx(binomtest(6, 7, 0.5).pvalue)
+    assert out["p_fell"] == pytest.approx(binomtest(6, 7, 0.5, alternative="greater").pvalue)
+    assert out["p_rose"] == pytest.approx(binomtest(1, 7, 0.5, alternative="greater").pvalue)
+    assert mcnemar_exact((6, 1), None) == out | {"n": 7}
+    # the unpaired view sees 16/20 vs 11/20; the concordant items do not change the paired test
+    more = mcnemar_exact(np.r_[before, np.ones(50)], np.r_[after, np.ones(50)])
+    assert more["p_value"] == out["p_value"] and more["n"] == 70
+    assert mcnemar_exact(np.ones(5), np.ones(5))["p_value"] == 1.0  # no discordant item
+    nan_padded = mcnemar_exact(np.r_[before, np.nan], np.r_[after, np.nan])
+    assert nan_padded == out
+    with pytest.raises(ValueError, match="0/1 item scores, got 0.5"):
+        mcnemar_exact(np.array([0.5, 1.0]), np.array([1.0, 1.0]))
+    with pytest.raises(ValueError, match="one shape"):
+        mcnemar_exact(np.ones(3), np.ones(4))

@@ -9,7 +9,8 @@ Design
 - The step is :func:`basinlab.training.step.cached_step` on :func:`basinlab.training.loss.token_loss`
   (the only training step in basinlab): gradient at ``optim.perturb(params, opt_state)`` (theta + eps
   for GO, theta + rho g/|g| for SAM, theta for a plain optimizer), update applied to theta. With
-  accumulation one perturbation serves the whole effective batch. ``losses`` are the losses at that
+  accumulation GO (and continuous dropout) draw a fresh eps for every micro-batch; SAM ascends once
+  from the whole batch's gradient. ``losses`` are the losses at that
   point; the params returned and checkpointed are always theta, never the perturbed point.
 - Gradient accumulation is a ``lax.scan`` over micro-batches inside the jitted step (memory of one
   micro-batch). Every micro-batch is normalized by the token count of the whole effective batch, so

@@ -49,7 +49,11 @@ gradient: ``chain(clip_by_global_norm(1.0), go(adamw))`` clips the gradient at t
 AdamW's weight decay reads theta, and ``theta + eps`` only exists inside the step, so the params
 returned by a step (the ones a checkpoint saves) are always theta.
 
-Gradient accumulation: wrap ``MultiSteps`` *inside* the perturbation,
+Gradient accumulation inside one step (:func:`basinlab.training.step.train_step` with
+``micro_batches=True``, what ``finetune(grad_accum=k)`` runs): micro-batch j of step t gets its own
+eps from ``fold_in(fold_in(key, t), j)`` (``perturb(..., micro_batch=j)``), so the accumulated
+gradient averages k noise draws, as k optimizer steps of GO would. With optax's MultiSteps, wrap
+``MultiSteps`` *inside* the perturbation,
 ``go(optax.MultiSteps(adamw, k), sigma, key)``. GO's count then ticks on every micro-batch, so each
 micro-batch gets a fresh eps, and the accumulated update is applied to theta. The other nesting,
 ``MultiSteps(go(adamw), k)``, would freeze GO's count between emits (MultiSteps only commits its
@@ -263,7 +267,7 @@ def needs_gradient(opt_state) -> bool:
     return perturbation_kind(opt_state) == "sam"
 
 
-def perturb(params, opt_state, grads=None):
+def perturb(params, opt_state, grads=None, *, micro_batch=None):
     """The point at which to take this step's gradient (a pytree like ``params``).
 
     GO: ``theta + eps_t``; continuous dropout: ``theta * (1 + eps_t)``; SAM:
@@ -271,6 +275,11 @@ def perturb(params, opt_state, grads=None):
     optax optimizer (no :class:`PerturbState` in ``opt_state``): ``params`` itself. Unperturbed
     leaves are returned as they are. Pure and jittable; call it before ``update``, which advances
     the step. Never store the result: it is not the model.
+
+    micro_batch: for gradient accumulation inside one step (GO, continuous dropout), the index j
+    (an int or traced int32) of the micro-batch: its eps is drawn from ``fold_in(fold_in(key, t), j)``,
+    so every micro-batch of a step gets a fresh eps (:func:`basinlab.training.step.train_step` does
+    this). None (one batch): ``fold_in(key, t)``. SAM ignores it (one ascent step per batch).
     """
     state = _find(opt_state)
     if state is None:
@@ -294,6 +303,8 @@ def perturb(params, opt_state, grads=None):
         deltas = [factor * jnp.asarray(g[i], _F32) for i in kept]
     else:
         step_key = jax.random.fold_in(state.key, state.count)
+        if micro_batch is not None:
+            step_key = jax.random.fold_in(step_key, micro_batch)
         deltas = []
         for i in kept:
             eps = spec.scale * directions.leaf_direction(step_key, i, paths[i], items[i])

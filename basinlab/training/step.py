@@ -23,7 +23,9 @@ import optax
 
 from basinlab.training import optim
 
-__all__ = ["cached_step", "train_step"]
+__all__ = ["NOISE_KINDS", "cached_step", "train_step"]
+
+NOISE_KINDS = ("go", "continuous_dropout")  # perturbations drawn afresh for every micro-batch
 
 
 def train_step(loss_fn: Callable[[Any, Any], jax.Array], optimizer: optax.GradientTransformation,
@@ -36,9 +38,12 @@ def train_step(loss_fn: Callable[[Any, Any], jax.Array], optimizer: optax.Gradie
     returned params are theta after the update, never the perturbed point.
 
     micro_batches: every leaf of ``batch`` has a leading micro-batch axis [k, ...]; the loss and
-      gradient are the *sums* over the k micro-batches of ``loss_fn`` at one point (a ``lax.scan``
-      holding one micro-batch's activations), so ``loss_fn`` normalizes by the whole batch (e.g.
-      divides by its total token count). One perturbation serves the whole batch.
+      gradient are the *sums* over the k micro-batches of ``loss_fn`` (a ``lax.scan`` holding one
+      micro-batch's activations), so ``loss_fn`` normalizes by the whole batch (e.g. divides by its
+      total token count). GO and continuous dropout draw a fresh eps for every micro-batch
+      (``optim.perturb(..., micro_batch=j)``; with k = 1 the eps of an unsplit batch); SAM takes
+      one ascent step from the whole batch's gradient at theta; plain optimizers take every
+      micro-batch's gradient at theta.
 
     metrics (float32 scalars; ``finite`` a bool):
       ``loss``: the loss at the point where the gradient was taken (theta + eps for GO).
@@ -48,20 +53,24 @@ def train_step(loss_fn: Callable[[Any, Any], jax.Array], optimizer: optax.Gradie
         SAM's first pass); for GO and continuous dropout only with ``loss_at_theta=True``, which
         costs one extra forward pass per step.
     """
-    value_and_grad = jax.value_and_grad(loss_fn)
+    one_value_and_grad = jax.value_and_grad(loss_fn)
+    value_and_grad = one_value_and_grad
     if micro_batches:
         value_and_grad = _summed_over_micro_batches(value_and_grad)
         loss_fn = _summed_over_micro_batches(loss_fn)
 
     def step(params, opt_state, batch):
         metrics = {}
-        plain = optim.perturbation_kind(opt_state) is None
+        kind = optim.perturbation_kind(opt_state)
+        plain = kind is None
         if optim.needs_gradient(opt_state):
             metrics["loss_theta"], grads_theta = value_and_grad(params, batch)
             point = optim.perturb(params, opt_state, grads_theta)
+            loss, grads = value_and_grad(point, batch)
+        elif micro_batches and kind in NOISE_KINDS:
+            loss, grads = _fresh_noise_per_micro_batch(one_value_and_grad, params, opt_state, batch)
         else:
-            point = optim.perturb(params, opt_state)
-        loss, grads = value_and_grad(point, batch)
+            loss, grads = value_and_grad(optim.perturb(params, opt_state), batch)
         if plain:
             metrics["loss_theta"] = loss
         elif loss_at_theta and "loss_theta" not in metrics:
@@ -75,6 +84,24 @@ def train_step(loss_fn: Callable[[Any, Any], jax.Array], optimizer: optax.Gradie
         return params, opt_state, metrics
 
     return step
+
+
+def _fresh_noise_per_micro_batch(value_and_grad, params, opt_state, batch):
+    """(loss, grads) summed over the leading micro-batch axis of batch, micro-batch j evaluated at
+    its own point ``optim.perturb(params, opt_state, micro_batch=j)`` (a scan)."""
+    k = jax.tree_util.tree_leaves(batch)[0].shape[0]
+    if k == 1:  # static: an unsplit batch keeps the eps of a step without accumulation
+        return value_and_grad(optim.perturb(params, opt_state), jax.tree_util.tree_map(lambda x: x[0], batch))
+
+    def body(total, xs):
+        j, micro = xs
+        out = value_and_grad(optim.perturb(params, opt_state, micro_batch=j), micro)
+        return jax.tree_util.tree_map(jnp.add, total, out), None
+
+    first = jax.tree_util.tree_map(lambda x: x[0], batch)
+    shapes = jax.eval_shape(value_and_grad, params, first)
+    zeros = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+    return jax.lax.scan(body, zeros, (jnp.arange(k, dtype=jnp.int32), batch))[0]
 
 
 def _summed_over_micro_batches(fn):

@@ -183,7 +183,8 @@ def curves(
                 # Shapes have no hover, so the legend entry (shown once) explains the line.
                 fig.add_vline(
                     x=float(edges[side].sel(benchmark=b).median("direction")), row=row, col=col,
-                    line=dict(color=colour, dash="dashdot", width=1.5), name=f"{tag}median basin edge (tol = {tol:g})",
+                    line=dict(color=colour, dash="dashdot", width=1.5),
+                    name=f"{tag}median basin edge (one-sided, tol = {tol:g})",
                     showlegend=first and side == "left", legendgroup=f"{group}-edge",
                 )
 
@@ -345,9 +346,10 @@ def widths(
                 meta={"kind": "median", "benchmark": b},
             ))
     first = items[0][1]
-    ylabel = f"basin width in {_label(first['alpha'])} (tol = {tol:g} in {variable})"
+    ylabel = f"basin width in {_label(first['alpha'])} (one-sided, tol = {tol:g} in {variable})"
     fig.update_layout(
-        template=style.TEMPLATE, title=f"Basin width across models (tol = {tol:g})", yaxis_title=ylabel,
+        template=style.TEMPLATE, title=f"Basin width across models (one-sided basins, tol = {tol:g})",
+        yaxis_title=ylabel,
         xaxis_title="model" if x == "label" else "parameter count d", boxmode="group",
         xaxis_type="log" if log_x else None,
     )

@@ -76,7 +76,7 @@ def landscapes(datasets: Mapping[str, xr.Dataset], tol: float = 0.05, variable: 
     first = next(iter(datasets.values()))
     unit = "next-token accuracy" if variable == "score" else "NLL (nats/token)"
     fig.update_layout(template=style.TEMPLATE, xaxis_title="α (per-coordinate noise std of θ0 + αδ, δ ~ N(0, I))",
-                      yaxis_title=unit, title=f"Most-case landscapes, basin edge at |Δ| = {tol:g} "
+                      yaxis_title=unit, title=f"Most-case landscapes, one-sided basin edge at a drop of {tol:g} "
                       f"({first['direction'].size} directions)")
     return fig
 

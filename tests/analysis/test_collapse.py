@@ -34,3 +34,16 @@ def test_collapse_compares_first_exit_with_the_median_random_edge():
         collapse.collapse(worst, rand, tol=-1)
     with pytest.raises(ValueError, match=r"\['b1'\] are in the worst-case sweep but not in the random one"):
         collapse.collapse(worst, rand.sel(benchmark=["b0"]))
+
+
+def test_a_rising_score_collapses_only_two_sided():
+    alphas = np.array([0.0, 1e-4, 1e-3])
+    worst = sweep([[[0.5], [0.7], [0.9]]], alphas, [0.5])  # the score *rises* along the direction
+    ra = np.array([-0.01, 0.0, 0.01])
+    rand = sweep([[[0.5], [0.5], [0.5]]], ra, [0.5])
+    one = collapse.collapse(worst, rand, tol=0.1)
+    assert math.isinf(one["worst_alpha"].values[0]) and one.attrs["sided"] == "one"
+    two = collapse.collapse(worst, rand, tol=0.1, sided="two")
+    assert two["worst_alpha"].values[0] == 1e-4 and two.attrs["sided"] == "two"
+    with pytest.raises(ValueError, match="unknown sided"):
+        collapse.collapse(worst, rand, sided="up")

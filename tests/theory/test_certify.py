@@ -71,3 +71,32 @@ def test_bad_input_names_the_argument(model, kwargs, match):
     bench = Benchmark("halfspace", {"sigma": jnp.float32(0.01)}, score_fn, 1, "indicator")
     with pytest.raises(ValueError, match=match):
         smoothed_score(model, bench, **{"sigma": 0.01, "n": 5, **kwargs})
+
+
+def test_certificates_say_when_the_bound_is_vacuous_and_the_largest_certified_radius(model):
+    from basinlab.theory import certified_radius
+    from basinlab.theory.certify import VACUOUS, Certificate, certificates
+
+    sigma, offset = 0.01, 2.0
+    _, score_fn, w, wnorm = half_space(model.params, offset)
+    bench = Benchmark("halfspace", {"sigma": jnp.float32(sigma)}, score_fn, 1, "indicator")
+    w_tree = jax.tree.unflatten(jax.tree.structure(model.params), w)
+    runs = {name: jax.tree.map(lambda p, wi, r=r: p - r * wi / wnorm, model.params, w_tree)
+            for name, r in {"near": 0.5 * sigma, "adversarial-like": 250 * sigma}.items()}
+    out = certificates(model, runs, bench, sigma=sigma, n=16, confidence=0.99, measure=False)
+    assert out["r_over_sigma"].values == pytest.approx([0.5, 250.0], rel=1e-3)
+    p_lower = float(out["p_a_lower"].item())
+    assert 0 < p_lower < 1
+    near, far = out.sel(benchmark="halfspace", run="near"), out.sel(benchmark="halfspace", run="adversarial-like")
+    assert float(near["bound"]) == pytest.approx(strong_bound(p_lower, float(near["r"]), sigma))
+    assert not bool(near["vacuous"]) and bool(far["vacuous"]) and float(far["bound"]) < VACUOUS
+    assert float(far["max_radius"]) == pytest.approx(certified_radius(p_lower, sigma, p_lower / 2))
+    assert np.isnan(float(far["measured_mean"]))
+    # the Certificate's own text says it plainly
+    p_a = smoothed_score(model, bench, sigma=sigma, n=16, confidence=0.99)
+    cert = Certificate("halfspace", sigma, float(far["r"]), p_a, float(far["bound"]), 0.0, None)
+    assert cert.vacuous and cert.r_over_sigma == pytest.approx(250, rel=1e-3)
+    assert "VACUOUS" in str(cert) and "largest r this p_A certifies" in str(cert)
+    assert cert.max_radius(q=0.999) == 0.0 or p_lower > 0.999
+    with pytest.raises(ValueError, match="runs is empty"):
+        certificates(model, {}, bench, sigma=sigma, n=4)

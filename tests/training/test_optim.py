@@ -273,18 +273,65 @@ def test_micro_batches_sum_to_the_whole_batch_gradient():
         h = jnp.tanh(xb @ p["l1"]["kernel"] + 0.1) * p["norm"]["scale"]
         return jnp.sum(jnp.square(h @ p["l2"]["kernel"] - yb)) / 32
 
+    micro = (x.reshape(2, 16, 4), y.reshape(2, 16, 1))
+    for opt in (optax.sgd(0.1),):  # no noise: the same point for both halves
+        params, state = mlp_params(), opt.init(mlp_params())
+        whole = jax.jit(train_step(mlp_loss, opt))(params, state, (x, y))
+        split = jax.jit(train_step(half_loss, opt, micro_batches=True))(params, state, micro)
+        np.testing.assert_allclose(split[2]["loss"], whole[2]["loss"], rtol=1e-5)
+        for a, b in zip(jax.tree.leaves(split[0]), jax.tree.leaves(whole[0]), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    # GO, one micro-batch of all 32 rows: no scan, the eps of the unsplit batch, the same step
     opt = optim.go(optax.sgd(0.1), 0.05, KEY)
     params, state = mlp_params(), opt.init(mlp_params())
     whole = jax.jit(train_step(mlp_loss, opt))(params, state, (x, y))
-    micro = (x.reshape(2, 16, 4), y.reshape(2, 16, 1))
-    split = jax.jit(train_step(half_loss, opt, micro_batches=True))(params, state, micro)
-    np.testing.assert_allclose(split[2]["loss"], whole[2]["loss"], rtol=1e-5)
-    for a, b in zip(jax.tree.leaves(split[0]), jax.tree.leaves(whole[0]), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
-    # one micro-batch of all 32 rows: no scan, the sum/32 loss is the mean
     one = jax.jit(train_step(half_loss, opt, micro_batches=True))(params, state, (x[None], y[None]))
     np.testing.assert_allclose(one[2]["loss"], whole[2]["loss"], rtol=1e-6)
-    assert int(one[1].count) == int(split[1].count) == 1  # one perturbation for the whole batch
+    for a, b in zip(jax.tree.leaves(one[0]), jax.tree.leaves(whole[0]), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert int(one[1].count) == 1
+
+
+def test_go_draws_a_fresh_eps_for_every_micro_batch():
+    """Gradient accumulation inside one step: micro-batch j is evaluated at theta + eps_{t,j}, eps
+    from fold_in(fold_in(key, t), j), and the summed gradient updates theta."""
+    x, y = mlp_batch(n=32)
+    k, sigma, lr = 2, 0.05, 0.1
+
+    def part_loss(p, batch):  # each micro-batch's squared error sum / 32
+        xb, yb = batch
+        h = jnp.tanh(xb @ p["l1"]["kernel"] + 0.1) * p["norm"]["scale"]
+        return jnp.sum(jnp.square(h @ p["l2"]["kernel"] - yb)) / 32
+
+    opt = optim.go(optax.sgd(lr), sigma, KEY)
+    theta = mlp_params()
+    state = opt.init(theta)
+    micro = (x.reshape(k, 16, 4), y.reshape(k, 16, 1))
+    step = jax.jit(train_step(part_loss, opt, micro_batches=True))
+    params, state1, metrics = step(theta, state, micro)
+    # reference, written out: the point of micro-batch j, its gradient, the sum
+    point_at = jax.jit(lambda j: optim.perturb(theta, state, micro_batch=j))
+    points = [point_at(j) for j in range(k)]
+    # the documented key scheme, for the last micro-batch
+    z = D.gaussian(jax.random.fold_in(jax.random.fold_in(KEY, 0), k - 1), theta)
+    for a, t, e in zip(jax.tree.leaves(points[-1]), jax.tree.leaves(theta), jax.tree.leaves(z), strict=True):
+        np.testing.assert_allclose(a, t + sigma * e, rtol=1e-6, atol=1e-7)
+    eps = [np.concatenate([np.ravel(a - t) for a, t in zip(jax.tree.leaves(p), jax.tree.leaves(theta), strict=True)])
+           for p in points]
+    assert abs(np.corrcoef(eps[0], eps[1])[0, 1]) < 0.5  # each micro-batch has its own noise
+    value_and_grad = jax.jit(jax.value_and_grad(part_loss))
+    losses, grads = zip(*[value_and_grad(points[j], (micro[0][j], micro[1][j])) for j in range(k)], strict=True)
+    total = jax.tree.map(lambda *g: sum(g), *grads)
+    want = jax.tree.map(lambda t, g: t - lr * g, theta, total)
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(want), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(metrics["loss"], sum(losses), rtol=1e-5)
+    assert int(state1.count) == 1  # one optimizer step
+    # the old behaviour, one eps shared by all micro-batches, gives another update
+    shared = optim.perturb(theta, state)
+    shared_total = jax.tree.map(lambda *g: sum(g), *[value_and_grad(shared, (micro[0][j], micro[1][j]))[1]
+                                                     for j in range(k)])
+    assert not np.allclose(jax.tree.leaves(total)[0], jax.tree.leaves(shared_total)[0], rtol=1e-3)
 
 
 def test_cached_step_is_compiled_once_per_loss_and_optimizer():

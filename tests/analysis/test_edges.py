@@ -1,0 +1,99 @@
+"""Basin edges by walk and bisection (basinlab.analysis.edges) against the dense grid, on analytic landscapes."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from basinlab.analysis import basin_edges
+from basinlab.analysis.edges import next_alpha
+from basinlab.benchmarks import Benchmark
+from basinlab.benchmarks.base import Scores
+from basinlab.landscape import DirectionRecipe, landscape
+from basinlab.landscape.directions import regenerate
+
+PRECISION = 5e-4
+DENSE = np.round(np.arange(-0.01, 0.01 + 1e-9, PRECISION), 10)  # 41 points, the paper's step
+
+
+@pytest.fixture(scope="module")
+def analytic(tiny_smol):
+    """Two benchmarks whose scores are analytic functions of the perturbation theta - theta0, on a
+    model whose params are one vector of 4096 (the tiny model's spec, which they never call):
+    bowl = 1 - |theta - theta0| / (0.03 sqrt(d)) (symmetric: alpha |delta| / sqrt(d) ~ |alpha|, edge
+    near 0.003 at tol 0.1); tilt = 0.5 + 23 * the coordinate along direction 0 (rises on one side)."""
+    w = jnp.asarray(np.random.RandomState(0).normal(size=(64, 64)), jnp.float32)
+    theta0 = {"embed": {"embedding": w}}  # the one leaf (its name gives model.dtype)
+    model = tiny_smol.with_params(theta0)
+    u = regenerate(DirectionRecipe(seed=0), theta0)["embed"]["embedding"]
+    u_sq = float(jnp.sum(u * u))
+
+    def bowl(spec, params, data, compute_dtype):
+        r = jnp.sqrt(jnp.mean((params["embed"]["embedding"].astype(jnp.float32) - w) ** 2))
+        return Scores(score=(1.0 - r / 0.03)[None])
+
+    def tilt(spec, params, data, compute_dtype):
+        along = jnp.sum((params["embed"]["embedding"].astype(jnp.float32) - w) * u) / u_sq
+        return Scores(score=(0.5 + 23.0 * along)[None])
+
+    return model, Benchmark("bowl", {}, bowl, 1, "analytic"), Benchmark("tilt", {}, tilt, 1, "analytic")
+
+
+@pytest.mark.slow  # ~40 landscape calls and one compilation: about 10 s on this shared 2-core machine
+def test_bisection_finds_the_dense_grids_edges_with_fewer_evaluations(analytic, tmp_path):
+    model, bowl, tilt = analytic
+    dense = landscape(model, [bowl, tilt], directions=2, alphas=DENSE, progress=False, chunk_size=2)
+    store = tmp_path / "edges"
+    edges = basin_edges(model, [bowl, tilt], directions=2, tol=0.1, precision=PRECISION, max_alpha=0.01,
+                        store=store)
+    for sided in ("one", "two"):
+        grid = dense.basin.width(0.1, sided=sided)
+        found = edges if sided == "one" else basin_edges(model, [bowl, tilt], directions=2, tol=0.1,
+                                                         precision=PRECISION, max_alpha=0.01, sided="two")
+        assert found.attrs["sided"] == sided
+        for side in ("left", "right"):
+            # low is the last point inside, like the grid's edge: the two agree within precision
+            np.testing.assert_allclose(found[side].values, grid[side].values, atol=PRECISION + 1e-12)
+            hi = found["high"].sel(side=side).values
+            lo = found["low"].sel(side=side).values
+            ok = ~found["censored"].sel(side=side).values
+            assert np.all(hi[ok] - lo[ok] <= PRECISION + 1e-12) and np.all(np.isnan(hi[~ok]))
+    # the bowl has a finite edge near 0.003 on every side; one-sided, tilt rises on the right of
+    # direction 0 (censored at max_alpha) and falls on its left (edge 0.1 / 23); two-sided both end
+    bowl_edges = edges["low"].sel(benchmark="bowl").values
+    assert np.all((bowl_edges > 0.002) & (bowl_edges < 0.004)) and not edges["censored"].sel(benchmark="bowl").any()
+    t0 = edges.sel(benchmark="tilt", direction=0)
+    assert bool(t0["censored"].sel(side="right")) and float(t0["right"]) == 0.01
+    assert float(t0["crossing"].sel(side="left")) == pytest.approx(-0.1 / 23, abs=2e-5)
+    assert edges.attrs["n_evaluations"] < dense.sizes["alpha"] * 2  # both benchmarks: still fewer points
+    # a rerun finds every point in the store and evaluates nothing
+    files = {p: p.stat().st_mtime_ns for p in store.rglob("*.npz")}
+    again = basin_edges(model, [bowl, tilt], directions=2, tol=0.1, precision=PRECISION, max_alpha=0.01,
+                        store=store)
+    assert {p: p.stat().st_mtime_ns for p in store.rglob("*.npz")} == files
+    np.testing.assert_array_equal(again["low"].values, edges["low"].values)
+    # one benchmark alone: 4-5x fewer evaluations than the 40-point dense grid per direction
+    alone = basin_edges(model, bowl, directions=1, tol=0.1, precision=PRECISION, max_alpha=0.01)
+    assert np.all(alone["n_evaluations"].values <= 40 / 4)
+
+
+def test_next_alpha_walks_then_bisects():
+    args = dict(tol=0.1, precision=0.01, start=0.02, growth=2.0, max_alpha=0.5)
+    assert next_alpha([], **args) == (0.02, 0.0, None)
+    assert next_alpha([(0.02, 0.0)], **args) == (0.04, 0.02, None)
+    assert next_alpha([(0.02, 0.0), (0.04, 0.5)], **args) == (0.03, 0.02, 0.04)
+    assert next_alpha([(0.02, 0.0), (0.03, 0.05), (0.04, 0.5)], **args) == (None, 0.03, 0.04)
+    # a NaN point is outside; points beyond the first outside are ignored; a rise is inside (negative drop)
+    assert next_alpha([(0.02, float("nan")), (0.04, 0.0)], **args) == (0.01, 0.0, 0.02)
+    assert next_alpha([(0.02, -0.3)], **args)[1] == 0.02
+    assert next_alpha([(0.5, 0.0)], **args) == (None, 0.5, None)  # censored at max_alpha
+    assert next_alpha([(0.4, 0.0)], **args)[0] == 0.5  # the last rung is max_alpha itself
+
+
+def test_bad_arguments_name_the_value(analytic):
+    model, bowl, _ = analytic
+    for kwargs, match in [(dict(sided="both"), "unknown sided 'both'"), (dict(precision=0.0), "precision must be > 0"),
+                          (dict(variable="loss"), "unknown variable 'loss'"), (dict(growth=1.0), "growth must be > 1"),
+                          (dict(start=0.5, max_alpha=0.1), "need 0 < start <= max_alpha"),
+                          (dict(alphas=[0.1]), "'alphas' is set by basin_edges"), (dict(directions=[]), "directions")]:
+        with pytest.raises(ValueError, match=match):
+            basin_edges(model, bowl, **kwargs)
