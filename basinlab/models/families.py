@@ -50,7 +50,9 @@ def spec_from_config(config: Mapping[str, Any], name: str = "") -> ModelSpec:
 
 
 def params_from_state_dict(
-    config: Mapping[str, Any], spec: ModelSpec, tensors: Mapping[str, Any], where: str = "checkpoint"
+    config: Mapping[str, Any], spec: ModelSpec, tensors: Mapping[str, Any], where: str = "checkpoint",
+    place=None,
 ) -> dict:
-    """basinlab params (numpy leaves) from a Hugging Face state dict (PyTorch names and layout)."""
-    return _family(config).params_from_state_dict(spec, tensors, where=where)
+    """basinlab params from a Hugging Face state dict (PyTorch names and layout): numpy leaves, or
+    ``place(path, leaf)`` of each leaf as soon as it is built (see ``namemap.load_params``)."""
+    return _family(config).params_from_state_dict(spec, tensors, where=where, place=place)

@@ -100,9 +100,10 @@ def tensor_map(spec: ModelSpec) -> list[N.Entry]:
 IGNORED = ("lm_head.weight", "*.attn.bias", "*.attn.masked_bias")
 
 
-def params_from_state_dict(spec: ModelSpec, tensors: Mapping[str, Any], where: str = "checkpoint") -> dict:
+def params_from_state_dict(spec: ModelSpec, tensors: Mapping[str, Any], where: str = "checkpoint",
+                           place=None) -> dict:
     """basinlab params (numpy leaves) from a GPT-2 state dict (with or without "transformer.")."""
     # The original OpenAI-converted checkpoints omit the "transformer." prefix.
     if not any(k.startswith("transformer.") for k in tensors):
-        tensors = {f"transformer.{k}" if k != "lm_head.weight" else k: v for k, v in tensors.items()}
-    return N.load_params(tensor_map(spec), spec, tensors, where, ignore=IGNORED)
+        tensors = N.Renamed(tensors, {f"transformer.{k}" if k != "lm_head.weight" else k: k for k in tensors})
+    return N.load_params(tensor_map(spec), spec, tensors, where, ignore=IGNORED, place=place)

@@ -115,6 +115,7 @@ def tensor_map(spec: ModelSpec) -> list[N.Entry]:
 IGNORED = ("lm_head.weight", "*rotary_emb.inv_freq")
 
 
-def params_from_state_dict(spec: ModelSpec, tensors: Mapping[str, Any], where: str = "checkpoint") -> dict:
+def params_from_state_dict(spec: ModelSpec, tensors: Mapping[str, Any], where: str = "checkpoint",
+                           place=None) -> dict:
     """basinlab params (numpy leaves) from Hugging Face tensor names. See transformer.py for the layout."""
-    return N.load_params(tensor_map(spec), spec, tensors, where, ignore=IGNORED)
+    return N.load_params(tensor_map(spec), spec, tensors, where, ignore=IGNORED, place=place)

@@ -10,8 +10,10 @@ import json
 import os
 import pathlib
 import re
+from collections.abc import Mapping
 from typing import Any
 
+import jax.numpy as jnp
 import numpy as np
 
 from basinlab.models import families
@@ -108,8 +110,11 @@ def _from_hf_folder(folder: pathlib.Path, dtype, compute_dtype, name, allow_nonf
     tensors = read_weights(folder)
     _check_float_tensors(tensors, folder)
     check_finite(nonfinite_tensors(tensors), str(folder), allow_nonfinite)
-    params = families.params_from_state_dict(config, spec, tensors, where=str(folder))
-    return Model(spec, to_jax(params, dtype), _folder_tokenizer(folder), str(folder), compute_dtype)
+    # Each stacked leaf goes to the device as soon as it is built, so the host never holds the whole
+    # model (nor a float32 copy of it): safetensors are read one tensor at a time, memory-mapped.
+    params = families.params_from_state_dict(config, spec, tensors, where=str(folder),
+                                             place=lambda path, x: jnp.asarray(x, dtype=dtype))
+    return Model(spec, params, _folder_tokenizer(folder), str(folder), compute_dtype)
 
 
 # Sizes a config.json must state (transformers' defaults for them describe some other model).
@@ -138,37 +143,75 @@ def _check_config(raw) -> None:
             raise ValueError(f"{k} must be a positive integer, got {v!r}")
 
 
-def _check_float_tensors(tensors: dict, where) -> None:
-    for k, v in tensors.items():
-        dt = np.asarray(v).dtype
+def _check_float_tensors(tensors, where) -> None:
+    for k in tensors:
+        dt = tensors.dtype(k) if isinstance(tensors, SafetensorsFiles) else np.asarray(tensors[k]).dtype
         if dt.kind != "f" and dt.name != "bfloat16":
             raise ValueError(f"{where}: tensor {k!r} has dtype {dt.name}; expected a floating-point tensor "
                              f"(float32, float16 or bfloat16)")
 
 
-def read_weights(folder: pathlib.Path) -> dict[str, np.ndarray]:
-    """All tensors of a Hugging Face folder: *.safetensors, else pytorch_model*.bin (needs torch)."""
+def read_weights(folder: pathlib.Path) -> Mapping[str, np.ndarray]:
+    """All tensors of a Hugging Face folder: *.safetensors (a lazy :class:`SafetensorsFiles`),
+    else pytorch_model*.bin (needs torch)."""
     files = sorted(folder.glob("*.safetensors"))
     if files:
-        tensors = {}
-        for f in files:
-            tensors.update(_read_safetensors(f))
-        return tensors
+        return SafetensorsFiles(files)
     bins = sorted(folder.glob("pytorch_model*.bin"))
     if bins:
         return _read_torch_bins(bins)
     raise FileNotFoundError(f"no weights in {folder}: expected *.safetensors or pytorch_model*.bin files")
 
 
-def _read_safetensors(path: pathlib.Path) -> dict[str, np.ndarray]:
-    from safetensors import SafetensorError, safe_open
+class SafetensorsFiles(Mapping):
+    """The tensors of some .safetensors files by name, each read from its (memory-mapped) file only
+    when asked for, so a checkpoint never has to fit in host memory at once. ValueError naming the
+    file for a file that cannot be read."""
 
-    try:
-        # The flax framework returns jax arrays and handles bfloat16, which numpy lacks.
-        with safe_open(str(path), framework="flax") as f:
-            return {k: np.asarray(f.get_tensor(k)) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError) as e:
-        raise ValueError(f"{path} is not a readable safetensors file (corrupt or truncated?): {e}") from None
+    def __init__(self, paths):
+        self.files: dict[str, pathlib.Path] = {}
+        self._dtypes: dict[str, np.dtype] = {}
+        for path in paths:
+            with self._open(path) as f:
+                for name in f.keys():
+                    self.files[name] = path
+                    self._dtypes[name] = _SAFETENSORS_DTYPES.get(f.get_slice(name).get_dtype(), np.dtype("V"))
+
+    @staticmethod
+    def _open(path):
+        from safetensors import safe_open
+
+        try:
+            # The flax framework returns jax arrays and handles bfloat16, which numpy lacks.
+            return safe_open(str(path), framework="flax")
+        except Exception as e:  # SafetensorError and OSError for truncated or foreign files
+            raise ValueError(f"{path} is not a readable safetensors file (corrupt or truncated?): {e}") from None
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        path = self.files[name]
+        try:
+            with self._open(path) as f:
+                return np.asarray(f.get_tensor(name))
+        except ValueError:
+            raise
+        except Exception as e:
+            raise ValueError(f"{path}: tensor {name!r} cannot be read (corrupt or truncated?): {e}") from None
+
+    def __iter__(self):
+        return iter(self.files)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def dtype(self, name: str) -> np.dtype:
+        """The stored dtype of ``name``, without reading it."""
+        return self._dtypes[name]
+
+
+_SAFETENSORS_DTYPES = {"F64": np.dtype("float64"), "F32": np.dtype("float32"), "F16": np.dtype("float16"),
+                       "BF16": jnp.dtype(jnp.bfloat16), "I64": np.dtype("int64"), "I32": np.dtype("int32"),
+                       "I16": np.dtype("int16"), "I8": np.dtype("int8"), "U8": np.dtype("uint8"),
+                       "BOOL": np.dtype("bool")}
 
 
 def _read_torch_bins(paths) -> dict[str, np.ndarray]:

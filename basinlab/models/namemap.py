@@ -92,6 +92,23 @@ def norm(hf: str, params: str, bias: bool) -> list[Entry]:
     return out + [Entry(f"{hf}.bias", f"{params}/bias", ("D",))] if bias else out
 
 
+class Renamed(Mapping):
+    """A view of ``tensors`` under other names (``names``: new name -> old name); values are read
+    from ``tensors`` only when asked for (a lazy mapping stays lazy)."""
+
+    def __init__(self, tensors: Mapping[str, Any], names: Mapping[str, str]):
+        self.tensors, self.names = tensors, dict(names)
+
+    def __getitem__(self, name: str):
+        return self.tensors[self.names[name]]
+
+    def __iter__(self):
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
 class TensorSource:
     """Shape-checked, use-tracked access to a checkpoint's tensors (PyTorch names and layout)."""
 
@@ -133,11 +150,13 @@ def _layers(entry: Entry, spec: ModelSpec) -> Sequence[int | None]:
 
 
 def load_params(entries: Sequence[Entry], spec: ModelSpec, tensors: Mapping[str, Any], where: str = "checkpoint",
-                ignore: Iterable[str] = ()) -> dict:
+                ignore: Iterable[str] = (), place=None) -> dict:
     """basinlab params (numpy leaves) from a state dict, through `entries`.
 
     ValueError for a missing tensor or a wrong shape (naming it), and for any tensor that no entry
-    reads unless it matches an `ignore` glob (buffers, a tied head's copy).
+    reads unless it matches an `ignore` glob (buffers, a tied head's copy). tensors may be lazy (read
+    on access); `place(path, leaf)`, when given, replaces each leaf as soon as it is built (e.g. puts
+    it on a device), so no more than one entry's tensors are on the host at a time.
     """
     src = TensorSource(tensors, where)
     size = dims(spec)
@@ -146,7 +165,9 @@ def load_params(entries: Sequence[Entry], spec: ModelSpec, tensors: Mapping[str,
         shape = tuple(size[s] for s in e.shape)
         per_layer = [e.layout.to_params(src.get(e.names(i), shape), spec) for i in _layers(e, spec)]
         for j, path in enumerate(e.params):
-            flat[path] = np.stack([leaves[j] for leaves in per_layer]) if e.per_layer else per_layer[0][j]
+            leaf = np.stack([leaves[j] for leaves in per_layer]) if e.per_layer else per_layer[0][j]
+            flat[path] = leaf if place is None else place(path, leaf)
+        del per_layer
     src.check_all_used(ignore)
     params: dict = {}
     for path, value in flat.items():

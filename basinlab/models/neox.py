@@ -113,6 +113,7 @@ def tensor_map(spec: ModelSpec) -> list[N.Entry]:
 IGNORED = ("lm_head.weight", "*rotary_emb.inv_freq", "*.attention.bias", "*.attention.masked_bias")
 
 
-def params_from_state_dict(spec: ModelSpec, tensors: Mapping[str, Any], where: str = "checkpoint") -> dict:
+def params_from_state_dict(spec: ModelSpec, tensors: Mapping[str, Any], where: str = "checkpoint",
+                           place=None) -> dict:
     """basinlab params (numpy leaves) from a GPT-NeoX/Pythia state dict."""
-    return N.load_params(tensor_map(spec), spec, tensors, where, ignore=IGNORED)
+    return N.load_params(tensor_map(spec), spec, tensors, where, ignore=IGNORED, place=place)
