@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from basinlab import validate
+from basinlab.models.decode import decode_cache, decode_step, decode_weights
 from basinlab.models.spec import ModelSpec
 from basinlab.models.stops import StopTable, stop_step
 from basinlab.models.transformer import default_positions, forward_cached, init_cache
@@ -41,7 +42,11 @@ def prefill(spec: ModelSpec, params: dict, prefix: jax.Array, compute_dtype=None
     """The keys and values of a shared prefix [P] (one row): {"k", "v"} [L, 1, P, K, Dh], for
     `generate_until(..., prefix_cache=...)` when several batches share one prefix."""
     compute_dtype = jnp.dtype(compute_dtype or params["embed"]["embedding"].dtype)
-    prefix = jnp.asarray(prefix, jnp.int32)
+    return _prefill(spec, params, jnp.asarray(prefix, jnp.int32), compute_dtype)
+
+
+@functools.partial(jax.jit, static_argnames=("spec", "compute_dtype"))
+def _prefill(spec, params, prefix, compute_dtype):
     tp = prefix.shape[0]
     one = init_cache(spec, 1, tp, dtype=compute_dtype)
     _, one = forward_cached(spec, params, prefix[None], one, attention_mask=jnp.ones((1, tp), jnp.int32),
@@ -99,7 +104,10 @@ def _generate(
 
     out = jnp.full((b, max_new_tokens), pad_id, jnp.int32)
     zeros = jnp.zeros((b,), jnp.int32)
-    init = (jnp.int32(0), choose(logits[:, -1], 0), positions[:, -1] + 1, jnp.zeros((b,), bool), zeros, out, cache)
+    # Decode steps read weights sliced once and per-layer cache buffers (models.decode): no copy per step.
+    weights = decode_weights(spec, params, compute_dtype)
+    init = (jnp.int32(0), choose(logits[:, -1], 0), positions[:, -1] + 1, jnp.zeros((b,), bool), zeros, out,
+            decode_cache(cache))
 
     def cond(s):
         i, _, _, done, _, _, _ = s
@@ -108,11 +116,8 @@ def _generate(
     def body(s):
         i, token, pos, done, state, out, cache = s
         out, done, state = emit(i, token, done, state, out)
-        logits, cache = forward_cached(
-            spec, params, token[:, None], cache, attention_mask=jnp.ones((b, 1), jnp.int32),
-            positions=pos[:, None], compute_dtype=compute_dtype,
-        )
-        return i + 1, choose(logits[:, -1], i + 1), pos + 1, done, state, out, cache
+        logits, cache = decode_step(spec, weights, token, pos, cache, compute_dtype)
+        return i + 1, choose(logits, i + 1), pos + 1, done, state, out, cache
 
     i, token, _, done, state, out, _ = jax.lax.while_loop(cond, body, init)
     # The last token needs no forward pass; rows already done get the pad id.
