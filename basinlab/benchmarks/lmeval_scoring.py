@@ -94,6 +94,9 @@ def gsm8k_answer(text: str, filter_name: str = "flexible-extract") -> str:
 
 def gsm8k_grader(targets: Sequence[str], filter_name: str = "flexible-extract"):
     """Score 1 when gsm8k_answer(text) exact-matches targets[item] as gsm8k_cot_llama does."""
+    from basinlab import validate
+
+    validate.choice("filter", filter_name, GSM8K_FILTERS)
 
     def grade(texts, ids, hit_budget=None) -> Grades:
         scores, reasons = [], []

@@ -53,9 +53,9 @@ def gsm8k_cot_llama(model, *, n: int = 20, seed: int = 0, max_new_tokens: int = 
                     filter: str = "flexible-extract", batch_size: int = 16, path=None) -> Benchmark:
     items = loaders.load_gsm8k("test", n=n, seed=seed, path=path)
     docs = [{"question": it.question, "answer": it.answer} for it in items]
+    grader = gsm8k_grader([GSM8K_COT_LLAMA.doc_to_target(d) for d in docs], filter)
     return generate_until_benchmark(
-        model, _contexts(model, GSM8K_COT_LLAMA, docs),
-        gsm8k_grader([GSM8K_COT_LLAMA.doc_to_target(d) for d in docs], filter), name="gsm8k_cot_llama",
+        model, _contexts(model, GSM8K_COT_LLAMA, docs), grader, name="gsm8k_cot_llama",
         until=GSM8K_COT_LLAMA.until, max_new_tokens=max_new_tokens, batch_size=batch_size, chance=0.0,
         metric=f"exact match ({filter}), lm-eval gsm8k_cot_llama",
         description=f"GSM8K test, {n} items (seed {seed}), lm-eval gsm8k_cot_llama: 8-shot chat multi-turn, "
