@@ -35,8 +35,8 @@ def test_landscape_plot_and_widths(tmp_path, capsys):
 
 def test_errors_name_the_bad_value(tmp_path, capsys):
     assert main(["landscape", "--benchmark", "nope", "--out", str(tmp_path / "x.nc")]) == 2
-    assert ("unknown benchmark 'nope'; available: ['advbench', 'advbench-target', 'gsm8k', 'humaneval'"
-            in capsys.readouterr().err)
+    assert ("unknown benchmark 'nope'; available: ['advbench', 'advbench-target', 'gsm8k', 'gsm8k_cot_llama', "
+            "'humaneval'" in capsys.readouterr().err)
     assert main(["landscape", "--benchmark", "pydoc", "--alphas", "a:b", "--out", str(tmp_path / "x.nc")]) == 2
     assert "start:stop:step" in capsys.readouterr().err
     assert main(["plot", str(tmp_path / "missing.nc"), "--out", str(tmp_path / "f.html")]) == 2

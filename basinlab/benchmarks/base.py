@@ -4,7 +4,8 @@ A Benchmark is items (a pytree of arrays with a leading item axis) plus a pure J
 scores them under given params. Three record types carry the results between modules:
 
 - `Scores` (a flax.struct pytree): what every score function returns inside the compiled sweep,
-  per item: score in [0, 1] (0/1 for oracles), nll where meaningful, generated tokens for a judge.
+  per item: score in [0, 1] (0/1 for oracles), nll where meaningful, generated tokens for a judge,
+  and for generating oracles whether the item hit its token budget (its answer may be cut).
 - `Judged`: what `Benchmark.judge` returns on the host for one grid point, from that point's Scores
   (code execution, regex extraction on generated text: judges that must run Python).
 - `Grades`: what a grader (`judges.*_grader(...)`, called as `grader(texts, item_ids)`) returns for
@@ -22,9 +23,18 @@ import numpy as np
 
 from basinlab import validate
 
-__all__ = ["PARAM_ACCESS", "Benchmark", "Grades", "Judged", "Scores"]
+__all__ = ["BUDGET_REASON", "PARAM_ACCESS", "Benchmark", "Grades", "Judged", "Scores", "hit_budget_reason"]
 
 PARAM_ACCESS = ("tree", "forward", "generate")
+
+# How a judge's reason starts for an item whose generation hit its token budget (no EOS and no stop
+# string within max_new_tokens). The Dataset counts these per grid point (`budget_hits`).
+BUDGET_REASON = "hit the token budget; "
+
+
+def hit_budget_reason(reason: str) -> bool:
+    """Whether a judge's per-item reason marks an item that hit its token budget."""
+    return str(reason).startswith(BUDGET_REASON)
 
 
 def _from_mapping(cls, out: Mapping, what: str):
@@ -59,12 +69,15 @@ class Scores(_FieldAccess):
     """Per-item outputs of a score function at one parameter point (None: not produced).
 
     score: [n_items] float in [0, 1]; nll: [n_items] float32 nats (mean per scored token);
-    tokens: [n_items, T] int32 generated ids, which a host judge turns into scores.
+    tokens: [n_items, T] int32 generated ids, which a host judge turns into scores;
+    budget_hit: [n_items] bool, the item's generation produced neither an EOS nor a stop string
+    within its token budget (its judge marks the reason with BUDGET_REASON).
     """
 
     score: Any = None
     nll: Any = None
     tokens: Any = None
+    budget_hit: Any = None
 
     @classmethod
     def of(cls, out) -> Scores:

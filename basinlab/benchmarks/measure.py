@@ -13,7 +13,7 @@ import dataclasses
 import jax
 import numpy as np
 
-from basinlab.benchmarks.base import Benchmark, Judged, Scores
+from basinlab.benchmarks.base import Benchmark, Judged, Scores, hit_budget_reason
 from basinlab.stats import clopper_pearson
 
 __all__ = ["Measurement", "measure"]
@@ -24,7 +24,8 @@ class Measurement:
     """score: mean over n items; lower/upper: Clopper-Pearson interval when items are 0/1 (else None);
     near_chance: the interval contains the chance level (a landscape of it would show nothing);
     nll: mean per-item NLL (nats) where the benchmark has one; item_scores: [n] (flipped to
-    higher-is-better); reasons/examples: the judge's, for judged benchmarks."""
+    higher-is-better); reasons/examples: the judge's, for judged benchmarks; budget_hits: items
+    whose generation hit the token budget (generating oracles; None otherwise)."""
 
     benchmark: str
     score: float
@@ -37,6 +38,7 @@ class Measurement:
     item_scores: np.ndarray
     reasons: list | None
     examples: list | None
+    budget_hits: int | None = None
 
 
 def measure(model, benchmark: Benchmark, params=None, confidence: float = 0.95) -> Measurement:
@@ -61,4 +63,6 @@ def measure(model, benchmark: Benchmark, params=None, confidence: float = 0.95) 
         nll=None if out.nll is None else float(out.nll.mean()), item_scores=scores,
         reasons=None if judged.reason is None else list(judged.reason),
         examples=None if judged.example is None else list(judged.example),
+        budget_hits=None if out.budget_hit is None else (
+            int(np.sum(out.budget_hit)) if judged.reason is None else sum(map(hit_budget_reason, judged.reason))),
     )

@@ -7,6 +7,10 @@ None means the builder's default. One option set can configure several benchmark
 `shared=`: each shared option goes to the benchmarks that take it (`seq_len` to the text
 benchmarks, `max_new_tokens` to the generating ones, `path` to those with a data file), and one
 that no registered benchmark takes is still an error.
+The paper's capabilities are registered under their lm-eval task names ("gsm8k_cot_llama",
+"mmlu_generative", "humaneval_instruct"; `paper_tasks`) and "advbench"; "gsm8k", "mmlu",
+"mmlu-gen" and "humaneval" are basinlab's earlier, cheaper variants (zero-shot prompts, letter
+likelihoods), which score differently from lm-eval.
 Synthetic capabilities, which basinlab generates itself so that a small model has a measurable
 skill, are named "synthetic-..." everywhere they appear; their items are in `items`.
 """
@@ -18,7 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from basinlab import validate
-from basinlab.benchmarks import judges, loaders
+from basinlab.benchmarks import judges, loaders, paper_tasks
 from basinlab.benchmarks.base import Benchmark
 from basinlab.benchmarks.corpora import load_text
 from basinlab.benchmarks.items import (
@@ -89,15 +93,6 @@ def _mmlu_gen(model, *, n: int = 5, seed: int = 0, subjects=None, shots: int = 5
     return _mmlu(model, n=n, seed=seed, subjects=subjects, shots=shots, generative=True, path=path)
 
 
-def _advbench(model, *, n: int = 20, seed: int = 0, max_new_tokens: int = 32, path=None) -> Benchmark:
-    items = loaders.load_advbench(n=n, seed=seed, path=path)
-    return generate_and_judge_benchmark(
-        model, [it.goal for it in items], judges.refusal_grader(), name="advbench",
-        max_new_tokens=max_new_tokens, metric="safety: 1 - harmful-output rate (refusal prefixes)",
-        description=f"AdvBench harmful behaviors, {n} items (seed {seed}), {max_new_tokens} new tokens",
-    )
-
-
 def _advbench_target(model, *, n: int = 20, seed: int = 0, max_new_tokens: int = 8, path=None) -> Benchmark:
     items = loaders.load_advbench(n=n, seed=seed, path=path)
     return generate_and_judge_benchmark(
@@ -119,7 +114,9 @@ def _humaneval(model, *, n: int = 10, seed: int = 0, max_new_tokens: int = 192, 
 BUILDERS: dict[str, Callable[..., Benchmark]] = {
     "pydoc": _pydoc, "shakespeare": _shakespeare, "synthetic-addition": _addition,
     "synthetic-capitals": _capitals, "gsm8k": _gsm8k, "mmlu": _mmlu, "mmlu-gen": _mmlu_gen,
-    "advbench": _advbench, "advbench-target": _advbench_target, "humaneval": _humaneval,
+    "advbench-target": _advbench_target, "humaneval": _humaneval,
+    # the paper's capabilities as lm-eval defines them (names = lm-eval task names), and AdvBench
+    **paper_tasks.BUILDERS,
 }
 
 

@@ -7,6 +7,8 @@ Dims: direction, alpha[, beta], benchmark, item. Variables:
     loss        (direction, alpha[, beta], benchmark)        T(s) of PAPER.md, 0 best, 1 worst
     base_score, base_nll (benchmark)                          at theta0
     item_reason, example_output (+ base_...)                  judged benchmarks' reasons and outputs
+    budget_hits (direction, alpha[, beta], benchmark)        items whose generation hit the token budget
+    base_budget_hits (benchmark)                              (their judge's reason starts with BUDGET_REASON)
 Attrs carry provenance: created_at, versions, model, d, seeds, direction recipes, the sweep as JSON.
 
 The engine hands each benchmark's results at a block of grid points over as `BlockScores`;
@@ -28,6 +30,7 @@ import numpy as np
 import xarray as xr
 
 from basinlab.atomicio import atomic_path
+from basinlab.benchmarks.base import BUDGET_REASON
 
 __all__ = ["BlockScores", "block_arrays", "block_from_arrays", "from_block_scores", "loss_T", "open_dataset",
            "save"]
@@ -145,6 +148,7 @@ def from_block_scores(
     if betas is not None:
         ds["beta"].attrs.update(long_name="second-direction scale beta", units="1")
     _add_text(ds, benchmarks, blocks, base, n_directions, grid_shape, n_items)
+    _add_budget_hits(ds)
     ds["loss"] = loss_T(ds)
     ds["base_loss"] = loss_T(ds, ds["base_score"])
     ds.attrs.update(
@@ -187,6 +191,18 @@ def _add_text(ds, benchmarks, blocks, base, n_directions, grid_shape, n_items) -
         ds[var] = (("direction", *grid_dims, "benchmark", dim),
                    arr.reshape(n_directions, *grid_shape, len(benchmarks), width).astype(str))
         ds[f"base_{var}"] = (("benchmark", dim), base_arr.astype(str))
+
+
+def _add_budget_hits(ds: xr.Dataset) -> None:
+    """Per grid point, the number of items whose judge marked them as having hit the token budget
+    (0 for benchmarks without a judge or without generation)."""
+    if "item_reason" not in ds:
+        return
+    for var, out in (("item_reason", "budget_hits"), ("base_item_reason", "base_budget_hits")):
+        hits = np.char.startswith(ds[var].values.astype(str), BUDGET_REASON).sum(-1).astype(np.int32)
+        ds[out] = (ds[var].dims[:-1], hits, {
+            "long_name": "items that hit the token budget (no EOS or stop string: the answer may be cut)",
+            "units": "items"})
 
 
 class quiet_nan_warnings:

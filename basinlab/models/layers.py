@@ -16,6 +16,7 @@ from basinlab.models.spec import ModelSpec
 # A finite "minus infinity": fully masked rows (left padding) then give a uniform softmax over
 # garbage instead of NaN, and NaN never leaks into valid positions through the residual stream.
 _MASK_VALUE = -0.7 * float(jnp.finfo(jnp.float32).max)
+MASK_VALUE = _MASK_VALUE  # public: other attention implementations (models.decode) use the same value
 
 
 def norm(spec: ModelSpec, p: dict, x: jax.Array) -> jax.Array:

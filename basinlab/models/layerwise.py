@@ -6,8 +6,10 @@ head) and, inside the ``lax.scan`` over layers, :meth:`layer` turns that layer's
 :meth:`layer_inputs` into the layer's weights just before the layer runs. Only one layer's produced
 weights are alive at a time, so e.g. theta0 + alpha * delta never exists for the whole model.
 
-Every function of ``basinlab.models`` that runs the transformer (forward, forward_cached, generate)
-accepts either kind. The subclass must be a pytree (its arrays are traced through jit/scan); see
+Every function of ``basinlab.models`` that runs the transformer accepts either kind: forward and
+forward_cached form the layers inside their scan; generate materializes the view once per call
+(:meth:`LayerwiseParams.materialize`), since it runs the model at every new token. The subclass
+must be a pytree (its arrays are traced through jit/scan); see
 ``basinlab.landscape.fused.PerturbedParams``.
 """
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LayerwiseParams", "embedding_dtype", "parts"]
+__all__ = ["LayerwiseParams", "as_dict", "embedding_dtype", "parts"]
 
 
 class LayerwiseParams:
@@ -38,6 +40,20 @@ class LayerwiseParams:
     def dtype(self):
         """Stored dtype of the embedding (the forward's default compute dtype)."""
         raise NotImplementedError
+
+    def materialize(self) -> dict:
+        """The whole params dict, every layer formed (one copy of the model): for code that runs the
+        model many times, e.g. generation, where forming the layers at every step would cost more."""
+        import jax
+
+        out = {k: v for k, v in self.outer().items() if k != "layers"}
+        out["layers"] = jax.lax.map(self.layer, self.layer_inputs())
+        return out
+
+
+def as_dict(params) -> dict:
+    """A params dict: ``params`` itself, or a :class:`LayerwiseParams` materialized."""
+    return params.materialize() if isinstance(params, LayerwiseParams) else params
 
 
 def parts(params) -> tuple[dict, Any, Any]:

@@ -1,0 +1,112 @@
+"""Registry builders of the paper's four capabilities, defined as lm-evaluation-harness defines them.
+
+Registered names (`registry.build(name, model, ...)`) and their source:
+
+- "gsm8k_cot_llama": lm-eval task gsm8k_cot_llama (8 fixed chain-of-thought shots as chat turns,
+  256 new tokens, last number, exact match ignoring "," "$" and a trailing ".");
+- "mmlu_generative": lm-eval group mmlu_generative (each subject's task; zero-shot by default,
+  generate until a newline, the letter matched ignoring case and punctuation);
+- "humaneval_instruct": lm-eval task humaneval_instruct ("Here is the completed function" prefix,
+  its stop strings, 1024 new tokens, pass@1 in the sandbox);
+- "advbench": the paper's AdvBench oracle (refusal prefixes anywhere, 100 new tokens).
+
+All render the prompt through the model's chat template as lm-eval does with
+apply_chat_template=True and fewshot_as_multiturn=True (`lmeval_tasks.chat_context`) and generate
+with the shared-prefix, length-bucketed, stop-aware loop of `until_oracle`.
+"""
+
+from __future__ import annotations
+
+from basinlab.benchmarks import loaders
+from basinlab.benchmarks.base import Benchmark
+from basinlab.benchmarks.judges import REFUSAL_PREFIXES
+from basinlab.benchmarks.lmeval_scoring import (
+    gsm8k_grader,
+    humaneval_instruct_grader,
+    mmlu_generative_grader,
+    refusal_anywhere_grader,
+)
+from basinlab.benchmarks.lmeval_tasks import (
+    ADVBENCH,
+    GSM8K_COT_LLAMA,
+    HUMANEVAL_INSTRUCT,
+    MMLU_GENERATIVE,
+    TaskDef,
+    chat_context,
+    encode_context,
+)
+from basinlab.benchmarks.until_oracle import generate_until_benchmark
+
+__all__ = ["BUILDERS", "advbench", "gsm8k_cot_llama", "humaneval_instruct", "mmlu_generative"]
+
+
+def _contexts(model, task: TaskDef, docs, shots=None) -> list[list[int]]:
+    tok = model.require_tokenizer()
+    if not getattr(tok, "chat_template", None):
+        raise ValueError(f"{task.name} is defined with the chat template, and the tokenizer of {model.source!r} "
+                         f"has none")
+    return [encode_context(tok, chat_context(tok, task, doc, None if shots is None else shots(doc)))
+            for doc in docs]
+
+
+def gsm8k_cot_llama(model, *, n: int = 20, seed: int = 0, max_new_tokens: int = GSM8K_COT_LLAMA.max_gen_toks,
+                    filter: str = "flexible-extract", batch_size: int = 16, path=None) -> Benchmark:
+    items = loaders.load_gsm8k("test", n=n, seed=seed, path=path)
+    docs = [{"question": it.question, "answer": it.answer} for it in items]
+    grader = gsm8k_grader([GSM8K_COT_LLAMA.doc_to_target(d) for d in docs], filter)
+    return generate_until_benchmark(
+        model, _contexts(model, GSM8K_COT_LLAMA, docs), grader, name="gsm8k_cot_llama",
+        until=GSM8K_COT_LLAMA.until, max_new_tokens=max_new_tokens, batch_size=batch_size, chance=0.0,
+        metric=f"exact match ({filter}), lm-eval gsm8k_cot_llama",
+        description=f"GSM8K test, {n} items (seed {seed}), lm-eval gsm8k_cot_llama: 8-shot chat multi-turn, "
+                    f"{max_new_tokens} new tokens",
+    )
+
+
+def mmlu_generative(model, *, n: int = 10, seed: int = 0, subjects=None, shots: int = 0,
+                    max_new_tokens: int = MMLU_GENERATIVE.max_gen_toks, batch_size: int = 16,
+                    path=None) -> Benchmark:
+    items = loaders.load_mmlu(subjects, "test", n_per_subject=n, seed=seed, path=path)
+    subject_list = sorted({it.subject for it in items})
+    dev = {s: loaders.mmlu_dev(s, k=shots, path=path) for s in subject_list} if shots else {}
+
+    def doc(it):
+        return {"question": it.question, "choices": list(it.choices), "answer": it.answer, "subject": it.subject}
+
+    docs = [doc(it) for it in items]
+    return generate_until_benchmark(
+        model, _contexts(model, MMLU_GENERATIVE, docs,
+                         (lambda d: [doc(s) for s in dev[d["subject"]]]) if shots else None),
+        mmlu_generative_grader([it.answer_letter for it in items]), name="mmlu_generative",
+        until=MMLU_GENERATIVE.until, max_new_tokens=max_new_tokens, batch_size=batch_size, chance=0.25,
+        metric="exact match of the first line to the letter, lm-eval mmlu_generative",
+        description=f"MMLU test, {n} per subject of {len(subject_list)} subjects (seed {seed}), "
+                    f"lm-eval mmlu_generative, {shots}-shot",
+    )
+
+
+def humaneval_instruct(model, *, n: int = 10, seed: int = 0, max_new_tokens: int = HUMANEVAL_INSTRUCT.max_gen_toks,
+                       batch_size: int = 16, path=None) -> Benchmark:
+    problems = loaders.load_humaneval(n=n, seed=seed, path=path)
+    docs = [p.to_dict() for p in problems]
+    return generate_until_benchmark(
+        model, _contexts(model, HUMANEVAL_INSTRUCT, docs), humaneval_instruct_grader(problems),
+        name="humaneval_instruct", until=HUMANEVAL_INSTRUCT.until, max_new_tokens=max_new_tokens,
+        batch_size=batch_size, chance=0.0, metric="pass@1 (tests run in the sandbox), lm-eval humaneval_instruct",
+        description=f"HumanEval, {n} problems (seed {seed}), lm-eval humaneval_instruct, greedy",
+    )
+
+
+def advbench(model, *, n: int = 20, seed: int = 0, max_new_tokens: int = ADVBENCH.max_gen_toks,
+             batch_size: int = 16, path=None) -> Benchmark:
+    items = loaders.load_advbench(n=n, seed=seed, path=path)
+    return generate_until_benchmark(
+        model, _contexts(model, ADVBENCH, [{"goal": it.goal} for it in items]),
+        refusal_anywhere_grader(REFUSAL_PREFIXES), name="advbench", until=(), max_new_tokens=max_new_tokens,
+        batch_size=batch_size, metric="safety: 1 - harmful-output rate (refusal prefixes anywhere)",
+        description=f"AdvBench harmful behaviors, {n} items (seed {seed}), {max_new_tokens} new tokens",
+    )
+
+
+BUILDERS = {"gsm8k_cot_llama": gsm8k_cot_llama, "mmlu_generative": mmlu_generative,
+            "humaneval_instruct": humaneval_instruct, "advbench": advbench}

@@ -1,0 +1,109 @@
+"""The generate-until oracle: lm-eval's `generate_until` request as an in-graph score function.
+
+Each item's context (already rendered text) is encoded once on the host. Inside the compiled sweep,
+at every grid point:
+
+- the token prefix every item shares (the chat template's system turn, the few-shot turns) is
+  prefilled once, as a batch of one, and its keys and values reused by every item;
+- items are sorted by the length of their own suffix and run in batches of `batch_size` rows, each
+  padded only to its own longest suffix (length buckets), so short prompts do not pay for long ones;
+- each batch decodes greedily until every row has produced an EOS or one of the task's stop strings
+  (detected in the loop by `basinlab.models.stops`), or `max_new_tokens`.
+
+Scores carry the tokens and, per item, whether it hit the token budget. The host judge decodes each
+row as lm-eval does (special tokens skipped), cuts it at the stop strings, and grades it; an item
+that hit the budget has its reason marked (`base.BUDGET_REASON`), which the Dataset counts per grid
+point (`budget_hits`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import jax.numpy as jnp
+import numpy as np
+
+from basinlab import validate
+from basinlab.benchmarks.base import Benchmark, Grades, Judged, Scores
+from basinlab.benchmarks.lmeval_scoring import cut_at_stops
+from basinlab.models.generate import generate_until, prefill
+from basinlab.models.model import left_pad, strip_after_eos
+from basinlab.models.stops import stop_table
+
+__all__ = ["generate_until_benchmark", "shared_prefix_length"]
+
+
+def shared_prefix_length(ids: Sequence[Sequence[int]]) -> int:
+    """Length of the longest token prefix of every row, leaving each row at least one token of its own."""
+    if not ids:
+        return 0
+    first, n = ids[0], min(len(x) for x in ids) - 1
+    for row in ids[1:]:
+        k = 0
+        while k < n and row[k] == first[k]:
+            k += 1
+        n = k
+    return max(n, 0)
+
+
+def generate_until_benchmark(
+    model, context_ids: Sequence[Sequence[int]], grader: Callable, *, name: str, until: Sequence[str],
+    max_new_tokens: int, metric: str, chance: float | None = None, batch_size: int = 16,
+    share_prefix: bool = True, n_examples: int = 3, description: str = "",
+) -> Benchmark:
+    """Greedy generation after each context until EOS, a stop string of `until` or max_new_tokens
+    (module docstring), graded by `grader(texts, item_ids, hit_budget=...) -> Grades` on the texts
+    cut at the stop strings. batch_size: rows per decode batch (memory: batch_size x (prefix +
+    suffix + max_new_tokens) cache slots); share_prefix=False prefills every row in full."""
+    max_new_tokens = validate.positive_int("max_new_tokens", max_new_tokens)
+    batch_size = validate.positive_int("batch_size", batch_size)
+    ids = [list(x) for x in context_ids]
+    if not ids or any(not x for x in ids):
+        raise ValueError("every item needs a non-empty context")
+    longest = max(len(x) for x in ids) + max_new_tokens
+    if longest > model.spec.max_seq_len:
+        raise ValueError(f"{name}: the longest context plus max_new_tokens is {longest} tokens, more than the "
+                         f"model's max_seq_len {model.spec.max_seq_len}")
+    tok = model.require_tokenizer()
+    eos, pad = tuple(model.eos_ids), int(model.pad_id)
+    until = tuple(until)
+    p = shared_prefix_length(ids) if share_prefix else 0
+    suffixes = [x[p:] for x in ids]
+    order = np.argsort([len(s) for s in suffixes], kind="stable")
+    buckets = []
+    for start in range(0, len(ids), batch_size):
+        tokens, mask = left_pad([suffixes[r] for r in order[start: start + batch_size]], pad)
+        buckets.append({"tokens": tokens, "mask": mask})
+    data = {"prefix": np.asarray(ids[0][:p], np.int32), "buckets": buckets,
+            "inverse": np.argsort(order).astype(np.int32),
+            "stops": stop_table(tok, until, model.spec.vocab_size) if until else None}
+
+    def score_fn(spec, params, data, compute_dtype) -> Scores:
+        cache = prefill(spec, params, data["prefix"], compute_dtype) if data["prefix"].shape[0] else None
+        outs = [generate_until(spec, params, b["tokens"], b["mask"], prefix_cache=cache, stops=data["stops"],
+                               max_new_tokens=max_new_tokens, eos_ids=eos, pad_id=pad, compute_dtype=compute_dtype)
+                for b in data["buckets"]]
+        tokens = jnp.concatenate([o.tokens for o in outs])[data["inverse"]]
+        hit = jnp.concatenate([o.hit_budget for o in outs])[data["inverse"]]
+        return Scores(tokens=tokens, budget_hit=hit)
+
+    def host_judge(outputs: Scores) -> Judged:
+        rows = np.asarray(outputs.tokens)
+        full = [tok.decode(strip_after_eos(r, eos), skip_special_tokens=True) for r in rows]
+        texts = [cut_at_stops(t, until) for t in full]
+        # A stop string the in-loop automaton missed (it cannot: tests check it) would still end the answer.
+        hit = [bool(h) and c == t for h, c, t in zip(np.asarray(outputs.budget_hit), texts, full)]
+        try:
+            graded = grader(texts, list(range(len(texts))), hit_budget=hit)
+            scores, reasons = graded if isinstance(graded, Grades) else Grades(*graded)
+            scores = np.asarray(scores, np.float32)
+            if scores.shape != (len(texts),):
+                raise ValueError(f"grader returned {scores.shape} scores for {len(texts)} items")
+        except Exception as e:  # a grader bug costs the items, never the sweep
+            scores = np.zeros(len(texts), np.float32)
+            reasons = [f"judge error: {type(e).__name__}: {e}"] * len(texts)
+        return Judged(score=scores, reason=np.asarray(list(reasons), dtype=str),
+                      example=np.asarray(texts[:n_examples], dtype=str))
+
+    return Benchmark(name=name, data=data, score_fn=score_fn, n_items=len(ids), metric=metric, chance=chance,
+                     judge=host_judge, description=description)
