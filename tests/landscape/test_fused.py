@@ -126,3 +126,20 @@ def test_bf16_weights_round_once_like_the_materialized_path(model):
     got, want = both(params, 0.2)
     assert jax.tree.leaves(got)[0].dtype == jnp.bfloat16
     jax.tree.map(np.testing.assert_array_equal, got, want)
+
+
+def test_generating_benchmark_under_fused_materializes_once_per_point(model):
+    """generate() forms a LayerwiseParams once per call: the same tokens as the materialized path."""
+    from basinlab.benchmarks import Benchmark, Scores
+    from basinlab.models import generate
+
+    def score_fn(spec, params, data, compute_dtype):
+        out = generate(spec, params, data["tokens"], max_new_tokens=3, eos_ids=(), compute_dtype=compute_dtype)
+        return Scores(score=(out[:, 0] % 2).astype(jnp.float32))
+
+    tokens = np.random.RandomState(3).randint(3, model.spec.vocab_size, size=(2, 5)).astype(np.int32)
+    bench = Benchmark(name="gen", data={"tokens": tokens}, score_fn=score_fn, n_items=2, metric="parity",
+                      param_access="generate")
+    kw = dict(directions=1, alphas=[0.0, 0.3])
+    a, b = _sweep(model, bench, "fused", **kw), _sweep(model, bench, "materialized", **kw)
+    np.testing.assert_array_equal(a["item_score"].values, b["item_score"].values)
