@@ -105,8 +105,10 @@ class SigmaExplorer(widgets.VBox):
             x = self._axis_x(validate.finite(f"mark {label!r}", x))
             fig.add_vline(x=x, row="all", col="all", name=f"{MARK}:{label}",
                           line=dict(color=style.REFERENCE, width=1.5, dash="dash"))
-            fig.add_annotation(x=x, y=1.0, xref="x", yref="paper", text=html.escape(str(label)),
-                               showarrow=False, yanchor="bottom", font=dict(size=11, color=style.REFERENCE))
+            # Inside the first panel's top edge: above it sit the panel titles.
+            fig.add_annotation(x=x, y=1.0, xref="x", yref="y domain", text=html.escape(str(label)),
+                               showarrow=False, yanchor="top", xanchor="left", xshift=3,
+                               font=dict(size=11, color=style.REFERENCE))
         if self._log_x:
             fig.update_xaxes(type="log")
         fig.add_vline(x=self._axis_x(self._alpha), row="all", col="all", name=MARKER, showlegend=False,
