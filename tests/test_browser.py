@@ -136,6 +136,9 @@ def _run_all(page, url, token, name, tmp_path, capsys):
     if dialog.count():
         dialog.locator("button", has_text="Select").click()
     page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=60_000)
+    news = page.locator(".jp-Notification-Toast", has_text="Jupyter news").locator("button", has_text="No")
+    if news.count():  # the first-start question would cover part of the screenshots
+        news.first.click()
     t0 = time.monotonic()
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
@@ -173,7 +176,7 @@ def _overlaps(boxes) -> list:
 
 
 def _check_figures(page, name, tmp_path, capsys) -> int:
-    figures = page.locator(".jp-OutputArea-output .js-plotly-plot")
+    figures = page.locator(FIGURES)
     n = figures.count()
     assert n > 0, f"{name}: no plotly figure was rendered"
     for i in range(n):
@@ -191,6 +194,8 @@ def _check_figures(page, name, tmp_path, capsys) -> int:
     return n
 
 
+# A figure returned by a cell is itself the output element; one inside a widget sits deeper.
+FIGURES = ".jp-OutputArea-output.js-plotly-plot, .jp-OutputArea-output .js-plotly-plot"
 MARKER_X = """gd => (gd.layout.shapes || []).filter(s => s.name === 'alpha-marker').map(s => s.x0)"""
 
 
@@ -204,8 +209,9 @@ def _explorer(page, index=0):
 def _move_slider_by_keyboard(page, name):
     fig, handle, table = _explorer(page)
     fig.scroll_into_view_if_needed()
-    # The figure fills its output: the panels are laid out for the available width.
-    out_width = fig.evaluate("gd => gd.closest('.jp-OutputArea-output').getBoundingClientRect().width")
+    # The figure fills the explorer's output (the cell's first output, which holds the widget).
+    out_width = fig.evaluate("gd => gd.closest('.jp-CodeCell').querySelector("
+                             "'.jp-OutputArea-child > .jp-OutputArea-output').getBoundingClientRect().width")
     assert fig.bounding_box()["width"] >= 0.9 * out_width, f"{name}: explorer figure narrower than its output"
     before_x, before_table = fig.evaluate(MARKER_X), table.inner_text()
     assert before_x, f"{name}: the explorer figure has no alpha marker"
@@ -215,7 +221,10 @@ def _move_slider_by_keyboard(page, name):
         text = table.inner_text()
         page.keyboard.press("ArrowRight")
         page.wait_for_function("([el, t]) => el.innerText !== t", arg=[table.element_handle(), text], timeout=20_000)
-        after_x = fig.evaluate(MARKER_X)
+        deadline = time.monotonic() + 5  # the figure is redrawn after the table
+        while after_x == before_x and time.monotonic() < deadline:
+            time.sleep(0.25)
+            after_x = fig.evaluate(MARKER_X)
         if after_x != before_x:
             break
     assert after_x != before_x and len(set(after_x)) == 1 and after_x[0] > before_x[0], (before_x, after_x)
@@ -249,10 +258,10 @@ def test_notebook_02_run_selector_in_chromium(lab, browser, tmp_path, capsys):
         select = page.locator(".jp-OutputArea-output .widget-dropdown select").first
         options = select.locator("option").all_inner_texts()
         assert len(options) >= 2, options
-        title_before = page.locator(".jp-OutputArea-output .widget-vbox .js-plotly-plot .gtitle").last.inner_text()
+        title_before = page.locator(".widget-vbox .js-plotly-plot .gtitle").last.inner_text()
         select.select_option(label=options[-1])
         page.wait_for_function(
-            "t => [...document.querySelectorAll('.jp-OutputArea-output .widget-vbox .js-plotly-plot .gtitle')]"
+            "t => [...document.querySelectorAll('.widget-vbox .js-plotly-plot .gtitle')]"
             ".some(e => e.textContent !== t && e.getBoundingClientRect().width > 0)", arg=title_before, timeout=20_000)
         (tmp_path / "after-select").mkdir()
         _check_figures(page, "02_worst_case.ipynb", tmp_path / "after-select", capsys)

@@ -44,9 +44,10 @@ def grid_shape(n: int, max_cols: int = 4) -> tuple[int, int]:
 
 
 def wrap(text: str, width: int) -> str:
-    """`text` broken at spaces into lines of at most `width` characters (longer words stay whole),
-    joined with plotly's ``<br>``."""
-    return "<br>".join(textwrap.wrap(str(text), max(8, int(width)), break_long_words=False)) or str(text)
+    """`text` broken at spaces (never at hyphens) into lines of at most `width` characters (longer
+    words stay whole), joined with plotly's ``<br>``."""
+    parts = textwrap.wrap(str(text), max(8, int(width)), break_long_words=False, break_on_hyphens=False)
+    return "<br>".join(parts) or str(text)
 
 
 def panel_chars(cols: int, width_px: int = MIN_WIDTH) -> int:
@@ -80,15 +81,16 @@ def axis_label(da, fallback: str = "") -> str:
 
 
 def finish(fig: go.Figure, title: str, *, rows: int = 1, subtitle_lines: int = 0, legend_rows: int = 1,
-           x_title: bool = True, template=None) -> go.Figure:
+           x_title: bool = True, template=None, panel_height: int = PANEL_HEIGHT) -> go.Figure:
     """Lay out `fig` for a page: the title at the top, subplot titles of `subtitle_lines` lines under
     it, `rows` rows of PANEL_HEIGHT px, then the x axis title and a horizontal legend of about
-    `legend_rows` rows at the bottom, centred. The width is left to the container (autosize)."""
+    `legend_rows` rows at the bottom, centred. The width is left to the container (autosize).
+    panel_height: px of plot area per row (a figure with a single plot takes more, e.g. 420)."""
     top = 16 + _LINE_PX * 1.3 * lines(title) + (_LINE_PX * subtitle_lines + 8 if subtitle_lines else 0)
     bottom = (50 if x_title else 30) + (_LINE_PX + 6) * legend_rows + 10
     gaps = (rows - 1) * (_LINE_PX * max(subtitle_lines, 1) + 40)
     fig.update_layout(
-        template=template, height=int(PANEL_HEIGHT * rows + top + bottom + gaps),
+        template=template, height=int(panel_height * rows + top + bottom + gaps),
         title=dict(text=title, x=0.0, xanchor="left", xref="paper", y=1.0, yref="container", yanchor="top",
                    pad=dict(t=10), font=dict(size=16)),
         margin=dict(t=int(top), b=int(bottom), l=80, r=24),

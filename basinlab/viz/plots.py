@@ -189,7 +189,7 @@ def curves(
                 # Shapes have no hover, so the legend entry (shown once) explains the line.
                 fig.add_vline(
                     x=float(edges[side].sel(benchmark=b).median("direction")), row=row, col=col,
-                    line=dict(color=colour, dash="dashdot", width=1.5), name=f"{tag}basin edge (median, tol = {tol:g})",
+                    line=dict(color=colour, dash="dashdot", width=1.5), name=f"{tag}median basin edge (tol = {tol:g})",
                     showlegend=first and side == "left", legendgroup=f"{group}-edge",
                 )
 
@@ -354,8 +354,8 @@ def widths(
     first = items[0][1]
     ylabel = f"basin width in {_label(first['alpha'])} (tol = {tol:g} in {variable})"
     fig.update_layout(
-        template=style.TEMPLATE, title=f"Basin width across models (tol = {tol:g})", yaxis_title=ylabel,
-        xaxis_title="model" if x == "label" else "parameter count d", boxmode="group",
+        yaxis_title=ylabel, xaxis_title="model" if x == "label" else "parameter count d", boxmode="group",
         xaxis_type="log" if log_x else None,
     )
-    return fig
+    return panels.finish(fig, f"Basin width across models (tol = {tol:g})", template=style.TEMPLATE,
+                         legend_rows=1 + len(benches) // 6, panel_height=420)
