@@ -41,7 +41,7 @@ pytestmark = pytest.mark.slow
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("BASINLAB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 # Per notebook. SMOKE runs take well under a minute on a quiet machine; the margin is for a loaded one.
-RUN_TIMEOUT_S = int(os.environ.get("BASINLAB_BROWSER_TIMEOUT", 240))
+RUN_TIMEOUT_S = int(os.environ.get("BASINLAB_BROWSER_TIMEOUT", 480))
 
 
 def _free_port() -> int:

@@ -37,7 +37,7 @@ def bound_vs_pa(sigma: float = 0.003, rs: Sequence[float] = (0.0003, 0.0015, 0.0
     fig.update_layout(xaxis_title="p_A = E S(θ0 + ε)", yaxis_title="lower bound on E S(θ_sft + ε)",
                       yaxis_range=[0, 1.02])
     return panels.finish(fig, f"certified smoothed score after fine-tuning, σ = {sigma:g}", template=style.TEMPLATE,
-                         legend_rows=2, panel_height=420)
+                         legend_rows=panels.legend_rows(fig), panel_height=420)
 
 
 def bound_vs_sigma(p_a: float = 0.9, rs: Sequence[float] = (0.0003, 0.0015, 0.003, 0.006),
@@ -49,7 +49,7 @@ def bound_vs_sigma(p_a: float = 0.9, rs: Sequence[float] = (0.0003, 0.0015, 0.00
     fig.update_layout(xaxis_title="basin size σ (per-coordinate noise std)", xaxis_type="log",
                       yaxis_title="lower bound on E S(θ_sft + ε)", yaxis_range=[0, 1.02])
     return panels.finish(fig, f"certified smoothed score against basin size, p_A = {p_a:g}", template=style.TEMPLATE,
-                         legend_rows=2, panel_height=420)
+                         legend_rows=panels.legend_rows(fig), panel_height=420)
 
 
 def embedding_histogram(distances: theory.EmbeddingDistances, title: str = "", nbins: int = 80) -> go.Figure:

@@ -23,7 +23,7 @@ import textwrap
 
 import plotly.graph_objects as go
 
-__all__ = ["MIN_WIDTH", "PANEL_HEIGHT", "axis_label", "finish", "grid_shape", "panel_title", "wrap"]
+__all__ = ["MIN_WIDTH", "PANEL_HEIGHT", "axis_label", "finish", "grid_shape", "legend_rows", "panel_title", "wrap"]
 
 MIN_WIDTH = 1000      # px: the narrowest output the figures are laid out for
 PANEL_HEIGHT = 300    # px of plot area per row of panels
@@ -69,6 +69,17 @@ def panel_title(name: str, description: str | None, cols: int) -> str:
 def lines(text: str | None) -> int:
     """Number of lines plotly draws for `text`."""
     return 0 if not text else str(text).count("<br>") + 1
+
+
+def legend_rows(fig: go.Figure, width_px: int = MIN_WIDTH) -> int:
+    """Rows a horizontal legend of `fig`'s entries (traces and shapes shown in the legend) takes in a
+    `width_px` wide figure, from the length of their names (12 px font, about 7 px a character, plus
+    the symbol and the gap)."""
+    names = [t.name or "" for t in fig.data if t.showlegend is not False and (t.showlegend or t.name)]
+    names += [s.name or "" for s in fig.layout.shapes if s.showlegend]
+    if not names:
+        return 0
+    return max(1, math.ceil(sum(7 * len(n) + 50 for n in names) / (width_px - 120)))
 
 
 def axis_label(da, fallback: str = "") -> str:

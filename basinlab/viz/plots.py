@@ -199,9 +199,8 @@ def curves(
     if len(benches) == 1:  # no subplot title to name it
         metric = f" ({metrics[benches[0]]})" if metrics[benches[0]] else ""
         title += f"<br><sup>{benches[0]}{metric}</sup>"
-    n_legend = len({t.legendgroup for t in fig.data if t.showlegend is not False}) + (tol is not None)
     return panels.finish(fig, title, rows=rows, subtitle_lines=subtitle_lines, template=style.TEMPLATE,
-                         legend_rows=1 if n_legend <= 4 or not subplots else 2)
+                         legend_rows=panels.legend_rows(fig))
 
 
 # ----------------------------------------------------------------------------- 2-D sweeps
@@ -358,4 +357,4 @@ def widths(
         xaxis_type="log" if log_x else None,
     )
     return panels.finish(fig, f"Basin width across models (tol = {tol:g})", template=style.TEMPLATE,
-                         legend_rows=1 + len(benches) // 6, panel_height=420)
+                         legend_rows=panels.legend_rows(fig), panel_height=420)

@@ -43,4 +43,4 @@ def trace_figure(searches: Mapping) -> go.Figure:
     first = next(iter(searches.values()))
     fig.update_layout(xaxis_title="ascent step", yaxis_title="surrogate J: mean reference NLL [nats]")
     return panels.finish(fig, f"Worst-case search at alpha = {first.alpha:g} (norm sqrt(d), d = {first.d:,})",
-                         template=style.TEMPLATE, legend_rows=1 + len(searches) // 2, panel_height=400)
+                         template=style.TEMPLATE, legend_rows=panels.legend_rows(fig), panel_height=400)

@@ -53,3 +53,11 @@ def test_curves_one_row_of_panels_legend_below_metrics_in_titles_and_hover(ds1):
     mean = [t for t in fig.data if t.meta["kind"] == "mean" and t.meta["benchmark"] == "text"][0]
     assert "single-digit addition" in mean.hovertemplate
     assert fig.layout.width is None  # fills the output's width
+
+
+def test_legend_rows_grow_with_the_entries(ds1):
+    one = plots.curves(ds1)  # four short entries: one row under a 1000 px figure
+    assert panels.legend_rows(one) == 1
+    overlaid = plots.curves(ds1, subplots=False, tol=0.05)  # every entry once per benchmark
+    assert panels.legend_rows(overlaid) >= 2
+    assert overlaid.layout.margin.b > one.layout.margin.b  # the legend gets its room below the plots
