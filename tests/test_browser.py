@@ -127,7 +127,8 @@ ANNOTATION_BOXES = """gd => [...gd.querySelectorAll('g.annotation-text-g text')]
 
 
 def _run_all(page, url, token, name, tmp_path, capsys):
-    page.goto(f"{url}/lab/tree/{name}?token={token}")
+    # A workspace per notebook: the page shows this notebook alone, whatever an earlier page left open.
+    page.goto(f"{url}/lab/workspaces/{pathlib.Path(name).stem}/tree/{name}?token={token}")
     page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
     # JupyterLab 4 asks which kernel to start (its default); a user clicks "Select" on the preferred one.
     dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
@@ -135,7 +136,7 @@ def _run_all(page, url, token, name, tmp_path, capsys):
         dialog.wait_for(timeout=10_000)
     if dialog.count():
         dialog.locator("button", has_text="Select").click()
-    page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=60_000)
+    page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=180_000)
     news = page.locator(".jp-Notification-Toast", has_text="Jupyter news").locator("button", has_text="No")
     if news.count():  # the first-start question would cover part of the screenshots
         news.first.click()
@@ -154,6 +155,17 @@ def _run_all(page, url, token, name, tmp_path, capsys):
     _say(capsys, f"{name}: Run All finished in {time.monotonic() - t0:.0f} s")
     page.keyboard.press("Control+s")  # the saved outputs are read back below
     time.sleep(1.0)
+
+
+def _shutdown_kernels(url, token):
+    """Stop every kernel of the server (the previous notebook's would compete for the CPU)."""
+    auth = {"Authorization": f"token {token}"}
+    with urllib.request.urlopen(urllib.request.Request(f"{url}/api/sessions", headers=auth)) as r:
+        sessions = json.load(r)
+    for session in sessions:
+        req = urllib.request.Request(f"{url}/api/sessions/{session['id']}", method="DELETE", headers=auth)
+        with contextlib.suppress(OSError), urllib.request.urlopen(req):
+            pass
 
 
 def _check_no_errors(page, url, token, name):
@@ -176,6 +188,8 @@ def _overlaps(boxes) -> list:
 
 
 def _check_figures(page, name, tmp_path, capsys) -> int:
+    # JupyterLab's first-start question ("get notified about Jupyter news?") would cover the figures.
+    page.add_style_tag(content=".Toastify, .jp-Notification-Toast { display: none !important; }")
     figures = page.locator(FIGURES)
     n = figures.count()
     assert n > 0, f"{name}: no plotly figure was rendered"
@@ -242,6 +256,7 @@ def test_notebook_01_in_chromium(lab, browser, tmp_path, capsys):
         assert n >= 2  # plots.curves and the SigmaExplorer
         a0, a1 = _move_slider_by_keyboard(page, "01_most_case.ipynb")
         _say(capsys, f"01: the slider moved alpha {a0:g} -> {a1:g}; marker and table followed")
+    _shutdown_kernels(url, token)
 
 
 def test_notebook_02_run_selector_in_chromium(lab, browser, tmp_path, capsys):
@@ -265,3 +280,4 @@ def test_notebook_02_run_selector_in_chromium(lab, browser, tmp_path, capsys):
             ".some(e => e.textContent !== t && e.getBoundingClientRect().width > 0)", arg=title_before, timeout=20_000)
         (tmp_path / "after-select").mkdir()
         _check_figures(page, "02_worst_case.ipynb", tmp_path / "after-select", capsys)
+    _shutdown_kernels(url, token)
