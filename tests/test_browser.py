@@ -273,7 +273,7 @@ def test_notebook_02_run_selector_in_chromium(lab, browser, tmp_path, capsys):
         select = page.locator(".jp-OutputArea-output .widget-dropdown select").first
         options = select.locator("option").all_inner_texts()
         assert len(options) >= 2, options
-        title_before = page.locator(".widget-vbox .js-plotly-plot .gtitle").last.inner_text()
+        title_before = page.locator(".widget-vbox .js-plotly-plot .gtitle").last.text_content()  # SVG text
         select.select_option(label=options[-1])
         page.wait_for_function(
             "t => [...document.querySelectorAll('.widget-vbox .js-plotly-plot .gtitle')]"

@@ -117,7 +117,10 @@ class SigmaExplorer(widgets.VBox):
                                showarrow=False, yanchor="top", xanchor="left", xshift=3,
                                font=dict(size=11, color=style.REFERENCE))
         if self._log_x:
-            fig.update_xaxes(type="log")
+            # The grid's alpha = 0 (and the band's edge there) would stretch a log axis to 1e-30:
+            # the axis spans the positive grid, with a tenth of a decade to spare.
+            positive = self._alphas[self._alphas > 0]
+            fig.update_xaxes(type="log", range=[math.log10(positive.min()) - 0.1, math.log10(positive.max()) + 0.1])
         fig.add_vline(x=self._axis_x(self._alpha), row="all", col="all", name=MARKER, showlegend=False,
                       line=dict(color=style.CURRENT, width=2))
         self.figure = fig
