@@ -45,8 +45,17 @@ $(VENV)/.stamp-bench: pyproject.toml $(VENV)/.stamp-notebook
 bench: $(VENV)/.stamp-bench
 	$(PY) bench/landscape_throughput.py --json bench/landscape_throughput.json
 
+# JupyterLab on notebook 01 at a fixed port and token, so the printed URL is the one to open (also
+# from another machine through an SSH tunnel). `make lab LAB_PORT=8890` if 8888 is taken.
+LAB_PORT ?= 8888
 lab: $(VENV)/.stamp-notebook
-	$(VENV)/bin/jupyter lab notebooks/
+	@token=$$($(PY) -c 'import secrets; print(secrets.token_hex(16))'); \
+	echo ""; \
+	echo "JupyterLab, notebook 01: http://localhost:$(LAB_PORT)/lab/tree/01_most_case.ipynb?token=$$token"; \
+	echo "(Ctrl+C twice stops the server)"; \
+	echo ""; \
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --port=$(LAB_PORT) --ServerApp.port_retries=0 \
+	    --IdentityProvider.token=$$token $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/01_most_case.ipynb
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis results

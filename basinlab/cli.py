@@ -3,6 +3,7 @@
     basinlab landscape --model smollm2-135m-instruct --benchmark pydoc --benchmark shakespeare \
         --alphas -0.01:0.01:5e-4 --directions 8 --out results/most_case.nc
     basinlab plot results/most_case.nc --out fig.html
+    basinlab plot results/most_case.nc --out fig.pdf --format pdf
     basinlab widths results/most_case.nc --tol 0.05
     basinlab landscape ... --mesh points=2,model=4                 # 8 devices, weights sharded 4 ways
     basinlab landscape ... --coordinator host0:1234 --num-processes 2 --process-id 0   # on each host
@@ -122,17 +123,18 @@ def print_widths(ds, tol: float, sided: str = "one") -> None:
 
 
 def _plot(args) -> None:
-    from basinlab.atomicio import atomic_path
     from basinlab.landscape.results import open_dataset
     from basinlab.viz import plots
+    from basinlab.viz.export import format_of, save_figure
 
     _check_args(args)
+    out = pathlib.Path(args.out)
+    # --format, else the suffix of --out (none: HTML, as before --format existed); checked before reading.
+    fmt = format_of(out, args.format or (None if out.suffix else "html"))
     ds = open_dataset(args.file, landscape=True)
     fig = plots.heatmap(ds) if "beta" in ds.dims else plots.curves(ds, variable=args.variable, tol=args.tol)
-    out = pathlib.Path(args.out)
-    with atomic_path(out) as tmp:
-        fig.write_html(tmp, include_plotlyjs="cdn" if args.cdn else True)
-    print(f"wrote {out}")
+    save_figure(fig, out, fmt, width=args.width, cdn=args.cdn)
+    print(f"wrote {out} ({fmt})")
 
 
 def _scores(args) -> None:
@@ -209,9 +211,12 @@ def parser() -> argparse.ArgumentParser:
     ls.add_argument("--process-id", type=int, default=None)
     ls.set_defaults(run=_landscape)
 
-    pl = sub.add_parser("plot", help="landscape NetCDF -> HTML figure")
+    pl = sub.add_parser("plot", help="landscape NetCDF -> figure (HTML, or PNG/SVG/PDF for a paper)")
     pl.add_argument("file")
     pl.add_argument("--out", required=True)
+    pl.add_argument("--format", default=None, choices=["html", "png", "svg", "pdf"],
+                    help="default: from the suffix of --out (html without one)")
+    pl.add_argument("--width", type=int, default=None, help="px width of a PNG/SVG/PDF (default 1200)")
     pl.add_argument("--variable", default="score", choices=["score", "loss", "nll"])
     pl.add_argument("--tol", type=float, default=None)
     pl.add_argument("--cdn", action="store_true", help="load plotly.js from a CDN (smaller file)")

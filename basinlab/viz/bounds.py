@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from basinlab import theory
-from basinlab.viz import style
+from basinlab.viz import panels, style
 
 __all__ = ["bound_vs_pa", "bound_vs_sigma", "embedding_histogram"]
 
@@ -34,10 +34,10 @@ def bound_vs_pa(sigma: float = 0.003, rs: Sequence[float] = (0.0003, 0.0015, 0.0
     """Fig. 4(a): lower bound on E S(theta_sft + eps) against p_A at fixed sigma, one curve per r."""
     p = np.linspace(0.0, 1.0, n)
     fig = _bound_traces(p, lambda r: (p, r, sigma), rs, weak, lambda r: f"r = {r:g} (r/σ = {r / sigma:.2g})")
-    fig.update_layout(title=f"certified smoothed score after fine-tuning, σ = {sigma:g}",
-                      xaxis_title="p_A = E S(θ0 + ε)", yaxis_title="lower bound on E S(θ_sft + ε)",
-                      yaxis_range=[0, 1.02], template=style.TEMPLATE)
-    return fig
+    fig.update_layout(xaxis_title="p_A = E S(θ0 + ε)", yaxis_title="lower bound on E S(θ_sft + ε)",
+                      yaxis_range=[0, 1.02])
+    return panels.finish(fig, f"certified smoothed score after fine-tuning, σ = {sigma:g}", template=style.TEMPLATE,
+                         legend_rows=panels.legend_rows(fig), panel_height=420)
 
 
 def bound_vs_sigma(p_a: float = 0.9, rs: Sequence[float] = (0.0003, 0.0015, 0.003, 0.006),
@@ -46,10 +46,10 @@ def bound_vs_sigma(p_a: float = 0.9, rs: Sequence[float] = (0.0003, 0.0015, 0.00
     sigmas = np.geomspace(1e-4, 0.1, 300) if sigmas is None else np.asarray(sigmas)
     fig = _bound_traces(sigmas, lambda r: (p_a, r, sigmas), rs, weak, lambda r: f"r = {r:g}")
     fig.add_hline(y=p_a, line=dict(color=style.REFERENCE, dash="dash"), annotation_text=f"p_A = {p_a:g}")
-    fig.update_layout(title=f"certified smoothed score against basin size, p_A = {p_a:g}",
-                      xaxis_title="basin size σ", xaxis_type="log", yaxis_title="lower bound on E S(θ_sft + ε)",
-                      yaxis_range=[0, 1.02], template=style.TEMPLATE)
-    return fig
+    fig.update_layout(xaxis_title="basin size σ (per-coordinate noise std)", xaxis_type="log",
+                      yaxis_title="lower bound on E S(θ_sft + ε)", yaxis_range=[0, 1.02])
+    return panels.finish(fig, f"certified smoothed score against basin size, p_A = {p_a:g}", template=style.TEMPLATE,
+                         legend_rows=panels.legend_rows(fig), panel_height=420)
 
 
 def embedding_histogram(distances: theory.EmbeddingDistances, title: str = "", nbins: int = 80) -> go.Figure:
@@ -60,6 +60,6 @@ def embedding_histogram(distances: theory.EmbeddingDistances, title: str = "", n
     if distances.nearest is not None:
         fig.add_histogram(x=distances.nearest, nbinsx=nbins, opacity=0.6, histnorm="probability density",
                           name=f"nearest neighbour (n = {len(distances.nearest):,} tokens)")
-    fig.update_layout(barmode="overlay", title=title or "L2 distances between token embeddings",
-                      xaxis_title="‖W e_i − W e_j‖₂", yaxis_title="density", template=style.TEMPLATE)
-    return fig
+    fig.update_layout(barmode="overlay", xaxis_title="‖W e_i − W e_j‖₂", yaxis_title="density")
+    return panels.finish(fig, title or "L2 distances between token embeddings", template=style.TEMPLATE,
+                         panel_height=420)

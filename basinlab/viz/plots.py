@@ -16,7 +16,6 @@ drawn in its ``style.benchmark_colour`` in every figure.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -26,7 +25,7 @@ from plotly.subplots import make_subplots
 
 from basinlab import validate
 from basinlab.landscape.results import loss_T
-from basinlab.viz import style
+from basinlab.viz import panels, style
 from basinlab.viz.checks import base_values, check_benchmark, check_direction, check_variable
 
 __all__ = ["curves", "heatmap", "surface", "widths"]
@@ -36,10 +35,8 @@ __all__ = ["curves", "heatmap", "surface", "widths"]
 
 
 def _label(da: xr.DataArray, fallback: str = "") -> str:
-    """'long_name [units]' from attrs; dimensionless units ('1') are left out."""
-    name = da.attrs.get("long_name") or fallback or str(da.name)
-    units = da.attrs.get("units")
-    return f"{name} [{units}]" if units and units != "1" else name
+    """'long_name [units]' from attrs; dimensionless units ('1') are left out (panels.axis_label)."""
+    return panels.axis_label(da, fallback)
 
 
 def _model_title(ds: xr.Dataset) -> str:
@@ -108,16 +105,24 @@ def curves(
     edges = ds.basin.width(tol, variable) if tol is not None else None
 
     xlabel, ylabel = _label(ds["alpha"]), _label(ds[variable])
+    metrics = {b: str(ds["metric"].sel(benchmark=b).item()) if "metric" in ds.coords else "" for b in benches}
+    subtitle_lines = 0
     if subplots and len(benches) > 1:
-        cols = min(len(benches), 3)
-        rows = math.ceil(len(benches) / cols)
-        # name on one line, metric in small type below: long metric names would run into each other
-        titles = [f"{b}<br><sup>{ds['metric'].sel(benchmark=b).item()}</sup>" if "metric" in ds.coords else b
-                  for b in benches]
-        # Long attrs labels would overlap under every column: one shared title per axis instead.
-        fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, shared_xaxes=True,
-                            horizontal_spacing=0.06, vertical_spacing=0.12 if rows > 1 else 0.0,
+        # One panel per benchmark as the paper's Figure 1: a single row up to 4, then full rows.
+        rows, cols = panels.grid_shape(len(benches))
+        # Name in bold, the (long) metric wrapped to the panel's width in small type below it.
+        titles = [panels.panel_title(b, metrics[b], cols) for b in benches]
+        subtitle_lines = max(panels.lines(t) for t in titles)
+        # Scores share one axis (fractions): tick labels on the left column only, panels closer together.
+        share_y = variable == "score"
+        plot_px = panels.PANEL_HEIGHT * rows + (rows - 1) * (15 * subtitle_lines + 40)
+        fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, shared_xaxes=True, shared_yaxes=share_y,
+                            horizontal_spacing=0.025 if share_y else 0.06,
+                            vertical_spacing=(15 * subtitle_lines + 40) / plot_px if rows > 1 else 0.0,
                             x_title=xlabel, y_title=ylabel)
+        for a in fig.layout.annotations[: len(titles)]:
+            a.update(yanchor="bottom", yshift=2, font=dict(size=11))
+        fig.update_xaxes(showticklabels=True)  # shared x: every panel keeps its alpha ticks
         cell = {b: (i // cols + 1, i % cols + 1) for i, b in enumerate(benches)}
     else:
         rows = 1
@@ -155,19 +160,20 @@ def curves(
             add(go.Scatter(
                 x=np.concatenate([alphas[ok], alphas[ok][::-1]]), y=np.concatenate([hi[ok], lo[ok][::-1]]),
                 mode="lines", fill="toself", fillcolor=style.rgba(colour, 0.2), line=dict(width=0), hoverinfo="skip",
-                name=f"{tag}{confidence:.0%} bootstrap band of the mean", legendgroup=f"{group}-band",
+                name=f"{tag}{confidence:.0%} band of the mean (bootstrap)", legendgroup=f"{group}-band",
                 showlegend=first,
             ), "band")
         add(go.Scatter(
             x=alphas, y=mean, mode="lines+markers", line=dict(color=colour, width=2.5), marker=dict(size=4),
             name=f"{tag}mean over directions", legendgroup=f"{group}-mean", showlegend=first,
-            hovertemplate=f"{b} mean<br>alpha=%{{x:.4g}}<br>{variable}=%{{y:.4g}}<extra></extra>",
+            hovertemplate=f"{b} mean{' (' + metrics[b] + ')' if metrics[b] else ''}<br>alpha=%{{x:.4g}}<br>"
+                          f"{variable}=%{{y:.4g}}<extra></extra>",
         ), "mean")
         base_b = float(base.sel(benchmark=b))
         add(go.Scatter(
             x=[alphas[0], alphas[-1]], y=[base_b, base_b], mode="lines",
             line=dict(color=style.BASE if subplots else colour, dash="dash", width=1.2),
-            name=f"{tag}theta0 (base)", legendgroup=f"{group}-base", showlegend=first,
+            name=f"{tag}theta0", legendgroup=f"{group}-base", showlegend=first,
             hovertemplate=f"{b} at theta0: %{{y:.4g}}<extra></extra>",
         ), "base")
         if chance is not None and np.isfinite(c := float(chance.sel(benchmark=b))):
@@ -192,10 +198,10 @@ def curves(
     if beta_cut is not None:
         title += f", beta = {beta_cut:.4g}"
     if len(benches) == 1:  # no subplot title to name it
-        metric = f" ({ds['metric'].item()})" if "metric" in ds.coords else ""
+        metric = f" ({metrics[benches[0]]})" if metrics[benches[0]] else ""
         title += f"<br><sup>{benches[0]}{metric}</sup>"
-    fig.update_layout(template=style.TEMPLATE, title=title, height=320 * rows + 120)
-    return fig
+    return panels.finish(fig, title, rows=rows, subtitle_lines=subtitle_lines, template=style.TEMPLATE,
+                         legend_rows=panels.legend_rows(fig))
 
 
 # ----------------------------------------------------------------------------- 2-D sweeps
@@ -348,9 +354,8 @@ def widths(
     first = items[0][1]
     ylabel = f"basin width in {_label(first['alpha'])} (one-sided, tol = {tol:g} in {variable})"
     fig.update_layout(
-        template=style.TEMPLATE, title=f"Basin width across models (one-sided basins, tol = {tol:g})",
-        yaxis_title=ylabel,
-        xaxis_title="model" if x == "label" else "parameter count d", boxmode="group",
+        yaxis_title=ylabel, xaxis_title="model" if x == "label" else "parameter count d", boxmode="group",
         xaxis_type="log" if log_x else None,
     )
-    return fig
+    return panels.finish(fig, f"Basin width across models (one-sided basins, tol = {tol:g})", template=style.TEMPLATE,
+                         legend_rows=panels.legend_rows(fig), panel_height=420)

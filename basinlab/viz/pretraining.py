@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 import xarray as xr
 from plotly.subplots import make_subplots
 
-from basinlab.viz import style
+from basinlab.viz import panels, style
 
 __all__ = ["forgetting_curves", "landscapes", "loss_curves", "scatter"]
 
@@ -47,8 +47,7 @@ def loss_curves(ds: xr.Dataset, smooth: int = 20) -> go.Figure:
                         row=1, col=2)
     fig.update_xaxes(title_text="pre-training step")
     fig.update_yaxes(title_text="NLL (nats/token)")
-    fig.update_layout(template=style.TEMPLATE, title="Pre-training loss")
-    return fig
+    return panels.finish(fig, "Pre-training loss", template=style.TEMPLATE, subtitle_lines=1, panel_height=360)
 
 
 def landscapes(datasets: Mapping[str, xr.Dataset], tol: float = 0.05, variable: str = "score") -> go.Figure:
@@ -75,10 +74,10 @@ def landscapes(datasets: Mapping[str, xr.Dataset], tol: float = 0.05, variable: 
             fig.add_vline(x=float(w[edge].median()), line=dict(color=colour, dash="dot"))
     first = next(iter(datasets.values()))
     unit = "next-token accuracy" if variable == "score" else "NLL (nats/token)"
-    fig.update_layout(template=style.TEMPLATE, xaxis_title="α (per-coordinate noise std of θ0 + αδ, δ ~ N(0, I))",
-                      yaxis_title=unit, title=f"Most-case landscapes, one-sided basin edge at a drop of {tol:g} "
-                      f"({first['direction'].size} directions)")
-    return fig
+    fig.update_layout(xaxis_title="α (per-coordinate noise std of θ0 + αδ, δ ~ N(0, I))", yaxis_title=unit)
+    title = (f"Most-case landscapes, one-sided basin edge at a drop of {tol:g} "
+             f"({first['direction'].size} directions)")
+    return panels.finish(fig, title, template=style.TEMPLATE, panel_height=420)
 
 
 def forgetting_curves(ds: xr.Dataset) -> go.Figure:
@@ -95,8 +94,8 @@ def forgetting_curves(ds: xr.Dataset) -> go.Figure:
                             showlegend=col == 1, row=1, col=col)
     fig.update_xaxes(title_text="fine-tuning step")
     fig.update_yaxes(title_text="NLL (nats/token)")
-    fig.update_layout(template=style.TEMPLATE, title="Forgetting during fine-tuning on a new corpus")
-    return fig
+    return panels.finish(fig, "Forgetting during fine-tuning on a new corpus", template=style.TEMPLATE,
+                         subtitle_lines=1, panel_height=360)
 
 
 def scatter(x: Sequence[float], y: Sequence[float], labels: Sequence[str], *, xaxis_title: str,

@@ -1,4 +1,4 @@
-"""Jupyter explorers: ipywidgets + a plotly FigureWidget over a landscape Dataset (or the bounds).
+"""Jupyter explorers: ipywidgets + plotly figures over a landscape Dataset (or the bounds).
 
 - :class:`SigmaExplorer` -- the curves of a landscape with an alpha (and beta) slider and a table.
 - :class:`RunExplorer`   -- several landscapes behind one run selector.
@@ -22,6 +22,7 @@ import math
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 import xarray as xr
 
 from basinlab import validate
@@ -65,17 +66,23 @@ def _fmt(x: float) -> str:
 class SigmaExplorer(widgets.VBox):
     """Curves of a landscape with a slider over alpha (the noise scale sigma of a Gaussian direction).
 
-    Children: ``figure`` (plotly FigureWidget of ``plots.curves(ds, variable)`` with a vertical marker
-    at the current alpha on every subplot), the sliders (``slider`` for alpha; ``beta_slider`` for 2-D
-    sweeps, which re-cuts the curves at that beta), and ``table`` (HTML: per benchmark the mean score
-    across directions at the current point with its bootstrap band, the base score, how many directions
-    still reach the base score, and the ``example_output`` strings if the Dataset has them).
+    Children: ``output`` (an ipywidgets Output showing ``figure``, the plotly Figure of
+    ``plots.curves(ds, variable)`` with a vertical marker at the current alpha on every subplot), the
+    sliders (``slider`` for alpha; ``beta_slider`` for 2-D sweeps, which re-cuts the curves at that
+    beta), and ``table`` (HTML: per benchmark the mean score across directions at the current point
+    with its bootstrap band, the base score, how many directions still reach the base score, and the
+    ``example_output`` strings if the Dataset has them).
 
     ds: a landscape Dataset (1-D or 2-D). variable: "score" | "loss" | "nll" for the curves (the table
     always shows the score, plus `variable` when it differs). tol: basin edges on the curves.
     max_chars: example outputs are cut to this many characters. marks: {label: alpha} labelled
     dashed vertical lines (e.g. {"fine-tuned model": alpha_sft}). log_x: a logarithmic alpha axis
     (for one-sided worst-case grids; alpha = 0 is then off the axis but still in the slider).
+
+    The figure is drawn by JupyterLab's plotly renderer (the same as a figure returned by a cell) and
+    redrawn after each change, not through a plotly FigureWidget: a FigureWidget is laid out before
+    JupyterLab attaches it and stays at plotly's default 700 px, squeezing the panels into part of
+    the output; the renderer's figure fills the output's width and follows it when resized.
     """
 
     def __init__(self, ds: xr.Dataset, variable: str = "score", *, tol: float | None = None,
@@ -105,13 +112,19 @@ class SigmaExplorer(widgets.VBox):
             x = self._axis_x(validate.finite(f"mark {label!r}", x))
             fig.add_vline(x=x, row="all", col="all", name=f"{MARK}:{label}",
                           line=dict(color=style.REFERENCE, width=1.5, dash="dash"))
-            fig.add_annotation(x=x, y=1.0, xref="x", yref="paper", text=html.escape(str(label)),
-                               showarrow=False, yanchor="bottom", font=dict(size=11, color=style.REFERENCE))
+            # Inside the first panel's top edge: above it sit the panel titles.
+            fig.add_annotation(x=x, y=1.0, xref="x", yref="y domain", text=html.escape(str(label)),
+                               showarrow=False, yanchor="top", xanchor="left", xshift=3,
+                               font=dict(size=11, color=style.REFERENCE))
         if self._log_x:
-            fig.update_xaxes(type="log")
+            # The grid's alpha = 0 (and the band's edge there) would stretch a log axis to 1e-30:
+            # the axis spans the positive grid, with a tenth of a decade to spare.
+            positive = self._alphas[self._alphas > 0]
+            fig.update_xaxes(type="log", range=[math.log10(positive.min()) - 0.1, math.log10(positive.max()) + 0.1])
         fig.add_vline(x=self._axis_x(self._alpha), row="all", col="all", name=MARKER, showlegend=False,
                       line=dict(color=style.CURRENT, width=2))
-        self.figure = go.FigureWidget(fig)
+        self.figure = fig
+        self.output = widgets.Output(layout=widgets.Layout(width="100%"))
         self._markers = [i for i, s in enumerate(self.figure.layout.shapes) if s.name == MARKER]
 
         self.slider = _slider("alpha", self._alphas, self._alpha)
@@ -129,7 +142,8 @@ class SigmaExplorer(widgets.VBox):
 
         self.table = widgets.HTML()
         controls = [w for w in (self.slider, self.beta_slider, self.example_direction) if w is not None]
-        self.children = [self.figure, widgets.HBox(controls), self.table]
+        self.children = [self.output, widgets.HBox(controls), self.table]
+        self._draw()
         self._render_table()
 
     # ------------------------------------------------------------------ public API
@@ -153,6 +167,7 @@ class SigmaExplorer(widgets.VBox):
             for i in self._markers:
                 x = self._axis_x(self._alpha)
                 self.figure.layout.shapes[i].update(x0=x, x1=x)
+        self._draw()
         self._render_table()
         return self._alpha
 
@@ -172,10 +187,17 @@ class SigmaExplorer(widgets.VBox):
             for old, new in zip(self.figure.layout.shapes, cut.layout.shapes, strict=False):
                 old.update(x0=new.x0, x1=new.x1)
             self.figure.layout.title.text = cut.layout.title.text
+        self._draw()
         self._render_table()
         return self._beta
 
     # ------------------------------------------------------------------ internals
+
+    def _draw(self) -> None:
+        """Show the figure in ``output`` as a plotly mime bundle (one output replacing the last)."""
+        bundle = pio.renderers["plotly_mimetype"].to_mimebundle(self.figure.to_dict())
+        bundle["text/plain"] = f"SigmaExplorer figure at {self._point()}"
+        self.output.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
 
     def _axis_x(self, alpha: float) -> float:
         """Shape/annotation x for `alpha`: plotly wants log10 of the value on a log axis; alpha <= 0

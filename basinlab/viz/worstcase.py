@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 import plotly.graph_objects as go
 
-from basinlab.viz import style
+from basinlab.viz import panels, style
 
 __all__ = ["trace_figure"]
 
@@ -41,7 +41,6 @@ def trace_figure(searches: Mapping) -> go.Figure:
         fig.add_scatter(x=[0, len(wc.trace) - 1], y=[wc.base] * 2, mode="lines", name=f"{label}: theta0",
                         line=dict(color=colour, dash="dash", width=1), meta={"kind": "base", "search": label})
     first = next(iter(searches.values()))
-    fig.update_layout(template=style.TEMPLATE, xaxis_title="ascent step",
-                      yaxis_title="surrogate J: mean reference NLL [nats]",
-                      title=f"Worst-case search at alpha = {first.alpha:g} (norm sqrt(d), d = {first.d:,})")
-    return fig
+    fig.update_layout(xaxis_title="ascent step", yaxis_title="surrogate J: mean reference NLL [nats]")
+    return panels.finish(fig, f"Worst-case search at alpha = {first.alpha:g} (norm sqrt(d), d = {first.d:,})",
+                         template=style.TEMPLATE, legend_rows=panels.legend_rows(fig), panel_height=400)

@@ -70,7 +70,12 @@ def test_explorer_slider_is_the_alpha_grid(ds1):
     expected = float(ds1.loss.sel(alpha=ex.alpha, benchmark="text").mean("direction"))
     assert table_value(ex, "text", var="loss") == pytest.approx(expected, abs=1e-7)
     assert "application/vnd.jupyter.widget-view+json" in ex._repr_mimebundle_()
-    assert ex.children[0] is ex.figure and ex.children[-1] is ex.table
+    assert ex.children[0] is ex.output and ex.children[-1] is ex.table
+    # The output holds the figure as drawn now: the plotly mime bundle with the marker at the slider's alpha.
+    (shown,) = ex.output.outputs
+    layout = shown["data"]["application/vnd.plotly.v1+json"]["layout"]
+    xs = [s["x0"] for s in layout["shapes"] if s.get("name") == MARKER]
+    assert xs and xs == pytest.approx([ex.alpha] * len(xs))
 
 
 def test_explorer_2d_has_a_beta_slider(ds1, ds2):
