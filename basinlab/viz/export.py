@@ -12,7 +12,7 @@ Static formats are drawn by kaleido (the ``notebook`` extra), which drives a hea
 so nothing downloads a browser. A figure laid out by ``basinlab.viz.panels`` (no fixed width) is drawn
 ``width`` px wide (default 1200) at ``scale`` (default 2: print resolution for PNG).
 
-The atomic write is written here, inline, until basinlab has a shared helper for it.
+The atomic write is basinlab.atomicio's.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import pathlib
 import shutil
-import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +27,7 @@ from contextlib import contextmanager
 import plotly.graph_objects as go
 from plotly.basedatatypes import BaseFigure
 
-from basinlab import validate
+from basinlab import atomicio, validate
 
 __all__ = ["FORMATS", "STATIC_FORMATS", "batch", "browser_path", "format_of", "save_figure"]
 
@@ -107,15 +106,5 @@ def save_figure(fig: go.Figure, path: os.PathLike | str, format: str | None = No
         raise TypeError(f"save_figure needs a plotly Figure or FigureWidget, got {type(fig).__name__}")
     data = _render(fig, fmt, width, height, scale, cdn)  # before touching the file system
     path.parent.mkdir(parents=True, exist_ok=True)
-    # A fresh name in the same folder ("x": never an existing file), created with the umask's permissions.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
+    atomicio.write_bytes(path, data)
     return path

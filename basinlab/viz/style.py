@@ -46,6 +46,8 @@ BENCHMARK_COLOURS: dict[str, str] = {
     "pydoc": BLUE, "gsm8k": ORANGE, "synthetic-addition": GREEN, "advbench": RED, "mmlu": PURPLE,
     "shakespeare": BROWN, "advbench-target": PINK, "synthetic-capitals": CYAN, "humaneval": OLIVE,
     "mmlu-gen": INDIGO,
+    # lm-eval's definitions of the same capabilities (benchmarks.lmeval_tasks) share their colour.
+    "gsm8k_cot_llama": ORANGE, "mmlu_generative": PURPLE, "humaneval_instruct": OLIVE,
 }
 # basinlab.training.pretrain.OPTIMIZERS; a run label matches case-insensitively ("AdamW" -> "adamw").
 OPTIMIZER_COLOURS: dict[str, str] = {"adamw": BLUE, "go": RED, "sam": GREEN, "continuous_dropout": PURPLE}
