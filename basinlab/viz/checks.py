@@ -13,16 +13,27 @@ import xarray as xr
 
 from basinlab import validate
 
-__all__ = ["BASE_VARIABLES", "CURVE_VARIABLES", "base_values", "check_benchmark", "check_direction",
-           "check_variable"]
+__all__ = ["BASE_VARIABLES", "CURVE_VARIABLES", "base_values", "check_benchmark", "check_dataset",
+           "check_direction", "check_variable"]
 
 CURVE_VARIABLES = ("score", "loss", "nll")
 # plotted variable -> the Dataset variable holding its value at theta0 (schema in basinlab.landscape.results)
 BASE_VARIABLES = {"score": "base_score", "nll": "base_nll", "loss": "base_loss"}
 
 
+def check_dataset(ds, what: str = "a landscape Dataset") -> xr.Dataset:
+    """`ds` if it is an xarray Dataset with a benchmark axis; TypeError/ValueError naming what it is."""
+    if not isinstance(ds, xr.Dataset):
+        raise TypeError(f"expected {what} (xarray.Dataset, e.g. from basinlab.landscape.landscape or "
+                        f"open_dataset), got {type(ds).__name__} {ds!r:.80}")
+    if "benchmark" not in ds.dims:
+        raise ValueError(f"expected {what} with a 'benchmark' dimension; this Dataset has dims {dict(ds.sizes)}")
+    return ds
+
+
 def check_variable(ds: xr.Dataset, variable: str, allowed: Sequence[str] = CURVE_VARIABLES) -> str:
-    """`variable` if it is one of `allowed` and a data variable of `ds`."""
+    """`variable` if it is one of `allowed` and a data variable of `ds` (a landscape Dataset)."""
+    check_dataset(ds)
     return validate.choice("variable", variable, [v for v in allowed if v in ds.data_vars])
 
 

@@ -297,6 +297,11 @@ class BoundExplorer(widgets.VBox):
         from basinlab import theory
         from basinlab.viz import bounds
 
+        # ipywidgets would clamp a value outside a slider's range without a word: refuse it instead.
+        for name, value, lo, hi in (("p_a", p_a, 0.5, 0.999), ("sigma", sigma, 1e-4, 1e-1), ("r", r, 0.0, 0.02)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not lo <= value <= hi:
+                raise ValueError(f"BoundExplorer {name}={value!r} is outside its slider's range [{lo:g}, {hi:g}]")
+        validate.open_unit("q", q)
         self._theory, self.q = theory, q
         self.p_a = widgets.FloatSlider(value=p_a, min=0.5, max=0.999, step=0.001, description="p_A",
                                        readout_format=".3f", continuous_update=True)

@@ -159,3 +159,15 @@ def test_bound_explorer_reads_the_sliders():
     assert marker.marker.color == style.CURRENT
     assert v["certified_radius"] == pytest.approx(float(theory.certified_radius(0.9, 0.003, 0.5)))
     assert "0.6109" in ex.table.value
+
+
+def test_bad_inputs_are_named_errors():
+    from basinlab.viz import plots
+    from basinlab.viz.widgets import BoundExplorer
+
+    with pytest.raises(TypeError, match="expected a landscape Dataset .* got str 'x'"):
+        plots.curves("x")
+    with pytest.raises(ValueError, match=r"p_a=-1 is outside its slider's range \[0.5, 0.999\]"):
+        BoundExplorer(p_a=-1)
+    with pytest.raises(ValueError, match=r"r=0.5 is outside"):
+        BoundExplorer(r=0.5)
