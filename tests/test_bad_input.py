@@ -282,6 +282,23 @@ def test_landscape_options(normalization, benchmarks, text_bench, tmp_path_facto
                                                       progress=False), str(store))
 
 
+@bad_input
+@given(tol=st.one_of(st.floats(max_value=-1e-9), st.just(float("nan"))),
+       precision=st.one_of(st.floats(max_value=0.0), st.just(float("nan"))),
+       sided=names, growth=st.floats(max_value=1.0))
+def test_basin_edges(tol, precision, sided, growth, text_bench):
+    from basinlab.analysis import basin_edges
+
+    assume(sided not in ("one", "two"))
+    model = tiny_gpt()
+    named_error("basin_edges", lambda: basin_edges(model, text_bench, directions=1, tol=tol), tol, "tol")
+    named_error("basin_edges", lambda: basin_edges(model, text_bench, directions=1, precision=precision),
+                precision, "precision")
+    named_error("basin_edges", lambda: basin_edges(model, text_bench, directions=1, sided=sided), sided)
+    named_error("basin_edges", lambda: basin_edges(model, text_bench, directions=1, growth=growth), growth,
+                "growth")
+
+
 # ----------------------------------------------------------------------------- theory
 
 @bad_input
