@@ -30,7 +30,7 @@ demo: $(VENV)/.stamp-notebook
 	$(PY) -m basinlab.demo
 
 test: $(VENV)/.stamp-test
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=30
 
 lint: $(VENV)/.stamp-test
 	$(VENV)/bin/ruff check .

@@ -11,6 +11,17 @@ from basinlab.benchmarks.paths import data_root
 NOTEBOOKS = sorted((pathlib.Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 # These read AdvBench/GSM8K/tiny-shakespeare from $BASINLAB_DATA (01 skips a missing corpus itself).
 NEEDS_DATA = {"02_worst_case", "03_sft_case", "05_go_optimizer", "06_pretraining_checkpoints"}
+IN_BROWSER = {"01_most_case", "02_worst_case"}  # tests/test_browser.py runs these (Run All in chromium)
+
+
+def browser_available() -> bool:
+    """Whether tests/test_browser.py can run (Debian's chromium and playwright present)."""
+    import importlib.util
+    import os
+    import shutil
+
+    chromium = os.environ.get("BASINLAB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    return chromium is not None and importlib.util.find_spec("playwright") is not None
 
 
 def with_smoke(nb):
@@ -27,6 +38,9 @@ def with_smoke(nb):
 def test_notebook_runs_in_smoke_mode(path, tmp_path):
     if path.stem in NEEDS_DATA and data_root() is None:
         pytest.skip(f"{path.name} needs the benchmark data: set BASINLAB_DATA to the shared data folder")
+    if path.stem in IN_BROWSER and browser_available():
+        pytest.skip(f"{path.name} runs in SMOKE mode in a real JupyterLab in tests/test_browser.py, with the "
+                    f"same no-error check and the rendered widgets; running it here too would cost CI minutes")
     nb = with_smoke(nbformat.read(path, as_version=4))
     # execute() raises CellExecutionError at the first cell that fails (allow_errors is False), so a
     # notebook passes only if every cell ran; listing "error" outputs afterwards could never fail.

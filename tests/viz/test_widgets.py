@@ -150,7 +150,7 @@ def test_explorer_marks_and_run_selector(ds1):
 
 
 def test_bound_explorer_reads_the_sliders():
-    ex = BoundExplorer(p_a=0.9, sigma=1.0, r=0.0)
+    ex = BoundExplorer(p_a=0.9, sigma=0.05, r=0.0)
     v = ex.set(p_a=0.9, sigma=0.003, r=0.003)
     assert v["strong_bound"] == pytest.approx(0.610856, abs=1e-6)  # PAPER.md: p_A 0.9, r/sigma 1
     assert v["weak_bound"] == pytest.approx(0.501058, abs=1e-6)
