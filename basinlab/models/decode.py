@@ -99,12 +99,7 @@ def decode_step(spec: ModelSpec, weights: dict, token: jax.Array, position: jax.
         a = L.dense(p["attn"]["o"], o.reshape(b, 1, -1))
 
         def mlp(h, p=p):
-            up = L.dense(p["mlp"]["up"], h)
-            if spec.gated_mlp:
-                up = L.activation(spec.activation, L.dense(p["mlp"]["gate"], h)) * up
-            else:
-                up = L.activation(spec.activation, up)
-            return L.dense(p["mlp"]["down"], up)
+            return L.mlp(spec, p["mlp"], h)
 
         if spec.parallel_residual:
             x = x + a + mlp(L.norm(spec, p["mlp_norm"], x))

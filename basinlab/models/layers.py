@@ -52,6 +52,17 @@ def dense(p: dict, x: jax.Array) -> jax.Array:
     return y
 
 
+def mlp(spec: ModelSpec, p: dict, h: jax.Array) -> jax.Array:
+    """The feed-forward block on normed activations h [..., D]: down(act(gate(h)) * up(h)) for gated
+    MLPs (SwiGLU), down(act(up(h))) otherwise. p: the layer's "mlp" params."""
+    up = dense(p["up"], h)
+    if spec.gated_mlp:
+        up = activation(spec.activation, dense(p["gate"], h)) * up
+    else:
+        up = activation(spec.activation, up)
+    return dense(p["down"], up)
+
+
 def rope_inv_freq(spec: ModelSpec) -> jax.Array:
     """Inverse frequencies [rotary_dim // 2], with llama3 or linear scaling applied (float32)."""
     dim = spec.rotary_dim

@@ -58,12 +58,7 @@ def _block(spec: ModelSpec, p: dict, x, positions, query_slots, key_valid, cache
         return L.dense(p["attn"]["o"], o.reshape(b, t, -1)), new_cache
 
     def mlp(h):
-        up = L.dense(p["mlp"]["up"], h)
-        if spec.gated_mlp:
-            up = L.activation(spec.activation, L.dense(p["mlp"]["gate"], h)) * up
-        else:
-            up = L.activation(spec.activation, up)
-        return L.dense(p["mlp"]["down"], up)
+        return L.mlp(spec, p["mlp"], h)
 
     a, new_cache = attn(L.norm(spec, p["attn_norm"], x))
     if spec.parallel_residual:
