@@ -10,6 +10,19 @@ import shutil
 
 import numpy as np
 
+
+def add_llama_shape(w, kv, context: int = 512) -> None:
+    """The llama.* hyperparameters of a test GGUF (kv: layers, hidden, inter, heads, kv_heads), for a
+    gguf.GGUFWriter; tests/models/test_gguf.py writes its files with it too."""
+    w.add_block_count(kv["layers"])
+    w.add_context_length(context)
+    w.add_embedding_length(kv["hidden"])
+    w.add_feed_forward_length(kv["inter"])
+    w.add_head_count(kv["heads"])
+    w.add_head_count_kv(kv["kv_heads"])
+    w.add_layer_norm_rms_eps(1e-5)
+
+
 GGUF_DIMS = dict(layers=1, hidden=16, inter=32, heads=2, kv_heads=2, vocab=40)
 
 
@@ -41,13 +54,7 @@ def gguf_file(path: pathlib.Path, *, nan_in: str | None = None) -> pathlib.Path:
     rng = np.random.default_rng(0)
     w = gguf.GGUFWriter(str(path), "llama")
     w.add_name("tiny-faults")
-    w.add_block_count(d["layers"])
-    w.add_context_length(32)
-    w.add_embedding_length(d["hidden"])
-    w.add_feed_forward_length(d["inter"])
-    w.add_head_count(d["heads"])
-    w.add_head_count_kv(d["kv_heads"])
-    w.add_layer_norm_rms_eps(1e-5)
+    add_llama_shape(w, d, context=32)
     w.add_rope_freq_base(10000.0)
     w.add_vocab_size(d["vocab"])
     w.add_rope_dimension_count(d["hidden"] // d["heads"])

@@ -1,4 +1,5 @@
-"""Subprocess side of tests/landscape/test_mesh.py: sweeps on forced host devices and many processes.
+"""Subprocess side of tests/landscape/test_mesh.py (sweeps on forced host devices and many processes)
+and of test_landscape.py's device and resume tests (through `setup`).
 
     python mesh_runner.py meshes FOLDER OUT.npz                 # one process, several mesh shapes
     python mesh_runner.py process FOLDER OUT.nc STORE ADDR N I  # process I of N (jax.distributed)
@@ -15,7 +16,10 @@ import jax
 import numpy as np
 
 
-def setup(folder):
+def setup(folder, directions: int = 2, n_alphas: int = 8):
+    """(model, a next-token benchmark whose judge SIGKILLs the process at the KILL_AFTER-th grid
+    point when that variable is set, landscape keyword arguments); tests/landscape/test_landscape.py's
+    sweep runner uses it too."""
     import basinlab
     from basinlab.benchmarks import token_benchmark
 
@@ -33,7 +37,7 @@ def setup(folder):
             return {}
 
         text = type(text)(**{**text.__dict__, "judge": judge})
-    kw = dict(directions=2, alphas=np.linspace(-0.05, 0.05, 8), chunk_size=4, progress=False)
+    kw = dict(directions=directions, alphas=np.linspace(-0.05, 0.05, n_alphas), chunk_size=4, progress=False)
     return model, text, kw
 
 

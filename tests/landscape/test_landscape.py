@@ -203,26 +203,13 @@ def test_parse_grid():
 
 RUNNER = textwrap.dedent(
     """
-    import os, signal, sys
+    import sys
     import numpy as np, jax
     sys.path.insert(0, {here!r})
-    import basinlab
-    from basinlab.benchmarks import token_benchmark
+    from mesh_runner import setup
     from basinlab.landscape import landscape
     from basinlab.landscape.results import save
-    model = basinlab.load({folder!r})
-    tokens = np.random.RandomState(0).randint(3, model.spec.vocab_size, size=(4, 24))
-    text = token_benchmark(tokens, name="text")
-    kill_after = int(os.environ.get("KILL_AFTER", "0"))
-    if kill_after:
-        seen = []
-        def judge(out):
-            seen.append(1)
-            if len(seen) > kill_after:
-                os.kill(os.getpid(), signal.SIGKILL)   # die mid-sweep, like a killed job
-            return {{}}
-        text = type(text)(**{{**text.__dict__, "judge": judge}})
-    kw = dict(directions=3, alphas=np.linspace(-0.05, 0.05, 6), chunk_size=4, progress=False)
+    model, text, kw = setup({folder!r}, directions=3, n_alphas=6)
     mode = sys.argv[1]
     if mode == "devices":
         one = landscape(model, text, devices=jax.devices()[:1], **kw)
@@ -263,7 +250,7 @@ def test_resume_after_sigkill_gives_identical_dataset(runner, tmp_path):
     rng = random.Random("kill-sweep")
     store, killed_nc, clean_nc = tmp_path / "store", tmp_path / "a.nc", tmp_path / "b.nc"
     # The judge runs once per grid point: 1 (base) + 3 directions x 6 alphas = 19 calls in all.
-    env = {**os.environ, "KILL_AFTER": str(rng.randint(3, 15))}
+    env = {**os.environ, "KILL_AFTER": str(rng.randint(4, 16))}
     first = subprocess.run([sys.executable, str(runner), "store", str(store), str(killed_nc)], env=env,
                            capture_output=True, text=True, timeout=600)
     assert first.returncode == -9, first.stderr[-3000:]

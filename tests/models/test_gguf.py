@@ -29,6 +29,8 @@ from basinlab.models.gguf import (  # noqa: E402
     unpermute_qk_from_gguf,
 )
 
+from faults import add_llama_shape  # noqa: E402
+
 # --------------------------------------------------------------------------------------------------
 # Tiny model + tokenizer
 # --------------------------------------------------------------------------------------------------
@@ -135,15 +137,6 @@ def make_state_dict(vocab: int, *, seed: int = 0, tied: bool = True, qkv_bias: b
 
 
 
-def add_llama_shape(w, kv) -> None:
-    """The llama.* hyperparameters every test GGUF here writes (kv: layers, hidden, inter, heads, kv_heads)."""
-    w.add_block_count(kv["layers"])
-    w.add_context_length(512)
-    w.add_embedding_length(kv["hidden"])
-    w.add_feed_forward_length(kv["inter"])
-    w.add_head_count(kv["heads"])
-    w.add_head_count_kv(kv["kv_heads"])
-    w.add_layer_norm_rms_eps(1e-5)
 
 
 def write_gguf(
