@@ -237,9 +237,12 @@ def landscape(
                                     f"folder that every process sees (a shared file system)")
         return None if arrays is None else results.block_from_arrays(arrays, names)
 
-    # Base scores at theta0: coefficients 0 give theta0 exactly (x + 0 * delta == x in float32).
+    # Base scores at theta0: coefficients 0 give theta0 exactly (x + 0 * delta == x in float32), so
+    # when the grid holds the zero point, the base is that point of direction 0's block (no extra
+    # call that would regenerate a direction for one point); otherwise a block of its own.
+    zero = np.flatnonzero(np.all(grid == 0, axis=1))
     base = stored("base")
-    if base is None:
+    if base is None and not zero.size:
         base = run_block(entries[0], np.zeros((1, m)))
         st.put("base", results.block_arrays(base))
 
@@ -250,6 +253,9 @@ def landscape(
         if res is None:
             res = run_block(entries[i], grid[j: j + chunk])
             st.put(name, results.block_arrays(res))
+        if base is None and i == 0 and j <= zero[0] < j + chunk:
+            base = {b: results.point_of(scores, zero[0] - j) for b, scores in res.items()}
+            st.put("base", results.block_arrays(base))
         collected[(i, j)] = res
         bar.update(1)
     bar.close()

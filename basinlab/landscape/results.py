@@ -33,7 +33,7 @@ from basinlab.atomicio import atomic_path
 from basinlab.benchmarks.base import BUDGET_REASON
 
 __all__ = ["BlockScores", "block_arrays", "block_from_arrays", "from_block_scores", "loss_T", "open_dataset",
-           "save"]
+           "point_of", "save"]
 
 
 @flax.struct.dataclass
@@ -48,6 +48,12 @@ class BlockScores:
     nll: Any = None
     reason: Any = None
     example: Any = None
+
+
+def point_of(block: BlockScores, k: int) -> BlockScores:
+    """The block's k-th grid point as a block of one point (every field keeps its leading axis)."""
+    fields = {f.name: getattr(block, f.name) for f in dataclasses.fields(BlockScores)}
+    return BlockScores(**{n: None if x is None else np.asarray(x)[k: k + 1] for n, x in fields.items()})
 
 
 def _array_name(benchmark: str, field: str) -> str:

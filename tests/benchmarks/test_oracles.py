@@ -88,6 +88,22 @@ def test_generate_and_judge_grades_on_the_host_and_survives_bad_graders(char_mod
     assert crash.reason[2].startswith("judge error: ZeroDivisionError")
 
 
+def test_generate_and_judge_prefills_the_shared_prefix_once_with_the_same_tokens(char_model):
+    """The oracle keeps only each prompt's own suffix per row (the shared prefix is prefilled once);
+    its greedy tokens equal plain generation from the full, left-padded prompts."""
+    m, prompts = char_model, ["abcab", "abcba", "abcc"]
+    bench = generate_and_judge_benchmark(m, prompts, lambda t, i: Grades([1.0] * 3, [""] * 3), name="g",
+                                         max_new_tokens=4, metric="x", chat=False)
+    ids = m.prompt_ids(prompts, False)
+    p = len(bench.data["prefix"])
+    assert p >= 3 and list(bench.data["prefix"]) == ids[0][:p]  # "abc" (and any BOS) is shared
+    assert bench.data["tokens"].shape[1] == max(len(x) for x in ids) - p
+    tokens, mask = left_pad(ids, m.pad_id)
+    full = generate(m.spec, m.params, tokens, mask, max_new_tokens=4, eos_ids=tuple(m.eos_ids), pad_id=m.pad_id)
+    out = bench.score_fn(m.spec, m.params, bench.data, None)
+    np.testing.assert_array_equal(np.asarray(out.tokens), np.asarray(full))
+
+
 # ------------------------------------------------------------------ the real SmolLM2-135M-Instruct
 
 

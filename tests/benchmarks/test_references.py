@@ -35,7 +35,9 @@ def test_reference_items_are_the_oracle_items(tiny_chat):
     ref = references.reference("synthetic-addition", tiny_chat, n=6, seed=3)
     tok = tiny_chat.tokenizer
     for i in range(6):
-        prompt = tok.decode(oracle.data["tokens"][i][oracle.data["mask"][i] == 1])
+        # the oracle prefills the prompts' shared prefix once: prompt = prefix + the row's own suffix
+        own = oracle.data["tokens"][i][oracle.data["mask"][i] == 1]
+        prompt = tok.decode(list(oracle.data["prefix"]) + list(own))
         full = tok.decode(ref.data["tokens"][i][ref.data["mask"][i] == 1])
         assert full.startswith(prompt)
         a, b = (int(x) for x in prompt.split("What is ")[1].split("?")[0].split(" + "))

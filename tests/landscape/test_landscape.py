@@ -183,6 +183,33 @@ def test_typed_blocks_in_the_store_and_a_resume_from_it(model, text, tmp_path):
     xr.testing.assert_identical(ds, again)
 
 
+@pytest.mark.parametrize("alphas", [[-0.02, 0.0, 0.02], [0.01, 0.02, 0.03]])
+def test_base_is_the_grid_zero_point_without_an_extra_call(model, text, tmp_path, alphas):
+    """With 0 on the grid the base scores are direction 0's zero point (theta0 + 0 * delta == theta0
+    bitwise), so no call regenerates a direction for one point; without 0, the base costs one call."""
+    points = []
+    counting = Benchmark(name="judged", data=text.data, score_fn=text.score_fn, n_items=4, metric="m",
+                         judge=lambda out: points.append(1) or _judge(out))
+    ds = landscape(model, [text, counting], directions=2, alphas=alphas, chunk_size=3, progress=False,
+                   store=tmp_path / "s")
+    assert len(points) == 6 + (0.0 not in alphas)  # the judge runs once per evaluated point
+    assert (tmp_path / "s" / "base.npz").exists()
+    direct = np.asarray(text.score_fn(model.spec, model.params, text.data, jnp.float32).score)
+    with np.load(tmp_path / "s" / "base.npz") as f:
+        np.testing.assert_allclose(f["text|score"][0], direct, rtol=1e-6)
+        if 0.0 in alphas:  # bitwise the zero point of both directions
+            for d in range(2):
+                np.testing.assert_array_equal(ds["item_score"].sel(benchmark="text", alpha=0.0, direction=d)
+                                              .values[:4], f["text|score"][0])
+    np.testing.assert_allclose(float(ds["base_score"].sel(benchmark="text")), direct.mean(), rtol=1e-6)
+    # resumed from the store, the base is read back: no point is evaluated again
+    points.clear()
+    again = landscape(model, [text, counting], directions=2, alphas=alphas, chunk_size=3, progress=False,
+                      store=tmp_path / "s")
+    assert not points
+    np.testing.assert_array_equal(again["base_score"], ds["base_score"])
+
+
 def test_block_arrays_round_trip():
     block = {"a": results.BlockScores(score=np.ones((2, 3), np.float32), reason=np.asarray([["x"] * 3] * 2)),
              "b|c": results.BlockScores(score=np.zeros((2, 1), np.float32), nll=np.ones((2, 1), np.float32))}
