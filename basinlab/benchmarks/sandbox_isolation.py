@@ -265,7 +265,7 @@ def choose(isolation: str | None = None) -> str:
     if not isinstance(isolation, str) or isolation not in MODES + ("auto",):
         raise ValueError(f"{source} must be one of {', '.join(MODES + ('auto',))}, got {isolation!r}")
     if isolation == "auto":
-        mode = available()[0]
+        mode = next(m for m in MODES if missing(m) is None)  # probes only as far as needed
         if mode == "guard" and not _warned:
             _warned = True
             why = "; ".join(f"{m}: {missing(m)}" for m in ("bwrap", "unshare"))
