@@ -1,6 +1,8 @@
 # basinlab: `make demo` runs the main job, `make test` runs the tests, `make lab` opens JupyterLab,
 # `make check` runs ruff and the fast tests (everything not marked slow).
-# Each target creates or updates .venv and installs what it needs; nothing is installed by hand.
+# Each target creates or updates .venv and installs what it needs; nothing is installed by hand, except
+# for system packages: HumanEval's sandbox isolates model-written code with bubblewrap when it is
+# installed (`apt-get install bubblewrap`; .ci/run installs it as root), else util-linux `unshare`.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python

@@ -6,10 +6,10 @@
     surrogate = references.reference("synthetic-addition", model)   # its reference-answer NLL
 
 Modules: base (Benchmark, the typed outputs Scores / Judged / Grades), text, oracles (the kinds of
-score function), judges (graders of generated text), sandbox + sandbox_child (running generated
-code), items (generated items and prompts), registry (benchmarks by name), references (their
-differentiable surrogates), measure (the unperturbed score with an interval), loaders (data sets)
-with records, readers, paths, hub and corpora.
+score function), judges (graders of generated text), sandbox + sandbox_child + sandbox_isolation
+(running generated code in OS namespaces), items (generated items and prompts), registry (benchmarks
+by name), references (their differentiable surrogates), measure (the unperturbed score with an
+interval), loaders (data sets) with records, readers, paths, hub and corpora.
 """
 
 import warnings

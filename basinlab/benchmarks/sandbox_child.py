@@ -3,7 +3,7 @@
 `sandbox.run_code` runs this file as a script, by path, in a fresh interpreter with the isolation
 flags and scrubbed environment described in `sandbox`:
 
-    python -s -S -B sandbox_child.py PROGRAM ROOT STATUS_FD MEMORY_BYTES CPU_SECONDS FILE_SIZE_BYTES
+    python -s -S -B sandbox_child.py PROGRAM ROOT STATUS_FD MEMORY_BYTES CPU_SECONDS FILE_SIZE_BYTES [NPROC]
 
 It imports the standard library only (never basinlab, hence never jax), and removes its own
 folder from sys.path before the program runs, so the program sees the standard library only.
@@ -244,11 +244,16 @@ def _run(program, memory_bytes):
 
 
 def main(argv):
-    """argv: [this file, program path, sandbox root, status fd, memory bytes, cpu seconds, file size bytes]."""
+    """argv: [this file, program path, sandbox root, status fd, memory bytes, cpu seconds, file size bytes,
+    optional process limit (RLIMIT_NPROC; 0 or absent: unchanged; set only in a user namespace, where
+    the kernel counts the namespace's processes)]."""
     global ROOT, STATUS_FD
     program, ROOT = argv[1], os.path.realpath(argv[2])
     STATUS_FD, memory, cpu, fsize = (int(a) for a in argv[3:7])
     del sys.path[0]  # this file's own folder; the program sees the standard library only
+    nproc = int(argv[7]) if len(argv) > 7 else 0
+    if nproc > 0:
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # SIGXCPU first, SIGKILL a second later

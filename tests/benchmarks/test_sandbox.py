@@ -1,16 +1,21 @@
 """Tests for basinlab.benchmarks.sandbox: the child-process code judge and its containment.
 
 Every program here is bounded even if containment failed: fork loops stop at 50 children that
-exit at once, escaped sleepers sleep 30 s, writes target pytest's tmp_path only.
+exit at once, escaped sleepers sleep 30 s, writes target pytest's tmp_path only. Tests run under the
+default isolation (auto: the strongest this machine has), except those that watch the child's
+process group from the host, which pin "guard" (in a pid namespace the child's pid is not the
+host's); test_verdicts_read_the_same_in_every_mode runs the verdicts under each available mode, and
+test_sandbox_escape.py the escape attempts.
 """
 
 import json
 import os
 import time
+import warnings
 
 import pytest
 
-from basinlab.benchmarks import sandbox
+from basinlab.benchmarks import sandbox, sandbox_isolation
 from basinlab.benchmarks.sandbox import ExecResult, check_program, judge_code, run_code
 
 
@@ -119,7 +124,7 @@ def test_input_checks():
 
 def test_infinite_loop_is_killed_at_the_timeout():
     t0 = time.monotonic()
-    r = run_code(PRINT_PID + "while True:\n    pass\n", timeout_s=2)
+    r = run_code(PRINT_PID + "while True:\n    pass\n", timeout_s=2, isolation="guard")
     wall = time.monotonic() - t0
     assert not r.passed and "timeout" in r.reason, r.reason
     assert wall < 2 + 3 and r.duration_s < 2 + 3
@@ -177,7 +182,7 @@ FORK_LOOP = (
     ids=["fork-loop", "popen", "subprocess-run", "os-system", "multiprocessing", "pty", "swallowed"],
 )
 def test_process_creation_is_blocked(program):
-    r = run_code(PRINT_PID + program, timeout_s=10)
+    r = run_code(PRINT_PID + program, timeout_s=10, isolation="guard")
     assert not r.passed and r.reason == "blocked: process creation", (r.reason, r.stderr[-500:])
     assert "SandboxViolation" in r.stderr or "carried on" in r.stdout
     _assert_group_gone(int(r.stdout.split()[0]))
@@ -196,7 +201,7 @@ def test_group_kill_reaps_children_that_escaped_the_guard():
         "if ctypes.CDLL(None).fork() == 0:\n"
         "    time.sleep(30)\n"
         "    os._exit(0)\n",
-        timeout_s=10,
+        timeout_s=10, isolation="guard",
     )
     assert r.passed, r.reason  # the guard did not see it: this is about the group kill
     _assert_group_gone(int(r.stdout.split()[0]))
@@ -329,3 +334,63 @@ def test_child_is_a_stdlib_only_script_that_no_package_module_shadows():
     # The child starts with its folder first on sys.path: no module there may shadow the stdlib.
     stems = {name[:-3] for name in os.listdir(folder) if name.endswith(".py")}
     assert not stems & set(sys.stdlib_module_names)
+
+# ----------------------------------------------------------------- isolation modes
+
+
+def test_isolation_is_chosen_recorded_and_checked(monkeypatch):
+    monkeypatch.delenv(sandbox_isolation.ENV_VAR, raising=False)
+    best = sandbox_isolation.available()[0]
+    assert run_code("pass", timeout_s=10).isolation == best
+    assert run_code("pass", timeout_s=10, isolation="guard").isolation == "guard"
+    monkeypatch.setenv(sandbox_isolation.ENV_VAR, "guard")
+    assert run_code("pass", timeout_s=10).isolation == "guard"
+    assert judge_code(["pass"], timeout_s=10)[0].isolation == "guard"
+    monkeypatch.setenv(sandbox_isolation.ENV_VAR, "docker")
+    with pytest.raises(ValueError, match=r"\$BASINLAB_SANDBOX must be one of bwrap, unshare, guard, auto, got "):
+        run_code("pass", timeout_s=10)
+    bad = judge_code(["pass"], timeout_s=10)[0]
+    assert bad.reason.startswith("judge error: ValueError") and bad.isolation == "none"
+    with pytest.raises(ValueError, match="isolation must be one of"):
+        run_code("pass", isolation="nsjail")
+    # An old-style ExecResult (before the isolation field) still constructs.
+    assert ExecResult(True, "passed", 0, "", "", 0.1).isolation == "guard"
+
+
+def test_forcing_a_missing_mode_raises_and_auto_warns_once(monkeypatch):
+    monkeypatch.delenv(sandbox_isolation.ENV_VAR, raising=False)
+    monkeypatch.setattr(sandbox_isolation, "missing",
+                        lambda mode: None if mode == "guard" else f"`{mode}` is not installed")
+    monkeypatch.setattr(sandbox_isolation, "_warned", False)
+    with pytest.raises(ValueError, match=r"isolation='bwrap' is not available here: `bwrap` is not installed\. "
+                                         r"Available: guard \(or auto\).*apt-get install bubblewrap"):
+        run_code("pass", isolation="bwrap")
+    with pytest.warns(RuntimeWarning, match=r"no OS isolation available \(bwrap: `bwrap` is not installed; "
+                                            r"unshare: `unshare` is not installed\).*apt-get install bubblewrap"):
+        r = run_code("print(1)", timeout_s=10)
+    assert r.passed and r.isolation == "guard"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per process: the second run is silent
+        assert run_code("pass", timeout_s=10).isolation == "guard"
+
+
+def test_verdicts_read_the_same_in_every_mode():
+    programs = {
+        "passed": "import json, math\nassert math.gcd(4, 6) == 2\nprint('ok')\n",
+        "failed: AssertionError": "assert 1 == 2\n",
+        "syntax error": "def (:\n",
+        "failed: SystemExit: 0": "import sys\nsys.exit(0)\n",
+        "memory limit": "x = bytearray(8 * 1024**3)\n",
+        "blocked: write outside sandbox": "open('/tmp/basinlab-never-written', 'w')\n",
+        "blocked: process creation": "import subprocess\nsubprocess.run(['true'])\n",
+        "crashed: signal 11": "import ctypes\nctypes.string_at(0)\n",
+    }
+    for mode in sandbox_isolation.available():
+        results = judge_code(list(programs.values()), timeout_s=5, memory_mb=256, workers=2, isolation=mode)
+        # SIGXCPU reaches the program through each mode's init (bwrap's reaper, the unshare shell).
+        cpu = run_code("while True:\n    pass\n", timeout_s=10, cpu_s=1, isolation=mode)
+        assert cpu.reason == "timeout: cpu time limit" and cpu.returncode == -24, (mode, cpu.reason, cpu.returncode)
+        for want, r in zip(programs, results):
+            assert r.isolation == mode
+            assert r.reason.startswith(want), (mode, want, r.reason, r.stderr[-300:])
+        assert results[0].stdout == "ok\n" and results[-1].returncode == -11
