@@ -21,8 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from basinlab.benchmarks.base import Benchmark, Grades, Judged, Scores
-from basinlab.benchmarks.until_oracle import shared_prefix_length
-from basinlab.models.generate import generate_until
+from basinlab.benchmarks.until_oracle import generate_batches, until_batches
 from basinlab.models.logprobs import token_logprobs
 from basinlab.models.model import left_pad, strip_after_eos
 from basinlab.models.transformer import forward
@@ -211,17 +210,16 @@ def generate_and_judge_benchmark(
     or a wrong score count fails every item of that grid point with its reason stored; it never
     aborts the sweep."""
     ids = model.prompt_ids(prompts, chat)
-    # The token prefix every prompt shares (the chat template's system turn) is prefilled once per
-    # grid point, as a batch of one, and its keys and values reused by every row: on SmolLM2's chat
-    # prompts that is 27 of 44 tokens, and a third of the oracle's time.
-    p = shared_prefix_length(ids)
-    tokens, mask = left_pad([x[p:] for x in ids], model.pad_id)
     eos, pad = tuple(model.eos_ids), int(model.pad_id)
     tokenizer = model.tokenizer
+    # The token prefix every prompt shares (the chat template's system turn) is prefilled once per
+    # grid point, as a batch of one, and its keys and values reused by every row (one batch): on
+    # SmolLM2's chat prompts that is 27 of 44 tokens, and a third of the oracle's time.
+    data = until_batches(ids, pad, batch_size=len(ids))
 
     def score_fn(spec, params, data, compute_dtype) -> Scores:
-        out = generate_until(spec, params, data["tokens"], data["mask"], prefix=data["prefix"],
-                             max_new_tokens=max_new_tokens, eos_ids=eos, pad_id=pad, compute_dtype=compute_dtype)
+        out = generate_batches(spec, params, data, max_new_tokens=max_new_tokens, eos_ids=eos, pad_id=pad,
+                               compute_dtype=compute_dtype)
         return Scores(tokens=out.tokens)
 
     def host_judge(outputs: Scores) -> Judged:
@@ -235,7 +233,6 @@ def generate_and_judge_benchmark(
         return Judged(score=scores, reason=np.asarray(reasons, dtype=str),
                       example=np.asarray(texts[:n_examples], dtype=str))
 
-    data = {"prefix": np.asarray(ids[0][:p], np.int32), "tokens": tokens, "mask": mask}
     return Benchmark(name=name, data=data, score_fn=score_fn,
                      n_items=len(prompts), metric=metric, chance=chance, synthetic=synthetic,
                      judge=host_judge, description=description, param_access="generate")

@@ -20,17 +20,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from basinlab import validate
 from basinlab.benchmarks.base import Benchmark, Grades, Judged, Scores
 from basinlab.benchmarks.lmeval_scoring import cut_at_stops
-from basinlab.models.generate import generate_until, prefill
+from basinlab.models.generate import Generated, generate_until, prefill
 from basinlab.models.model import left_pad, strip_after_eos
 from basinlab.models.stops import stop_table
 
-__all__ = ["generate_until_benchmark", "shared_prefix_length"]
+__all__ = ["generate_batches", "generate_until_benchmark", "shared_prefix_length", "until_batches"]
 
 
 def shared_prefix_length(ids: Sequence[Sequence[int]]) -> int:
@@ -44,6 +45,38 @@ def shared_prefix_length(ids: Sequence[Sequence[int]]) -> int:
             k += 1
         n = k
     return max(n, 0)
+
+
+def until_batches(ids: Sequence[Sequence[int]], pad_id: int, batch_size: int, share_prefix: bool = True) -> dict:
+    """The decode batches of `generate_batches` for contexts `ids` (non-empty token id lists):
+    "prefix" [P] int32 (the shared prefix; empty when share_prefix=False), "buckets" (a list of
+    {"tokens", "mask"} [<= batch_size, T_b], the suffixes sorted by length and left-padded to
+    their batch's longest) and "inverse" [n] (rows of the concatenated buckets in item order)."""
+    p = shared_prefix_length(ids) if share_prefix else 0
+    suffixes = [list(x[p:]) for x in ids]
+    order = np.argsort([len(s) for s in suffixes], kind="stable")
+    buckets = []
+    for start in range(0, len(ids), batch_size):
+        tokens, mask = left_pad([suffixes[r] for r in order[start: start + batch_size]], pad_id)
+        buckets.append({"tokens": tokens, "mask": mask})
+    return {"prefix": np.asarray(list(ids[0][:p]), np.int32), "buckets": buckets,
+            "inverse": np.argsort(order).astype(np.int32)}
+
+
+def generate_batches(spec, params, data: dict, *, max_new_tokens: int, eos_ids, pad_id: int, compute_dtype,
+                     temperature: float = 0.0, key=None) -> Generated:
+    """`generate_until` over `until_batches` data (and its optional "stops" StopTable): the shared
+    prefix prefilled once, each bucket decoded until its rows stop. Returns Generated(tokens [n,
+    max_new_tokens], hit_budget [n]) in item order. Pure and jit-able; the in-graph oracle and
+    `integrations.lmeval.BasinlabLM` both generate through it, so their tokens agree."""
+    cache = prefill(spec, params, data["prefix"], compute_dtype) if data["prefix"].shape[0] else None
+    outs = [generate_until(spec, params, b["tokens"], b["mask"], prefix_cache=cache, stops=data.get("stops"),
+                           max_new_tokens=max_new_tokens, eos_ids=eos_ids, pad_id=pad_id,
+                           temperature=temperature, compute_dtype=compute_dtype,
+                           key=None if key is None else jax.random.fold_in(key, i))
+            for i, b in enumerate(data["buckets"])]
+    return Generated(jnp.concatenate([o.tokens for o in outs])[data["inverse"]],
+                     jnp.concatenate([o.hit_budget for o in outs])[data["inverse"]])
 
 
 def generate_until_benchmark(
@@ -67,25 +100,13 @@ def generate_until_benchmark(
     tok = model.require_tokenizer()
     eos, pad = tuple(model.eos_ids), int(model.pad_id)
     until = tuple(until)
-    p = shared_prefix_length(ids) if share_prefix else 0
-    suffixes = [x[p:] for x in ids]
-    order = np.argsort([len(s) for s in suffixes], kind="stable")
-    buckets = []
-    for start in range(0, len(ids), batch_size):
-        tokens, mask = left_pad([suffixes[r] for r in order[start: start + batch_size]], pad)
-        buckets.append({"tokens": tokens, "mask": mask})
-    data = {"prefix": np.asarray(ids[0][:p], np.int32), "buckets": buckets,
-            "inverse": np.argsort(order).astype(np.int32),
-            "stops": stop_table(tok, until, model.spec.vocab_size) if until else None}
+    data = until_batches(ids, pad, batch_size, share_prefix)
+    data["stops"] = stop_table(tok, until, model.spec.vocab_size) if until else None
 
     def score_fn(spec, params, data, compute_dtype) -> Scores:
-        cache = prefill(spec, params, data["prefix"], compute_dtype) if data["prefix"].shape[0] else None
-        outs = [generate_until(spec, params, b["tokens"], b["mask"], prefix_cache=cache, stops=data["stops"],
-                               max_new_tokens=max_new_tokens, eos_ids=eos, pad_id=pad, compute_dtype=compute_dtype)
-                for b in data["buckets"]]
-        tokens = jnp.concatenate([o.tokens for o in outs])[data["inverse"]]
-        hit = jnp.concatenate([o.hit_budget for o in outs])[data["inverse"]]
-        return Scores(tokens=tokens, budget_hit=hit)
+        out = generate_batches(spec, params, data, max_new_tokens=max_new_tokens, eos_ids=eos, pad_id=pad,
+                               compute_dtype=compute_dtype)
+        return Scores(tokens=out.tokens, budget_hit=out.hit_budget)
 
     def host_judge(outputs: Scores) -> Judged:
         rows = np.asarray(outputs.tokens)

@@ -17,13 +17,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from basinlab.models.generate import generate
+from basinlab.benchmarks.until_oracle import generate_batches, until_batches
+from basinlab.models.generate import Generated
 from basinlab.models.logprobs import token_logprobs
 from basinlab.models.model import Model
+from basinlab.models.stops import stop_table
 from basinlab.models.transformer import forward
 
-__all__ = ["DEFAULT_LOGITS_BUDGET", "MIN_BUCKET", "bucket", "continuations", "cut_at_stop", "loglikelihoods",
-           "pow2_floor", "rows_for", "score", "stop_token_ids"]
+__all__ = ["DEFAULT_LOGITS_BUDGET", "MIN_BUCKET", "bucket", "continuations", "loglikelihoods", "pow2_floor",
+           "rows_for", "score"]
 
 MIN_BUCKET = 16
 # Default cap on one batch's logits (batch x length x vocab float32 values): 2**28 values = 1 GiB.
@@ -94,55 +96,31 @@ def loglikelihoods(model: Model, pairs: Sequence[tuple[Sequence[int], Sequence[i
     return out
 
 
-def continuations(model: Model, prompts: Mapping[int, Sequence[int]], *, batch_size: int, max_prompt: int,
-                  max_new_tokens: int, eos_ids: Sequence[int], prefix_token_id: int, temperature: float = 0.0,
-                  next_key: Callable[[], jax.Array] | None = None) -> dict[int, np.ndarray]:
-    """Generated ids [max_new_tokens] per prompt (id -> token ids, at most max_prompt of them), in
-    batches of exactly batch_size rows. An empty prompt is conditioned on prefix_token_id. With
-    temperature > 0, next_key() gives each batch's sampling key (batches run longest prompts first)."""
-    order = sorted(prompts, key=lambda i: -len(prompts[i]))
-    out = {}
-    for start in range(0, len(order), batch_size):
-        chunk = order[start:start + batch_size]
-        width = bucket(max(len(prompts[i]) for i in chunk), max_prompt)
-        tokens = np.full((batch_size, width), model.pad_id, np.int32)
-        mask = np.zeros((batch_size, width), np.int32)
-        for r in range(batch_size):  # a short last batch is filled up: no new compile
-            ids = prompts[chunk[min(r, len(chunk) - 1)]]
-            if ids:
-                tokens[r, width - len(ids):] = ids
-                mask[r, width - len(ids):] = 1
-            else:  # an empty prompt: condition on the prefix token, as lm-eval would on BOS
-                tokens[r, -1], mask[r, -1] = prefix_token_id, 1
-        key = next_key() if temperature > 0 else None
-        gen = np.asarray(generate(
-            model.spec, model.params, tokens, mask, max_new_tokens=max_new_tokens, eos_ids=tuple(eos_ids),
-            pad_id=model.pad_id, temperature=temperature, key=key, compute_dtype=model.compute_dtype,
-        ))
-        out.update({i: gen[r] for r, i in enumerate(chunk)})
-    return out
+def continuations(model: Model, prompts: Mapping[int, Sequence[int]], *, batch_size: int, max_new_tokens: int,
+                  eos_ids: Sequence[int], prefix_token_id: int, until: Sequence[str] = (), temperature: float = 0.0,
+                  next_key: Callable[[], jax.Array] | None = None) -> dict[int, Generated]:
+    """Generated ids [max_new_tokens] (EOS kept, then pad) and whether the budget was hit, per prompt
+    (id -> token ids), through the in-graph oracle's path (`until_oracle.generate_batches`): the
+    prompts' shared prefix prefilled once, suffixes in length-sorted batches of batch_size rows,
+    rows ending at an EOS or a stop string of `until`. An empty prompt is conditioned on
+    prefix_token_id. With temperature > 0, next_key() gives the call's sampling key."""
+    if not prompts:
+        return {}
+    keys = list(prompts)
+    ids = [list(prompts[i]) or [int(prefix_token_id)] for i in keys]
+    data = until_batches(ids, model.pad_id, batch_size)
+    until = tuple(s for s in until if s)
+    if until:
+        data["stops"] = stop_table(model.require_tokenizer(), until, model.spec.vocab_size)
+    key = next_key() if temperature > 0 else None
+    out = _generate_batches(model.spec, model.params, data, max_new_tokens=int(max_new_tokens),
+                            eos_ids=tuple(int(e) for e in eos_ids), pad_id=int(model.pad_id),
+                            compute_dtype=jnp.dtype(model.compute_dtype or model.dtype),
+                            temperature=float(temperature), key=key)
+    tokens, hit = np.asarray(out.tokens), np.asarray(out.hit_budget)
+    return {i: Generated(tokens[r], hit[r]) for r, i in enumerate(keys)}
 
 
-def stop_token_ids(tokenizer, until: Sequence[str]) -> tuple[int, ...]:
-    """Ids of tokens that decode exactly to a stop string: generation may halt right after them
-    (the text is cut at the first stop string anyway, so this only saves decoding steps)."""
-    ids = set()
-    for s in until:
-        if not s:
-            continue
-        enc = tokenizer.encode(s, add_special_tokens=False)
-        if len(enc) == 1 and tokenizer.decode(enc) == s:
-            ids.add(int(enc[0]))
-    return tuple(sorted(ids))
-
-
-def cut_at_stop(tokens: Sequence[int], eos_ids, stop_ids) -> list[int]:
-    """Generated ids up to the first EOS (dropped) or the first stop token (kept), as ints."""
-    row = []
-    for t in map(int, tokens):
-        if t in eos_ids:
-            break
-        row.append(t)
-        if t in stop_ids:
-            break
-    return row
+# One compiled program per task's shapes (prefix length, buckets, budget), reused across grid points.
+_generate_batches = jax.jit(generate_batches, static_argnames=(
+    "spec", "max_new_tokens", "eos_ids", "pad_id", "compute_dtype", "temperature"))

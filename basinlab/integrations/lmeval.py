@@ -51,7 +51,7 @@ except ImportError as e:  # pragma: no cover - exercised only without lm-eval
 from basinlab import validate
 from basinlab.integrations import batching
 from basinlab.landscape import directions, treemath
-from basinlab.models.model import Model
+from basinlab.models.model import Model, strip_after_eos
 
 __all__ = ["BasinlabLM", "evaluate", "perturbed_params"]
 
@@ -325,15 +325,15 @@ class BasinlabLM(TemplateLM):
             if max_ctx <= 0:
                 raise ValueError(f"max_gen_toks={max_gen} leaves no room for a prompt within "
                                  f"max_length={self.max_length}")
-            stop_ids = batching.stop_token_ids(self.tokenizer, until)
-            eos_ids = tuple(sorted(real_eos | set(stop_ids)))
             encoded = {i: self.tok_encode(requests[i].args[0], left_truncate_len=max_ctx) for i in idxs}
+            # The in-graph oracle's generation path (shared prefix prefilled once, stop strings
+            # detected in the decode loop), so lm-eval's answers and the sweep's agree item by item.
             generated = batching.continuations(
-                self.model, encoded, batch_size=self._batch_size, max_prompt=max_ctx, max_new_tokens=max_gen,
-                eos_ids=eos_ids, prefix_token_id=self.prefix_token_id, temperature=temperature,
-                next_key=self._next_key)
-            for i, tokens in generated.items():
-                row = batching.cut_at_stop(tokens, real_eos, stop_ids)
+                self.model, encoded, batch_size=self._batch_size, max_new_tokens=max_gen,
+                eos_ids=tuple(sorted(real_eos)), prefix_token_id=self.prefix_token_id, until=until,
+                temperature=temperature, next_key=self._next_key)
+            for i, gen in generated.items():
+                row = strip_after_eos(gen.tokens, tuple(real_eos))
                 text = postprocess_generated_text(self.tok_decode(row), stop=until, think_end_token=None)
                 out[i] = text
                 self.cache_hook.add_partial("generate_until", requests[i].args, text)

@@ -36,7 +36,9 @@ def test_reference_items_are_the_oracle_items(tiny_chat):
     tok = tiny_chat.tokenizer
     for i in range(6):
         # the oracle prefills the prompts' shared prefix once: prompt = prefix + the row's own suffix
-        own = oracle.data["tokens"][i][oracle.data["mask"][i] == 1]
+        (batch,) = oracle.data["buckets"]
+        row = oracle.data["inverse"][i]
+        own = batch["tokens"][row][batch["mask"][row] == 1]
         prompt = tok.decode(list(oracle.data["prefix"]) + list(own))
         full = tok.decode(ref.data["tokens"][i][ref.data["mask"][i] == 1])
         assert full.startswith(prompt)

@@ -55,38 +55,21 @@ def test_loglikelihoods_refuse_empty_and_too_long_requests(tiny_smol):
 @pytest.mark.slow  # > 5 s here: runs in make test, not in make check
 def test_continuations_match_generate_alone_and_are_keyed(tiny_smol):
     spec, params = tiny_smol.spec, tiny_smol.params
-    prompts = {7: list(RS.randint(3, 150, 6)), 3: list(RS.randint(3, 150, 9)), 5: []}
-    kw = dict(batch_size=4, max_prompt=16, max_new_tokens=5, eos_ids=(), prefix_token_id=1)
+    shared = list(RS.randint(3, 150, 4))
+    prompts = {7: shared + list(RS.randint(3, 150, 2)), 3: shared + list(RS.randint(3, 150, 5)), 5: []}
+    kw = dict(batch_size=2, max_new_tokens=5, eos_ids=(), prefix_token_id=1)
     got = batching.continuations(tiny_smol, prompts, **kw)
-    assert list(got) == [3, 7, 5]  # longest prompt first
+    assert list(got) == [7, 3, 5]  # keyed as given
     for i, ids in prompts.items():
         alone = np.asarray([ids or [1]], np.int32)
         expected = np.asarray(generate(spec, params, alone, max_new_tokens=5, eos_ids=()))[0]
-        np.testing.assert_array_equal(got[i], expected)
+        np.testing.assert_array_equal(got[i].tokens, expected)
+        assert got[i].hit_budget  # no EOS: every row used its budget
     keys = iter(jax.random.split(jax.random.key(0), 2))
     sampled = batching.continuations(tiny_smol, prompts, temperature=1.0, next_key=lambda: next(keys), **kw)
     again = batching.continuations(tiny_smol, prompts, temperature=1.0, next_key=lambda: jax.random.split(
         jax.random.key(0), 2)[0], **kw)
     other = batching.continuations(tiny_smol, prompts, temperature=1.0, next_key=lambda: jax.random.key(99), **kw)
-    assert all(np.array_equal(sampled[i], again[i]) for i in prompts)
-    assert not all(np.array_equal(sampled[i], other[i]) for i in prompts)
-
-
-class _Tokenizer:
-    """Words are tokens; "." is one token; "stop here" is two."""
-
-    vocab = {"a": 3, ".": 4, "stop": 5, "here": 6}
-
-    def encode(self, text, add_special_tokens=True):
-        return [self.vocab[w] for w in text.split()]
-
-    def decode(self, ids):
-        inverse = {v: k for k, v in self.vocab.items()}
-        return " ".join(inverse[i] for i in ids)
-
-
-def test_stop_token_ids_and_cut_at_stop():
-    assert batching.stop_token_ids(_Tokenizer(), [".", "stop here", ""]) == (4,)
-    assert batching.cut_at_stop(np.array([3, 3, 4, 3]), eos_ids={2}, stop_ids=(4,)) == [3, 3, 4]  # kept
-    assert batching.cut_at_stop(np.array([3, 2, 4]), eos_ids={2}, stop_ids=(4,)) == [3]  # EOS dropped
-    assert batching.cut_at_stop([3, 3], eos_ids={2}, stop_ids=()) == [3, 3]
+    assert all(np.array_equal(sampled[i].tokens, again[i].tokens) for i in prompts)
+    assert not all(np.array_equal(sampled[i].tokens, other[i].tokens) for i in prompts)
+    assert batching.continuations(tiny_smol, {}, **kw) == {}
