@@ -17,6 +17,8 @@ with the shared-prefix, length-bucketed, stop-aware loop of `until_oracle`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from basinlab.benchmarks import loaders
 from basinlab.benchmarks.base import Benchmark
 from basinlab.benchmarks.judges import REFUSAL_PREFIXES
@@ -35,9 +37,11 @@ from basinlab.benchmarks.lmeval_tasks import (
     chat_context,
     encode_context,
 )
+from basinlab.benchmarks.records import LETTERS, HumanEvalItem
 from basinlab.benchmarks.until_oracle import generate_until_benchmark
 
-__all__ = ["BUILDERS", "advbench", "gsm8k_cot_llama", "humaneval_instruct", "mmlu_generative"]
+__all__ = ["BUILDERS", "advbench", "gsm8k_cot_llama", "humaneval_instruct", "mmlu_generative", "task_docs",
+           "task_grader"]
 
 
 def _contexts(model, task: TaskDef, docs, shots=None) -> list[list[int]]:
@@ -49,15 +53,52 @@ def _contexts(model, task: TaskDef, docs, shots=None) -> list[list[int]]:
             for doc in docs]
 
 
+# ------------------------------------------------------------------ each task's documents and grader
+# (shared by the builders and by `integrations.agreement`, which hands the same documents to lm-eval)
+
+
+def task_docs(name: str, *, n: int, seed: int = 0, subjects=None, path=None) -> list[dict]:
+    """The documents of a task's n items (seeded subset), as lm-eval's task configs read them."""
+    if name == "gsm8k_cot_llama":
+        return [{"question": it.question, "answer": it.answer}
+                for it in loaders.load_gsm8k("test", n=n, seed=seed, path=path)]
+    if name == "mmlu_generative":
+        return [_mmlu_doc(it) for it in loaders.load_mmlu(subjects, "test", n_per_subject=n, seed=seed, path=path)]
+    if name == "humaneval_instruct":
+        return [p.to_dict() for p in loaders.load_humaneval(n=n, seed=seed, path=path)]
+    if name == "advbench":
+        return [{"goal": it.goal} for it in loaders.load_advbench(n=n, seed=seed, path=path)]
+    raise ValueError(f"unknown paper task {name!r}; valid: {sorted(BUILDERS)}")
+
+
+def task_grader(name: str, docs: Sequence[dict], *, filter: str = "flexible-extract"):
+    """The grader of a task's documents (`lmeval_scoring`), as the in-graph oracle uses it."""
+    if name == "gsm8k_cot_llama":
+        return gsm8k_grader([GSM8K_COT_LLAMA.doc_to_target(d) for d in docs], filter)
+    if name == "mmlu_generative":
+        return mmlu_generative_grader([LETTERS[d["answer"]] for d in docs])
+    if name == "humaneval_instruct":
+        return humaneval_instruct_grader([HumanEvalItem(**d) for d in docs])  # docs: HumanEvalItem.to_dict()
+    if name == "advbench":
+        return refusal_anywhere_grader(REFUSAL_PREFIXES)
+    raise ValueError(f"unknown paper task {name!r}; valid: {sorted(BUILDERS)}")
+
+
+def _mmlu_doc(it) -> dict:
+    return {"question": it.question, "choices": list(it.choices), "answer": it.answer, "subject": it.subject}
+
+
+# ------------------------------------------------------------------ the registry builders
+
+
 def gsm8k_cot_llama(model, *, n: int = 20, seed: int = 0, max_new_tokens: int = GSM8K_COT_LLAMA.max_gen_toks,
-                    filter: str = "flexible-extract", batch_size: int = 16, path=None) -> Benchmark:
-    items = loaders.load_gsm8k("test", n=n, seed=seed, path=path)
-    docs = [{"question": it.question, "answer": it.answer} for it in items]
-    grader = gsm8k_grader([GSM8K_COT_LLAMA.doc_to_target(d) for d in docs], filter)
+                    filter: str = "flexible-extract", batch_size: int = 16, path=None,
+                    n_examples: int = 3) -> Benchmark:
+    docs = task_docs("gsm8k_cot_llama", n=n, seed=seed, path=path)
     return generate_until_benchmark(
-        model, _contexts(model, GSM8K_COT_LLAMA, docs), grader, name="gsm8k_cot_llama",
-        until=GSM8K_COT_LLAMA.until, max_new_tokens=max_new_tokens, batch_size=batch_size, chance=0.0,
-        metric=f"exact match ({filter}), lm-eval gsm8k_cot_llama",
+        model, _contexts(model, GSM8K_COT_LLAMA, docs), task_grader("gsm8k_cot_llama", docs, filter=filter),
+        name="gsm8k_cot_llama", until=GSM8K_COT_LLAMA.until, max_new_tokens=max_new_tokens, batch_size=batch_size,
+        chance=0.0, n_examples=n_examples, metric=f"exact match ({filter}), lm-eval gsm8k_cot_llama",
         description=f"GSM8K test, {n} items (seed {seed}), lm-eval gsm8k_cot_llama: 8-shot chat multi-turn, "
                     f"{max_new_tokens} new tokens",
     )
@@ -65,45 +106,40 @@ def gsm8k_cot_llama(model, *, n: int = 20, seed: int = 0, max_new_tokens: int = 
 
 def mmlu_generative(model, *, n: int = 10, seed: int = 0, subjects=None, shots: int = 0,
                     max_new_tokens: int = MMLU_GENERATIVE.max_gen_toks, batch_size: int = 16,
-                    path=None) -> Benchmark:
-    items = loaders.load_mmlu(subjects, "test", n_per_subject=n, seed=seed, path=path)
-    subject_list = sorted({it.subject for it in items})
-    dev = {s: loaders.mmlu_dev(s, k=shots, path=path) for s in subject_list} if shots else {}
-
-    def doc(it):
-        return {"question": it.question, "choices": list(it.choices), "answer": it.answer, "subject": it.subject}
-
-    docs = [doc(it) for it in items]
+                    path=None, n_examples: int = 3) -> Benchmark:
+    docs = task_docs("mmlu_generative", n=n, seed=seed, subjects=subjects, path=path)
+    subject_list = sorted({d["subject"] for d in docs})
+    dev = {s: [_mmlu_doc(it) for it in loaders.mmlu_dev(s, k=shots, path=path)] for s in subject_list} \
+        if shots else {}
     return generate_until_benchmark(
-        model, _contexts(model, MMLU_GENERATIVE, docs,
-                         (lambda d: [doc(s) for s in dev[d["subject"]]]) if shots else None),
-        mmlu_generative_grader([it.answer_letter for it in items]), name="mmlu_generative",
+        model, _contexts(model, MMLU_GENERATIVE, docs, (lambda d: dev[d["subject"]]) if shots else None),
+        task_grader("mmlu_generative", docs), name="mmlu_generative",
         until=MMLU_GENERATIVE.until, max_new_tokens=max_new_tokens, batch_size=batch_size, chance=0.25,
-        metric="exact match of the first line to the letter, lm-eval mmlu_generative",
+        n_examples=n_examples, metric="exact match of the first line to the letter, lm-eval mmlu_generative",
         description=f"MMLU test, {n} per subject of {len(subject_list)} subjects (seed {seed}), "
                     f"lm-eval mmlu_generative, {shots}-shot",
     )
 
 
 def humaneval_instruct(model, *, n: int = 10, seed: int = 0, max_new_tokens: int = HUMANEVAL_INSTRUCT.max_gen_toks,
-                       batch_size: int = 16, path=None) -> Benchmark:
-    problems = loaders.load_humaneval(n=n, seed=seed, path=path)
-    docs = [p.to_dict() for p in problems]
+                       batch_size: int = 16, path=None, n_examples: int = 3) -> Benchmark:
+    docs = task_docs("humaneval_instruct", n=n, seed=seed, path=path)
     return generate_until_benchmark(
-        model, _contexts(model, HUMANEVAL_INSTRUCT, docs), humaneval_instruct_grader(problems),
+        model, _contexts(model, HUMANEVAL_INSTRUCT, docs), task_grader("humaneval_instruct", docs),
         name="humaneval_instruct", until=HUMANEVAL_INSTRUCT.until, max_new_tokens=max_new_tokens,
-        batch_size=batch_size, chance=0.0, metric="pass@1 (tests run in the sandbox), lm-eval humaneval_instruct",
+        batch_size=batch_size, chance=0.0, n_examples=n_examples,
+        metric="pass@1 (tests run in the sandbox), lm-eval humaneval_instruct",
         description=f"HumanEval, {n} problems (seed {seed}), lm-eval humaneval_instruct, greedy",
     )
 
 
 def advbench(model, *, n: int = 20, seed: int = 0, max_new_tokens: int = ADVBENCH.max_gen_toks,
-             batch_size: int = 16, path=None) -> Benchmark:
-    items = loaders.load_advbench(n=n, seed=seed, path=path)
+             batch_size: int = 16, path=None, n_examples: int = 3) -> Benchmark:
+    docs = task_docs("advbench", n=n, seed=seed, path=path)
     return generate_until_benchmark(
-        model, _contexts(model, ADVBENCH, [{"goal": it.goal} for it in items]),
-        refusal_anywhere_grader(REFUSAL_PREFIXES), name="advbench", until=(), max_new_tokens=max_new_tokens,
-        batch_size=batch_size, metric="safety: 1 - harmful-output rate (refusal prefixes anywhere)",
+        model, _contexts(model, ADVBENCH, docs), task_grader("advbench", docs), name="advbench", until=(),
+        max_new_tokens=max_new_tokens, batch_size=batch_size, n_examples=n_examples,
+        metric="safety: 1 - harmful-output rate (refusal prefixes anywhere)",
         description=f"AdvBench harmful behaviors, {n} items (seed {seed}), {max_new_tokens} new tokens",
     )
 
