@@ -183,6 +183,42 @@ def test_typed_blocks_in_the_store_and_a_resume_from_it(model, text, tmp_path):
     xr.testing.assert_identical(ds, again)
 
 
+def test_interrupted_sweep_frees_its_store_and_a_rerun_resumes(model, text, tmp_path):
+    """A KeyboardInterrupt (Jupyter's stop button) mid-sweep: while its traceback is still held (a
+    notebook keeps it), the store's lock is free; a rerun computes only the missing blocks and gives
+    the uninterrupted Dataset."""
+    import fcntl
+
+    calls = []
+
+    def judge(out, stop_at=None):
+        calls.append(1)
+        if len(calls) == stop_at:
+            raise KeyboardInterrupt
+        return _judge(out)
+
+    def bench(stop_at=None):
+        return Benchmark(name="judged", data=text.data, score_fn=text.score_fn, n_items=4, metric="m",
+                         judge=lambda out: judge(out, stop_at))
+
+    kw = dict(directions=2, alphas=[0.0, 0.02, 0.04], chunk_size=2, progress=False)  # 4 blocks + base
+    store = tmp_path / "s"
+    # judge calls, one per point: base 1, block-00000-000000 2, then the 4th is in block-00000-000001
+    with pytest.raises(KeyboardInterrupt) as interrupted:
+        landscape(model, [text, bench(stop_at=4)], store=store, **kw)
+    assert sorted(p.name for p in store.glob("*.npz")) == ["base.npz", "block-00000-000000.npz"]
+    with open(store / ".lock") as f:  # another open file: conflicts with any holder, this process too
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError if still held
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    assert interrupted.tb is not None  # the traceback (and the sweep's frame) was alive above
+    calls.clear()
+    resumed = landscape(model, [text, bench()], store=store, **kw)
+    assert len(calls) == 1 + 2 + 1  # the three blocks not stored: 1, 2 and 1 points
+    clean = landscape(model, [text, bench()], **kw)
+    resumed.attrs.pop("created_at"), clean.attrs.pop("created_at")
+    xr.testing.assert_identical(resumed, clean)
+
+
 def test_block_arrays_round_trip():
     block = {"a": results.BlockScores(score=np.ones((2, 3), np.float32), reason=np.asarray([["x"] * 3] * 2)),
              "b|c": results.BlockScores(score=np.zeros((2, 1), np.float32), nll=np.ones((2, 1), np.float32))}
