@@ -32,6 +32,7 @@ from basinlab.benchmarks.base import Benchmark, Judged, Scores
 from basinlab.landscape import directions as D
 from basinlab.landscape import mesh as M
 from basinlab.landscape import results
+from basinlab.landscape.fingerprint import fingerprint
 from basinlab.landscape.program import PERTURBATIONS, choose_perturbation, chunk_program
 from basinlab.landscape.store import BlockStore
 from basinlab.models.model import Model, count_params
@@ -78,6 +79,8 @@ class Sweep:
     betas: tuple | None
     chunk_size: int
     compute_dtype: str
+    params: str = ""     # fingerprint of theta0's values (landscape.fingerprint): same name, other weights
+    data: tuple = ()     # fingerprint of each benchmark's data
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -108,8 +111,8 @@ def _normalize_directions(directions, params, recipe_kwargs) -> tuple[list, list
             if not isinstance(item, D.DirectionRecipe):
                 D.check_compatible(params, item)
         entries.append(items)
-        described.append([it.to_dict() if isinstance(it, D.DirectionRecipe) else {"explicit": i}
-                          for it in items])
+        described.append([it.to_dict() if isinstance(it, D.DirectionRecipe)
+                          else {"explicit": i, "fingerprint": fingerprint(it)} for it in items])
     return entries, described
 
 
@@ -188,6 +191,7 @@ def landscape(
         directions=tuple(json.dumps(x, sort_keys=True) for x in described),
         alphas=tuple(alphas.tolist()), betas=None if betas is None else tuple(betas.tolist()),
         chunk_size=chunk, compute_dtype=compute_dtype.name,
+        params=fingerprint(theta0), data=tuple(fingerprint(b.data) for b in benchmarks),
     )
     primary = jax.process_index() == 0
     st = BlockStore(store, sweep, writer=primary)

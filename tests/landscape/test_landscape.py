@@ -219,6 +219,24 @@ def test_interrupted_sweep_frees_its_store_and_a_rerun_resumes(model, text, tmp_
     xr.testing.assert_identical(resumed, clean)
 
 
+def test_a_store_is_resumed_only_with_the_same_weights_directions_and_data(model, text, tmp_path):
+    """Names are not enough: other weights under the model's name, another explicit direction, or
+    other tokens under the benchmark's name are a different sweep, named in the error."""
+    kw = dict(alphas=[0.0, 0.02], chunk_size=2, progress=False)
+    landscape(model, text, directions=1, store=tmp_path / "a", **kw)
+    moved = model.with_params(jax.tree.map(lambda x: x * 1.01, model.params))
+    with pytest.raises(ValueError, match=r"different sweep \(it differs in \['params'\]\)"):
+        landscape(moved, text, directions=1, store=tmp_path / "a", **kw)
+    other = token_benchmark(np.asarray(text.data["tokens"])[:, ::-1].copy(), name="text")
+    with pytest.raises(ValueError, match=r"differs in \['data'\]"):
+        landscape(model, other, directions=1, store=tmp_path / "a", **kw)
+    first, second = (D.regenerate(D.DirectionRecipe(seed=s), model.params) for s in (0, 1))
+    landscape(model, text, directions=[first], store=tmp_path / "b", **kw)
+    with pytest.raises(ValueError, match=r"differs in \['directions'\]"):
+        landscape(model, text, directions=[second], store=tmp_path / "b", **kw)
+    assert landscape(model, text, directions=[first], store=tmp_path / "b", **kw).sizes["direction"] == 1
+
+
 def test_block_arrays_round_trip():
     block = {"a": results.BlockScores(score=np.ones((2, 3), np.float32), reason=np.asarray([["x"] * 3] * 2)),
              "b|c": results.BlockScores(score=np.zeros((2, 1), np.float32), nll=np.ones((2, 1), np.float32))}
