@@ -141,7 +141,7 @@ def curves(
     # its mean line, grouping all its coloured lines, and theta0 and chance (black and grey in every
     # panel) once; what the coloured lines are goes under the title. One benchmark, or overlaid
     # benchmarks: an entry per kind of line (per benchmark when overlaid).
-    by_benchmark = subplots and len(benches) > 1
+    by_benchmark = subplots and len(benches) > 1  # then theta0 and chance rank after the benchmarks
     chance_entry = True  # the first chance line drawn carries the entry (not every benchmark has one)
     for k, b in enumerate(benches):
         row, col = cell[b]
@@ -187,7 +187,7 @@ def curves(
             x=[alphas[0], alphas[-1]], y=[base_b, base_b], mode="lines",
             line=dict(color=style.BASE if subplots else colour, dash="dash", width=1.2),
             name=f"{tag}theta0", legendgroup="all-base" if by_benchmark else f"{group}-base",
-            showlegend=first or (by_benchmark and k == 0), legendrank=1001,  # after the benchmarks
+            showlegend=first or (by_benchmark and k == 0), legendrank=1001 if by_benchmark else 1000,
             hovertemplate=f"{b} at theta0: %{{y:.4g}}<extra></extra>",
         ), "base")
         if chance is not None and np.isfinite(c := float(chance.sel(benchmark=b))):
@@ -196,7 +196,7 @@ def curves(
                 add(go.Scatter(
                     x=[alphas[0], alphas[-1]], y=[c, c], mode="lines", line=dict(color=style.REFERENCE, dash="dot"),
                     name=f"{tag}chance", legendgroup="all-chance" if subplots else f"{b}-chance",
-                    showlegend=chance_entry if subplots else True, legendrank=1001,
+                    showlegend=chance_entry if subplots else True, legendrank=1001 if by_benchmark else 1000,
                     hovertemplate=f"{b} chance: %{{y:.4g}}<extra></extra>",
                 ), "chance")
                 chance_entry = False

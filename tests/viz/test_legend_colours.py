@@ -56,6 +56,7 @@ def test_a_single_benchmark_keeps_an_entry_per_kind_of_line(ds):
     colour = style.benchmark_colour("short")
     assert shown["mean over directions"] == shown["directions (n = 4)"] == colour
     assert shown["theta0"] == style.BASE and shown["chance"] == style.REFERENCE
+    assert {t.legendrank or 1000 for t in fig.data} == {1000}  # the order drawn: directions, band, mean, theta0, ...
 
 
 def test_explorers_widths_and_the_other_figures_match_their_legends(ds, ds2):
