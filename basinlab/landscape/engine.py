@@ -32,6 +32,7 @@ from basinlab.benchmarks.base import Benchmark, Judged, Scores
 from basinlab.landscape import directions as D
 from basinlab.landscape import mesh as M
 from basinlab.landscape import results
+from basinlab.landscape.fingerprint import fingerprint
 from basinlab.landscape.program import PERTURBATIONS, choose_perturbation, chunk_program
 from basinlab.landscape.store import BlockStore
 from basinlab.models.model import Model, count_params
@@ -78,6 +79,8 @@ class Sweep:
     betas: tuple | None
     chunk_size: int
     compute_dtype: str
+    params: str = ""     # fingerprint of theta0's values (landscape.fingerprint): same name, other weights
+    data: tuple = ()     # fingerprint of each benchmark's data
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -108,8 +111,8 @@ def _normalize_directions(directions, params, recipe_kwargs) -> tuple[list, list
             if not isinstance(item, D.DirectionRecipe):
                 D.check_compatible(params, item)
         entries.append(items)
-        described.append([it.to_dict() if isinstance(it, D.DirectionRecipe) else {"explicit": i}
-                          for it in items])
+        described.append([it.to_dict() if isinstance(it, D.DirectionRecipe)
+                          else {"explicit": i, "fingerprint": fingerprint(it)} for it in items])
     return entries, described
 
 
@@ -188,85 +191,95 @@ def landscape(
         directions=tuple(json.dumps(x, sort_keys=True) for x in described),
         alphas=tuple(alphas.tolist()), betas=None if betas is None else tuple(betas.tolist()),
         chunk_size=chunk, compute_dtype=compute_dtype.name,
+        params=fingerprint(theta0), data=tuple(fingerprint(b.data) for b in benchmarks),
     )
     primary = jax.process_index() == 0
     st = BlockStore(store, sweep, writer=primary)
 
-    # The static part of each direction: its recipe with the seed left to trace (None = explicit).
-    def static_part(entry):
-        return tuple(dataclasses.replace(r, seed=0) if isinstance(r, D.DirectionRecipe) else None for r in entry)
+    # Closed on every exit, a KeyboardInterrupt (Jupyter's stop button) included: the traceback a
+    # notebook keeps holds this frame, so waiting for garbage collection would keep the lock, and
+    # another process's run of the same store would raise StoreLocked until the next error.
+    with st:
+        # The static part of each direction: its recipe with the seed left to trace (None = explicit).
+        def static_part(entry):
+            return tuple(dataclasses.replace(r, seed=0) if isinstance(r, D.DirectionRecipe) else None for r in entry)
 
-    recipes = static_part(entries[0])
-    for e in entries:
-        if static_part(e) != recipes:
-            raise ValueError("all directions of one sweep must be of one kind (same recipe settings, "
-                             "or all explicit pytrees); run separate sweeps and concatenate the Datasets")
-    mode = choose_perturbation(perturbation, benchmarks, mesh.devices.flat[0].platform)
-    program = chunk_program(model.spec, tuple(benchmarks), recipes, compute_dtype, mesh, mode)
-    theta0_placed = M.place_params(theta0, mesh)
-    data = M.replicated({b.name: b.data for b in benchmarks}, mesh)
+        recipes = static_part(entries[0])
+        for e in entries:
+            if static_part(e) != recipes:
+                raise ValueError("all directions of one sweep must be of one kind (same recipe settings, "
+                                 "or all explicit pytrees); run separate sweeps and concatenate the Datasets")
+        mode = choose_perturbation(perturbation, benchmarks, mesh.devices.flat[0].platform)
+        program = chunk_program(model.spec, tuple(benchmarks), recipes, compute_dtype, mesh, mode)
+        theta0_placed = M.place_params(theta0, mesh)
+        data = M.replicated({b.name: b.data for b in benchmarks}, mesh)
 
-    def entry_input(e):
-        return tuple(M.replicated(jnp.int32(it.seed), mesh) if isinstance(it, D.DirectionRecipe)
-                     else M.place_params(it, mesh) for it in e)
+        def entry_input(e):
+            return tuple(M.replicated(jnp.int32(it.seed), mesh) if isinstance(it, D.DirectionRecipe)
+                         else M.place_params(it, mesh) for it in e)
 
-    checked = [] if M.device_memory(mesh) is not None else [True]
+        checked = [] if M.device_memory(mesh) is not None else [True]
 
-    def run_block(e, coeffs) -> dict[str, results.BlockScores]:
-        n = len(coeffs)
-        padded = np.concatenate([coeffs, np.zeros((chunk - n, m))]) if n < chunk else coeffs
-        valid = np.arange(chunk) < n
-        args = (theta0_placed, entry_input(e), M.points_sharded(np.asarray(padded, np.float32), mesh),
-                M.points_sharded(valid, mesh), data)
-        if not checked:  # before the first compiled call: does the program fit the devices' memory?
-            M.check_fits(program.lower(*args).compile(), mesh, mode)
-            checked.append(True)
-        out = program(*args)
-        out = jax.tree.map(lambda x: x[:n], M.to_host(out))
-        return {b.name: _block_scores(b, out[b.name], n) for b in benchmarks}
+        def run_block(e, coeffs) -> dict[str, results.BlockScores]:
+            n = len(coeffs)
+            padded = np.concatenate([coeffs, np.zeros((chunk - n, m))]) if n < chunk else coeffs
+            valid = np.arange(chunk) < n
+            args = (theta0_placed, entry_input(e), M.points_sharded(np.asarray(padded, np.float32), mesh),
+                    M.points_sharded(valid, mesh), data)
+            if not checked:  # before the first compiled call: does the program fit the devices' memory?
+                M.check_fits(program.lower(*args).compile(), mesh, mode)
+                checked.append(True)
+            out = program(*args)
+            out = jax.tree.map(lambda x: x[:n], M.to_host(out))
+            return {b.name: _block_scores(b, out[b.name], n) for b in benchmarks}
 
-    blocks = [(i, j) for i in range(len(entries)) for j in range(0, len(grid), chunk)]
-    names_ = ["base"] + [f"block-{i:05d}-{j // chunk:06d}" for i, j in blocks]
-    done = _done_blocks(st, names_)
+        blocks = [(i, j) for i in range(len(entries)) for j in range(0, len(grid), chunk)]
+        names_ = ["base"] + [f"block-{i:05d}-{j // chunk:06d}" for i, j in blocks]
+        done = _done_blocks(st, names_)
 
-    def stored(name):
-        arrays = st.get(name) if name in done else None
-        if name in done and arrays is None:
-            raise FileNotFoundError(f"process {jax.process_index()} cannot read block {name!r} of store "
-                                    f"{store}, which process 0 has; a multi-process run needs a store "
-                                    f"folder that every process sees (a shared file system)")
-        return None if arrays is None else results.block_from_arrays(arrays, names)
+        def stored(name):
+            arrays = st.get(name) if name in done else None
+            if name in done and arrays is None:
+                raise FileNotFoundError(f"process {jax.process_index()} cannot read block {name!r} of store "
+                                        f"{store}, which process 0 has; a multi-process run needs a store "
+                                        f"folder that every process sees (a shared file system)")
+            return None if arrays is None else results.block_from_arrays(arrays, names)
 
-    # Base scores at theta0: coefficients 0 give theta0 exactly (x + 0 * delta == x in float32), so
-    # when the grid holds the zero point, the base is that point of direction 0's block (no extra
-    # call that would regenerate a direction for one point); otherwise a block of its own.
-    zero = np.flatnonzero(np.all(grid == 0, axis=1))
-    base = stored("base")
-    if base is None and not zero.size:
-        base = run_block(entries[0], np.zeros((1, m)))
-        st.put("base", results.block_arrays(base))
-
-    bar = _progress(len(blocks), progress and primary, f"landscape ({len(entries)} dirs x {len(grid)} points)")
-    collected = {}
-    for (i, j), name in zip(blocks, names_[1:], strict=True):
-        res = stored(name)
-        if res is None:
-            res = run_block(entries[i], grid[j: j + chunk])
-            st.put(name, results.block_arrays(res))
-        if base is None and i == 0 and j <= zero[0] < j + chunk:
-            base = {b: results.point_of(scores, zero[0] - j) for b, scores in res.items()}
+        # Base scores at theta0: coefficients 0 give theta0 exactly (x + 0 * delta == x in float32), so
+        # when the grid holds the zero point, the base is that point of direction 0's block (no extra
+        # call that would regenerate a direction for one point); otherwise a block of its own.
+        zero = np.flatnonzero(np.all(grid == 0, axis=1))
+        base = stored("base")
+        if base is None and not zero.size:
+            base = run_block(entries[0], np.zeros((1, m)))
             st.put("base", results.block_arrays(base))
-        collected[(i, j)] = res
-        bar.update(1)
-    bar.close()
 
-    ds = results.from_block_scores(
-        sweep=sweep, benchmarks=benchmarks, model=model, alphas=alphas, betas=betas,
-        n_directions=len(entries), blocks=collected, base=base, described=described,
-    )
-    ds.attrs["perturbation"] = mode
-    ds.attrs["mesh"] = json.dumps(dict(mesh.shape))
-    return ds
+        # A resumed sweep's bar starts at the blocks read back from the store.
+        from_store = len(done - {"base"})
+        bar = _progress(len(blocks), progress and primary, f"landscape ({len(entries)} dirs x {len(grid)} points"
+                        + (f", {from_store} blocks from the store)" if from_store else ")"), initial=from_store)
+        collected = {}
+        try:
+            for (i, j), name in zip(blocks, names_[1:], strict=True):
+                res = stored(name)
+                if res is None:
+                    res = run_block(entries[i], grid[j: j + chunk])
+                    st.put(name, results.block_arrays(res))
+                    bar.update(1)
+                if base is None and i == 0 and j <= zero[0] < j + chunk:
+                    base = {b: results.point_of(scores, zero[0] - j) for b, scores in res.items()}
+                    st.put("base", results.block_arrays(base))
+                collected[(i, j)] = res
+        finally:
+            bar.close()  # an interrupted bar stays at the blocks stored so far
+
+        ds = results.from_block_scores(
+            sweep=sweep, benchmarks=benchmarks, model=model, alphas=alphas, betas=betas,
+            n_directions=len(entries), blocks=collected, base=base, described=described,
+        )
+        ds.attrs["perturbation"] = mode
+        ds.attrs["mesh"] = json.dumps(dict(mesh.shape))
+        return ds
 
 
 def _done_blocks(st: BlockStore, names: list[str]) -> set[str]:
@@ -303,12 +316,12 @@ def _tuple(x):
     return None if x is None else tuple(x)
 
 
-def _progress(total, enabled, desc):
+def _progress(total, enabled, desc, initial=0):
     if not enabled:
         return _NoBar()
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="block")
+    return tqdm(total=total, desc=desc, unit="block", initial=initial)
 
 
 class _NoBar:

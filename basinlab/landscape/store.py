@@ -141,9 +141,11 @@ class BlockStore:
             raise ValueError(f"{meta} is corrupt: expected a JSON object describing a sweep, got "
                              f"{type(stored).__name__}. Delete the store folder {self.root} to start afresh.")
         if stored != wanted:
+            differ = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
             raise ValueError(
-                f"{self.root} holds blocks of a different sweep; resume needs the same model, "
-                f"benchmarks, directions, grid and chunk size. Use another store folder or delete it."
+                f"{self.root} holds blocks of a different sweep (it differs in {differ}); resume needs the "
+                f"same model and weights, benchmarks and their data, directions, grid and chunk size. Use "
+                f"another store folder or delete it."
             )
 
     def close(self) -> None:

@@ -112,7 +112,7 @@ def finetune(model, examples, *, steps: int | None = None, epochs: float | None 
              checkpoint_every: int | None = None, log_every: int | None = 1,
              callback: Callable[[int, dict, dict], Any] | None = None, resume: bool = False,
              checkpoint_extra: Callable[[], dict] | None = None,
-             on_resume: Callable[[dict], Any] | None = None) -> FinetuneResult:
+             on_resume: Callable[[dict], Any] | None = None, run_settings: dict | None = None) -> FinetuneResult:
     """Fine-tune `model` on `examples` = (tokens, mask, loss_mask) from
     :func:`basinlab.training.data.sft_examples`.
 
@@ -131,7 +131,10 @@ def finetune(model, examples, *, steps: int | None = None, epochs: float | None 
     optimizer state, step, losses; the data order is replayed), giving the result of an
     uninterrupted run; the callback is not called again for the steps already done. Each regular
     checkpoint holds that state (basinlab.training.resume); checkpoint_extra() -> dict is saved with
-    it and handed to on_resume(dict) when resuming.
+    it and handed to on_resume(dict) when resuming. The result's checkpoints then list the earlier
+    complete checkpoints too. run_settings: JSON-able settings that identify the run beyond these
+    arguments (a given optimizer's hyperparameters, the data): stored with each checkpoint, and a
+    resume with other ones is an error, as for the arguments.
     Raises TrainingDiverged (RuntimeError) on a non-finite loss/gradient/update (module docstring).
     """
     spec = model.spec
@@ -175,6 +178,8 @@ def finetune(model, examples, *, steps: int | None = None, epochs: float | None 
                     lr=lr, schedule=schedule, weight_decay=weight_decay, compute_dtype=compute_dtype.name,
                     optimizer=None if optimizer is _default_optimizer(lr, schedule, weight_decay, steps)
                     else type(optimizer).__name__)
+    if run_settings is not None:
+        settings["run"] = run_settings
     done_before = 0
     if resume:
         if folder is None:
@@ -185,7 +190,7 @@ def finetune(model, examples, *, steps: int | None = None, epochs: float | None 
 
             params = jax.tree.map(lambda x: jnp.asarray(x, _F32), load(found, dtype="float32").params)
             opt_state, done_before, losses, grad_norms, extra = train_resume.restore(found, opt_state, settings)
-            checkpoints.append(str(found))
+            checkpoints.extend(str(p) for p in train_resume.completed(folder))  # found is the last
             if on_resume is not None:
                 on_resume(extra)
 

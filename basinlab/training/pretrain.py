@@ -77,7 +77,8 @@ def make_optimizer(name: str = "adamw", lr: float = 3e-3, steps: int = 1000, war
 class PretrainResult:
     """model: the trained Model (theta, float32). train_loss: [steps] NLL at the point where each
     gradient was taken (theta + eps for GO). val_steps, val_loss: [k] steps and val NLL at theta
-    (nats/token; step 0 = init). checkpoints: folders (loadable with basinlab.load). seconds: wall time."""
+    (nats/token; step 0 = init). checkpoints: folders (loadable with basinlab.load). seconds: wall time
+    of the training, summed over an interrupted run and its resumes."""
 
     model: Model
     optimizer: str
@@ -105,8 +106,10 @@ def pretrain(model: Model, corpus: Corpus, optimizer: str | Any = "adamw", *, st
     ``n_eval`` fixed val windows every ``eval_every`` steps (and at 0 and the end). Checkpoints:
     ``checkpoint_dir/step-NNNNNN`` every ``checkpoint_every`` steps and at the end, always theta.
     callback(step, metrics, params) as in :func:`basinlab.training.loop.finetune`.
-    resume: continue a killed run from the newest complete checkpoint in checkpoint_dir (params,
-    optimizer state, losses and the validation curve so far): the same result as an uninterrupted run.
+    resume: continue a killed or interrupted run from the newest complete checkpoint in checkpoint_dir
+    (params, optimizer state, losses and the validation curve so far): the same result as an
+    uninterrupted run. The checkpoints record the settings (optimizer name and hyperparameters,
+    seq_len, evaluation, corpus), and resuming with others raises a ValueError naming them.
     """
     seq_len = model.spec.max_seq_len if seq_len is None else validate.positive_int("seq_len", seq_len)
     if not 2 <= seq_len <= model.spec.max_seq_len:
@@ -124,15 +127,19 @@ def pretrain(model: Model, corpus: Corpus, optimizer: str | Any = "adamw", *, st
     if isinstance(optimizer, str):
         name = optimizer
         optimizer = make_optimizer(name, float(lr), steps, int(warmup), float(sigma), float(rho), int(seed))
-    else:
-        name = type(optimizer).__name__
+        hyper = dict(lr=lr, warmup=int(warmup), **({"sigma": float(sigma)} if name in ("go", "continuous_dropout")
+                                                    else {"rho": rho} if name == "sam" else {}))
+    else:  # a given transformation's hyperparameters are the caller's to keep the same
+        name, hyper = type(optimizer).__name__, {}
     val = windows(corpus.val, n_eval, seq_len, seed=None)
     data = windows(corpus.train, steps * batch_size, seq_len, seed=seed)
     ones = np.ones(data.shape, np.int32)
     val_steps, val_loss = [0], [evaluate_nll(model, val)]
+    seconds_before = [0.0]  # training time of the run being resumed
 
     def restore_curve(extra):
         val_steps[:], val_loss[:] = extra["val_steps"], extra["val_loss"]
+        seconds_before[0] = float(extra.get("seconds", 0.0))
 
     def track(step, metrics, params):
         if step % eval_every == 0 or step == steps:
@@ -146,8 +153,11 @@ def pretrain(model: Model, corpus: Corpus, optimizer: str | Any = "adamw", *, st
                         checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
                         log_every=log_every, callback=track, resume=resume,
                         checkpoint_extra=lambda: {"val_steps": [int(x) for x in val_steps],
-                                                  "val_loss": [float(x) for x in val_loss]},
-                        on_resume=restore_curve)
-    seconds = time.perf_counter() - start
+                                                  "val_loss": [float(x) for x in val_loss],
+                                                  "seconds": seconds_before[0] + time.perf_counter() - start},
+                        on_resume=restore_curve,
+                        run_settings=dict(optimizer=name, **hyper, seq_len=seq_len, eval_every=eval_every,
+                                          n_eval=n_eval, corpus=corpus.name, train_tokens=len(corpus.train)))
+    seconds = seconds_before[0] + time.perf_counter() - start
     return PretrainResult(model.with_params(out.params), name, out.losses, np.asarray(val_steps),
                           np.asarray(val_loss, np.float32), out.checkpoints, seconds)

@@ -19,7 +19,7 @@ import re
 import jax
 import numpy as np
 
-__all__ = ["TRAIN_STATE", "latest", "restore", "train_state_bytes"]
+__all__ = ["TRAIN_STATE", "completed", "latest", "restore", "train_state_bytes"]
 
 TRAIN_STATE = "train_state.npz"
 _STEP_DIR = re.compile(r"^step-(\d{6,})$")
@@ -43,13 +43,19 @@ def train_state_bytes(opt_state, step: int, losses, grad_norms, settings: dict, 
     return buf.getvalue()
 
 
-def latest(folder: pathlib.Path) -> pathlib.Path | None:
-    """The newest ``step-NNNNNN`` folder under ``folder`` with a train state and a config.json."""
+def completed(folder: pathlib.Path) -> list[pathlib.Path]:
+    """The ``step-NNNNNN`` folders under ``folder`` with a train state and a config.json, oldest first."""
     if not folder.is_dir():
-        return None
+        return []
     found = [(int(m.group(1)), p) for p in folder.iterdir()
              if (m := _STEP_DIR.match(p.name)) and (p / TRAIN_STATE).is_file() and (p / "config.json").is_file()]
-    return max(found)[1] if found else None
+    return [p for _, p in sorted(found)]
+
+
+def latest(folder: pathlib.Path) -> pathlib.Path | None:
+    """The newest ``step-NNNNNN`` folder under ``folder`` with a train state and a config.json."""
+    done = completed(folder)
+    return done[-1] if done else None
 
 
 def restore(path: pathlib.Path, opt_template, settings: dict):

@@ -92,18 +92,23 @@ def axis_label(da, fallback: str = "") -> str:
 
 
 def finish(fig: go.Figure, title: str, *, rows: int = 1, subtitle_lines: int = 0, legend_rows: int = 1,
-           x_title: bool = True, template=None, panel_height: int = PANEL_HEIGHT) -> go.Figure:
-    """Lay out `fig` for a page: the title at the top, subplot titles of `subtitle_lines` lines under
-    it, `rows` rows of PANEL_HEIGHT px, then the x axis title and a horizontal legend of about
-    `legend_rows` rows at the bottom, centred. The width is left to the container (autosize).
-    panel_height: px of plot area per row (a figure with a single plot takes more, e.g. 420)."""
+           x_title: bool = True, template=None, panel_height: int = PANEL_HEIGHT,
+           subtitle: str | None = None) -> go.Figure:
+    """Lay out `fig` for a page: the title at the top, in small type under it the `subtitle` (one
+    line: plotly's title subtitle, which a ``<br>`` in a top-anchored title would push off the
+    page), subplot titles of `subtitle_lines` lines under them, `rows` rows of PANEL_HEIGHT px, then
+    the x axis title and a horizontal legend of about `legend_rows` rows at the bottom, centred. The
+    width is left to the container (autosize). panel_height: px of plot area per row (a figure with
+    a single plot takes more, e.g. 420)."""
     top = 16 + _LINE_PX * 1.3 * lines(title) + (_LINE_PX * subtitle_lines + 8 if subtitle_lines else 0)
+    top += 2 * _LINE_PX if subtitle else 0
     bottom = (50 if x_title else 30) + (_LINE_PX + 6) * legend_rows + 10
     gaps = (rows - 1) * (_LINE_PX * max(subtitle_lines, 1) + 40)
     fig.update_layout(
         template=template, height=int(panel_height * rows + top + bottom + gaps),
         title=dict(text=title, x=0.0, xanchor="left", xref="paper", y=1.0, yref="container", yanchor="top",
-                   pad=dict(t=10), font=dict(size=16)),
+                   pad=dict(t=10), font=dict(size=16),
+                   subtitle=dict(text=subtitle, font=dict(size=11)) if subtitle else None),
         margin=dict(t=int(top), b=int(bottom), l=80, r=24),
         legend=dict(orientation="h", yref="container", y=0.0, yanchor="bottom", x=0.5, xanchor="center",
                     font=dict(size=12), tracegroupgap=4),

@@ -90,6 +90,11 @@ def curves(
     variable: "score" | "loss" | "nll". subplots: one subplot per benchmark (else all benchmarks on
     shared axes); each benchmark in its ``style.benchmark_colour``. beta: for a 2-D sweep, the grid
     beta to cut at (nearest; default 0).
+
+    Legend entries have the colour of every line they stand for (and hide): with one panel per
+    benchmark, an entry per benchmark (its mean line; its directions, band and edges go with it) plus
+    theta0 and chance, the kinds of line named under the title; with one benchmark, or overlaid, an
+    entry per kind of line (per benchmark when overlaid).
     """
     check_variable(ds, variable)
     # Base and chance from the whole Dataset: in loss units they must share its T normalization,
@@ -131,13 +136,20 @@ def curves(
         cell = {b: (1, 1) for b in benches}
 
     da = ds[variable].transpose("direction", "alpha", "benchmark")
+    # A legend entry is drawn in its trace's colour and stands for its group, so every line of a group
+    # has the entry's colour. Panels of several benchmarks (one colour each): one entry per benchmark,
+    # its mean line, grouping all its coloured lines, and theta0 and chance (black and grey in every
+    # panel) once; what the coloured lines are goes under the title. One benchmark, or overlaid
+    # benchmarks: an entry per kind of line (per benchmark when overlaid).
+    by_benchmark = subplots and len(benches) > 1  # then theta0 and chance rank after the benchmarks
+    chance_entry = True  # the first chance line drawn carries the entry (not every benchmark has one)
     for k, b in enumerate(benches):
         row, col = cell[b]
         # A benchmark has the same colour in every figure (style.benchmark_colour), subplots or overlaid.
         colour = style.benchmark_colour(b)
-        first = k == 0 or not subplots  # legend entries once per figure (subplots) or per benchmark
+        first = (k == 0 or not subplots) and not by_benchmark  # per-kind entries: once, or per benchmark
         tag = "" if subplots else f"{b}: "
-        group = "all" if subplots else b
+        group = b if by_benchmark else "all" if subplots else b
 
         def add(trace, kind, b=b, row=row, col=col, **meta):  # defaults bind this benchmark's b, row, col
             trace.meta = {"kind": kind, "benchmark": b, **meta}
@@ -148,8 +160,8 @@ def curves(
                 direction = int(ds["direction"].values[i])
                 add(go.Scatter(
                     x=alphas, y=da.values[i, :, k], mode="lines", line=dict(color=colour, width=0.8),
-                    opacity=0.35, name=f"{tag}directions (n = {n_dir})", legendgroup=f"{group}-dirs",
-                    showlegend=first and i == 0,
+                    opacity=0.35, name=f"{tag}directions (n = {n_dir})",
+                    legendgroup=group if by_benchmark else f"{group}-dirs", showlegend=first and i == 0,
                     hovertemplate=f"{b}, direction {direction}<br>alpha=%{{x:.4g}}<br>"
                                   f"{variable}=%{{y:.4g}}<extra></extra>",
                 ), "direction", direction=direction)
@@ -160,12 +172,13 @@ def curves(
             add(go.Scatter(
                 x=np.concatenate([alphas[ok], alphas[ok][::-1]]), y=np.concatenate([hi[ok], lo[ok][::-1]]),
                 mode="lines", fill="toself", fillcolor=style.rgba(colour, 0.2), line=dict(width=0), hoverinfo="skip",
-                name=f"{tag}{confidence:.0%} band of the mean (bootstrap)", legendgroup=f"{group}-band",
-                showlegend=first,
+                name=f"{tag}{confidence:.0%} band of the mean (bootstrap)",
+                legendgroup=group if by_benchmark else f"{group}-band", showlegend=first,
             ), "band")
         add(go.Scatter(
             x=alphas, y=mean, mode="lines+markers", line=dict(color=colour, width=2.5), marker=dict(size=4),
-            name=f"{tag}mean over directions", legendgroup=f"{group}-mean", showlegend=first,
+            name=b if by_benchmark else f"{tag}mean over directions",
+            legendgroup=group if by_benchmark else f"{group}-mean", showlegend=first or by_benchmark,
             hovertemplate=f"{b} mean{' (' + metrics[b] + ')' if metrics[b] else ''}<br>alpha=%{{x:.4g}}<br>"
                           f"{variable}=%{{y:.4g}}<extra></extra>",
         ), "mean")
@@ -173,7 +186,8 @@ def curves(
         add(go.Scatter(
             x=[alphas[0], alphas[-1]], y=[base_b, base_b], mode="lines",
             line=dict(color=style.BASE if subplots else colour, dash="dash", width=1.2),
-            name=f"{tag}theta0", legendgroup=f"{group}-base", showlegend=first,
+            name=f"{tag}theta0", legendgroup="all-base" if by_benchmark else f"{group}-base",
+            showlegend=first or (by_benchmark and k == 0), legendrank=1001 if by_benchmark else 1000,
             hovertemplate=f"{b} at theta0: %{{y:.4g}}<extra></extra>",
         ), "base")
         if chance is not None and np.isfinite(c := float(chance.sel(benchmark=b))):
@@ -181,9 +195,11 @@ def curves(
             if variable != "loss" or 0.0 <= c <= 1.0:
                 add(go.Scatter(
                     x=[alphas[0], alphas[-1]], y=[c, c], mode="lines", line=dict(color=style.REFERENCE, dash="dot"),
-                    name=f"{tag}chance", legendgroup=f"{group}-chance", showlegend=first,
+                    name=f"{tag}chance", legendgroup="all-chance" if subplots else f"{b}-chance",
+                    showlegend=chance_entry if subplots else True, legendrank=1001 if by_benchmark else 1000,
                     hovertemplate=f"{b} chance: %{{y:.4g}}<extra></extra>",
                 ), "chance")
+                chance_entry = False
         if edges is not None:
             for side in ("left", "right"):
                 # Shapes have no hover, so the legend entry (shown once) explains the line.
@@ -191,17 +207,25 @@ def curves(
                     x=float(edges[side].sel(benchmark=b).median("direction")), row=row, col=col,
                     line=dict(color=colour, dash="dashdot", width=1.5),
                     name=f"{tag}median basin edge (one-sided, tol = {tol:g})",
-                    showlegend=first and side == "left", legendgroup=f"{group}-edge",
+                    showlegend=first and side == "left", legendgroup=group if by_benchmark else f"{group}-edge",
                 )
 
     title = f"{variable} landscape of {_model_title(ds)}, {n_dir} direction{'s' * (n_dir != 1)}"
     if beta_cut is not None:
         title += f", beta = {beta_cut:.4g}"
+    subtitle = None
+    if by_benchmark:  # the legend names the benchmarks: what their lines are
+        kinds = [f"thin lines: the {n_dir} directions"] if show_directions else []
+        kinds.append(("thick: their mean" if show_directions else "lines: the mean over directions")
+                     + (f", shaded: its {confidence:.0%} bootstrap band" if band else ""))
+        if edges is not None:
+            kinds.append(f"dash-dot: median basin edge (one-sided, tol = {tol:g})")
+        subtitle = "; ".join(kinds)
     if len(benches) == 1:  # no subplot title to name it
         metric = f" ({metrics[benches[0]]})" if metrics[benches[0]] else ""
-        title += f"<br><sup>{benches[0]}{metric}</sup>"
+        subtitle = f"{benches[0]}{metric}"
     return panels.finish(fig, title, rows=rows, subtitle_lines=subtitle_lines, template=style.TEMPLATE,
-                         legend_rows=panels.legend_rows(fig))
+                         legend_rows=panels.legend_rows(fig), subtitle=subtitle)
 
 
 # ----------------------------------------------------------------------------- 2-D sweeps

@@ -23,7 +23,7 @@ def greedy_tokens(model, n=2, length=12):
 
 
 @pytest.mark.slow  # > 5 s here: runs in make test, not in make check
-def test_widths_around_two_centers(tiny_smol):
+def test_widths_around_two_centers(tiny_smol, tmp_path):
     bench = token_benchmark(greedy_tokens(tiny_smol), name="t")
     centers = {"theta0": tiny_smol.params, "scaled": jax.tree.map(lambda x: x * 1.3, tiny_smol.params)}
     alphas = [-0.2, -0.05, -0.01, 0.0, 0.01, 0.05, 0.2]
@@ -41,6 +41,11 @@ def test_widths_around_two_centers(tiny_smol):
         assert bool(row["censored"]) == bool(w["censored"].any())
         assert float(row["base_score"]) == float(ds["base_score"].values[0])
     assert not out["censored"].any()  # the grid reaches past both basins' edges
+    # with a store: one folder per center (their weights differ), and a rerun reads them back
+    stored = basins.widths_around(tiny_smol, centers, [bench], directions=2, alphas=alphas, tol=0.05,
+                                  store=tmp_path / "s")
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["center-scaled", "center-theta0"]
+    xr.testing.assert_identical(stored, out)
     with pytest.raises(ValueError, match="centers is empty"):
         basins.widths_around(tiny_smol, {}, [bench], alphas=[0.0])
 
@@ -63,7 +68,7 @@ def test_the_width_measure_reports_interpolates_the_tolerance_crossing():
 
 
 @pytest.mark.slow
-def test_measure_on_a_tiny_model():
+def test_measure_on_a_tiny_model(tmp_path):
     text = corpus.load_corpus("pydoc", max_chars=60_000)
     cfg = gpt.GPTConfig(n_layers=1, d_model=32, n_heads=2, max_seq_len=32)
     run = pretrain.pretrain(gpt.init_model(cfg, seed=0), text, "adamw", steps=10, batch_size=8, eval_every=10,
@@ -71,5 +76,10 @@ def test_measure_on_a_tiny_model():
     val = corpus.windows(text.val, 4, 32, seed=None)
     ds, w = basins.basin_width(run.model, val, directions=2, alphas=np.linspace(-0.5, 0.5, 5), tol=0.05)
     assert ds.sizes["direction"] == 2 and 0 < w <= 1.0
+    for _ in range(2):  # written to the store, then read back from it
+        again, w_again = basins.basin_width(run.model, val, directions=2, alphas=np.linspace(-0.5, 0.5, 5),
+                                            tol=0.05, store=tmp_path / "s")
+        assert w_again == w and (tmp_path / "s" / "base.npz").exists()
+        xr.testing.assert_equal(again, ds)
     interpolated = ds.basin.width(0.05, "score", interpolate=True)["width"].median("direction")
     assert w == float(interpolated.values[0])

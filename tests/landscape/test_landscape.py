@@ -210,6 +210,61 @@ def test_base_is_the_grid_zero_point_without_an_extra_call(model, text, tmp_path
     np.testing.assert_array_equal(again["base_score"], ds["base_score"])
 
 
+def test_interrupted_sweep_frees_its_store_and_a_rerun_resumes(model, text, tmp_path):
+    """A KeyboardInterrupt (Jupyter's stop button) mid-sweep: while its traceback is still held (a
+    notebook keeps it), the store's lock is free; a rerun computes only the missing blocks and gives
+    the uninterrupted Dataset."""
+    import fcntl
+
+    calls = []
+
+    def judge(out, stop_at=None):
+        calls.append(1)
+        if len(calls) == stop_at:
+            raise KeyboardInterrupt
+        return _judge(out)
+
+    def bench(stop_at=None):
+        return Benchmark(name="judged", data=text.data, score_fn=text.score_fn, n_items=4, metric="m",
+                         judge=lambda out: judge(out, stop_at))
+
+    kw = dict(directions=2, alphas=[0.0, 0.02, 0.04], chunk_size=2, progress=False)  # 4 blocks
+    store = tmp_path / "s"
+    # judge calls, one per point: block-00000-000000 1-2 (its alpha 0 is the base), then the 3rd is
+    # in block-00000-000001
+    with pytest.raises(KeyboardInterrupt) as interrupted:
+        landscape(model, [text, bench(stop_at=3)], store=store, **kw)
+    assert sorted(p.name for p in store.glob("*.npz")) == ["base.npz", "block-00000-000000.npz"]
+    with open(store / ".lock") as f:  # another open file: conflicts with any holder, this process too
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError if still held
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    assert interrupted.tb is not None  # the traceback (and the sweep's frame) was alive above
+    calls.clear()
+    resumed = landscape(model, [text, bench()], store=store, **kw)
+    assert len(calls) == 1 + 2 + 1  # the three blocks not stored: 1, 2 and 1 points
+    clean = landscape(model, [text, bench()], **kw)
+    resumed.attrs.pop("created_at"), clean.attrs.pop("created_at")
+    xr.testing.assert_identical(resumed, clean)
+
+
+def test_a_store_is_resumed_only_with_the_same_weights_directions_and_data(model, text, tmp_path):
+    """Names are not enough: other weights under the model's name, another explicit direction, or
+    other tokens under the benchmark's name are a different sweep, named in the error."""
+    kw = dict(alphas=[0.0, 0.02], chunk_size=2, progress=False)
+    landscape(model, text, directions=1, store=tmp_path / "a", **kw)
+    moved = model.with_params(jax.tree.map(lambda x: x * 1.01, model.params))
+    with pytest.raises(ValueError, match=r"different sweep \(it differs in \['params'\]\)"):
+        landscape(moved, text, directions=1, store=tmp_path / "a", **kw)
+    other = token_benchmark(np.asarray(text.data["tokens"])[:, ::-1].copy(), name="text")
+    with pytest.raises(ValueError, match=r"differs in \['data'\]"):
+        landscape(model, other, directions=1, store=tmp_path / "a", **kw)
+    first, second = (D.regenerate(D.DirectionRecipe(seed=s), model.params) for s in (0, 1))
+    landscape(model, text, directions=[first], store=tmp_path / "b", **kw)
+    with pytest.raises(ValueError, match=r"differs in \['directions'\]"):
+        landscape(model, text, directions=[second], store=tmp_path / "b", **kw)
+    assert landscape(model, text, directions=[first], store=tmp_path / "b", **kw).sizes["direction"] == 1
+
+
 def test_block_arrays_round_trip():
     block = {"a": results.BlockScores(score=np.ones((2, 3), np.float32), reason=np.asarray([["x"] * 3] * 2)),
              "b|c": results.BlockScores(score=np.zeros((2, 1), np.float32), nll=np.ones((2, 1), np.float32))}
