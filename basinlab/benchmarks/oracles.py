@@ -200,7 +200,7 @@ def _grades(graded, n: int) -> tuple[np.ndarray, list]:
 
 
 def generate_and_judge_benchmark(
-    model, prompts: Sequence[str], grader: Callable[[list[str], list[int]], Grades], *, name: str,
+    model, prompts: Sequence, grader: Callable[[list[str], list[int]], Grades], *, name: str,
     max_new_tokens: int, metric: str, chat: bool = True, chance: float | None = None,
     n_examples: int = 3, synthetic: bool = False, description: str = "",
 ) -> Benchmark:
@@ -208,7 +208,8 @@ def generate_and_judge_benchmark(
     `grader(texts, item_ids) -> Grades(score [n] in [0, 1], reason [n])` on the host as the
     benchmark's judge (-> Judged, with the first n_examples texts as examples). A grader exception
     or a wrong score count fails every item of that grid point with its reason stored; it never
-    aborts the sweep."""
+    aborts the sweep. With chat=True a prompt may be a conversation (a list of {"role", "content"}
+    turns ending in the user's, `Model.chat_prompt`), e.g. few-shot demonstrations as earlier turns."""
     ids = model.prompt_ids(prompts, chat)
     eos, pad = tuple(model.eos_ids), int(model.pad_id)
     tokenizer = model.tokenizer

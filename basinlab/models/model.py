@@ -21,6 +21,22 @@ from basinlab.models.logprobs import token_logprobs
 from basinlab.models.spec import ModelSpec
 from basinlab.models.transformer import forward
 
+_ROLES = ("system", "user", "assistant")
+
+
+def _turns(conversation) -> list[dict]:
+    """A conversation as a list of {"role", "content"} dicts, checked: known roles, string
+    contents, and a user turn last (the model answers it)."""
+    turns = list(conversation)
+    for i, t in enumerate(turns):
+        if not (isinstance(t, dict) and t.get("role") in _ROLES and isinstance(t.get("content"), str)):
+            raise ValueError(f"turn {i} of a conversation is {t!r}; each turn must be a dict "
+                             f"{{'role': one of {list(_ROLES)}, 'content': str}}")
+    if not turns or turns[-1]["role"] != "user":
+        raise ValueError(f"a conversation must end in a user turn (the one the model answers), got roles "
+                         f"{[t['role'] for t in turns]}")
+    return [{"role": t["role"], "content": t["content"]} for t in turns]
+
 
 def count_params(params: dict) -> int:
     """d: the number of scalar parameters (a tied embedding counts once)."""
@@ -82,14 +98,19 @@ class Model:
             raise ValueError(f"model {self.source!r} was loaded without a tokenizer; pass token ids instead")
         return self.tokenizer
 
-    def prompt_ids(self, prompts: Sequence[str], chat: bool = False) -> list[list[int]]:
+    def prompt_ids(self, prompts: Sequence, chat: bool = False) -> list[list[int]]:
         """Token ids of each prompt (unpadded). chat=True wraps each in the chat template, which
-        carries its own special tokens; plain prompts get the tokenizer's defaults (e.g. BOS)."""
+        carries its own special tokens; a prompt may then also be a conversation (a list of
+        {"role", "content"} turns, `chat_prompt`). Plain prompts get the tokenizer's defaults (e.g. BOS)."""
         tok = self.require_tokenizer()
         if isinstance(prompts, str):
             prompts = [prompts]
         if chat:
             prompts = [self.chat_prompt(p) for p in prompts]
+        else:
+            turns = [i for i, p in enumerate(prompts) if not isinstance(p, str)]
+            if turns:
+                raise ValueError(f"prompts {turns[:5]} are conversations, not strings: they need chat=True")
         return tok(list(prompts), add_special_tokens=not chat, verbose=False)["input_ids"]
 
     def encode(self, texts: Sequence[str], add_special_tokens: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -110,14 +131,15 @@ class Model:
             return tok.pad_token_id
         return self.spec.eos_token_ids[0] if self.spec.eos_token_ids else 0
 
-    def chat_prompt(self, message: str, system: str | None = None) -> str:
-        """The tokenizer's chat template applied to one user message, ready for generation."""
+    def chat_prompt(self, message, system: str | None = None) -> str:
+        """The tokenizer's chat template applied to one user message, ready for generation.
+        `message` may also be a conversation: a list of {"role", "content"} turns ending in a user
+        turn (e.g. few-shot demonstrations as earlier user/assistant turns)."""
         tok = self.require_tokenizer()
         if not getattr(tok, "chat_template", None):
             raise ValueError(f"the tokenizer of {self.source!r} has no chat template")
-        messages = ([{"role": "system", "content": system}] if system else []) + [
-            {"role": "user", "content": message}
-        ]
+        turns = [{"role": "user", "content": message}] if isinstance(message, str) else _turns(message)
+        messages = ([{"role": "system", "content": system}] if system else []) + turns
         return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def generate_text(

@@ -48,6 +48,8 @@ BENCHMARK_COLOURS: dict[str, str] = {
     "mmlu-gen": INDIGO,
     # lm-eval's definitions of the same capabilities (benchmarks.lmeval_tasks) share their colour.
     "gsm8k_cot_llama": ORANGE, "mmlu_generative": PURPLE, "humaneval_instruct": OLIVE,
+    # the same items with the answer format demonstrated: the same capability, the same colour
+    "synthetic-addition-fewshot": GREEN,
 }
 # basinlab.training.pretrain.OPTIMIZERS; a run label matches case-insensitively ("AdamW" -> "adamw").
 OPTIMIZER_COLOURS: dict[str, str] = {"adamw": BLUE, "go": RED, "sam": GREEN, "continuous_dropout": PURPLE}

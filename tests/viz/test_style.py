@@ -21,7 +21,8 @@ def test_palette_is_ten_distinct_hex_colours_without_the_reference_grey():
 
 def test_every_registry_benchmark_has_its_own_fixed_colour():
     assert set(style.BENCHMARK_COLOURS) == set(registry.available())
-    same = {"gsm8k_cot_llama": "gsm8k", "mmlu_generative": "mmlu", "humaneval_instruct": "humaneval"}
+    same = {"gsm8k_cot_llama": "gsm8k", "mmlu_generative": "mmlu", "humaneval_instruct": "humaneval",
+            "synthetic-addition-fewshot": "synthetic-addition"}
     for variant, family in same.items():  # lm-eval's definition of a capability keeps its colour
         assert style.benchmark_colour(variant) == style.benchmark_colour(family)
     colours = [style.benchmark_colour(name) for name in registry.available() if name not in same]
