@@ -2,15 +2,16 @@
 
 Loads the model (architecture, parameter count d, NLL on a text sample, a chat reply), then sweeps
 four capabilities (two synthetic generated-text oracles, two next-token accuracies) along 4 random
-Gaussian directions over 13 alphas in [-0.006, 0.006] (step 1e-3: SmolLM2's generated-text basins are
-about 0.004 wide, so a coarser grid would miss them), with a progress bar, and writes
+Gaussian directions over 11 alphas in [-0.005, 0.005] (step 1e-3: SmolLM2's generated-text basins are
+about 0.004 wide, so a coarser grid would miss them; +-0.005 brackets addition's edges at -0.0045 and
++0.004), with a progress bar, and writes
 results/most_case.nc (xarray/NetCDF) and results/most_case.html (the figure), then prints the basin
 width per capability and where the results are.
 
 One block per direction: chunk_size is the whole grid unless given, and must divide the grid, so no
 compiled call regenerates a direction for a leftover point or two.
 
-    python -m basinlab.demo [--model SOURCE] [--directions 4] [--alphas -0.006:0.00601:0.001] [--tol 0.1]
+    python -m basinlab.demo [--model SOURCE] [--directions 4] [--alphas -0.005:0.00501:0.001] [--tol 0.1]
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from basinlab import validate
 from basinlab.benchmarks.corpora import load_text
 from basinlab.models import load
 
-DEFAULT_ALPHAS = "-0.006:0.00601:0.001"
+DEFAULT_ALPHAS = "-0.005:0.00501:0.001"
 # Two generated-text oracles (synthetic skills this 135M model has; the paper's GSM8K, MMLU, AdvBench
 # and HumanEval sit at chance or at the floor for it) and two text capabilities; items per benchmark.
 SIZES = {"synthetic-addition": 24, "synthetic-capitals": 16, "pydoc": 2, "shakespeare": 2}

@@ -11,7 +11,7 @@ def test_default_grid_resolves_the_narrow_basin():
     alphas = parse_grid(DEFAULT_ALPHAS)
     # addition's score holds for |alpha| <= 0.002 and falls by 0.004: the grid needs steps <= 1e-3 there
     assert np.max(np.diff(alphas)) <= 1e-3 + 1e-12
-    assert np.isclose(alphas, 0.0).sum() == 1 and alphas.min() <= -0.006 + 1e-12 and alphas.max() >= 0.006 - 1e-12
+    assert np.isclose(alphas, 0.0).sum() == 1 and alphas.min() <= -0.005 + 1e-12 and alphas.max() >= 0.005 - 1e-12
     assert chunk_for(len(alphas), None) == len(alphas)  # the whole grid: one block per direction
 
 
