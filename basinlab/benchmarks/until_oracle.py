@@ -31,7 +31,7 @@ from basinlab.models.generate import Generated, generate_until, prefill
 from basinlab.models.model import left_pad, strip_after_eos
 from basinlab.models.stops import stop_table
 
-__all__ = ["generate_batches", "generate_until_benchmark", "shared_prefix_length", "until_batches"]
+__all__ = ["generate_batches", "generate_until_benchmark", "item_ids", "shared_prefix_length", "until_batches"]
 
 
 def shared_prefix_length(ids: Sequence[Sequence[int]]) -> int:
@@ -61,6 +61,14 @@ def until_batches(ids: Sequence[Sequence[int]], pad_id: int, batch_size: int, sh
         buckets.append({"tokens": tokens, "mask": mask})
     return {"prefix": np.asarray(list(ids[0][:p]), np.int32), "buckets": buckets,
             "inverse": np.argsort(order).astype(np.int32)}
+
+
+def item_ids(data: dict) -> list[list[int]]:
+    """Each item's full context ids (in item order) from `until_batches` data: the shared prefix and
+    the item's own suffix, padding dropped."""
+    rows = [(b["tokens"][r], b["mask"][r]) for b in data["buckets"] for r in range(len(b["tokens"]))]
+    prefix = [int(t) for t in data["prefix"]]
+    return [prefix + [int(t) for t, k in zip(*rows[i], strict=True) if k] for i in data["inverse"]]
 
 
 def generate_batches(spec, params, data: dict, *, max_new_tokens: int, eos_ids, pad_id: int, compute_dtype,

@@ -5,6 +5,7 @@ import pytest
 
 from basinlab.benchmarks import items, registry
 from basinlab.benchmarks.base import Scores
+from basinlab.benchmarks.until_oracle import item_ids
 
 
 def unordered(pairs):
@@ -36,10 +37,8 @@ def test_too_many_or_bad_shots_are_errors_naming_the_value():
 
 
 def row_ids(bench):
-    """Each item's full prompt ids: the shared prefix + its own (left-padded) suffix."""
-    prefix = bench.data["prefix"].tolist()
-    return [prefix + [int(t) for t, k in zip(row, mask, strict=True) if k]
-            for row, mask in zip(bench.data["tokens"], bench.data["mask"], strict=True)]
+    """Each item's full prompt ids: the shared prefix + its own suffix."""
+    return item_ids(bench.data)
 
 
 def test_prompt_renders_the_demonstrations_as_earlier_chat_turns(tiny_chat):

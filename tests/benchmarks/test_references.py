@@ -5,6 +5,7 @@ import pytest
 
 from basinlab.benchmarks import references, registry
 from basinlab.benchmarks.paths import data_root
+from basinlab.benchmarks.until_oracle import item_ids
 
 
 def test_gsm8k_solution_ends_with_the_answer_sentence():
@@ -36,10 +37,7 @@ def test_reference_items_are_the_oracle_items(tiny_chat):
     tok = tiny_chat.tokenizer
     for i in range(6):
         # the oracle prefills the prompts' shared prefix once: prompt = prefix + the row's own suffix
-        (batch,) = oracle.data["buckets"]
-        row = oracle.data["inverse"][i]
-        own = batch["tokens"][row][batch["mask"][row] == 1]
-        prompt = tok.decode(list(oracle.data["prefix"]) + list(own))
+        prompt = tok.decode(item_ids(oracle.data)[i])
         full = tok.decode(ref.data["tokens"][i][ref.data["mask"][i] == 1])
         assert full.startswith(prompt)
         a, b = (int(x) for x in prompt.split("What is ")[1].split("?")[0].split(" + "))
