@@ -52,7 +52,7 @@ def in_graph(n: int, alpha: float, batch_size: int) -> dict:
 
 def lmeval(n: int, alpha: float, batch_size: int) -> dict:
     from basinlab.benchmarks import paper_tasks
-    from basinlab.integrations.agreement import _lmeval
+    from basinlab.integrations.agreement import lmeval_scores
     from basinlab.landscape import directions as D
     from basinlab.models import load
 
@@ -62,7 +62,7 @@ def lmeval(n: int, alpha: float, batch_size: int) -> dict:
 
     with tempfile.TemporaryDirectory() as folder:
         t = time.perf_counter()
-        _, metric = _lmeval(model, "gsm8k_cot_llama", docs, folder, None, D.DirectionRecipe(seed=1), alpha, None,
+        _, metric = lmeval_scores(model, "gsm8k_cot_llama", docs, folder, None, D.DirectionRecipe(seed=1), alpha, None,
                             batch_size)
         seconds = time.perf_counter() - t
     return {"seconds": seconds, "s_per_item": seconds / n, "score": sum(metric) / n, "item_score": metric,

@@ -29,7 +29,7 @@ from basinlab import validate
 from basinlab.benchmarks import lmeval_tasks, paper_tasks
 from basinlab.landscape import directions as D
 
-__all__ = ["FILTERS", "TASKS", "agreement", "lmeval_task", "main", "summary"]
+__all__ = ["FILTERS", "TASKS", "agreement", "lmeval_scores", "lmeval_task", "main", "summary"]
 
 TASKS = ("gsm8k_cot_llama", "mmlu_generative", "humaneval_instruct", "advbench")
 # lm-eval's filter whose per-sample metric is compared with the oracle's score (None: no metric).
@@ -93,7 +93,7 @@ def agreement(model, task: str, *, n: int, seed: int = 0, direction=None, alpha:
     with tempfile.TemporaryDirectory() as tmp:
         folder = folder or tmp
         for a in alphas:
-            texts, metric = _lmeval(model, task, docs, folder, subject, None if a == 0.0 else direction, a,
+            texts, metric = lmeval_scores(model, task, docs, folder, subject, None if a == 0.0 else direction, a,
                                     max_new_tokens, batch_size)
             if metric is None:  # no lm-eval metric for this task: basinlab's grader on lm-eval's text
                 scores, _ = grader(texts, list(range(len(texts))))
@@ -127,7 +127,7 @@ def _in_graph(model, bench, direction, alphas, n):
     return texts, scores
 
 
-def _lmeval(model, task, docs, folder, subject, direction, alpha, max_new_tokens, batch_size):
+def lmeval_scores(model, task, docs, folder, subject, direction, alpha, max_new_tokens, batch_size):
     """(texts [n], lm-eval's per-item metric [n] or None) from lm-eval's own run at one point."""
     from basinlab.integrations.lmeval import evaluate
 
