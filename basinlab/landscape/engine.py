@@ -262,13 +262,16 @@ def landscape(
         try:
             for (i, j), name in zip(blocks, names_[1:], strict=True):
                 res = stored(name)
-                if res is None:
+                fresh = res is None
+                if fresh:
                     res = run_block(entries[i], grid[j: j + chunk])
-                    st.put(name, results.block_arrays(res))
-                    bar.update(1)
                 if base is None and i == 0 and j <= zero[0] < j + chunk:
+                    # stored before its block, so a stored block never lacks the base it holds
                     base = {b: results.point_of(scores, zero[0] - j) for b, scores in res.items()}
                     st.put("base", results.block_arrays(base))
+                if fresh:
+                    st.put(name, results.block_arrays(res))
+                    bar.update(1)
                 collected[(i, j)] = res
         finally:
             bar.close()  # an interrupted bar stays at the blocks stored so far
