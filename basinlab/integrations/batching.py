@@ -1,11 +1,13 @@
 """Left-padded, length-bucketed batches of token ids, scored or continued by a basinlab Model: the
 compute behind `lmeval.BasinlabLM`, free of lm-eval itself.
 
-Requests are sorted longest first and cut into batches of `batch_size` rows (fewer for long rows,
-so one batch's logits stay under `max_logits` float32 values); lengths are rounded up to powers of
-two (>= MIN_BUCKET) and a short last batch is filled with copies of its last row, so a task compiles
-one program per length bucket, not one per request. The programs take the params as an argument,
-so they are reused across models of one spec (e.g. along an alpha sweep).
+Scoring (`loglikelihoods`): requests are sorted longest first and cut into batches of `batch_size`
+rows (fewer for long rows, so one batch's logits stay under `max_logits` float32 values); lengths
+are rounded up to powers of two (>= MIN_BUCKET) and a short last batch is filled with copies of its
+last row, so a task compiles one program per length bucket, not one per request. Generation
+(`continuations`) goes through the in-graph oracle's path (`until_oracle.generate_batches`), so
+lm-eval's answers equal the sweep's. The programs take the params as an argument, so they are
+reused across models of one spec (e.g. along an alpha sweep).
 """
 
 from __future__ import annotations
