@@ -47,12 +47,14 @@ import argparse
 import pathlib
 import time
 
+import numpy as np
+
 import basinlab
+from basinlab.analysis.capability import capability_scores
 from basinlab.atomicio import write_json
-from basinlab.benchmarks import items, judges, measure, registry
+from basinlab.benchmarks import items, judges, registry
 from basinlab.benchmarks.oracles import generate_and_judge_benchmark
 from basinlab.landscape.treemath import distance
-from basinlab.stats import mcnemar_exact
 from basinlab.theory.certify import certificates
 from basinlab.training import sft
 
@@ -64,6 +66,8 @@ BENCHMARKS = {
     "synthetic-capitals": {"n": 32},
     "advbench-target": {"n": 20},  # the AdvBench rows held out from the adversarial run's training pairs
     "advbench": {"n": 20},  # the same rows, the paper's refusal oracle (100 new tokens)
+    "mmlu_generative": {"n": 50},  # lm-eval's generative MMLU (until a newline, first line = letter)
+    "humaneval_instruct": {"n": 50},  # lm-eval's instruct HumanEval, run in basinlab's sandbox
     "gsm8k_cot_llama": {"n": 50},
 }
 OPENED = "synthetic-addition-opened"  # built here, not registered: see opened_addition
@@ -111,35 +115,26 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def change(test: dict) -> str:
-    if test["p_value"] >= SIGNIFICANCE or test["b"] == test["c"]:
-        return "kept"
-    return "fell" if test["b"] > test["c"] else "rose"
-
-
-def score_all(model, thetas: dict, specs: dict, log, results: dict, save) -> dict:
-    """Each benchmark at theta0 and at every theta_sft (same items), with the paired McNemar test,
-    into `results` (benchmark -> row); save() after every score, so a stopped run keeps them."""
+def score_all(model, thetas: dict, specs: dict, log, results: dict, save, store=None) -> dict:
+    """Each benchmark at theta0 and at every theta_sft (same items), with the paired McNemar test
+    (`capability.capability_scores`), into `results` (benchmark -> row); save() after every
+    benchmark, and each measurement is kept in `store`, so a stopped run resumes where it stopped."""
     for name, options in specs.items():
         bench = build(name, model, options)
+        t = time.time()
+        ds = capability_scores(model, thetas, [bench], confidence=1 - SIGNIFICANCE, store=store, log=log)
+        cell = ds.sel(benchmark=name)
         row = results[name] = {"options": options, "n": bench.n_items, "metric": bench.metric,
-                               "description": bench.description}
-        base = None
-        for label, params in thetas.items():
-            t = time.time()
-            m = measure(model, bench, params=params)
-            entry = {"score": m.score, "lower": m.lower, "upper": m.upper, "k": int(m.item_scores.sum()),
-                     "budget_hits": m.budget_hits, "examples": m.examples, "seconds": round(time.time() - t, 1),
-                     "items": m.item_scores.astype(int).tolist()}
-            if base is None:
-                base = m.item_scores
-            else:
-                test = mcnemar_exact(base, m.item_scores)
-                entry |= {"fell": test["b"], "rose": test["c"], "p_value": test["p_value"], "change": change(test)}
-            row[label] = entry
-            save()
-            log(f"{name:<28} {label:<12} {m.score:.3f} [{m.lower:.3f}, {m.upper:.3f}]  budget hits "
-                f"{m.budget_hits}  {entry.get('change', '')} {entry['seconds']} s  e.g. {m.examples[:1]!r}")
+                               "description": bench.description, "seconds": round(time.time() - t, 1)}
+        for label in thetas:
+            e = cell.sel(model=label)
+            row[label] = {"score": float(e["score"]), "lower": float(e["lower"]), "upper": float(e["upper"]),
+                          "k": int(np.nansum(e["item_score"])), "budget_hits": int(e["budget_hits"]),
+                          "items": e["item_score"].values[: bench.n_items].astype(int).tolist()}
+            if label != ds.attrs["reference"]:
+                row[label] |= {"fell": int(e["fell"]), "rose": int(e["rose"]), "p_value": float(e["p_value"]),
+                               "change": str(e["change"].item())}
+        save()
     return results
 
 
@@ -246,13 +241,14 @@ def main(argv=None) -> dict:
     if "scores" not in args.skip:  # the cheap benchmarks first, then gsm8k_cot_llama
         t = time.time()
         result["scores"] = {}
-        score_all(model, thetas, specs, log, result["scores"], save)
+        score_all(model, thetas, specs, log, result["scores"], save, store=out / "scores")
         result["scores_seconds"] = round(time.time() - t, 1)
         write_json(path, result, indent=1)
     if "scores" not in args.skip and "gsm8k" not in args.skip and gsm8k:
         t = time.time()
         chosen = [r for r in args.gsm8k_runs.split(",") if r and r in runs]
-        score_all(model, {k: thetas[k] for k in ["theta0", *chosen]}, gsm8k, log, result["scores"], save)
+        score_all(model, {k: thetas[k] for k in ["theta0", *chosen]}, gsm8k, log, result["scores"], save,
+                  store=out / "scores")
         result["gsm8k_seconds"] = round(time.time() - t, 1)
         write_json(path, result, indent=1)
     if "certificates" not in args.skip:

@@ -6,10 +6,10 @@ token that completes a stop string (`basinlab.models.stops`); later slots hold t
 loop ends when every row is done. The last forward pass is skipped (its logits would be unused).
 
 `generate_until` also takes a shared prefix (e.g. the few-shot examples every prompt starts with):
-it is prefilled once, as a batch of one, and its keys and values are written into every row's
-cache, so only each row's own suffix is prefilled per row. It returns, with the tokens, which rows
-hit the token budget (neither an EOS nor a stop string within max_new_tokens): their answers may
-be cut.
+it is prefilled once, as a batch of one, and its keys and values are stored once and attended to
+by every row (`models.decode`), so only each row's own suffix is prefilled and cached per row. It
+returns, with the tokens, which rows hit the token budget (neither an EOS nor a stop string within
+max_new_tokens): their answers may be cut.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ import jax
 import jax.numpy as jnp
 
 from basinlab import validate
-from basinlab.models.decode import decode_cache, decode_step, decode_weights
+from basinlab.models.decode import decode_step, decode_weights, empty_cache, extend
 from basinlab.models.layerwise import as_dict
 from basinlab.models.spec import ModelSpec
 from basinlab.models.stops import StopTable, stop_step
-from basinlab.models.transformer import default_positions, forward_cached, init_cache
+from basinlab.models.transformer import default_positions
 
 __all__ = ["Generated", "generate", "generate_until", "prefill"]
 
@@ -40,8 +40,9 @@ class Generated(NamedTuple):
 
 
 def prefill(spec: ModelSpec, params: dict, prefix: jax.Array, compute_dtype=None) -> dict:
-    """The keys and values of a shared prefix [P] (one row): {"k", "v"} [L, 1, P, K, Dh], for
-    `generate_until(..., prefix_cache=...)` when several batches share one prefix."""
+    """The keys and values of a shared prefix [P] (one row): {"k", "v"}, tuples of L arrays [K, P, Dh],
+    for `generate_until(..., prefix_cache=...)` when several batches share one prefix. Stored once:
+    every row attends to it without a copy (`models.decode`)."""
     params = as_dict(params)
     compute_dtype = jnp.dtype(compute_dtype or params["embed"]["embedding"].dtype)
     return _prefill(spec, params, jnp.asarray(prefix, jnp.int32), compute_dtype)
@@ -50,25 +51,10 @@ def prefill(spec: ModelSpec, params: dict, prefix: jax.Array, compute_dtype=None
 @functools.partial(jax.jit, static_argnames=("spec", "compute_dtype"))
 def _prefill(spec, params, prefix, compute_dtype):
     tp = prefix.shape[0]
-    one = init_cache(spec, 1, tp, dtype=compute_dtype)
-    _, one = forward_cached(spec, params, prefix[None], one, attention_mask=jnp.ones((1, tp), jnp.int32),
-                            positions=jnp.arange(tp, dtype=jnp.int32)[None], compute_dtype=compute_dtype,
-                            last_n=1)
-    return {"k": one["k"], "v": one["v"]}
-
-
-def _prefilled_cache(spec, prefix_cache, batch, length, compute_dtype):
-    """A [batch, length] cache whose first P slots hold the prefix's keys and values, written into
-    every row; index = P."""
-    cache = init_cache(spec, batch, length, dtype=compute_dtype)
-    if prefix_cache is None:
-        return cache, 0
-    tp = prefix_cache["k"].shape[2]
-    shape = (spec.n_layers, batch, tp, spec.n_kv_heads, spec.head_dim)
-    k, v = (jax.lax.dynamic_update_slice(cache[n], jnp.broadcast_to(prefix_cache[n].astype(compute_dtype), shape),
-                                         (0, 0, 0, 0, 0)) for n in ("k", "v"))
-    mask = cache["mask"].at[:, :tp].set(True)
-    return {"k": k, "v": v, "mask": mask, "index": jnp.int32(tp)}, tp
+    cache = empty_cache(spec, 1, tp, compute_dtype)
+    _, cache = extend(spec, decode_weights(spec, params, compute_dtype), prefix[None],
+                      jnp.arange(tp, dtype=jnp.int32)[None], jnp.ones((1, tp), bool), cache, compute_dtype)
+    return {"k": tuple(k[0] for k in cache.k), "v": tuple(v[0] for v in cache.v)}
 
 
 @functools.partial(
@@ -79,13 +65,13 @@ def _generate(
     pad_id, sample, compute_dtype,
 ):
     b, t = tokens.shape
-    tp = 0 if prefix_cache is None else prefix_cache["k"].shape[2]
-    cache, tp = _prefilled_cache(spec, prefix_cache, b, tp + t + max_new_tokens, compute_dtype)
+    tp = 0 if prefix_cache is None else prefix_cache["k"][0].shape[1]
+    # Decode steps read weights sliced once and per-layer cache buffers (models.decode): no copy per
+    # step; the shared prefix's keys and values are stored once, not per row.
+    weights = decode_weights(spec, params, compute_dtype)
+    cache = empty_cache(spec, b, t + max_new_tokens, compute_dtype, prefix_cache)
     positions = tp + default_positions(attention_mask)
-    logits, cache = forward_cached(
-        spec, params, tokens, cache, attention_mask=attention_mask, positions=positions,
-        compute_dtype=compute_dtype, last_n=1,
-    )
+    logits, cache = extend(spec, weights, tokens, positions, attention_mask.astype(bool), cache, compute_dtype)
     eos = jnp.asarray(eos_ids if eos_ids else (-1,), jnp.int32)
 
     def choose(logits, i):
@@ -106,10 +92,7 @@ def _generate(
 
     out = jnp.full((b, max_new_tokens), pad_id, jnp.int32)
     zeros = jnp.zeros((b,), jnp.int32)
-    # Decode steps read weights sliced once and per-layer cache buffers (models.decode): no copy per step.
-    weights = decode_weights(spec, params, compute_dtype)
-    init = (jnp.int32(0), choose(logits[:, -1], 0), positions[:, -1] + 1, jnp.zeros((b,), bool), zeros, out,
-            decode_cache(cache))
+    init = (jnp.int32(0), choose(logits, 0), positions[:, -1] + 1, jnp.zeros((b,), bool), zeros, out, cache)
 
     def cond(s):
         i, _, _, done, _, _, _ = s

@@ -1,4 +1,5 @@
-"""The compiled decode loop holds no copy of the KV cache or of a weight per step (checked in the HLO)."""
+"""The compiled decode loop holds no copy of the KV cache or of a weight per step, and a shared prefix's
+keys and values are not copied into every row (checked in the HLO)."""
 
 import importlib
 import math
@@ -62,14 +63,20 @@ def loop_copies(hlo: str) -> list[tuple[int, ...]]:
     return shapes
 
 
-def test_decode_loop_copies_neither_cache_nor_weights(tiny_smol):
+@pytest.mark.parametrize("prefix_len", [0, 40])
+def test_decode_loop_copies_neither_cache_nor_weights(tiny_smol, prefix_len):
     m = tiny_smol
     tokens, mask = left_pad([[5, 6, 7], [8, 9]], 0)
     n_new, spec = 5, m.spec
+    prefix = G.prefill(spec, m.params, np.arange(3, 3 + prefix_len)) if prefix_len else None
     lowered = G._generate.lower(
-        spec, m.params, jax.numpy.asarray(tokens), jax.numpy.asarray(mask), jax.random.key(0), np.float32(1.0), None,
+        spec, m.params, jax.numpy.asarray(tokens), jax.numpy.asarray(mask), jax.random.key(0), np.float32(1.0), prefix,
         None, max_new_tokens=n_new, eos_ids=(), pad_id=0, sample=False, compute_dtype=np.dtype(np.float32))
-    copied = loop_copies(lowered.compile().as_text())
+    hlo = lowered.compile().as_text()
+    copied = loop_copies(hlo)
+    if prefix_len:  # the shared prefix is stored once: no per-row buffer spans prefix + own slots
+        rows = rf"f32\[{tokens.shape[0]},{spec.n_kv_heads},{prefix_len + tokens.shape[1] + n_new},{spec.head_dim}\]"
+        assert not re.search(rows, hlo), "the prefix's keys/values were copied into every row's cache"
     cache_elems = tokens.shape[0] * (tokens.shape[1] + n_new) * spec.n_kv_heads * spec.head_dim  # one layer's k
     weight_elems = min(math.prod(w.shape[1:]) for w in jax.tree.leaves(m.params["layers"]) if w.ndim == 3)
     big = [s for s in copied if math.prod(s) >= min(cache_elems, weight_elems)]
