@@ -78,15 +78,11 @@ def generate_batches(spec, params, data: dict, *, max_new_tokens: int, eos_ids, 
     max_new_tokens], hit_budget [n]) in item order. Pure and jit-able; the in-graph oracle and
     `integrations.lmeval.BasinlabLM` both generate through it, so their tokens agree."""
     cache = prefill(spec, params, data["prefix"], compute_dtype) if data["prefix"].shape[0] else None
-    outs = []
-    for i, b in enumerate(data["buckets"]):
-        tokens, mask = b["tokens"], b["mask"]
-        if outs:  # start a bucket only after the previous one ended: one bucket's cache is live at a time
-            (tokens, mask), _ = jax.lax.optimization_barrier(((tokens, mask), outs[-1].tokens))
-        outs.append(generate_until(spec, params, tokens, mask, prefix_cache=cache, stops=data.get("stops"),
-                                   max_new_tokens=max_new_tokens, eos_ids=eos_ids, pad_id=pad_id,
-                                   temperature=temperature, compute_dtype=compute_dtype,
-                                   key=None if key is None else jax.random.fold_in(key, i)))
+    outs = [generate_until(spec, params, b["tokens"], b["mask"], prefix_cache=cache, stops=data.get("stops"),
+                           max_new_tokens=max_new_tokens, eos_ids=eos_ids, pad_id=pad_id,
+                           temperature=temperature, compute_dtype=compute_dtype,
+                           key=None if key is None else jax.random.fold_in(key, i))
+            for i, b in enumerate(data["buckets"])]
     return Generated(jnp.concatenate([o.tokens for o in outs])[data["inverse"]],
                      jnp.concatenate([o.hit_budget for o in outs])[data["inverse"]])
 
