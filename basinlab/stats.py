@@ -13,6 +13,8 @@ per-direction scores after the expensive model evaluations are done.
   and after fine-tuning): a two-sided binomial test on the discordant items.
 - :func:`bootstrap_band` -- percentile bootstrap of a mean across directions,
   used to draw confidence bands around landscape curves.
+- :func:`median_interval` -- distribution-free interval for a median from order statistics (the
+  median basin width over a few directions).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from scipy.stats import beta, binom
 
 from basinlab import validate
 
-__all__ = ["bootstrap_band", "clopper_pearson", "clopper_pearson_lower", "directions_needed", "mcnemar_exact"]
+__all__ = ["bootstrap_band", "clopper_pearson", "clopper_pearson_lower", "directions_needed", "mcnemar_exact",
+           "median_interval"]
 
 
 def _first_bad(x: np.ndarray, bad: np.ndarray):
@@ -206,3 +209,23 @@ def bootstrap_band(values, axis: int = 0, confidence: float = 0.95, n_boot: int 
         warnings.simplefilter("ignore", RuntimeWarning)
         lo, hi = np.nanpercentile(means, [tail, 100.0 - tail], axis=0)
     return lo[()], hi[()]
+
+
+def median_interval(values, confidence: float = 0.9) -> tuple[float, float, float, float]:
+    """(median, lo, hi, coverage): the sample median of the finite ``values`` (1-D) and the
+    distribution-free interval [x_(k), x_(n+1-k)] of order statistics for the population median,
+    with the largest k whose exact coverage 1 - 2 P(Binomial(n, 1/2) <= k - 1) is >= ``confidence``
+    (returned as ``coverage``). With too few values for that coverage (n = 8 at 0.99 still works;
+    n = 3 gives at most 0.75) lo, hi are NaN and coverage is the best attainable (k = 1)."""
+    c = validate.confidence("confidence", confidence)
+    x = np.sort(np.asarray(values, np.float64).ravel())
+    x = x[np.isfinite(x)]
+    n = len(x)
+    if n == 0:
+        raise ValueError("median_interval needs at least one finite value, got none")
+    k = 0
+    while k + 1 <= (n + 1) // 2 and 1 - 2 * binom.cdf(k, n, 0.5) >= c:
+        k += 1
+    if k == 0:
+        return float(np.median(x)), float("nan"), float("nan"), float(1 - 2 * binom.cdf(0, n, 0.5))
+    return float(np.median(x)), float(x[k - 1]), float(x[n - k]), float(1 - 2 * binom.cdf(k - 1, n, 0.5))

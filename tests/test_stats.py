@@ -216,3 +216,22 @@ def test_mcnemar_on_a_constructed_table():
         mcnemar_exact(np.array([0.5, 1.0]), np.array([1.0, 1.0]))
     with pytest.raises(ValueError, match="one shape"):
         mcnemar_exact(np.ones(3), np.ones(4))
+
+
+def test_median_interval_order_statistics_and_coverage():
+    from scipy.stats import binom
+
+    from basinlab.stats import median_interval
+
+    x = np.random.RandomState(0).permutation(np.arange(1.0, 9.0))  # 1..8, shuffled
+    med, lo, hi, cov = median_interval(x, 0.9)
+    assert (med, lo, hi) == (4.5, 2.0, 7.0) and cov == pytest.approx(1 - 2 * binom.cdf(1, 8, 0.5))
+    assert median_interval(x, 0.99)[1:3] == (1.0, 8.0)  # needs k = 1 (coverage 0.992)
+    med, lo, hi, cov = median_interval([3.0, 1.0, np.nan, 2.0], 0.9)  # NaN dropped; n = 3 reaches 0.75
+    assert med == 2.0 and np.isnan(lo) and np.isnan(hi) and cov == 0.75
+    # empirical coverage on normal samples of n = 20 is at least the promised one (up to sampling noise)
+    rs = np.random.RandomState(1)
+    hits = [lo <= 0 <= hi for lo, hi in (median_interval(rs.normal(size=20), 0.95)[1:3] for _ in range(400))]
+    assert np.mean(hits) > 0.93
+    with pytest.raises(ValueError, match="at least one finite"):
+        median_interval([np.nan])

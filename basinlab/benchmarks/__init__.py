@@ -7,7 +7,8 @@
 
 Modules: base (Benchmark, the typed outputs Scores / Judged / Grades), text, oracles (the kinds of
 score function), judges (graders of generated text), sandbox + sandbox_child + sandbox_isolation
-(running generated code in OS namespaces), items (generated items and prompts), registry (benchmarks
+(running generated code in OS namespaces), items (generated items and prompts), arithmetic (bare-text
+sums "a+b=" for the byte-level GPTs that learn them in pre-training), registry (benchmarks
 by name), references (their differentiable surrogates), measure (the unperturbed score with an
 interval), loaders (data sets) with records, readers, paths, hub and corpora.
 """

@@ -15,7 +15,7 @@ import numpy as np
 
 __all__ = [
     "CAPITALS", "addition_demonstrations", "addition_fewshot_items", "addition_items", "addition_question",
-    "capitals_items", "gsm8k_prompt", "humaneval_prompt", "mmlu_prompt",
+    "capitals_items", "inline_addition_line", "gsm8k_prompt", "humaneval_prompt", "mmlu_prompt",
 ]
 
 CAPITALS = {
@@ -32,6 +32,12 @@ CAPITALS = {
 def addition_question(a: int, b: int) -> str:
     """The user turn asking for a + b."""
     return f"What is {a} + {b}? Answer with just the number."
+
+
+def inline_addition_line(a: int, b: int) -> str:
+    """One line of the bare-text addition task that byte-level GPTs learn from their pre-training mix
+    (`basinlab.training.mixture`) and are scored on (`basinlab.benchmarks.arithmetic`): "12+7=19\n"."""
+    return f"{int(a)}+{int(b)}={int(a) + int(b)}\n"
 
 
 def addition_items(n: int = 40, seed: int = 0) -> tuple[list[str], np.ndarray]:

@@ -13,7 +13,9 @@
   are the ones tested there. Validation NLL is the mean over fixed windows of the val split,
   evaluated at theta.
 - Optimizers: "adamw" = ``optax.adamw(lr, weight_decay=0)`` with linear warmup then cosine decay
-  to lr/10; "go" = :func:`basinlab.training.optim.go` around it (sigma, fresh eps per step);
+  to lr/10 (``schedule="cosine"``, the default) or then a constant lr (``schedule="constant"``: the
+  end of a run is not a cosine tail, and a run's learning rate does not depend on its length);
+  "go" = :func:`basinlab.training.optim.go` around it (sigma, fresh eps per step);
   "sam" = :func:`basinlab.training.optim.sam` around it (rho); "continuous_dropout" likewise; or
   any optax transformation.
 
@@ -39,9 +41,10 @@ from basinlab.training import loop, optim
 from basinlab.training.corpus import Corpus, windows
 from basinlab.training.loss import evaluate_nll
 
-__all__ = ["OPTIMIZERS", "PretrainResult", "make_optimizer", "pretrain"]
+__all__ = ["OPTIMIZERS", "SCHEDULES", "PretrainResult", "make_optimizer", "pretrain"]
 
 OPTIMIZERS = ("adamw", "go", "sam", "continuous_dropout")
+SCHEDULES = ("cosine", "constant")  # after the linear warmup
 
 
 # ----------------------------------------------------------------------------- optimizers
@@ -49,19 +52,27 @@ OPTIMIZERS = ("adamw", "go", "sam", "continuous_dropout")
 
 @functools.lru_cache(maxsize=32)
 def make_optimizer(name: str = "adamw", lr: float = 3e-3, steps: int = 1000, warmup: int = 50,
-                   sigma: float = 0.01, rho: float = 0.05, seed: int = 0):
+                   sigma: float = 0.01, rho: float = 0.05, seed: int = 0, schedule: str = "cosine"):
     """The optimizers of Figure 5, cached so repeated runs reuse the compiled step.
 
-    "adamw": adamw(weight_decay=0), linear warmup over ``warmup`` steps, cosine decay to lr/10;
+    "adamw": adamw(weight_decay=0), linear warmup over ``warmup`` steps, then (``schedule``) cosine
+    decay to lr/10 at ``steps`` ("cosine") or lr held constant ("constant", :data:`SCHEDULES`);
     "go": GO around it (per-coordinate noise std ``sigma``, key ``seed``); "sam": SAM (L2 radius
     ``rho``); "continuous_dropout": relative noise std ``sigma``.
     """
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer={name!r} is not supported; valid: {list(OPTIMIZERS)} "
                          f"or an optax GradientTransformation")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule={schedule!r} is not supported; valid: {list(SCHEDULES)}")
     warmup = max(0, min(int(warmup), int(steps) - 1))
-    rate = optax.warmup_cosine_decay_schedule(0.0, lr, warmup, max(int(steps), warmup + 1), lr / 10) \
-        if warmup else optax.cosine_decay_schedule(lr, int(steps), alpha=0.1)
+    if schedule == "constant":
+        rate = optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), optax.constant_schedule(lr)],
+                                    [warmup]) if warmup else optax.constant_schedule(lr)
+    elif warmup:
+        rate = optax.warmup_cosine_decay_schedule(0.0, lr, warmup, max(int(steps), warmup + 1), lr / 10)
+    else:
+        rate = optax.cosine_decay_schedule(lr, int(steps), alpha=0.1)
     base = optax.adamw(rate, weight_decay=0.0)
     if name == "adamw":
         return base
@@ -95,14 +106,15 @@ class PretrainResult:
 
 def pretrain(model: Model, corpus: Corpus, optimizer: str | Any = "adamw", *, steps: int = 600,
              batch_size: int = 32, seq_len: int | None = None, lr: float = 3e-3, warmup: int = 50,
-             sigma: float = 0.01, rho: float = 0.05, seed: int = 0, eval_every: int = 50,
+             sigma: float = 0.01, rho: float = 0.05, seed: int = 0, schedule: str = "cosine", eval_every: int = 50,
              n_eval: int = 64, checkpoint_dir: str | os.PathLike | None = None,
              checkpoint_every: int | None = None, log_every: int | None = None,
              callback: Callable | None = None, resume: bool = False) -> PretrainResult:
     """Train ``model`` on ``corpus.train`` for ``steps`` steps of batch_size x seq_len tokens.
 
     optimizer: one of :data:`OPTIMIZERS` (built by :func:`make_optimizer` from lr, warmup, sigma,
-    rho, seed) or an optax transformation. seq_len: default the model's context. Validation NLL on
+    rho, seed, schedule: "cosine" or "constant" after the warmup) or an optax transformation.
+    seq_len: default the model's context. Validation NLL on
     ``n_eval`` fixed val windows every ``eval_every`` steps (and at 0 and the end). Checkpoints:
     ``checkpoint_dir/step-NNNNNN`` every ``checkpoint_every`` steps and at the end, always theta.
     callback(step, metrics, params) as in :func:`basinlab.training.loop.finetune`.
@@ -124,10 +136,14 @@ def pretrain(model: Model, corpus: Corpus, optimizer: str | Any = "adamw", *, st
     warmup = validate.nonnegative_int("warmup", warmup)
     lr = float(validate.positive("lr", validate.finite("lr", lr)))
     rho = float(validate.nonnegative("rho", validate.finite("rho", rho)))
+    validate.choice("schedule", schedule, SCHEDULES)
     if isinstance(optimizer, str):
         name = optimizer
-        optimizer = make_optimizer(name, float(lr), steps, int(warmup), float(sigma), float(rho), int(seed))
-        hyper = dict(lr=lr, warmup=int(warmup), **({"sigma": float(sigma)} if name in ("go", "continuous_dropout")
+        optimizer = make_optimizer(name, float(lr), steps, int(warmup), float(sigma), float(rho), int(seed),
+                                   schedule)
+        # a cosine run's settings stay as before, so its older checkpoints still resume
+        hyper = dict(lr=lr, warmup=int(warmup), **({"schedule": schedule} if schedule != "cosine" else {}),
+                     **({"sigma": float(sigma)} if name in ("go", "continuous_dropout")
                                                     else {"rho": rho} if name == "sam" else {}))
     else:  # a given transformation's hyperparameters are the caller's to keep the same
         name, hyper = type(optimizer).__name__, {}

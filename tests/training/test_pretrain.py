@@ -59,3 +59,44 @@ def test_bad_input_names_the_valid_choices(corpus):
         pretrain.pretrain(model, corpus, seq_len=64, steps=1)
     with pytest.raises(ValueError, match="eval_every must be a positive integer, got 0"):
         pretrain.pretrain(model, corpus, steps=1, eval_every=0)
+
+
+def _adam_steps(opt, n: int) -> np.ndarray:
+    """|update| of one parameter under a constant gradient for n steps: Adam's normalized step is
+    about the learning rate, so this reads the schedule back from the optimizer itself."""
+    import jax.numpy as jnp
+
+    params = {"w": jnp.zeros(())}
+    state, out = opt.init(params), []
+    for _ in range(n):
+        upd, state = opt.update({"w": jnp.ones(())}, state, params)
+        out.append(abs(float(upd["w"])))
+    return np.asarray(out)
+
+
+def test_constant_schedule_holds_lr_after_warmup_and_cosine_decays():
+    lr, steps, warmup = 1e-2, 60, 10
+    const = _adam_steps(pretrain.make_optimizer("adamw", lr, steps, warmup, schedule="constant"), steps + 20)
+    cos = _adam_steps(pretrain.make_optimizer("adamw", lr, steps, warmup, schedule="cosine"), steps)
+    assert const[0] == 0.0 and 0 < const[5] < lr * 0.9  # linear warmup from 0
+    np.testing.assert_allclose(const[warmup:], lr, rtol=1e-4)  # held, also past `steps`
+    assert cos[-1] < 0.15 * lr and cos[warmup] == pytest.approx(lr, rel=1e-4)  # decays towards lr/10
+    nowarm = _adam_steps(pretrain.make_optimizer("adamw", lr, steps, 0, schedule="constant"), 3)
+    np.testing.assert_allclose(nowarm, lr, rtol=1e-4)
+
+
+def test_schedule_bad_value_names_the_valid_choices(corpus):
+    model = gpt.init_model(TINY)
+    with pytest.raises(ValueError, match=r"schedule 'linear'.*'cosine', 'constant'"):
+        pretrain.pretrain(model, corpus, steps=1, schedule="linear")
+    with pytest.raises(ValueError, match=r"schedule='linear' is not supported; valid: \['cosine', 'constant'\]"):
+        pretrain.make_optimizer("adamw", schedule="linear")
+
+
+@pytest.mark.slow
+def test_resume_with_another_schedule_raises(corpus, tmp_path):
+    model = gpt.init_model(TINY)
+    kw = dict(steps=2, batch_size=2, eval_every=2, n_eval=2, warmup=1, checkpoint_dir=tmp_path, resume=True)
+    pretrain.pretrain(model, corpus, schedule="constant", **kw)
+    with pytest.raises(ValueError, match="other settings.*schedule"):
+        pretrain.pretrain(model, corpus, schedule="cosine", **kw)
