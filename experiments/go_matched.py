@@ -32,9 +32,13 @@ Writes `<out>/go_matched.json` after every stage (a rerun skips what is there; p
 from `<out>/seed-<s>/checkpoints/go`, matched params are kept as `.npz`, landscapes in stores and
 `.nc`), and prints markdown tables.
 
-How long (2-core CPU shared with two other heavy jobs): see the README's Figure 5 section.
+How long (one run on the project's 2-core CPU, load average 10-12 from other jobs): 44 min for
+seeds 0, 1, 2 with ``--no-reference`` (per seed 11-21 min: GO 4-10 min, AdamW to the match 1-3 min,
+each landscape 1-2.3 min, each forgetting run 1-1.7 min); ``--edges`` afterwards: see the README.
 
     BASINLAB_DATA=/path/to/data python experiments/go_matched.py --out results/go_matched
+    # what the README reports: AdamW stopped at the match, then basin_edges widths added to the same run
+    python experiments/go_matched.py --no-reference && python experiments/go_matched.py --no-reference --edges
     python experiments/go_matched.py --quick      # a 1-layer model, a few steps: checks that it runs
 """
 
@@ -160,7 +164,7 @@ def run_seed(seed: int, cfg: dict, data: dict, args, out: pathlib.Path, res: dic
                                   "pretrain_seconds": round(m.run.seconds, 1)}
         save()
         log(f"seed {seed}: AdamW matched at step {m.step} (val {m.val_loss:.4f}, gap {m.gap:+.4f}); "
-            f"last step {len(m.run.train_loss)}, val {m.run.final_val_loss:.4f} ({time.time() - t:.0f} s)")
+            f"last step {m.steps[-1]}, val {m.curve[-1]:.4f} ({time.time() - t:.0f} s)")
     # 2b. optional: GO longer, stopped at AdamW's final NLL
     if args.go_longer:
         gpath = folder / "go_longer.npz"
