@@ -250,7 +250,10 @@ def summarize(result: dict) -> dict:
     ratios = {}
     for num, den in (("go", "adamw_matched"), ("go", "adamw_final"), ("go_longer", "adamw_final")):
         if num in labels and den in labels:
-            for k in ("width_median", "forgetting", "forgetting_per_learned", "forgetting_at_delta"):
+            for k in ("width_median", "edges_width_median", "forgetting", "forgetting_per_learned",
+                      "forgetting_at_delta"):
+                if not all(k in result["seeds"][s][m] for s in seeds for m in (num, den)):
+                    continue
                 per = [result["seeds"][s][num][k] / result["seeds"][s][den][k] for s in seeds]
                 ratios[f"{num}/{den} {k}"] = {"per_seed": per, **spread(per)}
     summary["ratios"] = ratios
