@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import shutil
 import time
 
 import jax
@@ -148,7 +149,10 @@ def run_seed(seed: int, cfg: dict, data: dict, args, out: pathlib.Path, res: dic
         models["adamw_matched"] = model0.with_params(load_params(mpath, model0.params))
         if args.reference:
             models["adamw_final"] = model0.with_params(load_params(fpath, model0.params))
-    else:
+    else:  # (re)trained: CPU runs are not bit-reproducible, so stores of an earlier AdamW model are stale
+        for label in ("adamw_matched", "adamw_final"):
+            for stale in (folder / f"landscape_{label}.blocks", folder / f"edges_{label}"):
+                shutil.rmtree(stale, ignore_errors=True)
         t = time.time()
         m = matched.pretrain_matched(model0, data["old"], go.final_val_loss, "adamw", every=cfg["every"],
                                      stop=not args.reference, eval_every=max(1, cfg["steps"] // 12), **common)
