@@ -149,7 +149,7 @@ def run_seed(seed: int, cfg: dict, data: dict, args, out: pathlib.Path, res: dic
         models["adamw_matched"] = model0.with_params(load_params(mpath, model0.params))
         if args.reference:
             models["adamw_final"] = model0.with_params(load_params(fpath, model0.params))
-    else:  # (re)trained: CPU runs are not bit-reproducible, so stores of an earlier AdamW model are stale
+    else:  # (re)trained, maybe matched at another step (stop=True takes the first crossing): old stores are stale
         for label in ("adamw_matched", "adamw_final"):
             for stale in (folder / f"landscape_{label}.blocks", folder / f"edges_{label}"):
                 shutil.rmtree(stale, ignore_errors=True)
