@@ -66,7 +66,8 @@ BENCHMARKS = {
     "synthetic-capitals": {"n": 32},
     "advbench-target": {"n": 20},  # the AdvBench rows held out from the adversarial run's training pairs
     "advbench": {"n": 20},  # the same rows, the paper's refusal oracle (100 new tokens)
-    "mmlu_generative": {"n": 13},  # per subject (4 subjects: 52 items); lm-eval's generative MMLU
+    # lm-eval's generative MMLU; n is per subject, and without `subjects` every MMLU subject is taken
+    "mmlu_generative": {"n": 50, "subjects": ["high_school_mathematics"]},
     "humaneval_instruct": {"n": 50},  # lm-eval's instruct HumanEval, run in basinlab's sandbox
     "gsm8k_cot_llama": {"n": 50},
 }
