@@ -44,10 +44,10 @@ sigmas. In all 16 min, plus 74 s for the opened-reply probe.
 from __future__ import annotations
 
 import argparse
-import pathlib
 import time
 
 import numpy as np
+from runs import start_run  # experiments/runs.py (the script's folder is on sys.path)
 
 import basinlab
 from basinlab.analysis.capability import capability_scores
@@ -194,12 +194,7 @@ def markdown(result: dict) -> str:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    out = pathlib.Path(args.out + ("_quick" if args.quick else ""))
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.time()
-
-    def log(msg):
-        print(f"[{time.time() - start:6.0f} s] {msg}", flush=True)
+    out, log, start = start_run(args.out, args.quick)
 
     chosen = [b for b in args.benchmarks.split(",") if b]
     unknown = sorted(set(chosen) - set(BENCHMARKS))

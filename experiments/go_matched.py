@@ -52,6 +52,7 @@ import time
 
 import jax
 import numpy as np
+from runs import start_run  # experiments/runs.py (the script's folder is on sys.path)
 
 from basinlab.analysis import basin_edges
 from basinlab.analysis.basins import basin_width
@@ -295,12 +296,7 @@ def markdown(result: dict) -> str:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    out = pathlib.Path(args.out + ("_quick" if args.quick else ""))
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.time()
-
-    def log(msg):
-        print(f"[{time.time() - start:6.0f} s] {msg}", flush=True)
+    out, log, start = start_run(args.out, args.quick)
 
     cfg = dict(size=args.size, steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup, sigma=args.sigma,
                every=args.every, n_eval=args.n_eval, directions=args.directions, tol=args.tol, sided="one",
