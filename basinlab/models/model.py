@@ -193,9 +193,12 @@ def _jit_forward(spec, params, tokens, attention_mask, compute_dtype):
     return forward(spec, params, tokens, attention_mask=attention_mask, compute_dtype=compute_dtype)
 
 
-def left_pad(ids: Sequence[Sequence[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """Left-pad lists of token ids. Returns (tokens [B, T], mask [B, T]) int32."""
-    width = max((len(x) for x in ids), default=0)
+def left_pad(ids: Sequence[Sequence[int]], pad_id: int, width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Left-pad lists of token ids to `width` (default: the longest). Returns (tokens [B, T], mask [B, T]) int32."""
+    longest = max((len(x) for x in ids), default=0)
+    width = longest if width is None else int(width)
+    if width < longest:
+        raise ValueError(f"width={width} is shorter than the longest row ({longest} tokens)")
     tokens = np.full((len(ids), width), pad_id, np.int32)
     mask = np.zeros((len(ids), width), np.int32)
     for i, x in enumerate(ids):

@@ -97,8 +97,8 @@ def test_generate_and_judge_prefills_the_shared_prefix_once_with_the_same_tokens
     ids = m.prompt_ids(prompts, False)
     p = len(bench.data["prefix"])
     assert p >= 3 and list(bench.data["prefix"]) == ids[0][:p]  # "abc" (and any BOS) is shared
-    (batch,) = bench.data["buckets"]  # one batch of every row's own suffix
-    assert batch["tokens"].shape == (3, max(len(x) for x in ids) - p)
+    (group,) = bench.data["groups"]  # one batch of every row's own suffix
+    assert group["tokens"].shape == (1, 3, max(len(x) for x in ids) - p)
     tokens, mask = left_pad(ids, m.pad_id)
     full = generate(m.spec, m.params, tokens, mask, max_new_tokens=4, eos_ids=tuple(m.eos_ids), pad_id=m.pad_id)
     out = bench.score_fn(m.spec, m.params, bench.data, None)

@@ -9,7 +9,7 @@ import pytest
 from basinlab.benchmarks import lmeval_tasks as T
 from basinlab.benchmarks import loaders, registry
 from basinlab.benchmarks.base import hit_budget_reason
-from basinlab.benchmarks.until_oracle import shared_prefix_length
+from basinlab.benchmarks.until_oracle import item_ids, shared_prefix_length
 
 
 def test_registered_under_lmeval_names_with_lmeval_budgets():
@@ -31,12 +31,10 @@ def test_gsm8k_prompts_are_prefix_plus_suffix_of_lmeval_contexts(tiny_chat, root
                 for it in items]
     prefix = bench.data["prefix"].tolist()
     assert len(prefix) > 900  # the system turn and the eight shots are prefilled once
-    rows = [r for b in bench.data["buckets"] for r in
-            ([int(t) for t, k in zip(row, mrow) if k] for row, mrow in zip(b["tokens"], b["mask"]))]
-    got = [prefix + rows[i] for i in bench.data["inverse"]]
-    assert got == expected
-    assert [b["tokens"].shape[0] for b in bench.data["buckets"]] == [2, 2, 1]  # length buckets of batch_size
-    widths = [b["tokens"].shape[1] for b in bench.data["buckets"]]
+    assert item_ids(bench.data) == expected
+    batches = [t for g in bench.data["groups"] for t in g["tokens"]]
+    assert [b.shape[0] for b in batches] == [2, 2, 1]  # length buckets of batch_size
+    widths = [b.shape[1] for b in batches]
     assert widths == sorted(widths)
 
 

@@ -1,0 +1,75 @@
+"""Length buckets of the generate-until oracle: widths on a ladder, equal shapes stacked and decoded
+by one lax.map, so the number of compiled decode loops grows with the number of shapes, not of
+batches."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from basinlab.benchmarks.until_oracle import bucket_width, generate_batches, item_ids, until_batches
+from basinlab.models.generate import generate
+from basinlab.models.model import left_pad
+
+
+def test_bucket_width_ladder():
+    assert [bucket_width(n, 10**6) for n in (1, 16, 17, 24, 25, 33, 49, 65, 97, 129, 200)] == \
+        [16, 16, 24, 24, 32, 48, 64, 96, 128, 192, 256]
+    assert bucket_width(40, 41) == 41 and bucket_width(40, 30) == 40  # capped, never below n
+    for n in range(1, 3000):
+        w = bucket_width(n, 10**6)
+        assert n <= w <= max(16, 1.5 * n)
+
+
+def test_many_batches_make_few_groups_and_round_trip():
+    rs = np.random.RandomState(0)
+    ids = [[1, 2, 3] + list(rs.randint(4, 50, size=rs.randint(1, 900))) for _ in range(741)]
+    data = until_batches(ids, pad_id=0, batch_size=16)
+    assert data["prefix"].tolist() == [1, 2, 3]
+    batches = sum(g["tokens"].shape[0] for g in data["groups"])
+    assert batches == 47  # ceil(741 / 16) batches ...
+    assert len(data["groups"]) <= 16  # ... in few shapes (about two per doubling of the length)
+    assert item_ids(data) == ids
+    for g in data["groups"]:
+        assert g["tokens"].shape == g["mask"].shape and g["tokens"].ndim == 3
+
+
+def test_error_names_a_width_too_short():
+    with pytest.raises(ValueError, match="width=2 is shorter than the longest row"):
+        left_pad([[1, 2, 3]], 0, width=2)
+
+
+def _prompts(m, n=7):
+    texts = ["abcab", "abcba", "abcc", "abcabcab", "abca", "abcbbb", "abcaaacb"][:n]
+    return m.prompt_ids(texts, False)
+
+
+def test_grouped_batches_generate_the_tokens_of_one_full_batch(char_model):
+    """Batches of 2 rows, several of one shape (lax.map), equal plain generation from the full,
+    left-padded prompts in one batch."""
+    m = char_model
+    ids = _prompts(m)
+    data = until_batches(ids, m.pad_id, batch_size=2)
+    assert any(g["tokens"].shape[0] > 1 for g in data["groups"])  # a stacked group is exercised
+    out = generate_batches(m.spec, m.params, data, max_new_tokens=5, eos_ids=tuple(m.eos_ids), pad_id=m.pad_id,
+                           compute_dtype=None)
+    tokens, mask = left_pad(ids, m.pad_id)
+    full = generate(m.spec, m.params, tokens, mask, max_new_tokens=5, eos_ids=tuple(m.eos_ids), pad_id=m.pad_id)
+    np.testing.assert_array_equal(np.asarray(out.tokens), np.asarray(full))
+
+
+def test_one_decode_loop_per_shape_not_per_batch(char_model):
+    """Six batches of one shape compile to one lax.map around one decode loop: two while loops in
+    the lowered program, where one loop per batch made six."""
+    m = char_model
+    ids = [m.prompt_ids(["abcab"], False)[0]] * 12
+    data = until_batches(ids, m.pad_id, batch_size=2, share_prefix=False)
+    assert [g["tokens"].shape[0] for g in data["groups"]] == [6]
+
+    def run(params, data):
+        return generate_batches(m.spec, params, data, max_new_tokens=3, eos_ids=tuple(m.eos_ids),
+                                pad_id=m.pad_id, compute_dtype=None).tokens
+
+    text = jax.jit(run).lower(m.params, data).as_text()
+    assert text.count("stablehlo.while") == 2
