@@ -6,12 +6,13 @@ at every grid point:
 - the token prefix every item shares (the chat template's system turn, the few-shot turns) is
   prefilled once, as a batch of one, and its keys and values reused by every item;
 - items are sorted by the length of their own suffix and run in batches of `batch_size` rows, each
-  left-padded to a width on a ladder (16, 24, 32, 48, 64, ...: at most 1.5x its longest suffix),
-  so short prompts do not pay for long ones;
-- batches of one shape are stacked and decoded by one `lax.map`, so a task compiles one decode
-  loop per shape (about two per doubling of the suffix length), not one per batch: 741 MMLU items
-  in 47 batches of distinct widths, each its own unrolled loop in one program, did not finish
-  compiling in 10 minutes;
+  left-padded to a width on a ladder (16, 24, 32, 48, 64, ...: at most 1.5x its longest suffix,
+  or 16), so short prompts do not pay for long ones;
+- batches of one shape are stacked and decoded by one `lax.map` (a short last batch is filled
+  with copies of its last row when that gives it the previous batches' shape), so a task compiles
+  one decode loop per shape (about two per doubling of the suffix length), not one per batch: 741
+  MMLU items in 47 batches of distinct widths, each its own loop in one program, had not finished
+  compiling after 7 minutes (`bench/many_buckets.py`; 9 shapes: 52 s);
 - each batch decodes greedily until every row has produced an EOS or one of the task's stop strings
   (detected in the loop by `basinlab.models.stops`), or `max_new_tokens`.
 
@@ -23,6 +24,7 @@ point (`budget_hits`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import jax
@@ -57,7 +59,7 @@ def shared_prefix_length(ids: Sequence[Sequence[int]]) -> int:
 
 def bucket_width(n: int, cap: int) -> int:
     """n rounded up on the ladder 16, 24, 32, 48, 64, 96, ... (powers of two and 1.5x them), but not
-    beyond max(n, cap): few distinct shapes, at most 1.5x padding."""
+    beyond max(n, cap): few distinct shapes, each at most max(16, 1.5 n)."""
     w = MIN_WIDTH
     while w < n:
         w = w * 3 // 2 if w & (w - 1) == 0 else w * 4 // 3
@@ -74,10 +76,15 @@ def until_batches(ids: Sequence[Sequence[int]], pad_id: int, batch_size: int, sh
     suffixes = [list(x[p:]) for x in ids]
     order = np.argsort([len(s) for s in suffixes], kind="stable")
     longest = max((len(s) for s in suffixes), default=0)
+    chunks = [list(order[start: start + batch_size]) for start in range(0, len(ids), batch_size)]
+    widths = [bucket_width(max(len(suffixes[r]) for r in c), longest) for c in chunks]
+    if len(chunks) > 1 and widths[-1] == widths[-2] and len(chunks[-1]) < batch_size:
+        # The short last batch takes copies of its last row and joins the previous batches' shape (one
+        # decode loop fewer); the copies sit after every real row, so `inverse` never points at them.
+        chunks[-1] += [chunks[-1][-1]] * (batch_size - len(chunks[-1]))
     groups: list[dict] = []
-    for start in range(0, len(ids), batch_size):
-        rows = [suffixes[r] for r in order[start: start + batch_size]]
-        tokens, mask = left_pad(rows, pad_id, bucket_width(max(len(r) for r in rows), longest))
+    for chunk, width in zip(chunks, widths, strict=True):
+        tokens, mask = left_pad([suffixes[r] for r in chunk], pad_id, width)
         if groups and groups[-1]["tokens"][-1].shape == tokens.shape:  # widths rise: equal shapes are adjacent
             groups[-1]["tokens"].append(tokens)
             groups[-1]["mask"].append(mask)
@@ -103,28 +110,34 @@ def generate_batches(spec, params, data: dict, *, max_new_tokens: int, eos_ids, 
     prefix prefilled once, each batch decoded until its rows stop, the batches of one shape by one
     `lax.map` (one compiled decode loop per shape). Returns Generated(tokens [n, max_new_tokens],
     hit_budget [n]) in item order. Pure and jit-able; the in-graph oracle and
-    `integrations.lmeval.BasinlabLM` both generate through it, so their tokens agree."""
+    `integrations.lmeval.BasinlabLM` both generate through it, so their tokens agree. Called
+    eagerly, the prefill and each shape are their own compiled programs, cached across calls."""
     cache = prefill(spec, params, data["prefix"], compute_dtype) if data["prefix"].shape[0] else None
-
-    def run(tokens, mask, k):
-        return generate_until(spec, params, tokens, mask, prefix_cache=cache, stops=data.get("stops"),
-                              max_new_tokens=max_new_tokens, eos_ids=eos_ids, pad_id=pad_id,
-                              temperature=temperature, compute_dtype=compute_dtype, key=k)
-
+    static = dict(max_new_tokens=int(max_new_tokens), eos_ids=tuple(int(e) for e in eos_ids), pad_id=int(pad_id),
+                  compute_dtype=None if compute_dtype is None else jnp.dtype(compute_dtype),
+                  temperature=float(temperature))
     outs = []
     for i, g in enumerate(data["groups"]):
-        n = g["tokens"].shape[0]
-        keys = None if key is None else jax.random.split(jax.random.fold_in(key, i), n)
-        if n == 1:
-            out = run(g["tokens"][0], g["mask"][0], None if keys is None else keys[0])
-            out = Generated(out.tokens[None], out.hit_budget[None])
-        elif keys is None:
-            out = jax.lax.map(lambda x: run(x[0], x[1], None), (g["tokens"], g["mask"]))
-        else:
-            out = jax.lax.map(lambda x: run(*x), (g["tokens"], g["mask"], keys))
+        keys = None if key is None else jax.random.split(jax.random.fold_in(key, i), g["tokens"].shape[0])
+        out = _decode_group(spec, params, cache, data.get("stops"), g["tokens"], g["mask"], keys, **static)
         outs.append(Generated(out.tokens.reshape(-1, max_new_tokens), out.hit_budget.reshape(-1)))
     return Generated(jnp.concatenate([o.tokens for o in outs])[data["inverse"]],
                      jnp.concatenate([o.hit_budget for o in outs])[data["inverse"]])
+
+
+@functools.partial(jax.jit, static_argnames=("spec", "max_new_tokens", "eos_ids", "pad_id", "compute_dtype",
+                                             "temperature"))
+def _decode_group(spec, params, prefix_cache, stops, tokens, mask, keys, *, max_new_tokens, eos_ids, pad_id,
+                  compute_dtype, temperature) -> Generated:
+    """One shape's batches, tokens and mask [G, B, T] (keys [G] or None): Generated [G, B, ...]. A
+    module-level jit, so the eager path (lm-eval's backend) compiles each shape once, not per call."""
+    def one(x):
+        t, m, k = x
+        return generate_until(spec, params, t, m, prefix_cache=prefix_cache, stops=stops,
+                              max_new_tokens=max_new_tokens, eos_ids=eos_ids, pad_id=pad_id,
+                              temperature=temperature, compute_dtype=compute_dtype, key=k)
+
+    return jax.lax.map(one, (tokens, mask, keys))
 
 
 def generate_until_benchmark(
@@ -134,8 +147,9 @@ def generate_until_benchmark(
 ) -> Benchmark:
     """Greedy generation after each context until EOS, a stop string of `until` or max_new_tokens
     (module docstring), graded by `grader(texts, item_ids, hit_budget=...) -> Grades` on the texts
-    cut at the stop strings. batch_size: rows per decode batch (memory: batch_size x (prefix +
-    suffix + max_new_tokens) cache slots); share_prefix=False prefills every row in full."""
+    cut at the stop strings. batch_size: rows per decode batch (memory: the prefix's cache slots once,
+    plus batch_size x (padded suffix width + max_new_tokens) slots); share_prefix=False prefills
+    every row in full."""
     max_new_tokens = validate.positive_int("max_new_tokens", max_new_tokens)
     batch_size = validate.positive_int("batch_size", batch_size)
     ids = [list(x) for x in context_ids]

@@ -59,17 +59,59 @@ def test_grouped_batches_generate_the_tokens_of_one_full_batch(char_model):
     np.testing.assert_array_equal(np.asarray(out.tokens), np.asarray(full))
 
 
-def test_one_decode_loop_per_shape_not_per_batch(char_model):
-    """Six batches of one shape compile to one lax.map around one decode loop: two while loops in
-    the lowered program, where one loop per batch made six."""
-    m = char_model
-    ids = [m.prompt_ids(["abcab"], False)[0]] * 12
-    data = until_batches(ids, m.pad_id, batch_size=2, share_prefix=False)
-    assert [g["tokens"].shape[0] for g in data["groups"]] == [6]
+def _per_batch(data):
+    """The layout before the ladder: every batch its own group at its own longest suffix."""
+    groups = []
+    for g in data["groups"]:
+        for tokens, mask in zip(g["tokens"], g["mask"], strict=True):
+            keep = int(mask.sum(axis=1).max())
+            groups.append({"tokens": tokens[None, :, -keep:], "mask": mask[None, :, -keep:]})
+    return {**data, "groups": groups}
 
+
+def _whiles(m, data):
     def run(params, data):
         return generate_batches(m.spec, params, data, max_new_tokens=3, eos_ids=tuple(m.eos_ids),
                                 pad_id=m.pad_id, compute_dtype=None).tokens
 
-    text = jax.jit(run).lower(m.params, data).as_text()
-    assert text.count("stablehlo.while") == 2
+    return jax.jit(run).lower(m.params, data).as_text().count("stablehlo.while")
+
+
+def test_one_decode_loop_per_shape_not_per_batch(char_model):
+    """Six batches of six suffix lengths: one shape on the ladder, so one lax.map around one decode
+    loop (two while loops in the program); each at its own width, six distinct loops or more."""
+    m = char_model
+    ids = [[1] + [5 + k % 3] * n for n in range(1, 13) for k in range(1)]
+    data = until_batches(ids, m.pad_id, batch_size=2, share_prefix=False)
+    assert [g["tokens"].shape for g in data["groups"]] == [(6, 2, 13)]
+    assert _whiles(m, data) == 2
+    assert _whiles(m, _per_batch(data)) >= 6
+
+
+def test_a_short_last_batch_joins_the_previous_shape():
+    ids = [[7] * n for n in (3, 4, 5, 6, 7)]  # batches of 2: widths 16, 16, 16 with 2, 2, 1 rows
+    data = until_batches(ids, pad_id=0, batch_size=2, share_prefix=False)
+    assert [g["tokens"].shape for g in data["groups"]] == [(3, 2, 7)]
+    assert item_ids(data) == ids and data["inverse"].max() == 4  # the copy is never read back
+    alone = until_batches([[7] * 3, [7] * 20, [7] * 41], pad_id=0, batch_size=2, share_prefix=False)
+    assert [g["tokens"].shape for g in alone["groups"]] == [(1, 2, 24), (1, 1, 41)]  # another shape anyway: no copy
+
+
+def test_eager_calls_reuse_the_compiled_shapes_and_sampling_is_seeded(char_model):
+    """lm-eval's backend calls generate_batches eagerly at every grid point: the second call (new
+    params) compiles nothing. Sampling through a stacked group is reproducible from its key."""
+    from basinlab.benchmarks.until_oracle import _decode_group
+
+    m = char_model
+    data = until_batches(_prompts(m), m.pad_id, batch_size=2)
+    kw = dict(max_new_tokens=4, eos_ids=tuple(m.eos_ids), pad_id=m.pad_id, compute_dtype=None)
+    generate_batches(m.spec, m.params, data, **kw)
+    compiled = _decode_group._cache_size()
+    moved = jax.tree.map(lambda x: x * 1.01, m.params)
+    generate_batches(m.spec, moved, data, **kw)
+    assert _decode_group._cache_size() == compiled
+    a = generate_batches(m.spec, m.params, data, temperature=1.0, key=jax.random.key(3), **kw).tokens
+    b = generate_batches(m.spec, m.params, data, temperature=1.0, key=jax.random.key(3), **kw).tokens
+    c = generate_batches(m.spec, m.params, data, temperature=1.0, key=jax.random.key(4), **kw).tokens
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert a.shape == (7, 4) and not np.array_equal(np.asarray(a), np.asarray(c))
