@@ -135,7 +135,7 @@ def generate_batches(spec, params, data: dict, *, max_new_tokens: int, eos_ids, 
 def _decode_group(spec, params, prefix_cache, stops, tokens, mask, keys, *, max_new_tokens, eos_ids, pad_id,
                   compute_dtype, temperature) -> Generated:
     """One shape's batches, tokens and mask [G, B, T] (keys [G] or None): Generated [G, B, ...]. A
-    module-level jit, so the eager path (lm-eval's backend) compiles each shape once, not per call."""
+    module-level jit, so eager calls compile each shape once, not per call."""
     def one(x):
         t, m, k = x
         return generate_until(spec, params, t, m, prefix_cache=prefix_cache, stops=stops,
