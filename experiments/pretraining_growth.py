@@ -19,7 +19,11 @@ opposite of the paper. This experiment re-asks the question with what the issue 
   alpha grid; per checkpoint the median over directions with its order-statistic interval
   (n = 8: [2nd, 7th] of the sorted widths, 93% coverage), then the spread over seeds;
 - sizes compared at matched validation loss (`growth.match_by_loss`: each tiny checkpoint against
-  the small checkpoint of the same seed whose val loss is nearest, within `--max-gap` nats).
+  the small checkpoint of the same seed whose val loss is nearest, within `--max-gap` nats). With
+  `--match tiny` a small run trains only until its val loss reaches the lowest of tiny's (same seed;
+  `pretrain(stop_below=...)`, the schedule and batches stay those of the full run) and measures only
+  the checkpoints nearest in val loss to tiny's measured ones: the matched pairs at about a third of
+  the cost of the full small runs.
 
 Resumable: each run trains from its newest checkpoint (`pretrain(resume=True)`), each landscape
 keeps its blocks in a store, and `<out>/results.json` holds every measured checkpoint (written
@@ -28,6 +32,7 @@ after each one); re-running the same command continues where it stopped and skip
 
     BASINLAB_DATA=/path/to/data python experiments/pretraining_growth.py --sizes tiny --seeds 0,1,2
     BASINLAB_DATA=/path/to/data python experiments/pretraining_growth.py --sizes small --seeds 0,1,2
+    BASINLAB_DATA=/path/to/data python experiments/pretraining_growth.py --sizes small --match tiny
     python experiments/pretraining_growth.py --phase summary      # the tables of what is measured
     python experiments/pretraining_growth.py --quick              # a few steps: checks that it runs
 
@@ -82,6 +87,9 @@ def parse(argv=None):
     p.add_argument("--max-gap", type=float, default=0.05, help="matched val loss: largest |gap| in nats")
     p.add_argument("--min-score", type=float, default=0.1,
                    help="tables: a width at a checkpoint scoring below this is not reported (too few items to drop)")
+    p.add_argument("--match", default=None, metavar="SIZE",
+                   help="train each run only until its val loss reaches SIZE's lowest (same seed) and measure only "
+                        "the checkpoints nearest in val loss to SIZE's measured ones")
     p.add_argument("--phase", default="all", choices=["all", "train", "measure", "summary"])
     p.add_argument("--quick", action="store_true", help="a few steps, 2 directions: checks that it runs")
     args = p.parse_args(argv)
@@ -93,6 +101,9 @@ def parse(argv=None):
     for s in args.sizes:
         if s not in gpt.SIZES:
             p.error(f"--sizes: {s!r} is not a size; valid: {list(gpt.SIZES)}")
+    if args.match is not None and (args.match not in gpt.SIZES or args.match in args.sizes):
+        p.error(f"--match: {args.match!r} must be a size not trained in this call; valid: "
+                f"{[s for s in gpt.SIZES if s not in args.sizes]}")
     args.seeds = [int(s) for s in args.seeds.split(",") if s]
     args.measure_steps = [int(s) for s in args.measure_steps.split(",") if s]
     bad = [s for s in args.measure_steps if s % args.checkpoint_every or s > args.steps]
@@ -129,18 +140,37 @@ def save(path: pathlib.Path, res: dict) -> None:
     write_json(path, res)
 
 
-def train(size: str, seed: int, mix, args, folder: pathlib.Path) -> dict:
-    """Train (or resume) one run; returns its val curve and wall time."""
+def train(size: str, seed: int, mix, args, folder: pathlib.Path, stop_below: float | None = None) -> dict:
+    """Train (or resume) one run, up to the first checkpoint at or below ``stop_below`` (val NLL) if
+    given; returns its val curve and wall time."""
     model = gpt.init_model(size, seed=seed)
     t = time.time()
     run = pretrain.pretrain(model, mix.corpus, "adamw", steps=args.steps, batch_size=args.batch, lr=args.lr,
                             warmup=args.warmup, schedule="constant", seed=seed, eval_every=args.checkpoint_every,
                             checkpoint_dir=folder, checkpoint_every=args.checkpoint_every,
-                            log_every=args.checkpoint_every, resume=True)
+                            log_every=args.checkpoint_every, resume=True, stop_below=stop_below)
     print(f"{size} seed {seed}: trained, val loss {run.final_val_loss:.3f}, {run.seconds:.0f} s of training "
           f"({time.time() - t:.0f} s this call)", flush=True)
     return {"val_steps": run.val_steps.tolist(), "val_loss": run.val_loss.tolist(), "seconds": run.seconds,
             "params": int(sum(np.size(x) for x in jax.tree.leaves(model.params)))}
+
+
+def reference(res: dict, size: str, seed: int) -> list[tuple[int, float]]:
+    """(step, val loss) of ``size``'s measured checkpoints of ``seed``, by step."""
+    out = sorted((r["step"], r["val_loss"]) for r in res["measured"].values()
+                 if r["size"] == size and r["seed"] == seed)
+    if not out:
+        raise SystemExit(f"--match {size}: no measured {size} checkpoint of seed {seed} in the results; "
+                         f"run --sizes {size} --seeds {seed} first")
+    return out
+
+
+def partners(curve: dict, ref: list[tuple[int, float]], every: int, max_gap: float) -> list[int]:
+    """Checkpoint steps of a run (its val curve, evaluated at its checkpoints) nearest in val loss to
+    each reference checkpoint, kept when within max_gap nats; sorted, without repeats."""
+    steps = [s for s in curve["val_steps"] if s > 0 and s % every == 0]
+    loss = [v for s, v in zip(curve["val_steps"], curve["val_loss"], strict=True) if s > 0 and s % every == 0]
+    return sorted({steps[j] for _, j, _ in growth.match_by_loss([v for _, v in ref], loss, max_gap)})
 
 
 def fmt(s: dict, min_score: float = 0.0) -> str:
@@ -223,12 +253,20 @@ def main(argv=None) -> dict:
             for seed in args.seeds:
                 run = f"{size}-seed{seed}"
                 ckpt = out / run / "ckpt"
-                if args.phase in ("all", "train"):
-                    res["runs"][run] = train(size, seed, mix, args, ckpt)
+                ref = reference(res, args.match, seed) if args.match else None
+                target = min(v for _, v in ref) if ref else None
+                done = run in res["runs"] and target is not None and res["runs"][run]["val_loss"][-1] <= target
+                if args.phase in ("all", "train") and not done:  # a run stopped at the target is not resumed
+                    res["runs"][run] = train(size, seed, mix, args, ckpt, stop_below=target)
                     save(path, res)
                 if args.phase == "train":
                     continue
-                for step in args.measure_steps:
+                if ref and run not in res["runs"]:
+                    print(f"{run}: not trained yet, so no checkpoints to match with {args.match}", flush=True)
+                    continue
+                steps = (partners(res["runs"][run], ref, args.checkpoint_every, args.max_gap) if ref
+                         else args.measure_steps)
+                for step in steps:
                     key, folder = f"{run}/step{step}", ckpt / f"step-{step:06d}"
                     if key in res["measured"] or not (folder / "config.json").exists():
                         continue

@@ -109,7 +109,8 @@ def pretrain(model: Model, corpus: Corpus, optimizer: str | Any = "adamw", *, st
              sigma: float = 0.01, rho: float = 0.05, seed: int = 0, schedule: str = "cosine", eval_every: int = 50,
              n_eval: int = 64, checkpoint_dir: str | os.PathLike | None = None,
              checkpoint_every: int | None = None, log_every: int | None = None,
-             callback: Callable | None = None, resume: bool = False) -> PretrainResult:
+             callback: Callable | None = None, resume: bool = False,
+             stop_below: float | None = None) -> PretrainResult:
     """Train ``model`` on ``corpus.train`` for ``steps`` steps of batch_size x seq_len tokens.
 
     optimizer: one of :data:`OPTIMIZERS` (built by :func:`make_optimizer` from lr, warmup, sigma,
@@ -122,6 +123,10 @@ def pretrain(model: Model, corpus: Corpus, optimizer: str | Any = "adamw", *, st
     (params, optimizer state, losses and the validation curve so far): the same result as an
     uninterrupted run. The checkpoints record the settings (optimizer name and hyperparameters,
     seq_len, evaluation, corpus), and resuming with others raises a ValueError naming them.
+    stop_below: end the run at the first validation evaluation at or below this NLL (nats/token),
+    saving a checkpoint there when checkpoint_dir is set. The schedule and the data order stay those
+    of the full ``steps`` run, so the stopped run is a prefix of it (a size trained only until it
+    reaches another run's loss). A resumed run does not look back: resume a stopped run only to go on.
     """
     seq_len = model.spec.max_seq_len if seq_len is None else validate.positive_int("seq_len", seq_len)
     if not 2 <= seq_len <= model.spec.max_seq_len:
@@ -133,6 +138,8 @@ def pretrain(model: Model, corpus: Corpus, optimizer: str | Any = "adamw", *, st
     n_eval = validate.positive_int("n_eval", n_eval)
     if checkpoint_every is not None:
         checkpoint_every = validate.positive_int("checkpoint_every", checkpoint_every)
+    if stop_below is not None:
+        stop_below = float(validate.finite("stop_below", stop_below))
     warmup = validate.nonnegative_int("warmup", warmup)
     lr = float(validate.positive("lr", validate.finite("lr", lr)))
     rho = float(validate.nonnegative("rho", validate.finite("rho", rho)))
@@ -158,10 +165,13 @@ def pretrain(model: Model, corpus: Corpus, optimizer: str | Any = "adamw", *, st
         seconds_before[0] = float(extra.get("seconds", 0.0))
 
     def track(step, metrics, params):
+        reached = False
         if step % eval_every == 0 or step == steps:
             val_steps.append(step)
             val_loss.append(evaluate_nll(model, val, params))
-        return callback(step, metrics, params) if callback is not None else None
+            reached = stop_below is not None and val_loss[-1] <= stop_below
+        asked = callback(step, metrics, params) if callback is not None else None
+        return True if reached else asked
 
     start = time.perf_counter()
     out = loop.finetune(model, (data, ones, ones), steps=steps,

@@ -51,6 +51,22 @@ def test_go_sigma0_pretraining_is_exactly_adamw(corpus):
     np.testing.assert_array_equal(go0.train_loss, adamw.train_loss)
 
 
+def test_stop_below_ends_at_the_first_evaluation_reaching_it_as_a_prefix_of_the_full_run(corpus, tmp_path):
+    model = gpt.init_model(TINY, seed=2)
+    kw = dict(steps=12, batch_size=4, lr=1e-2, warmup=2, eval_every=3, n_eval=4, schedule="constant")
+    full = pretrain.pretrain(model, corpus, "adamw", **kw)
+    target = float(full.val_loss[2])  # reached at step 6, not at 3 (the curve falls here)
+    assert full.val_loss[1] > target
+    stopped = pretrain.pretrain(model, corpus, "adamw", stop_below=target, checkpoint_dir=tmp_path,
+                                checkpoint_every=3, **kw)
+    assert stopped.val_steps.tolist() == [0, 3, 6]
+    np.testing.assert_array_equal(stopped.val_loss, full.val_loss[:3])
+    np.testing.assert_array_equal(stopped.train_loss, full.train_loss[:6])  # same schedule, same batches
+    assert [p.rsplit("/", 1)[-1] for p in stopped.checkpoints][-1] == "step-000006"
+    with pytest.raises(ValueError, match="stop_below must be finite, got nan"):
+        pretrain.pretrain(model, corpus, "adamw", stop_below=float("nan"), **kw)
+
+
 def test_bad_input_names_the_valid_choices(corpus):
     model = gpt.init_model(TINY)
     with pytest.raises(ValueError, match=r"optimizer='lion'.*'adamw', 'go', 'sam'"):
