@@ -4,6 +4,7 @@
     edges = basin_edges(model, benchmarks, directions=4, tol=0.1, precision=5e-4, store="results/edges")
     edges["width"].median("direction")          # one-sided basins (Definition 4.1) by default
     edges[["low", "high"]]                      # the bracket of every edge: low inside, high outside
+    edges_on_grid(dense, tol=0.1, precision=5e-4)  # the same walk on an evaluated dense grid: its cost
 
 A dense grid of step h costs 2 * max_alpha / h evaluations per direction to place an edge within h.
 Here each side of each direction walks out from alpha = 0 on a geometric ladder (start, start *
@@ -29,6 +30,7 @@ import hashlib
 import json
 import math
 import os
+import types
 from collections.abc import Sequence
 
 import numpy as np
@@ -38,7 +40,7 @@ from basinlab import validate
 from basinlab.landscape import DirectionRecipe, landscape
 from basinlab.landscape.accessor import DEFINITION, SIDED, better_is_higher, describe, distance
 
-__all__ = ["SIDES", "basin_edges", "next_alpha"]
+__all__ = ["SIDES", "basin_edges", "edges_on_grid", "next_alpha"]
 
 SIDES = ("left", "right")
 
@@ -111,6 +113,69 @@ def basin_edges(model, benchmarks, directions=4, tol: float = 0.1, precision: fl
       n_evaluations [direction]: perturbed points evaluated; attrs n_evaluations (total), n_calls
         (landscape calls: each also evaluates theta0 once), tol, precision, sided, definition, ...
     """
+    tol, precision, start, growth, max_alpha = _walk_settings(tol, precision, sided, variable, start, growth,
+                                                              max_alpha)
+    chunk_size = validate.positive_int("chunk_size", chunk_size)
+    recipes = _recipes(directions, landscape_options)  # a count takes normalization/include/exclude
+    for k in ("directions", "alphas", "betas", "store", "progress", "chunk_size"):
+        if k in landscape_options:
+            raise ValueError(f"{k!r} is set by basin_edges; valid extra options are landscape's others "
+                             f"(compute_dtype, devices, normalization, include, exclude)")
+
+    def evaluate(i: int, alphas: list) -> xr.Dataset:
+        sub = None
+        if store is not None:
+            tag = hashlib.sha1(json.dumps([repr(a) for a in alphas]).encode()).hexdigest()[:12]
+            sub = os.path.join(os.fspath(store), f"direction-{i:03d}", f"points-{tag}")
+        return landscape(model, benchmarks, directions=[recipes[i]], alphas=alphas, store=sub, progress=False,
+                         chunk_size=chunk_size, **landscape_options)
+
+    return _walk(evaluate, recipes, tol, precision, sided, variable, start, growth, max_alpha)
+
+
+def edges_on_grid(ds: xr.Dataset, tol: float = 0.1, precision: float = 5e-4, *, sided: str = "one",
+                  variable: str = "score", start: float | None = None, growth: float = 2.0,
+                  max_alpha: float | None = None) -> xr.Dataset:
+    """The walk and bisection of :func:`basin_edges`, read off a landscape that is already evaluated.
+
+    ds: a landscape Dataset with a 1-D alpha grid (``variable`` [direction, alpha, benchmark] and
+    base_<variable>), e.g. a dense grid of step `precision`. Every point the walk asks for is taken
+    from ds instead of the model, so the result (the same Dataset as basin_edges returns) tells what
+    basin_edges would have found and how many points it would have evaluated, for any subset of
+    ds's benchmarks (``ds.sel(benchmark=[...])``) and any tol, without evaluating anything.
+    max_alpha: default the grid's largest |alpha|. A point the walk needs that is not on the grid
+    (within 1e-9) raises a ValueError naming it: with start = 4 * precision and growth 2 on a grid of
+    step `precision`, every point of the walk is a grid point.
+    """
+    if "alpha" not in ds.dims or "beta" in ds.dims or variable not in ds:
+        raise ValueError(f"ds must be a 1-D landscape (dims direction, alpha, benchmark) holding {variable!r}; "
+                         f"got dims {dict(ds.sizes)} and variables {list(ds.data_vars)}")
+    grid = np.asarray(ds["alpha"].values, np.float64)
+    if max_alpha is None:
+        max_alpha = float(np.abs(grid).max())
+    tol, precision, start, growth, max_alpha = _walk_settings(tol, precision, sided, variable, start, growth,
+                                                              max_alpha)
+    values = ds[variable].transpose("direction", "alpha", "benchmark")
+
+    def evaluate(i: int, alphas: list) -> xr.Dataset:
+        idx = []
+        for a in alphas:
+            j = int(np.argmin(np.abs(grid - a)))
+            if abs(grid[j] - a) > 1e-9:
+                raise ValueError(f"the walk needs alpha={a:g}, which is not on ds's alpha grid "
+                                 f"({grid.min():g}..{grid.max():g}, {grid.size} points); use a grid of step "
+                                 f"precision={precision:g} or a start and growth whose points lie on it")
+            idx.append(j)
+        out = values.isel(direction=[i], alpha=idx).to_dataset(name=variable)
+        return out.assign({f"base_{variable}": ds[f"base_{variable}"]})
+
+    seeds = ds["seed"].values if "seed" in ds.coords else np.full(ds.sizes["direction"], -1)
+    directions = [types.SimpleNamespace(seed=int(x)) for x in np.atleast_1d(seeds)]  # only their seeds are read
+    return _walk(evaluate, directions, tol, precision, sided, variable, start, growth, max_alpha)
+
+
+def _walk_settings(tol, precision, sided, variable, start, growth, max_alpha):
+    """Validated (tol, precision, start, growth, max_alpha) of a walk."""
     tol = validate.nonnegative_scalar("tol", tol)
     precision = validate.nonnegative_scalar("precision", precision)
     if precision <= 0:
@@ -124,30 +189,23 @@ def basin_edges(model, benchmarks, directions=4, tol: float = 0.1, precision: fl
         raise ValueError(f"need 0 < start <= max_alpha, got start={start!r}, max_alpha={max_alpha!r}")
     if not growth > 1:
         raise ValueError(f"growth must be > 1, got {growth!r}")
-    chunk_size = validate.positive_int("chunk_size", chunk_size)
-    recipes = _recipes(directions, landscape_options)  # a count takes normalization/include/exclude
-    for k in ("directions", "alphas", "betas", "store", "progress", "chunk_size"):
-        if k in landscape_options:
-            raise ValueError(f"{k!r} is set by basin_edges; valid extra options are landscape's others "
-                             f"(compute_dtype, devices, normalization, include, exclude)")
+    return tol, precision, start, growth, max_alpha
 
+
+def _walk(evaluate, recipes, tol, precision, sided, variable, start, growth, max_alpha) -> xr.Dataset:
+    """Round after round, evaluate(i, alphas) -> a one-direction landscape Dataset at the signed alphas
+    that some benchmark's walk or bisection along direction i needs next, until none needs any."""
     values: list[dict] = [{} for _ in recipes]  # per direction: signed alpha -> [benchmark] values
     base = higher = names = None
     n_calls = 0
     while True:
         pending = False
-        for i, recipe in enumerate(recipes):
+        for i in range(len(recipes)):
             wanted = _wanted(values[i], base, higher, tol, precision, start, growth, max_alpha, sided)
             if not wanted:
                 continue
             pending = True
-            alphas = sorted(wanted)
-            sub = None
-            if store is not None:
-                tag = hashlib.sha1(json.dumps([repr(a) for a in alphas]).encode()).hexdigest()[:12]
-                sub = os.path.join(os.fspath(store), f"direction-{i:03d}", f"points-{tag}")
-            ds = landscape(model, benchmarks, directions=[recipe], alphas=alphas, store=sub, progress=False,
-                           chunk_size=chunk_size, **landscape_options)
+            ds = evaluate(i, sorted(wanted))
             n_calls += 1
             if base is None:
                 base = ds[f"base_{variable}"].values.astype(np.float64)

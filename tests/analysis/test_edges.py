@@ -3,9 +3,10 @@
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import xarray as xr
 
 from basinlab.analysis import basin_edges
-from basinlab.analysis.edges import next_alpha
+from basinlab.analysis.edges import edges_on_grid, next_alpha
 from basinlab.benchmarks import Benchmark
 from basinlab.benchmarks.base import Scores
 from basinlab.landscape import DirectionRecipe, landscape
@@ -74,6 +75,57 @@ def test_bisection_finds_the_dense_grids_edges_with_fewer_evaluations(analytic, 
     # one benchmark alone: 4-5x fewer evaluations than the 40-point dense grid per direction
     alone = basin_edges(model, bowl, directions=1, tol=0.1, precision=PRECISION, max_alpha=0.01)
     assert np.all(alone["n_evaluations"].values <= 40 / 4)
+    # the same walk read off the dense grid: the same edges and the same points, nothing evaluated
+    replay = edges_on_grid(dense, tol=0.1, precision=PRECISION)
+    for k in ("censored", "n_evaluations", "evaluated"):
+        np.testing.assert_array_equal(replay[k].values, edges[k].values, err_msg=k)
+    for k in ("low", "high", "edge"):  # grid alphas are rounded, the walk's midpoints computed: 1e-18 apart
+        np.testing.assert_allclose(replay[k].values, edges[k].values, atol=1e-12, err_msg=k)
+    np.testing.assert_allclose(replay["alpha"].values, edges["alpha"].values, atol=1e-12)
+    assert replay.attrs["n_calls"] == edges.attrs["n_calls"]
+    alone_replay = edges_on_grid(dense.isel(direction=[0]).sel(benchmark=["bowl"]), tol=0.1, precision=PRECISION)
+    np.testing.assert_array_equal(alone_replay["n_evaluations"].values, alone["n_evaluations"].values)
+
+
+def _grid(scores, alphas, base):
+    """A landscape-shaped Dataset: scores [direction, alpha, benchmark]."""
+    scores = np.asarray(scores, np.float64)
+    return xr.Dataset({"score": (("direction", "alpha", "benchmark"), scores),
+                       "base_score": ("benchmark", np.asarray(base, np.float64))},
+                      coords={"direction": np.arange(scores.shape[0]), "alpha": alphas,
+                              "benchmark": [f"b{k}" for k in range(scores.shape[2])]})
+
+
+def test_edges_on_grid_reads_the_walk_off_a_dense_grid_and_counts_its_points():
+    # score = 1 - |alpha| / 0.02 on the left, 1 - alpha / 0.01 on the right: tol 0.26 puts the edges at
+    # -0.005 and +0.0025 (the last grid points inside), and a second benchmark that never drops
+    alphas = np.round(np.arange(-0.01, 0.01 + 1e-9, PRECISION), 10)
+    drop = np.where(alphas < 0, -alphas / 0.02, alphas / 0.01)
+    ds = _grid(np.stack([1.0 - drop, np.ones_like(alphas)], axis=-1)[None], alphas, [1.0, 1.0])
+    dense = ds.basin.width(0.26)
+    out = edges_on_grid(ds, tol=0.26, precision=PRECISION)
+    np.testing.assert_allclose(out["left"].values, dense["left"].values, atol=1e-12)
+    np.testing.assert_allclose(out["right"].values, dense["right"].values, atol=1e-12)
+    assert out["left"].sel(benchmark="b0").item() == pytest.approx(-0.005)
+    assert out["right"].sel(benchmark="b0").item() == pytest.approx(0.0025)
+    assert out["censored"].sel(benchmark="b1").all() and out["width"].sel(benchmark="b1").item() == 0.02
+    n = int(out["n_evaluations"][0])
+    # b0 left: 0.002, 0.004, 0.008 (out), 0.006 (out), 0.005, 0.0055 (out); right: 0.002, 0.004 (out),
+    # 0.003 (out), 0.0025: 10 points, 4x fewer than the 40 of the dense grid
+    only_b0 = edges_on_grid(ds.sel(benchmark=["b0"]), tol=0.26, precision=PRECISION)
+    assert int(only_b0["n_evaluations"][0]) == 10
+    assert n == 13  # b1 walks on to the grid's end: 0.01 on both sides and 0.008 on the right
+
+
+def test_edges_on_grid_bad_input_names_the_value():
+    alphas = np.round(np.arange(-0.01, 0.01 + 1e-9, 0.002), 10)  # coarser than the precision asked for
+    ds = _grid(np.ones((1, alphas.size, 1)) - np.abs(alphas)[None, :, None] * 50, alphas, [1.0])
+    with pytest.raises(ValueError, match=r"needs alpha=-0\.003, which is not on ds's alpha grid.*11 points"):
+        edges_on_grid(ds, tol=0.1, precision=PRECISION, start=0.002)
+    with pytest.raises(ValueError, match="holding 'nll'"):
+        edges_on_grid(ds, variable="nll")
+    with pytest.raises(ValueError, match="unknown sided 'both'"):
+        edges_on_grid(ds, sided="both")
 
 
 def test_next_alpha_walks_then_bisects():
