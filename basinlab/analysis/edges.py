@@ -143,7 +143,7 @@ def edges_on_grid(ds: xr.Dataset, tol: float = 0.1, precision: float = 5e-4, *, 
     from ds instead of the model, so the result (the same Dataset as basin_edges returns) tells what
     basin_edges would have found and how many points it would have evaluated, for any subset of
     ds's benchmarks (``ds.sel(benchmark=[...])``) and any tol, without evaluating anything.
-    max_alpha: default the grid's largest |alpha|. A point the walk needs that is not on the grid
+    max_alpha: default the largest |alpha| the grid has on both sides. A point the walk needs that is not on the grid
     (within 1e-9) raises a ValueError naming it: with start = 4 * precision and growth 2 on a grid of
     step `precision`, every point of the walk is a grid point.
     """
@@ -151,8 +151,8 @@ def edges_on_grid(ds: xr.Dataset, tol: float = 0.1, precision: float = 5e-4, *, 
         raise ValueError(f"ds must be a 1-D landscape (dims direction, alpha, benchmark) holding {variable!r}; "
                          f"got dims {dict(ds.sizes)} and variables {list(ds.data_vars)}")
     grid = np.asarray(ds["alpha"].values, np.float64)
-    if max_alpha is None:
-        max_alpha = float(np.abs(grid).max())
+    if max_alpha is None:  # as far as the grid reaches on both sides
+        max_alpha = float(min(-grid.min(), grid.max()))
     tol, precision, start, growth, max_alpha = _walk_settings(tol, precision, sided, variable, start, growth,
                                                               max_alpha)
     values = ds[variable].transpose("direction", "alpha", "benchmark")
