@@ -234,7 +234,29 @@ def summary(res: dict, args) -> dict:
                 print(f"| {seed} | {a['step']} | {b['step']} | {a['val_loss']:.3f} / {b['val_loss']:.3f} | "
                       f"{fmt(a['inline-addition'], args.min_score)} / {fmt(b['inline-addition'], args.min_score)} | "
                       f"{fmt(a['shakespeare-acc'], args.min_score)} / {fmt(b['shakespeare-acc'], args.min_score)} |")
-    return {"settings": res["settings"], "by_step": out, "matched": matched,
+    matched_by_step = []
+    if matched:
+        lo, hi = sizes[0], sizes[1]
+        print(f"\nMatched pairs across seeds, by the {lo} step (mean over seeds [min, max]; a width only where both "
+              f"scores are >= {args.min_score:g}; ratio = {hi} / {lo}):\n| {lo} step | seeds | val loss {lo} / {hi} "
+              f"| addition width {lo} / {hi} | ratio | acc width {lo} / {hi} | ratio |\n|---|---|---|---|---|---|---|")
+        for step in sorted({m[lo] for m in matched}):
+            ms = [m for m in matched if m[lo] == step]
+            row = {lo: step, "seeds": [m["seed"] for m in ms],
+                   "val_loss": np.mean([m["val_loss"] for m in ms], axis=0).tolist()}
+            cells = []
+            for b in BENCHMARKS:
+                ok = [m for m in ms if min(m[f"{b}_score"]) >= max(args.min_score, 1e-12)]
+                w = np.array([m[b] for m in ok], np.float64).reshape(-1, 2)
+                r = w[:, 1] / w[:, 0] if len(w) else np.zeros(0)
+                row[b] = {"n": len(ok), "width": w.mean(axis=0).tolist() if len(w) else None,
+                          "ratio": [float(r.mean()), float(r.min()), float(r.max())] if len(r) else None}
+                cells.append("-" if not len(w) else f"{w[:, 0].mean():.4f} / {w[:, 1].mean():.4f} ({len(w)})")
+                cells.append("-" if not len(r) else f"{r.mean():.2f} [{r.min():.2f}, {r.max():.2f}]")
+            matched_by_step.append(row)
+            losses = f"{row['val_loss'][0]:.3f} / {row['val_loss'][1]:.3f}"
+            print(f"| {step} | {len(ms)} | {losses} | " + " | ".join(cells) + " |")
+    return {"settings": res["settings"], "by_step": out, "matched": matched, "matched_by_step": matched_by_step,
             "runs": {k: {"seconds": v["seconds"], "final_step": v["val_steps"][-1],
                          "final_val_loss": v["val_loss"][-1], "params": v["params"]}
                      for k, v in res["runs"].items()}}
@@ -254,7 +276,7 @@ def main(argv=None) -> dict:
                 run = f"{size}-seed{seed}"
                 ckpt = out / run / "ckpt"
                 ref = reference(res, args.match, seed) if args.match else None
-                target = min(v for _, v in ref) if ref else None
+                target = float(np.nanmin([v for _, v in ref])) if ref else None
                 done = run in res["runs"] and target is not None and res["runs"][run]["val_loss"][-1] <= target
                 if args.phase in ("all", "train") and not done:  # a run stopped at the target is not resumed
                     res["runs"][run] = train(size, seed, mix, args, ckpt, stop_below=target)

@@ -111,16 +111,18 @@ def basin_edges(model, benchmarks, directions=4, tol: float = 0.1, precision: fl
         interpolated linearly inside the bracket (edge when censored), censored;
       left, right, width [direction, benchmark]: the edges as ``ds.basin.width`` gives them;
       n_evaluations [direction]: perturbed points evaluated; attrs n_evaluations (total), n_calls
-        (landscape calls: each also evaluates theta0 once), tol, precision, sided, definition, ...
+        (landscape calls; theta0 is evaluated by the first only), tol, precision, sided, definition, ...
     """
     tol, precision, start, growth, max_alpha = _walk_settings(tol, precision, sided, variable, start, growth,
                                                               max_alpha)
     chunk_size = validate.positive_int("chunk_size", chunk_size)
     recipes = _recipes(directions, landscape_options)  # a count takes normalization/include/exclude
-    for k in ("directions", "alphas", "betas", "store", "progress", "chunk_size"):
+    for k in ("directions", "alphas", "betas", "store", "progress", "chunk_size", "base_cache"):
         if k in landscape_options:
             raise ValueError(f"{k!r} is set by basin_edges; valid extra options are landscape's others "
                              f"(compute_dtype, devices, normalization, include, exclude)")
+
+    base_cache: dict = {}  # theta0 is evaluated once, not once per landscape call
 
     def evaluate(i: int, alphas: list) -> xr.Dataset:
         sub = None
@@ -128,7 +130,7 @@ def basin_edges(model, benchmarks, directions=4, tol: float = 0.1, precision: fl
             tag = hashlib.sha1(json.dumps([repr(a) for a in alphas]).encode()).hexdigest()[:12]
             sub = os.path.join(os.fspath(store), f"direction-{i:03d}", f"points-{tag}")
         return landscape(model, benchmarks, directions=[recipes[i]], alphas=alphas, store=sub, progress=False,
-                         chunk_size=chunk_size, **landscape_options)
+                         chunk_size=chunk_size, base_cache=base_cache, **landscape_options)
 
     return _walk(evaluate, recipes, tol, precision, sided, variable, start, growth, max_alpha)
 
@@ -138,39 +140,56 @@ def edges_on_grid(ds: xr.Dataset, tol: float = 0.1, precision: float = 5e-4, *, 
                   max_alpha: float | None = None) -> xr.Dataset:
     """The walk and bisection of :func:`basin_edges`, read off a landscape that is already evaluated.
 
-    ds: a landscape Dataset with a 1-D alpha grid (``variable`` [direction, alpha, benchmark] and
-    base_<variable>), e.g. a dense grid of step `precision`. Every point the walk asks for is taken
-    from ds instead of the model, so the result (the same Dataset as basin_edges returns) tells what
-    basin_edges would have found and how many points it would have evaluated, for any subset of
-    ds's benchmarks (``ds.sel(benchmark=[...])``) and any tol, without evaluating anything.
-    max_alpha: default the largest |alpha| the grid has on both sides. A point the walk needs that is not on the grid
-    (within 1e-9) raises a ValueError naming it: with start = 4 * precision and growth 2 on a grid of
-    step `precision`, every point of the walk is a grid point.
+    ds: a landscape Dataset with a 1-D alpha grid reaching both sides of 0 (``variable``
+    [direction, alpha, benchmark] and base_<variable> [benchmark]), e.g. a dense grid of step
+    `precision`. Every point the walk asks for is taken from ds instead of the model, so the result
+    (the same Dataset as basin_edges returns) tells what basin_edges would find and how many points
+    it would evaluate, for any subset of ds's benchmarks (``ds.sel(benchmark=[...])``) and any tol,
+    without evaluating anything.
+    max_alpha: default the largest |alpha| the grid has on both sides (a value within 1e-9 of a grid
+    point is that point).
+    Which grids hold the walk: a grid of step h holds every rung (start * growth^k, with the default
+    start 4 * precision and growth 2) and every bisection point of a bracket h * 2^j wide. That is
+    every bracket below the last rung; the last one, [last rung, max_alpha], holds when
+    max_alpha - last rung is h * 2^j too (notebook 01: h = 5e-4, rungs 0.002, 0.004, 0.008, then
+    max_alpha 0.01). A point the walk needs that is not on the grid (within 1e-9) raises a
+    ValueError naming it and what to change.
     """
-    if "alpha" not in ds.dims or "beta" in ds.dims or variable not in ds:
-        raise ValueError(f"ds must be a 1-D landscape (dims direction, alpha, benchmark) holding {variable!r}; "
-                         f"got dims {dict(ds.sizes)} and variables {list(ds.data_vars)}")
+    if not {"direction", "alpha", "benchmark"} <= set(ds.dims) or "beta" in ds.dims or variable not in ds \
+            or f"base_{variable}" not in ds:
+        raise ValueError(f"ds must be a 1-D landscape (dims direction, alpha, benchmark) holding {variable!r} and "
+                         f"'base_{variable}'; got dims {dict(ds.sizes)} and variables {list(ds.data_vars)}")
     grid = np.asarray(ds["alpha"].values, np.float64)
+    if not grid.min() < 0 < grid.max():
+        raise ValueError(f"ds's alpha grid must reach both sides of 0 (the walk goes both ways), got "
+                         f"[{grid.min():g}, {grid.max():g}]")
+
+    def on_grid(a: float) -> int | None:
+        j = int(np.argmin(np.abs(grid - a)))
+        return j if abs(grid[j] - a) <= 1e-9 else None
+
     if max_alpha is None:  # as far as the grid reaches on both sides
         max_alpha = float(min(-grid.min(), grid.max()))
+    elif on_grid(max_alpha) is not None:  # the grid's own value: its next rung is then a point it has
+        max_alpha = float(grid[on_grid(max_alpha)])
     tol, precision, start, growth, max_alpha = _walk_settings(tol, precision, sided, variable, start, growth,
                                                               max_alpha)
     values = ds[variable].transpose("direction", "alpha", "benchmark")
 
     def evaluate(i: int, alphas: list) -> xr.Dataset:
-        idx = []
-        for a in alphas:
-            j = int(np.argmin(np.abs(grid - a)))
-            if abs(grid[j] - a) > 1e-9:
-                raise ValueError(f"the walk needs alpha={a:g}, which is not on ds's alpha grid "
-                                 f"({grid.min():g}..{grid.max():g}, {grid.size} points); use a grid of step "
-                                 f"precision={precision:g} or a start and growth whose points lie on it")
-            idx.append(j)
+        idx = [on_grid(a) for a in alphas]
+        for a, j in zip(alphas, idx, strict=True):
+            if j is None:
+                raise ValueError(
+                    f"the walk needs alpha={a:g}, which is not on ds's alpha grid ({grid.min():g}..{grid.max():g}, "
+                    f"{grid.size} points): with start={start:g}, growth={growth:g}, max_alpha={max_alpha:g}, a "
+                    f"bracket is bisected that is not the grid step times a power of 2; evaluate a finer grid, "
+                    f"or pass a max_alpha that is the last rung plus such a width")
         out = values.isel(direction=[i], alpha=idx).to_dataset(name=variable)
         return out.assign({f"base_{variable}": ds[f"base_{variable}"]})
 
-    seeds = ds["seed"].values if "seed" in ds.coords else np.full(ds.sizes["direction"], -1)
-    directions = [types.SimpleNamespace(seed=int(x)) for x in np.atleast_1d(seeds)]  # only their seeds are read
+    seeds = np.atleast_1d(ds["seed"].values) if "seed" in ds.coords else np.full(ds.sizes["direction"], -1)
+    directions = [types.SimpleNamespace(seed=int(x) if np.isfinite(x) else -1) for x in seeds]  # only seeds are read
     return _walk(evaluate, directions, tol, precision, sided, variable, start, growth, max_alpha)
 
 
@@ -207,6 +226,9 @@ def _walk(evaluate, recipes, tol, precision, sided, variable, start, growth, max
             pending = True
             ds = evaluate(i, sorted(wanted))
             n_calls += 1
+            if all(float(a) in values[i] for a in ds["alpha"].values):  # would ask for the same points forever
+                raise RuntimeError(f"the walk along direction {i} asked for {sorted(wanted)}, which gave no new "
+                                   f"point (max_alpha={max_alpha!r} or a bisection point is one already evaluated)")
             if base is None:
                 base = ds[f"base_{variable}"].values.astype(np.float64)
                 higher = better_is_higher(ds, variable)
@@ -286,5 +308,5 @@ def _dataset(values, base, higher, names, recipes, tol, precision, sided, variab
         attrs={"tol": tol, "precision": precision, "sided": sided, "definition": DEFINITION[sided],
                "variable": variable, "start": start, "growth": growth, "max_alpha": max_alpha,
                "n_evaluations": int(n_eval.sum()), "n_calls": n_calls,
-               "note": "each landscape call also evaluates theta0 once (n_calls evaluations more)"},
+               "note": "theta0 is evaluated once more (by the first landscape call), not per call"},
     )

@@ -133,6 +133,7 @@ def landscape(
     devices: Sequence[Any] | None = None,
     mesh: Any = None,
     perturbation: str = "auto",
+    base_cache: dict | None = None,
 ):
     """Scores of every benchmark at theta0 + alpha * delta (1-D) or theta0 + alpha*d1 + beta*d2 (2-D).
 
@@ -152,6 +153,10 @@ def landscape(
     copy of the weights in memory), "materialized" (the whole direction and perturbed model formed
     per block/point: faster on CPU and for generation) or "auto" (``program.choose_perturbation``).
     Both give the same scores (bitwise on CPU float32 for unnormalized directions).
+    base_cache: a dict kept by the caller across many small sweeps of one model and benchmark set
+    (``basin_edges``): theta0's scores are evaluated by the first call, kept in it, and read by every
+    later call whose model params, benchmarks, data and compute dtype are the same (fingerprints),
+    instead of evaluating theta0 again; a call with others evaluates and replaces them.
     Returns an xarray.Dataset (see basinlab.landscape.results); with several processes, every
     process returns it and process 0 writes the store.
     """
@@ -250,6 +255,10 @@ def landscape(
         # call that would regenerate a direction for one point); otherwise a block of its own.
         zero = np.flatnonzero(np.all(grid == 0, axis=1))
         base = stored("base")
+        same = (sweep.model, sweep.d, sweep.benchmarks, sweep.compute_dtype, sweep.params, sweep.data)
+        if base is None and base_cache is not None and base_cache.get("sweep") == same:
+            base = base_cache["base"]
+            st.put("base", results.block_arrays(base))
         if base is None and not zero.size:
             base = run_block(entries[0], np.zeros((1, m)))
             st.put("base", results.block_arrays(base))
@@ -275,6 +284,8 @@ def landscape(
                 collected[(i, j)] = res
         finally:
             bar.close()  # an interrupted bar stays at the blocks stored so far
+        if base_cache is not None:
+            base_cache.update(sweep=same, base=base)
 
         ds = results.from_block_scores(
             sweep=sweep, benchmarks=benchmarks, model=model, alphas=alphas, betas=betas,

@@ -131,10 +131,11 @@ def finetune(model, examples, *, steps: int | None = None, epochs: float | None 
     optimizer state, step, losses; the data order is replayed), giving the result of an
     uninterrupted run; the callback is not called again for the steps already done. Each regular
     checkpoint holds that state (basinlab.training.resume); checkpoint_extra() -> dict is saved with
-    it and handed to on_resume(dict) when resuming. The result's checkpoints then list the earlier
-    complete checkpoints too. run_settings: JSON-able settings that identify the run beyond these
-    arguments (a given optimizer's hyperparameters, the data): stored with each checkpoint, and a
-    resume with other ones is an error, as for the arguments.
+    it and handed to on_resume(dict) when resuming; on_resume returning True says the run had
+    already ended there (a callback had stopped it), so nothing more is trained. The result's
+    checkpoints then list the earlier complete checkpoints too. run_settings: JSON-able settings
+    that identify the run beyond these arguments (a given optimizer's hyperparameters, the data):
+    stored with each checkpoint, and a resume with other ones is an error, as for the arguments.
     Raises TrainingDiverged (RuntimeError) on a non-finite loss/gradient/update (module docstring).
     """
     spec = model.spec
@@ -180,7 +181,7 @@ def finetune(model, examples, *, steps: int | None = None, epochs: float | None 
                     else type(optimizer).__name__)
     if run_settings is not None:
         settings["run"] = run_settings
-    done_before = 0
+    done_before, ended = 0, False
     if resume:
         if folder is None:
             raise ValueError("resume=True needs checkpoint_dir (the folder of the run to resume)")
@@ -192,7 +193,7 @@ def finetune(model, examples, *, steps: int | None = None, epochs: float | None 
             opt_state, done_before, losses, grad_norms, extra = train_resume.restore(found, opt_state, settings)
             checkpoints.extend(str(p) for p in train_resume.completed(folder))  # found is the last
             if on_resume is not None:
-                on_resume(extra)
+                ended = on_resume(extra) is True
 
     def save(step, p, state=None):
         path = str(folder / f"step-{step:06d}")
@@ -206,7 +207,7 @@ def finetune(model, examples, *, steps: int | None = None, epochs: float | None 
     rs = np.random.RandomState(seed)
     order = np.zeros(0, np.int64)
     start = time.perf_counter()
-    for step in range(1, steps + 1):
+    for step in range(1, 0 if ended else steps + 1):
         while len(order) < per_step:
             order = np.concatenate([order, rs.permutation(n)])
         idx, order = order[:per_step], order[per_step:]

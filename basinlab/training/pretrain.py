@@ -123,10 +123,10 @@ def pretrain(model: Model, corpus: Corpus, optimizer: str | Any = "adamw", *, st
     (params, optimizer state, losses and the validation curve so far): the same result as an
     uninterrupted run. The checkpoints record the settings (optimizer name and hyperparameters,
     seq_len, evaluation, corpus), and resuming with others raises a ValueError naming them.
-    stop_below: end the run at the first validation evaluation at or below this NLL (nats/token),
-    saving a checkpoint there when checkpoint_dir is set. The schedule and the data order stay those
-    of the full ``steps`` run, so the stopped run is a prefix of it (a size trained only until it
-    reaches another run's loss). A resumed run does not look back: resume a stopped run only to go on.
+    stop_below: end the run at the first validation evaluation after step 0 at or below this NLL
+    (nats/token), saving a checkpoint there when checkpoint_dir is set. The schedule and the data
+    order stay those of the full ``steps`` run, so the stopped run is a prefix of it (a size trained
+    only until it reaches another run's loss); resuming a run that had stopped trains nothing more.
     """
     seq_len = model.spec.max_seq_len if seq_len is None else validate.positive_int("seq_len", seq_len)
     if not 2 <= seq_len <= model.spec.max_seq_len:
@@ -160,18 +160,22 @@ def pretrain(model: Model, corpus: Corpus, optimizer: str | Any = "adamw", *, st
     val_steps, val_loss = [0], [evaluate_nll(model, val)]
     seconds_before = [0.0]  # training time of the run being resumed
 
+    def reached(steps_, losses_) -> bool:
+        return stop_below is not None and any(s > 0 and v <= stop_below for s, v in zip(steps_, losses_, strict=True))
+
     def restore_curve(extra):
         val_steps[:], val_loss[:] = extra["val_steps"], extra["val_loss"]
         seconds_before[0] = float(extra.get("seconds", 0.0))
+        return reached(val_steps, val_loss)  # True: the run had stopped there, loop.finetune trains no more
 
     def track(step, metrics, params):
-        reached = False
+        stop = False
         if step % eval_every == 0 or step == steps:
             val_steps.append(step)
             val_loss.append(evaluate_nll(model, val, params))
-            reached = stop_below is not None and val_loss[-1] <= stop_below
+            stop = reached(val_steps[-1:], val_loss[-1:])
         asked = callback(step, metrics, params) if callback is not None else None
-        return True if reached else asked
+        return True if stop else asked
 
     start = time.perf_counter()
     out = loop.finetune(model, (data, ones, ones), steps=steps,

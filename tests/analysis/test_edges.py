@@ -120,12 +120,32 @@ def test_edges_on_grid_reads_the_walk_off_a_dense_grid_and_counts_its_points():
 def test_edges_on_grid_bad_input_names_the_value():
     alphas = np.round(np.arange(-0.01, 0.01 + 1e-9, 0.002), 10)  # coarser than the precision asked for
     ds = _grid(np.ones((1, alphas.size, 1)) - np.abs(alphas)[None, :, None] * 50, alphas, [1.0])
-    with pytest.raises(ValueError, match=r"needs alpha=-0\.003, which is not on ds's alpha grid.*11 points"):
+    with pytest.raises(ValueError, match=r"needs alpha=-0\.003, which is not on ds's alpha grid.*11 points.*finer"):
         edges_on_grid(ds, tol=0.1, precision=PRECISION, start=0.002)
     with pytest.raises(ValueError, match="holding 'nll'"):
         edges_on_grid(ds, variable="nll")
+    with pytest.raises(ValueError, match="dims direction, alpha, benchmark"):
+        edges_on_grid(ds.isel(direction=0))
+    with pytest.raises(ValueError, match=r"reach both sides of 0.*\[0, 0\.01\]"):
+        edges_on_grid(ds.sel(alpha=slice(0, None)))
     with pytest.raises(ValueError, match="unknown sided 'both'"):
         edges_on_grid(ds, sided="both")
+
+
+def test_edges_on_grid_last_bracket_and_a_max_alpha_just_past_the_grid():
+    # np.arange ends 1.7e-17 short of 0.01: max_alpha=0.01 is that grid point, not a point it lacks
+    alphas = np.arange(-0.01, 0.01 + 5e-4, 1e-3)
+    ds = _grid(np.ones((1, alphas.size, 1)), alphas, [1.0])  # flat: every walk is censored at max_alpha
+    out = edges_on_grid(ds, tol=0.1, precision=1e-3, max_alpha=0.01)
+    assert out["censored"].all() and out["width"].item() == pytest.approx(0.02)
+    # on [-0.03, 0.03] at step 5e-4 the last bracket [0.016, 0.03] is 28 steps wide: its bisection
+    # leaves the grid, and the error says so instead of the wrong advice of a grid of step precision
+    alphas = np.round(np.arange(-0.03, 0.03 + 1e-9, PRECISION), 10)
+    ds = _grid((1.0 - (np.abs(alphas) > 0.0213))[None, :, None], alphas, [1.0])
+    with pytest.raises(ValueError, match=r"needs alpha=-0\.02125.*not the grid step times a power of 2"):
+        edges_on_grid(ds, tol=0.1, precision=PRECISION)
+    low = edges_on_grid(ds, tol=0.1, precision=PRECISION, max_alpha=0.024)["low"]  # [0.016, 0.024]: 16 steps
+    assert low.values.tolist() == [[[0.021], [0.021]]]
 
 
 def test_next_alpha_walks_then_bisects():
@@ -146,6 +166,7 @@ def test_bad_arguments_name_the_value(analytic):
     for kwargs, match in [(dict(sided="both"), "unknown sided 'both'"), (dict(precision=0.0), "precision must be > 0"),
                           (dict(variable="loss"), "unknown variable 'loss'"), (dict(growth=1.0), "growth must be > 1"),
                           (dict(start=0.5, max_alpha=0.1), "need 0 < start <= max_alpha"),
-                          (dict(alphas=[0.1]), "'alphas' is set by basin_edges"), (dict(directions=[]), "directions")]:
+                          (dict(alphas=[0.1]), "'alphas' is set by basin_edges"), (dict(directions=[]), "directions"),
+                          (dict(base_cache={}), "'base_cache' is set by basin_edges")]:
         with pytest.raises(ValueError, match=match):
             basin_edges(model, bowl, **kwargs)

@@ -210,6 +210,30 @@ def test_base_is_the_grid_zero_point_without_an_extra_call(model, text, tmp_path
     np.testing.assert_array_equal(again["base_score"], ds["base_score"])
 
 
+def test_base_cache_evaluates_theta0_once_across_calls(model, text, tmp_path):
+    """basin_edges' many small sweeps: theta0 is evaluated by the first call only, and a call with
+    another benchmark set evaluates its own base and replaces the cached one."""
+    points = []
+    counting = Benchmark(name="judged", data=text.data, score_fn=text.score_fn, n_items=4, metric="m",
+                         judge=lambda out: points.append(1) or _judge(out))
+    cache = {}
+    first = landscape(model, [text, counting], directions=1, alphas=[0.01], progress=False, base_cache=cache)
+    assert len(points) == 2  # theta0 and one point
+    points.clear()
+    second = landscape(model, [text, counting], directions=1, alphas=[0.02, 0.03], progress=False, base_cache=cache,
+                       store=tmp_path / "s")
+    assert len(points) == 2  # the two points only
+    xr.testing.assert_identical(second["base_score"], first["base_score"])
+    assert (tmp_path / "s" / "base.npz").exists()  # the store still holds its base: a resume reads it back
+    uncached = landscape(model, [text, counting], directions=1, alphas=[0.02, 0.03], progress=False)
+    xr.testing.assert_identical(second["score"], uncached["score"])
+    points.clear()
+    other = Benchmark(name="judged-again", data=text.data, score_fn=text.score_fn, n_items=4, metric="m",
+                      judge=lambda out: points.append(1) or _judge(out))
+    landscape(model, [other], directions=1, alphas=[0.01], progress=False, base_cache=cache)
+    assert len(points) == 2  # another benchmark set: theta0 evaluated again
+
+
 def test_interrupted_sweep_frees_its_store_and_a_rerun_resumes(model, text, tmp_path):
     """A KeyboardInterrupt (Jupyter's stop button) mid-sweep: while its traceback is still held (a
     notebook keeps it), the store's lock is free; a rerun computes only the missing blocks and gives

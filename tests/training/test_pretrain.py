@@ -53,16 +53,26 @@ def test_go_sigma0_pretraining_is_exactly_adamw(corpus):
 
 def test_stop_below_ends_at_the_first_evaluation_reaching_it_as_a_prefix_of_the_full_run(corpus, tmp_path):
     model = gpt.init_model(TINY, seed=2)
-    kw = dict(steps=12, batch_size=4, lr=1e-2, warmup=2, eval_every=3, n_eval=4, schedule="constant")
+    kw = dict(steps=12, batch_size=4, lr=1e-2, warmup=2, eval_every=3, n_eval=4)  # cosine: the lr depends on steps
     full = pretrain.pretrain(model, corpus, "adamw", **kw)
     target = float(full.val_loss[2])  # reached at step 6, not at 3 (the curve falls here)
     assert full.val_loss[1] > target
-    stopped = pretrain.pretrain(model, corpus, "adamw", stop_below=target, checkpoint_dir=tmp_path,
+    folder = tmp_path / "run"
+    stopped = pretrain.pretrain(model, corpus, "adamw", stop_below=target, checkpoint_dir=folder,
                                 checkpoint_every=3, **kw)
     assert stopped.val_steps.tolist() == [0, 3, 6]
     np.testing.assert_array_equal(stopped.val_loss, full.val_loss[:3])
     np.testing.assert_array_equal(stopped.train_loss, full.train_loss[:6])  # same schedule, same batches
-    assert [p.rsplit("/", 1)[-1] for p in stopped.checkpoints][-1] == "step-000006"
+    assert [p.rsplit("/", 1)[-1] for p in stopped.checkpoints] == ["step-000003", "step-000006"]
+    # resuming the stopped run trains nothing more: the same curve, params and checkpoints
+    again = pretrain.pretrain(model, corpus, "adamw", stop_below=target, checkpoint_dir=folder,
+                              checkpoint_every=3, resume=True, **kw)
+    assert again.val_steps.tolist() == [0, 3, 6] and again.train_loss.shape == (6,)
+    assert_same_params(again.model.params, stopped.model.params)
+    assert sorted(x.name for x in folder.iterdir()) == ["step-000003", "step-000006"]
+    # ... while resuming it without the stop goes on to the end of the full run, identically
+    rest = pretrain.pretrain(model, corpus, "adamw", checkpoint_dir=folder, checkpoint_every=3, resume=True, **kw)
+    np.testing.assert_allclose(rest.val_loss, full.val_loss, rtol=1e-6)
     with pytest.raises(ValueError, match="stop_below must be finite, got nan"):
         pretrain.pretrain(model, corpus, "adamw", stop_below=float("nan"), **kw)
 
