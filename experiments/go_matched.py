@@ -11,7 +11,8 @@ recipe: small GPT, tiny-shakespeare, 600 steps x 32 x 64 bytes, lr 3e-3, warmup 
    `basinlab.training.matched.pretrain_matched`). Why this side: GO's final NLL is reached by
    AdamW inside the same run (so it costs no extra training), while GO trained longer costs an
    unknown number of steps per seed (it did reach AdamW's loss, in 955-2025 steps of a 2400-step
-   schedule: README). The price: the matched AdamW model sits earlier in its cosine schedule (learning rate not decayed).
+   schedule: README). The price: the matched AdamW model sits earlier in its cosine schedule
+   (learning rate not decayed).
    ``--no-reference`` stops AdamW there (the full run's prefix) and leaves out AdamW at 600 steps.
    ``--go-longer STEPS`` adds the other side: GO trained with a STEPS-step schedule, stopped at the
    first evaluation at or below AdamW's final NLL (or at the end, and the gap is reported).
