@@ -222,7 +222,7 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument("--cdn", action="store_true", help="load plotly.js from a CDN (smaller file)")
     pl.set_defaults(run=_plot)
 
-    sc = sub.add_parser("scores", help="unperturbed scores with 95% intervals")
+    sc = sub.add_parser("scores", help="unperturbed scores with 95%% intervals")
     sc.add_argument("--model", default="smollm2-135m-instruct")
     sc.add_argument("--benchmark", action="append", required=True)
     sc.add_argument("--n", type=int, default=None)

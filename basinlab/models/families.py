@@ -36,7 +36,9 @@ def for_spec(spec: ModelSpec):
 def normalized_config(raw: Mapping[str, Any]) -> dict:
     """`raw` (a config.json dict) with transformers' defaults for the keys it omits, after checking
     its model_type is supported (ValueError listing the supported ones)."""
-    from transformers import AutoConfig
+    from basinlab.models.hf import transformers
+
+    AutoConfig = transformers().AutoConfig
 
     _family(raw)  # ValueError for an unsupported model_type, before transformers sees it
     model_type = raw["model_type"]

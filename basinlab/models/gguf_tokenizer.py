@@ -62,7 +62,10 @@ def _pre_tokenizer_group(pre: str | None, path: Path) -> str:
 def build_tokenizer(path: Path, metadata: dict[str, Any], vocab: dict[str, Any], config: dict[str, Any]):
     """transformers.PreTrainedTokenizerFast rebuilt from tokenizer.ggml.* metadata."""
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from transformers import PreTrainedTokenizerFast
+
+    from basinlab.models.hf import transformers
+
+    PreTrainedTokenizerFast = transformers().PreTrainedTokenizerFast
 
     tokens: list[str] = vocab["tokens"]
     model_kind = metadata.get("tokenizer.ggml.model")

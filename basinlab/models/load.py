@@ -251,7 +251,9 @@ def _folder_tokenizer(folder: pathlib.Path):
                                                                   else [])
     if not files:
         return None
-    from transformers import AutoTokenizer
+    from basinlab.models.hf import transformers
+
+    AutoTokenizer = transformers().AutoTokenizer
 
     try:
         tok = AutoTokenizer.from_pretrained(str(folder))

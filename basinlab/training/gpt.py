@@ -63,7 +63,10 @@ SIZES = {
 def byte_tokenizer():
     """A byte-level ``PreTrainedTokenizerFast``: ids 0-255 are UTF-8 bytes, 256 is <|endoftext|>."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
+
+    from basinlab.models.hf import transformers
+
+    PreTrainedTokenizerFast = transformers().PreTrainedTokenizerFast
 
     alphabet = pre_tokenizers.ByteLevel.alphabet()
     byte_to_char = _bytes_to_unicode()

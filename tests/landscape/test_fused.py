@@ -11,6 +11,8 @@ from basinlab.landscape import fused, landscape, treemath
 from basinlab.landscape.program import choose_perturbation
 from basinlab.models import forward
 
+from trees import assert_within_ulps
+
 
 @pytest.fixture(scope="module")
 def model(tiny_smol):
@@ -28,27 +30,30 @@ def _sweep(model, bench, perturbation, **kw):
     return landscape(model, bench, progress=False, perturbation=perturbation, **kw)
 
 
-def _assert_bitwise(a, b):
-    for var in ("score", "nll", "base_score", "base_nll"):
+def _assert_same_sweep(a, b):
+    """Scores (argmax of logits that are bitwise equal, test_view_forms_exactly_the_materialized_weights)
+    bitwise; NLLs within 4 ulp: the two paths are different compiled programs, and XLA fuses the token
+    mean after the forward pass differently in each (CPU-dependent), so equal maths may round 1 ulp apart."""
+    for var in ("score", "base_score"):
         np.testing.assert_array_equal(a[var].values, b[var].values, err_msg=var)
+    for var in ("nll", "base_nll"):
+        assert_within_ulps(a[var].values, b[var].values, ulps=4, err_msg=var)
 
 
-def test_fused_equals_materialized_bitwise(model, text):
+def test_fused_equals_materialized(model, text):
     kw = dict(directions=2, chunk_size=2)
-    _assert_bitwise(_sweep(model, text, "fused", **kw), _sweep(model, text, "materialized", **kw))
+    _assert_same_sweep(_sweep(model, text, "fused", **kw), _sweep(model, text, "materialized", **kw))
 
 
 def test_fused_equals_materialized_with_filters_and_explicit_directions(model, text):
-    """Explicit directions: bitwise. Filtered recipes: the perturbed weights and logits are bitwise
-    equal (test_view_forms_exactly_the_materialized_weights); the sweeps' NLLs may differ by an ulp
-    because XLA fuses the reductions after the forward pass differently in the two programs."""
+    """Explicit directions and filtered recipes: the perturbed weights and logits are bitwise equal
+    (test_view_forms_exactly_the_materialized_weights); the sweeps' NLLs within a few ulp."""
     explicit = [D.regenerate(D.DirectionRecipe(seed=4), model.params)]
-    _assert_bitwise(_sweep(model, text, "fused", directions=explicit),
+    _assert_same_sweep(_sweep(model, text, "fused", directions=explicit),
                     _sweep(model, text, "materialized", directions=explicit))
     recipes = [D.DirectionRecipe(seed=3, exclude=D.NO_NORMS + D.NO_EMBEDDINGS)]
     a, b = _sweep(model, text, "fused", directions=recipes), _sweep(model, text, "materialized", directions=recipes)
-    np.testing.assert_array_equal(a["score"].values, b["score"].values)
-    np.testing.assert_allclose(a["nll"].values, b["nll"].values, rtol=3e-7)
+    _assert_same_sweep(a, b)
 
 
 def test_normalized_recipes_agree_to_round_off(model, text):
