@@ -1,37 +1,85 @@
 """basinlab: measure, certify and explore the basin-like loss landscapes of language models.
 
-    import basinlab
-    model = basinlab.load("smollm2-135m-instruct")
-    ds = basinlab.landscape.landscape(model, basinlab.benchmarks.registry.build("pydoc", model))
+    import basinlab as bl
+    model = bl.load("smollm2-135m-instruct")
+    ds = bl.landscape(model, [bl.benchmark("pydoc", model)], directions=8)
     ds.basin.width(tol=0.1)
+    bl.save(ds, "results/most_case.nc")
 
-Layers, each importing only from those before it (README, "Layout"):
-models -> benchmarks -> landscape -> theory -> training -> analysis -> viz -> integrations.
-Subpackages load on first use (`basinlab.theory.strong_bound`, `basinlab.viz.plots.curves`, ...),
-so the notebook-only dependencies are needed only by viz. Importing basinlab registers the
-`ds.basin` accessor on xarray Datasets.
+This module is the public API: every name in `__all__`, flat. The subpackages (`bl.models`,
+`bl.directions`, `bl.data`, `bl.scoring`, `bl.sandbox`, `bl.benchmarks`, `bl.lmeval`, `bl.theory`,
+`bl.training`, `bl.analysis`, `bl.viz`) export more in their own `__all__`; their modules are
+private (`_name.py`, equinox's layout). Layers, each importing only from those before it:
+models -> directions -> sandbox -> data -> scoring -> lmeval -> benchmarks -> landscape -> theory ->
+training -> analysis -> viz. The figures and widgets (`bl.viz`, `bl.SigmaExplorer`, ...) need the
+`notebook` extra and load on first use. Importing basinlab registers the `ds.basin` accessor.
 """
 
-import importlib
+from typing import TYPE_CHECKING
 
-from basinlab import _aliases
-from basinlab import models as models
-from basinlab._version import __version__ as __version__
-from basinlab.landscape import accessor as _accessor  # noqa: F401  registers ds.basin
-from basinlab.models import Model as Model
-from basinlab.models import ModelSpec as ModelSpec
-from basinlab.models import load as load
+from basinlab import (
+    analysis,
+    benchmarks,
+    data,
+    directions,
+    lmeval,
+    models,
+    sandbox,
+    scoring,
+    stats,
+    theory,
+    training,
+)
+from basinlab._atomicio import write_json
+from basinlab._lazy import lazy
+from basinlab._version import __version__
+from basinlab.analysis import (
+    alignment,
+    basin_edges,
+    basin_width,
+    capability_change,
+    capability_scores,
+    collapse,
+    edges_on_grid,
+    widths_around,
+)
+from basinlab.benchmarks import build as benchmark
+from basinlab.benchmarks import measure
+from basinlab.directions import DirectionRecipe, distance, perturb, regenerate
+from basinlab.landscape import landscape, open_dataset, save
+from basinlab.models import Model, ModelSpec, forward, generate, load
+from basinlab.scoring import Benchmark, text_benchmark, token_benchmark
+from basinlab.theory import (
+    certificates,
+    certified_radius,
+    certify,
+    concentration_lower_bound,
+    log_strong_bound,
+    smoothed_score,
+    strong_bound,
+    weak_bound,
+)
+from basinlab.training import finetune, finetune_run, forgetting, pretrain, worst_case
 
-_aliases.install()
+if TYPE_CHECKING:
+    from basinlab import results, viz, widgets
+    from basinlab.viz import BoundExplorer, RunExplorer, SigmaExplorer
 
-_LAZY = ("analysis", "benchmarks", "cli", "integrations", "landscape", "stats", "theory", "training",
-                "validate", "viz")
-_OLD_PATHS = tuple(name.rsplit(".", 1)[1] for name in _aliases.ALIASES)
+# `basinlab.landscape.landscape` (the name the layout issue made public) keeps working: the flat
+# `bl.landscape` is the sweep function, which also answers to its old dotted path.
+landscape.landscape = landscape  # type: ignore[attr-defined]
 
-__all__ = ["Model", "ModelSpec", "__version__", "load", "models", *_LAZY]
-
-
-def __getattr__(name):
-    if name in _LAZY or name in _OLD_PATHS:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module 'basinlab' has no attribute {name!r}")
+__all__ = [
+    "Benchmark", "BoundExplorer", "DirectionRecipe", "Model", "ModelSpec", "RunExplorer", "SigmaExplorer",
+    "__version__", "alignment", "analysis", "basin_edges", "basin_width", "benchmark", "benchmarks",
+    "capability_change", "capability_scores", "certificates", "certified_radius", "certify", "collapse",
+    "concentration_lower_bound", "data", "directions", "distance", "edges_on_grid", "finetune", "finetune_run",
+    "forgetting", "forward", "generate", "landscape", "lmeval", "load", "log_strong_bound", "measure", "models",
+    "open_dataset", "perturb", "pretrain", "regenerate", "results", "sandbox", "save", "scoring", "smoothed_score",
+    "stats", "strong_bound", "text_benchmark", "theory", "token_benchmark", "training", "viz", "weak_bound",
+    "widgets", "widths_around", "worst_case", "write_json",
+]
+__getattr__ = lazy(__name__, {
+    "SigmaExplorer": "basinlab.viz", "RunExplorer": "basinlab.viz", "BoundExplorer": "basinlab.viz",
+    "viz": "basinlab.viz", "results": "basinlab.results", "widgets": "basinlab.widgets",
+})

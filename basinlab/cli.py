@@ -28,8 +28,8 @@ def _benchmark_options(args) -> dict:
 
 def _check_args(args) -> None:
     """The numeric flags and benchmark names, checked before the (slow) model load."""
-    from basinlab import validate
-    from basinlab.benchmarks import registry
+    from basinlab import _validate as validate
+    from basinlab.benchmarks import _registry as registry
 
     for flag in ("directions", "n", "seq_len", "max_new_tokens", "chunk_size"):
         value = getattr(args, flag, None)
@@ -65,10 +65,10 @@ def _landscape(args) -> None:
     _distributed(args)
     import jax
 
-    from basinlab.benchmarks import registry
-    from basinlab.landscape.engine import landscape, parse_grid
-    from basinlab.landscape.results import save
-    from basinlab.models import load
+    from basinlab.benchmarks import _registry as registry
+    from basinlab.landscape._engine import landscape, parse_grid
+    from basinlab.landscape._results import save
+    from basinlab.models._load import load
 
     _check_args(args)
     alphas = parse_grid(args.alphas)
@@ -82,7 +82,7 @@ def _landscape(args) -> None:
     benchmarks = [registry.build(name, model, shared=_benchmark_options(args)) for name in args.benchmark]
     directions = args.directions
     if betas is not None:
-        from basinlab.landscape.directions import DirectionRecipe
+        from basinlab.directions._recipes import DirectionRecipe
 
         kw = dict(normalization=args.normalization, exclude=args.exclude or None)
         directions = [(DirectionRecipe(seed=2 * i, **kw), DirectionRecipe(seed=2 * i + 1, **kw))
@@ -123,9 +123,9 @@ def print_widths(ds, tol: float, sided: str = "one") -> None:
 
 
 def _plot(args) -> None:
-    from basinlab.landscape.results import open_dataset
-    from basinlab.viz import plots
-    from basinlab.viz.export import format_of, save_figure
+    from basinlab.landscape._results import open_dataset
+    from basinlab.viz import _plots as plots
+    from basinlab.viz._export import format_of, save_figure
 
     _check_args(args)
     out = pathlib.Path(args.out)
@@ -138,9 +138,9 @@ def _plot(args) -> None:
 
 
 def _scores(args) -> None:
-    from basinlab.benchmarks import registry
-    from basinlab.benchmarks.measure import measure
-    from basinlab.models import load
+    from basinlab.benchmarks import _registry as registry
+    from basinlab.benchmarks._measure import measure
+    from basinlab.models._load import load
 
     _check_args(args)
     model = load(args.model, dtype=args.dtype)
@@ -160,7 +160,7 @@ def _scores(args) -> None:
 
 
 def _widths(args) -> None:
-    from basinlab.landscape.results import open_dataset
+    from basinlab.landscape._results import open_dataset
 
     _check_args(args)
     print_widths(open_dataset(args.file, landscape=True), args.tol, sided=args.sided)
@@ -269,7 +269,7 @@ def _one_line(e: BaseException) -> str:
 def main(argv=None) -> int:
     """Run one command; returns the exit code. Bad input of any kind (an unparsable command line, a
     bad value, a missing or corrupt file, a store in use) prints one line to stderr and returns 2."""
-    from basinlab.landscape.store import StoreLocked
+    from basinlab.landscape._store import StoreLocked
 
     try:
         args = parser().parse_args(_join_grids(sys.argv[1:] if argv is None else argv))

@@ -22,9 +22,9 @@ import time
 
 import numpy as np
 
-from basinlab import validate
-from basinlab.benchmarks.corpora import load_text
-from basinlab.models import load
+from basinlab import _validate as validate
+from basinlab.data._corpora import load_text
+from basinlab.models._load import load
 
 DEFAULT_ALPHAS = "-0.005:0.00501:0.001"
 # Two generated-text oracles (synthetic skills this 135M model has; the paper's GSM8K, MMLU, AdvBench
@@ -80,12 +80,12 @@ def main(argv=None) -> None:
 
 def most_case(model, args) -> None:
     """The most-case sweep; resumable through the block store next to the output."""
-    from basinlab.benchmarks import registry
+    from basinlab.benchmarks import _registry as registry
     from basinlab.cli import print_widths
-    from basinlab.landscape.engine import landscape, parse_grid
-    from basinlab.landscape.results import save
-    from basinlab.viz import plots
-    from basinlab.viz.export import save_figure
+    from basinlab.landscape._engine import landscape, parse_grid
+    from basinlab.landscape._results import save
+    from basinlab.viz import _plots as plots
+    from basinlab.viz._export import save_figure
 
     alphas = parse_grid(args.alphas)
     chunk = chunk_for(len(alphas), args.chunk_size)

@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 from scipy.stats import beta, binom
 
-from basinlab import validate
+from basinlab import _validate as validate
 
 __all__ = ["bootstrap_band", "clopper_pearson", "clopper_pearson_lower", "directions_needed", "mcnemar_exact",
            "median_interval"]

@@ -15,11 +15,11 @@ import time
 import jax
 import numpy as np
 
-import basinlab
-from basinlab.benchmarks.loaders import load_text
-from basinlab.benchmarks.oracles import exact_match_benchmark
-from basinlab.models.generate import generate
-from basinlab.models.model import left_pad
+import basinlab as bl
+from basinlab import generate
+from basinlab.data import load_text
+from basinlab.models import left_pad
+from basinlab.scoring import exact_match_benchmark
 
 
 def timed(fn, repeats=3):
@@ -42,7 +42,7 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=32)
     ap.add_argument("--ref-tokens", type=int, default=32)
     args = ap.parse_args(argv)
-    model = basinlab.load(args.model)
+    model = bl.load(args.model)
     text = load_text("pydoc").split()
     rs = np.random.RandomState(0)
     prompts = ["Continue this text: " + " ".join(text[i: i + 12]) for i in rs.randint(0, len(text) - 12, args.n)]

@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import basinlab as bl
+
 
 def timed(fn, *args, **kw):
     jax.block_until_ready(fn(*args, **kw))  # warm-up (compilation)
@@ -39,8 +41,7 @@ def timed(fn, *args, **kw):
 
 def random_model(size: str, dtype: str):
     """A random-weight llama of the 1B/7B shapes (Llama-3.2-1B / Llama-2-7B), no tokenizer."""
-    from basinlab.models.model import Model
-    from basinlab.models.spec import ModelSpec
+    from basinlab import Model, ModelSpec
 
     shapes = {"1b": dict(vocab_size=128256, d_model=2048, n_layers=16, n_heads=32, n_kv_heads=8, d_ff=8192),
               "7b": dict(vocab_size=32000, d_model=4096, n_layers=32, n_heads=32, n_kv_heads=32, d_ff=11008)}[size]
@@ -67,7 +68,7 @@ def hf_generate(model, tokens, new):
     import torch
     import transformers
 
-    from basinlab.models.save import save_checkpoint
+    from basinlab.models import save_checkpoint
 
     folder = tempfile.mkdtemp()
     save_checkpoint(model, None, folder)
@@ -94,10 +95,10 @@ def main(argv=None):
     ap.add_argument("--no-hf", action="store_true")
     args = ap.parse_args(argv)
 
-    import basinlab
-    from basinlab.models.generate import generate, generate_until
+    from basinlab import generate
+    from basinlab.models import generate_until
 
-    model = random_model(args.random, args.dtype) if args.random else basinlab.load(args.model, dtype=args.dtype)
+    model = random_model(args.random, args.dtype) if args.random else bl.load(args.model, dtype=args.dtype)
     spec, params = model.spec, model.params
     rng = np.random.RandomState(0)
     tokens = rng.randint(10, min(spec.vocab_size, 30000), (args.batch, args.prompt)).astype(np.int32)

@@ -1,7 +1,7 @@
 """Seconds per training step: GO and SAM against AdamW, same model, same batch, same run.
 
-The step is the one `basinlab.training.pretrain.pretrain` runs (`basinlab.training.step.cached_step`
-on `basinlab.training.loss.token_loss`, basinlab's only training step: gradient at
+The step is the one `basinlab.training.pretrain` runs (`basinlab.training.cached_step`
+on `basinlab.training.token_loss`, basinlab's only training step: gradient at
 `optim.perturb(params, opt_state)`, update applied to theta). GO adds drawing eps (one Gaussian per
 parameter, regenerated from the key) and adding it; SAM adds a second forward/backward pass.
 Each step function is compiled first (compile time reported apart); then the three are timed in
@@ -22,14 +22,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from basinlab.training import gpt, pretrain
-from basinlab.training.loss import micro_batches, token_loss
-from basinlab.training.step import cached_step
+import basinlab as bl
+from basinlab.training import cached_step, micro_batches, token_loss
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--size", default="small", choices=list(gpt.SIZES))
+    p.add_argument("--size", default="small", choices=list(bl.training.SIZES))
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--seq-len", type=int, default=64)
     p.add_argument("--rounds", type=int, default=7)
@@ -37,7 +36,7 @@ def main(argv=None):
     p.add_argument("--sigma", type=float, default=0.01)
     args = p.parse_args(argv)
 
-    model = gpt.init_model(args.size, seed=0)
+    model = bl.training.init_model(args.size, seed=0)
     tokens = np.random.RandomState(0).randint(0, 256, size=(args.batch, args.seq_len)).astype(np.int32)
     ones = np.ones_like(tokens)
     micro = tuple(jnp.asarray(x) for x in micro_batches(tokens, ones, ones, grad_accum=1))
@@ -45,7 +44,7 @@ def main(argv=None):
     names = ("adamw", "go", "sam")
     runs, compile_s = {}, {}
     for name in names:
-        opt = pretrain.make_optimizer(name, 1e-3, 1000, 0, args.sigma, 0.05, 0)
+        opt = bl.training.make_optimizer(name, 1e-3, 1000, 0, args.sigma, 0.05, 0)
         step = cached_step(token_loss(model.spec, jnp.dtype("float32")), opt, micro_batches=True)
         state = opt.init(params)
         t0 = time.perf_counter()

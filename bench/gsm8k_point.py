@@ -27,22 +27,21 @@ import subprocess
 import sys
 import time
 
+import basinlab as bl
+
 BASELINE_S_PER_ITEM = 887 / 20  # the measurement of the old lm-eval path (batch 16, 20 items)
 
 
 def in_graph(n: int, alpha: float, batch_size: int) -> dict:
-    from basinlab.benchmarks import registry
-    from basinlab.landscape import directions as D
-    from basinlab.landscape.engine import landscape
-    from basinlab.models import load
+    from basinlab import landscape
 
-    model = load("smollm2-135m-instruct")
-    bench = registry.build("gsm8k_cot_llama", model, n=n, batch_size=batch_size)
+    model = bl.load("smollm2-135m-instruct")
+    bench = bl.benchmark("gsm8k_cot_llama", model, n=n, batch_size=batch_size)
     # A sweep always scores theta0 (the base): with alpha != 0 that is a second grid point, and the
     # time per point is half the total.
     alphas = sorted({0.0, alpha})
     t = time.perf_counter()
-    ds = landscape(model, [bench], directions=[D.DirectionRecipe(seed=1)], alphas=alphas, progress=False)
+    ds = landscape(model, [bench], directions=[bl.DirectionRecipe(seed=1)], alphas=alphas, progress=False)
     seconds = (time.perf_counter() - t) / len(alphas)
     sel = ds.isel(direction=0).sel(alpha=alpha, benchmark="gsm8k_cot_llama")
     return {"seconds": seconds, "s_per_item": seconds / n, "score": float(sel["score"]),
@@ -51,18 +50,15 @@ def in_graph(n: int, alpha: float, batch_size: int) -> dict:
 
 
 def lmeval(n: int, alpha: float, batch_size: int) -> dict:
-    from basinlab.benchmarks import paper_tasks
-    from basinlab.integrations.agreement import lmeval_scores
-    from basinlab.landscape import directions as D
-    from basinlab.models import load
+    from basinlab.analysis import lmeval_scores
 
-    model = load("smollm2-135m-instruct")
-    docs = paper_tasks.task_docs("gsm8k_cot_llama", n=n)
+    model = bl.load("smollm2-135m-instruct")
+    docs = bl.lmeval.task_docs("gsm8k_cot_llama", n=n)
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
         t = time.perf_counter()
-        _, metric = lmeval_scores(model, "gsm8k_cot_llama", docs, folder, None, D.DirectionRecipe(seed=1), alpha, None,
+        _, metric = lmeval_scores(model, "gsm8k_cot_llama", docs, folder, None, bl.DirectionRecipe(seed=1), alpha, None,
                             batch_size)
         seconds = time.perf_counter() - t
     return {"seconds": seconds, "s_per_item": seconds / n, "score": sum(metric) / n, "item_score": metric,

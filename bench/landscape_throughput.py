@@ -39,6 +39,8 @@ import sys
 import tempfile
 import time
 
+import basinlab as bl
+
 RESULT_TAG = "@@RESULT@@ "
 MATMUL_N = 2048
 MATMUL_REPEATS = 10
@@ -138,10 +140,9 @@ def worker_prep(args) -> None:
 
     import numpy as np
 
-    import basinlab
 
     t0 = time.perf_counter()
-    model = basinlab.load(args.model)
+    model = bl.load(args.model)
     load_s = time.perf_counter() - t0
     text = "\n\n".join(topics[k] for k in sorted(topics))
     ids = model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
@@ -193,8 +194,7 @@ def worker_basinlab(args) -> None:
     """basinlab.landscape on the same tokens and alphas; `--calls` timed calls in one process."""
     import jax
 
-    import basinlab
-    from basinlab.benchmarks.text import token_benchmark
+    from basinlab import token_benchmark
     from basinlab.landscape import landscape
 
     compile_s = [0.0]
@@ -206,7 +206,7 @@ def worker_basinlab(args) -> None:
     jax.monitoring.register_event_duration_secs_listener(on_duration)
 
     t0 = time.perf_counter()
-    model = basinlab.load(args.model)
+    model = bl.load(args.model)
     load_s = time.perf_counter() - t0
     tokens = _load_tokens(args.tokens)
     bench = token_benchmark(tokens)
@@ -238,7 +238,7 @@ def _count_forwards(model, bench, alphas, k) -> int:
 
     import jax
 
-    from basinlab.benchmarks.text import token_benchmark
+    from basinlab import token_benchmark
     from basinlab.landscape import landscape
 
     count = [0]
@@ -264,11 +264,9 @@ def worker_breakdown(args) -> None:
     import jax.numpy as jnp
     import numpy as np
 
-    import basinlab
-    from basinlab.landscape import directions as D
-    from basinlab.models.model import token_nll
+    from basinlab.models import token_nll
 
-    model = basinlab.load(args.model)
+    model = bl.load(args.model)
     tokens = jnp.asarray(_load_tokens(args.tokens))
     mask = jnp.ones_like(tokens)
 
@@ -281,7 +279,7 @@ def worker_breakdown(args) -> None:
             times.append(time.perf_counter() - t)
         return min(times)
 
-    regen = jax.jit(lambda s, p: D.regenerate(D.DirectionRecipe(seed=s), p))
+    regen = jax.jit(lambda s, p: bl.regenerate(bl.DirectionRecipe(seed=s), p))
     regen_s = best(lambda: regen(jnp.int32(0), model.params))
     delta = regen(jnp.int32(0), model.params)
     axpy = jax.jit(lambda p, d, a: jax.tree.map(lambda x, y: x + a * y, p, d))

@@ -23,14 +23,14 @@ import multiprocessing as mp
 import sys
 import time
 
+import basinlab as bl
+
 
 def _bench(n: int, batch_size: int):
-    from basinlab.benchmarks import registry
-    from basinlab.models import load
 
-    model = load("smollm2-135m-instruct")
+    model = bl.load("smollm2-135m-instruct")
     # subjects=None: every MMLU subject in the data (57), n items each
-    bench = registry.build("mmlu_generative", model, n=n, subjects=None, batch_size=batch_size)
+    bench = bl.benchmark("mmlu_generative", model, n=n, subjects=None, batch_size=batch_size)
     return model, bench
 
 
@@ -49,7 +49,7 @@ def per_batch(data: dict) -> dict:
 def compile_seconds(n: int, batch_size: int, layout: str, queue) -> None:
     import jax
 
-    from basinlab.benchmarks.base import hit_budget_reason
+    from basinlab.scoring import hit_budget_reason
 
     model, bench = _bench(n, batch_size)
     data = bench.data if layout == "grouped" else per_batch(bench.data)

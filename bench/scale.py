@@ -28,13 +28,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from basinlab.benchmarks import token_benchmark
-from basinlab.landscape import directions as D
-from basinlab.landscape import mesh as M
-from basinlab.landscape.program import chunk_program
-from basinlab.models import forward
-from basinlab.models.logprobs import token_logprobs
-from basinlab.models.shapes import SHAPES, param_shapes, random_params
+import basinlab as bl
+from basinlab.landscape import chunk_program
+from basinlab.models import SHAPES, forward, param_shapes, random_params, token_logprobs
+from basinlab.scoring import token_benchmark
 
 GB = 1e9
 
@@ -53,7 +50,7 @@ def _plain_nll(spec, dtype):
 
 def _sweep_program(spec, dtype, batch, seq_len, perturbation, mesh):
     bench = token_benchmark(np.zeros((batch, seq_len), np.int32))
-    return chunk_program(spec, (bench,), (D.DirectionRecipe(seed=0),), jnp.dtype(dtype), mesh, perturbation)
+    return chunk_program(spec, (bench,), (bl.DirectionRecipe(seed=0),), jnp.dtype(dtype), mesh, perturbation)
 
 
 def _plan(compiled) -> dict:
@@ -68,7 +65,7 @@ def memory(args) -> None:
     theta = param_shapes(spec, dtype)
     weights = _weight_bytes(theta)
     tokens = jax.ShapeDtypeStruct((args.batch, args.seq_len), jnp.int32)
-    mesh = M.build_mesh(None, jax.devices()[:1])
+    mesh = bl.landscape.build_mesh(None, jax.devices()[:1])
     print(f"== compiled memory plan: {args.shape} ({sum(math.prod(x.shape) for x in jax.tree.leaves(theta)):,} "
           f"params, {dtype.name}), {args.batch} x {args.seq_len} tokens, {args.points} points per call ==")
     print(f"backend: {jax.default_backend()} ({platform.processor() or platform.machine()}), jax {jax.__version__}")
@@ -121,8 +118,8 @@ def _matmul_peak(dtype) -> float:
 
 
 def _basinlab_run(spec, params, tokens, alphas, perturbation) -> dict:
+    from basinlab import Model
     from basinlab.landscape import landscape
-    from basinlab.models.model import Model
 
     model = Model(spec=spec, params=params, source=spec.name, compute_dtype=params["embed"]["embedding"].dtype)
     bench = token_benchmark(np.asarray(tokens))
@@ -143,7 +140,7 @@ def _torch_in_place(spec, params, tokens, alphas) -> dict | None:
         import transformers
     except ImportError as e:
         return {"skipped": f"{e}"}
-    from basinlab.models.llama import spec_to_config
+    from basinlab.models import spec_to_config
 
     family = {k: v for k, v in spec_to_config(spec).items() if k not in ("architectures", "model_type")}
     config = transformers.AutoConfig.for_model(spec_to_config(spec)["model_type"], vocab_size=spec.vocab_size,

@@ -99,13 +99,13 @@ def read_parquet(path: str, column: str = "text") -> list:
 
 
 def hub_helpers():
-    """basinlab's hub module (basinlab.benchmarks.hub), imported only when a hub corpus is fetched."""
+    """basinlab's data package (its hub checks), imported only when a hub corpus is fetched."""
     try:
-        from basinlab.benchmarks import hub
+        from basinlab import data
     except ImportError:  # run from a checkout without `pip install -e .`
         sys.path.insert(0, str(HERE.parent))
-        from basinlab.benchmarks import hub
-    return hub
+        from basinlab import data
+    return data
 
 
 def fetch_parquet_texts(repo: str, filename: str, revision: str | None = None) -> list:

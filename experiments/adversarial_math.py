@@ -2,10 +2,10 @@
 basin certificates say about the three fine-tuning runs? (issue 16)
 
 What it measures, on SmolLM2-135M-Instruct (theta0) and the three runs of
-`basinlab.training.sft` (adversarial, normal, benign; trained here, or reused from `--out`):
+`basinlab.training` (adversarial, normal, benign; trained here, or reused from `--out`):
 
 1. Scores at theta0 and at each theta_sft, on the same items (each benchmark's score function
-   evaluated directly at both parameter sets with `basinlab.benchmarks.measure`):
+   evaluated directly at both parameter sets with `basinlab.benchmarks`):
    synthetic-addition (zero-shot chat prompt), synthetic-addition-fewshot (the same items after
    4 demonstrations of the answer format as earlier chat turns), synthetic-addition-opened (the same
    items with the assistant's reply opened as "a + b =", so only the number is left to write;
@@ -16,7 +16,7 @@ What it measures, on SmolLM2-135M-Instruct (theta0) and the three runs of
    100 new tokens). Each score has its 95%
    Clopper-Pearson interval over items; the change theta0 -> theta_sft is an exact McNemar test on
    the paired items (`basinlab.stats.mcnemar_exact`), "fell"/"rose" when p < 0.05.
-2. Certificates (Theorem 4.3, `basinlab.theory.certify.certificates`) of the three runs on
+2. Certificates (Theorem 4.3, `basinlab.theory.certificates`) of the three runs on
    advbench-target and synthetic-addition at sigma 0.003 and 0.01: r = ||theta_sft - theta0||,
    r / sigma, p_A's 99% lower bound from `--cert-draws` noise draws, the certified bound, whether
    it is vacuous, and the largest r that p_A certifies (to keep half of its lower bound).
@@ -49,14 +49,9 @@ import time
 import numpy as np
 from runs import start_run  # experiments/runs.py (the script's folder is on sys.path)
 
-import basinlab
-from basinlab.analysis.capability import capability_scores
-from basinlab.atomicio import write_json
-from basinlab.benchmarks import items, judges, registry
-from basinlab.benchmarks.oracles import generate_and_judge_benchmark
-from basinlab.landscape.treemath import distance
-from basinlab.theory.certify import certificates
-from basinlab.training import sft
+import basinlab as bl
+from basinlab import capability_scores, certificates, distance, write_json
+from basinlab.scoring import generate_and_judge_benchmark
 
 # name -> registry options; scored in this order, gsm8k_cot_llama (the slow one) last, then the certificates
 BENCHMARKS = {
@@ -78,19 +73,19 @@ def opened_addition(model, *, n: int = 40, seed: int = 0, max_new_tokens: int = 
     """synthetic-addition's items with the assistant's reply already opened as "a + b =" (the chat
     prompt's text followed by it): the model only has to write the number, whatever answer format
     it prefers. Same items and number grader as synthetic-addition."""
-    prompts, pairs = items.addition_items(n, seed)
+    prompts, pairs = bl.benchmarks.addition_items(n, seed)
     tok = model.require_tokenizer()
     texts = [model.chat_prompt(p) + f"{a} + {b} =" for p, (a, b) in zip(prompts, pairs, strict=True)]
     if model.prompt_ids(texts[:1])[0] != tok.encode(texts[0], add_special_tokens=False):
         raise ValueError("the tokenizer adds special tokens to a rendered chat prompt; this probe assumes it does not")
     return generate_and_judge_benchmark(
-        model, texts, judges.number_grader([str(a + b) for a, b in pairs]), name=OPENED, chat=False,
+        model, texts, bl.scoring.number_grader([str(a + b) for a, b in pairs]), name=OPENED, chat=False,
         max_new_tokens=max_new_tokens, metric="exact final number after the opened reply 'a + b ='", synthetic=True,
         description=f"the {n} sums of synthetic-addition (seed {seed}), assistant reply opened with 'a + b ='")
 
 
 def build(name: str, model, options: dict):
-    return opened_addition(model, **options) if name == OPENED else registry.build(name, model, **options)
+    return opened_addition(model, **options) if name == OPENED else bl.benchmark(name, model, **options)
 
 
 CERT_BENCHMARKS = {"advbench-target": {"n": 20}, "synthetic-addition": {"n": 40}}
@@ -105,8 +100,9 @@ def parse_args(argv=None):
     p.add_argument("--gsm8k-n", type=int, default=BENCHMARKS["gsm8k_cot_llama"]["n"])
     p.add_argument("--cert-draws", type=int, default=16, help="noise draws for p_A")
     p.add_argument("--cert-measure", action="store_true", help="also estimate theta_sft's own smoothed score")
-    p.add_argument("--runs", default=",".join(sft.RUNS), help="comma-separated fine-tuning runs (sft.RUNS)")
-    p.add_argument("--gsm8k-runs", default=",".join(sft.RUNS),
+    p.add_argument("--runs", default=",".join(bl.training.RUNS),
+                   help="comma-separated fine-tuning runs (bl.training.RUNS)")
+    p.add_argument("--gsm8k-runs", default=",".join(bl.training.RUNS),
                    help="comma-separated runs scored on gsm8k_cot_llama besides theta0 (it is the slow benchmark); "
                         "runs not in --runs are left out")
     p.add_argument("--skip", action="append", default=[], choices=["scores", "certificates", "gsm8k"])
@@ -140,7 +136,7 @@ def score_all(model, thetas: dict, specs: dict, log, results: dict, save, store=
 
 
 def certify_all(model, runs: dict, specs: dict, sigmas, draws: int, measure_tuned: bool, log) -> dict:
-    benches = [registry.build(name, model, **options) for name, options in specs.items()]
+    benches = [bl.benchmark(name, model, **options) for name, options in specs.items()]
     out = {}
     for sigma in sigmas:
         t = time.time()
@@ -212,16 +208,16 @@ def main(argv=None) -> dict:
         cert_specs, sigmas, draws = {"synthetic-addition": {"n": 2}}, SIGMAS[:1], 2
         overrides = {"n": 4, "steps": 1, "batch_size": 2}
 
-    model = basinlab.load(args.model)
+    model = bl.load(args.model)
     log(f"loaded {args.model}")
     runs, result = {}, {"model": args.model, "runs": {}}
     names = [r for r in args.runs.split(",") if r]
-    unknown = sorted(set(names) - set(sft.RUNS))
+    unknown = sorted(set(names) - set(bl.training.RUNS))
     if unknown or not names:
-        raise ValueError(f"--runs {args.runs!r}: {unknown or 'none given'}; choose among {list(sft.RUNS)}")
+        raise ValueError(f"--runs {args.runs!r}: {unknown or 'none given'}; choose among {list(bl.training.RUNS)}")
     for name in names:
         t = time.time()
-        run = sft.finetune_run(name, model, checkpoint_dir=out / name, log_every=5, **overrides)
+        run = bl.finetune_run(name, model, checkpoint_dir=out / name, log_every=5, **overrides)
         runs[name] = run.params
         result["runs"][name] = {"r": float(distance(model.params, run.params)), "alpha_sft": run.alpha,
                                 "first_loss": float(run.losses[0]), "last_loss": float(run.losses[-1]),

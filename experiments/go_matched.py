@@ -8,7 +8,7 @@ recipe: small GPT, tiny-shakespeare, 600 steps x 32 x 64 bytes, lr 3e-3, warmup 
 1. GO is pre-trained for 600 steps; its final val NLL is the target.
 2. AdamW is pre-trained for the same 600-step schedule, and its theta is kept at the step whose val NLL is
    closest to GO's final one (evaluated every ``--every`` steps on the same 64 val windows:
-   `basinlab.training.matched.pretrain_matched`). Why this side: GO's final NLL is reached by
+   `basinlab.training.pretrain_matched`). Why this side: GO's final NLL is reached by
    AdamW inside the same run (so it costs no extra training), while GO trained longer costs an
    unknown number of steps per seed (it did reach AdamW's loss, in 955-2025 steps of a 2400-step
    schedule: README). The price: the matched AdamW model sits earlier in its cosine schedule
@@ -17,16 +17,16 @@ recipe: small GPT, tiny-shakespeare, 600 steps x 32 x 64 bytes, lr 3e-3, warmup 
    ``--go-longer STEPS`` adds the other side: GO trained with a STEPS-step schedule, stopped at the
    first evaluation at or below AdamW's final NLL (or at the end, and the gap is reported).
 3. For GO, AdamW at matched loss and AdamW at 600 steps: basin width (most-case landscape,
-   `basinlab.analysis.basins.basin_width`, 8 unnormalized Gaussian directions, alphas in
+   `basinlab.analysis.basin_width`, 8 unnormalized Gaussian directions, alphas in
    [-0.08, 0.08] step 0.005, one-sided tol 0.05 on next-token accuracy of 64 x 64 held-out bytes,
    interpolated edges; median over directions and its quartiles); ``--edges``: the widths again
    with `basin_edges` (every edge bracketed to 1e-3).
-4. Forgetting (`basinlab.training.forgetting.forgetting`): 200 steps x 16 x 64 bytes of pydoc at
+4. Forgetting (`basinlab.training.forgetting`): 200 steps x 16 x 64 bytes of pydoc at
    lr 1e-3 (plain AdamW, the same windows for every model), old = Shakespeare val NLL, new = pydoc
    val NLL. Normalized by learning, two ways: forgetting / learned (old-NLL rise per nat of new-NLL
-   fall, start to end), and the old-NLL rise at matched learning (`matched.forgetting_at`): when the
+   fall, start to end), and the old-NLL rise at matched learning (`bl.training.forgetting_at`): when the
    new NLL had fallen by delta, with delta = the largest fall that all the seed's models reached
-   (`matched.common_learning`), linearly interpolated between the evaluations (every 10 steps).
+   (`bl.training.common_learning`), linearly interpolated between the evaluations (every 10 steps).
 
 Over seeds: mean, standard deviation and a 95% t-interval (n = 3: t = 4.30), and the range.
 Writes `<out>/go_matched.json` after every stage (a rerun skips what is there; pre-training resumes
@@ -55,13 +55,10 @@ import jax
 import numpy as np
 from runs import start_run  # experiments/runs.py (the script's folder is on sys.path)
 
+import basinlab as bl
+from basinlab import basin_width, forgetting, token_benchmark, write_json
 from basinlab.analysis import basin_edges
-from basinlab.analysis.basins import basin_width
-from basinlab.atomicio import write_json
-from basinlab.benchmarks.text import token_benchmark
-from basinlab.landscape import results
-from basinlab.training import corpus, gpt, matched, pretrain
-from basinlab.training.forgetting import Forgetting, forgetting
+from basinlab.training import Forgetting
 
 MODELS = ("go", "adamw_matched", "adamw_final")  # + "go_longer" with --go-longer
 T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
@@ -71,7 +68,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="results/go_matched")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (init, data order, GO noise)")
-    p.add_argument("--size", default="small", help="basinlab.training.gpt.SIZES")
+    p.add_argument("--size", default="small", help="basinlab.training.SIZES")
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-3)
@@ -132,13 +129,13 @@ def track_of(row: dict) -> Forgetting:
 def run_seed(seed: int, cfg: dict, data: dict, args, out: pathlib.Path, res: dict, save, log) -> None:
     folder = out / f"seed-{seed}"
     folder.mkdir(parents=True, exist_ok=True)
-    model0 = gpt.init_model(cfg["size"], seed=seed)
+    model0 = bl.training.init_model(cfg["size"], seed=seed)
     common = dict(steps=cfg["steps"], batch_size=cfg["batch"], lr=cfg["lr"], warmup=cfg["warmup"], sigma=cfg["sigma"],
                   seed=seed, n_eval=cfg["n_eval"])
     models = {}
     # 1. GO, 600 steps (resumable from its checkpoints)
     t = time.time()
-    go = pretrain.pretrain(model0, data["old"], "go", eval_every=max(1, cfg["steps"] // 12),
+    go = bl.pretrain(model0, data["old"], "go", eval_every=max(1, cfg["steps"] // 12),
                            checkpoint_dir=folder / "checkpoints" / "go", checkpoint_every=max(1, cfg["steps"] // 6),
                            resume=True, **common)
     models["go"] = go.model
@@ -156,7 +153,7 @@ def run_seed(seed: int, cfg: dict, data: dict, args, out: pathlib.Path, res: dic
             for stale in (folder / f"landscape_{label}.blocks", folder / f"edges_{label}"):
                 shutil.rmtree(stale, ignore_errors=True)
         t = time.time()
-        m = matched.pretrain_matched(model0, data["old"], go.final_val_loss, "adamw", every=cfg["every"],
+        m = bl.training.pretrain_matched(model0, data["old"], go.final_val_loss, "adamw", every=cfg["every"],
                                      stop=not args.reference, eval_every=max(1, cfg["steps"] // 12), **common)
         save_params(mpath, m.params)
         models["adamw_matched"] = m.model
@@ -181,7 +178,7 @@ def run_seed(seed: int, cfg: dict, data: dict, args, out: pathlib.Path, res: dic
             if "adamw_final" not in res:
                 raise ValueError("--go-longer needs AdamW's final loss: run without --no-reference")
             target = res["adamw_final"]["val_nll"]
-            g = matched.pretrain_matched(model0, data["old"], target, "go", every=cfg["every"], stop=True,
+            g = bl.training.pretrain_matched(model0, data["old"], target, "go", every=cfg["every"], stop=True,
                                          eval_every=max(1, args.go_longer // 12), **{**common, "steps": args.go_longer})
             save_params(gpath, g.params)
             models["go_longer"] = g.model
@@ -198,7 +195,7 @@ def run_seed(seed: int, cfg: dict, data: dict, args, out: pathlib.Path, res: dic
             t = time.time()
             ds, _ = basin_width(model, data["old_val"], directions=cfg["directions"], alphas=data["alphas"],
                                 tol=cfg["tol"], name="shakespeare-val", store=folder / f"landscape_{label}.blocks")
-            results.save(ds, folder / f"landscape_{label}.nc")
+            bl.save(ds, folder / f"landscape_{label}.nc")
             w = ds.basin.width(cfg["tol"], interpolate=True)
             widths = w["width"].isel(benchmark=0).values
             row.update(base_accuracy=float(ds.base_score[0]), widths=widths.tolist(),
@@ -220,7 +217,7 @@ def run_seed(seed: int, cfg: dict, data: dict, args, out: pathlib.Path, res: dic
             save()
             log(f"seed {seed}: {label} basin_edges width {row['edges_width_median']:.4f} ({time.time() - t:.0f} s)")
     # 4. forgetting, and normalized by learning
-    new_train = corpus.windows(data["new"].train, cfg["ft_steps"] * cfg["ft_batch"], data["T"], seed=seed + 1)
+    new_train = bl.training.windows(data["new"].train, cfg["ft_steps"] * cfg["ft_batch"], data["T"], seed=seed + 1)
     for label, model in models.items():
         if "track" not in res[label]:
             tr = forgetting(model, new_train, data["old_val"], data["new_val"], steps=cfg["ft_steps"],
@@ -229,12 +226,12 @@ def run_seed(seed: int, cfg: dict, data: dict, args, out: pathlib.Path, res: dic
             save()
             log(f"seed {seed}: {label} forgetting {tr.forgetting:.3f}, learned {tr.learned:.3f} ({tr.seconds:.0f} s)")
     tracks = {label: track_of(res[label]["track"]) for label in models}
-    delta = matched.common_learning(tracks)
+    delta = bl.training.common_learning(tracks)
     res["delta_learned"] = delta
     for label, tr in tracks.items():
         res[label].update(forgetting=tr.forgetting, learned=tr.learned,
-                          forgetting_per_learned=matched.forgetting_per_learned(tr),
-                          forgetting_at_delta=matched.forgetting_at(tr, delta))
+                          forgetting_per_learned=bl.training.forgetting_per_learned(tr),
+                          forgetting_at_delta=bl.training.forgetting_at(tr, delta))
     save()
 
 
@@ -304,7 +301,7 @@ def main(argv=None) -> dict:
                precision=args.precision, alphas=args.alphas, ft_steps=args.ft_steps, ft_batch=args.ft_batch,
                ft_lr=args.ft_lr, ft_every=args.ft_every)
     if args.quick:
-        cfg |= dict(size=gpt.GPTConfig(n_layers=1, d_model=32, n_heads=2, max_seq_len=32), steps=24, batch=8,
+        cfg |= dict(size=bl.training.GPTConfig(n_layers=1, d_model=32, n_heads=2, max_seq_len=32), steps=24, batch=8,
                     warmup=2, every=2, n_eval=8, directions=2, alphas="-0.2,0.2,5", precision=0.05,
                     ft_steps=6, ft_batch=4, ft_every=3)
     a0, a1, na = cfg["alphas"].split(",")
@@ -314,11 +311,11 @@ def main(argv=None) -> dict:
     seeds = [int(s) for s in args.seeds.split(",") if s]
     if not seeds:
         raise ValueError(f"--seeds {args.seeds!r}: give at least one seed, e.g. 0,1,2")
-    old, new = corpus.load_corpus("tinyshakespeare"), corpus.load_corpus("pydoc")
-    T = gpt.init_model(cfg["size"], seed=0).spec.max_seq_len
-    old_val = corpus.windows(old.val, cfg["n_eval"], T, seed=None)
+    old, new = bl.training.load_corpus("tinyshakespeare"), bl.training.load_corpus("pydoc")
+    T = bl.training.init_model(cfg["size"], seed=0).spec.max_seq_len
+    old_val = bl.training.windows(old.val, cfg["n_eval"], T, seed=None)
     data = dict(old=old, new=new, T=T, alphas=alphas, old_val=old_val,
-                new_val=corpus.windows(new.val, cfg["n_eval"], T, seed=None),
+                new_val=bl.training.windows(new.val, cfg["n_eval"], T, seed=None),
                 val_bench=token_benchmark(old_val, name="shakespeare-val"))
     path = out / "go_matched.json"
     result = json.loads(path.read_text()) if path.exists() else {}

@@ -5,20 +5,20 @@ opposite of the paper. This experiment re-asks the question with what the issue 
 
 - training: AdamW at a constant learning rate after a linear warmup (`pretrain(schedule="constant")`,
   so the end of training is not a cosine tail), 10x or more of the old tokens (default 6,000 steps
-  x 32 x 64 = 12.3M tokens), sizes "tiny" and "small" (`basinlab.training.gpt.SIZES`), 3 seeds each
+  x 32 x 64 = 12.3M tokens), sizes "tiny" and "small" (`basinlab.training.SIZES`), 3 seeds each
   (init and batch order), a checkpoint every `--checkpoint-every` steps;
 - data: tiny-shakespeare with bare-text addition lines "a+b=c\\n" (operands 0-49) mixed in as ~25%
-  of the characters (`basinlab.training.mixture.addition_corpus`); 200 sums, in either order, are
+  of the characters (`basinlab.training.addition_corpus`); 200 sums, in either order, are
   held out of the mix;
 - oracles, scored at each measured checkpoint and along 8 Gaussian directions (unnormalized,
   alpha = per-coordinate noise std): a 0/1 generated-text oracle, greedy "a+b=" -> "c\\n" exact
-  match on the 200 held-out sums (`basinlab.benchmarks.arithmetic`), and next-token top-1
+  match on the 200 held-out sums (`basinlab.benchmarks`), and next-token top-1
   accuracy on held-out Shakespeare (the val split without additions, 32 windows of 64 bytes);
 - widths: one-sided (Definition 4.1) with a tolerance relative to the checkpoint's own score
-  (tol = `--rel-tol` x base score, `basinlab.analysis.growth.relative_widths`), interpolated on the
+  (tol = `--rel-tol` x base score, `basinlab.analysis.relative_widths`), interpolated on the
   alpha grid; per checkpoint the median over directions with its order-statistic interval
   (n = 8: [2nd, 7th] of the sorted widths, 93% coverage), then the spread over seeds;
-- sizes compared at matched validation loss (`growth.match_by_loss`: each tiny checkpoint against
+- sizes compared at matched validation loss (`bl.analysis.match_by_loss`: each tiny checkpoint against
   the small checkpoint of the same seed whose val loss is nearest, within `--max-gap` nats). With
   `--match tiny` a small run trains only until its val loss reaches the lowest of tiny's (same seed;
   `pretrain(stop_below=...)`, the schedule and batches stay those of the full run) and measures only
@@ -50,14 +50,12 @@ import time
 import jax
 import numpy as np
 
-import basinlab
-from basinlab.analysis import growth
-from basinlab.atomicio import write_json
-from basinlab.training import gpt, mixture, pretrain
+import basinlab as bl
+from basinlab import write_json
 
 # |alpha| ladder (per-coordinate noise std), mirrored: edges are interpolated between its points
 LADDER = (0.001, 0.0015, 0.002, 0.003, 0.004, 0.006, 0.008, 0.011, 0.016, 0.022, 0.032, 0.045, 0.064, 0.09)
-BENCHMARKS = growth.ORACLES
+BENCHMARKS = bl.analysis.ORACLES
 
 
 def alpha_grid(ladder=LADDER) -> np.ndarray:
@@ -69,7 +67,7 @@ def alpha_grid(ladder=LADDER) -> np.ndarray:
 def parse(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="results/pretraining_growth", help="checkpoints, landscapes, results.json")
-    p.add_argument("--sizes", default="tiny,small", help=f"comma-separated among {list(gpt.SIZES)}")
+    p.add_argument("--sizes", default="tiny,small", help=f"comma-separated among {list(bl.training.SIZES)}")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--steps", type=int, default=6000, help="steps of batch x 64 tokens per run")
     p.add_argument("--batch", type=int, default=32)
@@ -99,11 +97,11 @@ def parse(argv=None):
         args.directions, args.n_windows, args.n_heldout, args.sizes, args.seeds = 2, 4, 16, "tiny", "0"
     args.sizes = [s for s in args.sizes.split(",") if s]
     for s in args.sizes:
-        if s not in gpt.SIZES:
-            p.error(f"--sizes: {s!r} is not a size; valid: {list(gpt.SIZES)}")
-    if args.match is not None and (args.match not in gpt.SIZES or args.match in args.sizes):
+        if s not in bl.training.SIZES:
+            p.error(f"--sizes: {s!r} is not a size; valid: {list(bl.training.SIZES)}")
+    if args.match is not None and (args.match not in bl.training.SIZES or args.match in args.sizes):
         p.error(f"--match: {args.match!r} must be a size not trained in this call; valid: "
-                f"{[s for s in gpt.SIZES if s not in args.sizes]}")
+                f"{[s for s in bl.training.SIZES if s not in args.sizes]}")
     args.seeds = [int(s) for s in args.seeds.split(",") if s]
     args.measure_steps = [int(s) for s in args.measure_steps.split(",") if s]
     bad = [s for s in args.measure_steps if s % args.checkpoint_every or s > args.steps]
@@ -143,9 +141,9 @@ def save(path: pathlib.Path, res: dict) -> None:
 def train(size: str, seed: int, mix, args, folder: pathlib.Path, stop_below: float | None = None) -> dict:
     """Train (or resume) one run, up to the first checkpoint at or below ``stop_below`` (val NLL) if
     given; returns its val curve and wall time."""
-    model = gpt.init_model(size, seed=seed)
+    model = bl.training.init_model(size, seed=seed)
     t = time.time()
-    run = pretrain.pretrain(model, mix.corpus, "adamw", steps=args.steps, batch_size=args.batch, lr=args.lr,
+    run = bl.pretrain(model, mix.corpus, "adamw", steps=args.steps, batch_size=args.batch, lr=args.lr,
                             warmup=args.warmup, schedule="constant", seed=seed, eval_every=args.checkpoint_every,
                             checkpoint_dir=folder, checkpoint_every=args.checkpoint_every,
                             log_every=args.checkpoint_every, resume=True, stop_below=stop_below)
@@ -170,7 +168,7 @@ def partners(curve: dict, ref: list[tuple[int, float]], every: int, max_gap: flo
     each reference checkpoint, kept when within max_gap nats; sorted, without repeats."""
     steps = [s for s in curve["val_steps"] if s > 0 and s % every == 0]
     loss = [v for s, v in zip(curve["val_steps"], curve["val_loss"], strict=True) if s > 0 and s % every == 0]
-    return sorted({steps[j] for _, j, _ in growth.match_by_loss([v for _, v in ref], loss, max_gap)})
+    return sorted({steps[j] for _, j, _ in bl.analysis.match_by_loss([v for _, v in ref], loss, max_gap)})
 
 
 def fmt(s: dict, min_score: float = 0.0) -> str:
@@ -215,7 +213,7 @@ def summary(res: dict, args) -> dict:
               f"{a['width'][0]:.4f} [{a['width'][1]:.4f}, {a['width'][2]:.4f}] | {c['score'][0]:.3f} | "
               f"{c['width'][0]:.4f} [{c['width'][1]:.4f}, {c['width'][2]:.4f}] |")
     matched = []
-    sizes = sorted({r["size"] for _, r in rows}, key=list(gpt.SIZES).index)
+    sizes = sorted({r["size"] for _, r in rows}, key=list(bl.training.SIZES).index)
     if len(sizes) >= 2:
         lo, hi = sizes[0], sizes[1]
         print(f"\nMatched val loss ({lo} vs {hi}, same seed, |gap| <= {args.max_gap} nats):\n"
@@ -224,7 +222,7 @@ def summary(res: dict, args) -> dict:
         for seed in sorted({r["seed"] for _, r in rows}):
             ra = [r for _, r in rows if r["size"] == lo and r["seed"] == seed]
             rb = [r for _, r in rows if r["size"] == hi and r["seed"] == seed]
-            for i, j, gap in growth.match_by_loss([r["val_loss"] for r in ra], [r["val_loss"] for r in rb],
+            for i, j, gap in bl.analysis.match_by_loss([r["val_loss"] for r in ra], [r["val_loss"] for r in rb],
                                                    args.max_gap):
                 a, b = ra[i], rb[j]
                 matched.append({"seed": seed, lo: a["step"], hi: b["step"], "gap": gap,
@@ -269,7 +267,7 @@ def main(argv=None) -> dict:
     path = out / "results.json"
     res = load_results(path, settings(args))
     if args.phase != "summary":
-        mix = mixture.addition_corpus("tinyshakespeare", fraction=args.fraction, max_operand=args.max_operand,
+        mix = bl.training.addition_corpus("tinyshakespeare", fraction=args.fraction, max_operand=args.max_operand,
                                       n_heldout=args.n_heldout)
         for size in args.sizes:
             for seed in args.seeds:
@@ -293,7 +291,7 @@ def main(argv=None) -> dict:
                     if key in res["measured"] or not (folder / "config.json").exists():
                         continue
                     t = time.time()
-                    r = growth.checkpoint_widths(basinlab.load(folder), mix, directions=args.directions,
+                    r = bl.analysis.checkpoint_widths(bl.load(folder), mix, directions=args.directions,
                                                  alphas=alpha_grid(), rel_tol=args.rel_tol, n_windows=args.n_windows,
                                                  store=out / run / f"landscape-{step:06d}.blocks")
                     r["seconds"] = time.time() - t

@@ -79,13 +79,13 @@ def smol():
 def smol_tokenizer():
     """SmolLM2's tokenizer (transformers.PreTrainedTokenizerFast) rebuilt from the bundled GGUF's
     metadata. gguf.GGUFReader memory-maps the file and no tensor is dequantized, so this costs the
-    tokenizer build only. basinlab.models.gguf has no public metadata-only reader, so the fields are
+    tokenizer build only. basinlab.models._gguf has no public metadata-only reader, so the fields are
     read here with gguf's own public API and handed to the public build_tokenizer."""
     _need_smol()
     import gguf
 
-    from basinlab.models.gguf import find_bundled_smollm2
-    from basinlab.models.gguf_tokenizer import build_tokenizer
+    from basinlab.models._gguf import find_bundled_smollm2
+    from basinlab.models._gguf_tokenizer import build_tokenizer
 
     path = find_bundled_smollm2()
     metadata = {key: field.contents() for key, field in gguf.GGUFReader(path).fields.items()}
@@ -97,7 +97,7 @@ def smol_tokenizer():
 @pytest.fixture(scope="session")
 def tiny_chat(smol_tokenizer, tiny_smol):
     """The tiny random SmolLM2-shaped llama with SmolLM2's vocabulary and tokenizer."""
-    from basinlab.models.model import Model
+    from basinlab.models._model import Model
 
     tok = smol_tokenizer
     spec = tiny_smol.spec.replace(vocab_size=len(tok), bos_token_id=tok.bos_token_id,

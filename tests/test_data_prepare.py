@@ -72,7 +72,7 @@ def test_tinyshakespeare_layout_readable_by_load_text(tmp_path, monkeypatch, no_
     assert path == tmp_path / "tinyshakespeare" / "input.txt"
     assert path.read_text(encoding="utf-8") == SHAKESPEARE  # BOM dropped, CRLF -> LF
     assert f"wrote {path} ({len(SHAKESPEARE):,} characters)" in capsys.readouterr().out
-    from basinlab.benchmarks.loaders import load_text
+    from basinlab.data._loaders import load_text
 
     monkeypatch.setenv("BASINLAB_DATA", str(tmp_path))
     assert load_text("tinyshakespeare") == SHAKESPEARE
@@ -238,7 +238,7 @@ def test_cli_from_and_load_corpus(tmp_path):
     out = tmp_path / "data" / "tinyshakespeare" / "input.txt"
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == f"wrote {out} ({len(SHAKESPEARE):,} characters)"
-    from basinlab.training.corpus import load_corpus
+    from basinlab.training._corpus import load_corpus
 
     corpus = load_corpus(out)
     assert corpus.name == "input.txt"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from basinlab.demo import DEFAULT_ALPHAS, chunk_for
-from basinlab.landscape.engine import parse_grid
+from basinlab.landscape._engine import parse_grid
 
 
 def test_default_grid_resolves_the_narrow_basin():

@@ -8,7 +8,7 @@ absolute, and `importlib.import_module("...")` with a constant name. The checks:
 - each module imports only from its own layer or lower ones (LAYERS), viz imports neither training
   nor models, and every basinlab import names a real module (not an old flat alias path);
 - no module imports another module's private name (`from m import _x`, `m._x`, `getattr(m, "_x")`);
-  private *modules* (`basinlab._version`, `basinlab._aliases`) are fine to import;
+  private *modules* (`basinlab._version`, `basinlab.models._load`) are fine to import;
 - no file under basinlab/ longer than MAX_LINES lines.
 
 The checker takes the package root, so the self-tests at the bottom run it on synthetic packages
@@ -25,23 +25,25 @@ import textwrap
 
 import pytest
 
-from basinlab._aliases import ALIASES
-
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "basinlab"
 MAX_LINES = 450
 # Lowest first. A module may import from its own layer or any lower one. Keys are the first name
 # below the package ("" is the package's own __init__).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base", ("_version", "validate", "stats", "_aliases", "atomicio")),
+    ("base", ("_version", "_validate", "stats", "_atomicio", "_lazy")),
     ("models", ("models",)),
+    ("directions", ("directions",)),
+    ("sandbox", ("sandbox",)),
+    ("data", ("data",)),
+    ("scoring", ("scoring",)),
+    ("lmeval", ("lmeval",)),
     ("benchmarks", ("benchmarks",)),
     ("landscape", ("landscape",)),
     ("theory", ("theory",)),
     ("training", ("training",)),
     ("analysis", ("analysis",)),
     ("viz", ("viz",)),
-    ("integrations", ("integrations",)),
-    ("top", ("cli", "demo", "__main__", "")),
+    ("top", ("cli", "demo", "__main__", "results", "widgets", "")),
 )
 FORBIDDEN = {"viz": ("training", "models")}  # layer -> layers it must not import although lower
 
@@ -364,30 +366,6 @@ def test_no_private_members_across_modules(basinlab_package):
     _fail(basinlab_package.private_member_violations(), "private class member(s) used across modules")
 
 
-def test_scripts_use_current_public_paths(basinlab_package):
-    """bench/ and data/ scripts import basinlab modules by their real paths (not the old flat aliases)
-    and no private names: they are outside the package walk but break on the same moves."""
-    repo = basinlab_package.root.parent
-    bad = []
-    for path in sorted([*repo.glob("bench/*.py"), *repo.glob("data/*.py")]):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "basinlab":
-                where = f"{path.relative_to(repo)}:{node.lineno}: `{ast.unparse(node)}`"
-                if node.module not in basinlab_package.files:
-                    bad.append(f"{where}: {node.module} is not a module")
-                for alias in node.names:
-                    full = f"{node.module}.{alias.name}"
-                    if _private(alias.name):
-                        bad.append(f"{where}: private name {alias.name}")
-                    elif full.startswith("basinlab.") and full in ALIASES:
-                        bad.append(f"{where}: {full} is an old alias path")
-            elif isinstance(node, ast.Import):
-                for alias in node.names:
-                    if alias.name in ALIASES:
-                        bad.append(f"{path.relative_to(repo)}:{node.lineno}: {alias.name} is an old alias path")
-    _fail(bad, "script import(s) of old or private basinlab paths")
-
-
 def test_no_long_files(basinlab_package):
     _fail(basinlab_package.long_files(), "file(s) too long")
 
@@ -395,7 +373,7 @@ def test_no_long_files(basinlab_package):
 def test_the_walk_sees_the_whole_package(basinlab_package):
     """Guards the checks above against reading an empty or partial tree."""
     mods = set(basinlab_package.files)
-    assert {"basinlab", "basinlab.models.load", "basinlab.viz.widgets", "basinlab.landscape.engine"} <= mods
+    assert {"basinlab", "basinlab.models._load", "basinlab.viz._widgets", "basinlab.landscape._engine"} <= mods
     assert len(basinlab_package.imports) > 100
     lazy = [i for i in basinlab_package.imports if i.importer == "basinlab" and i.target == "basinlab.models"]
     assert lazy, "basinlab/__init__.py imports basinlab.models"

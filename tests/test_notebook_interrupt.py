@@ -130,7 +130,7 @@ def test_stop_button_mid_sweep_then_rerun_resumes_from_the_store(kernel, tmp_pat
 
     # The last direction's block was computed after the resume: the same numbers as a fresh sweep
     # of that direction alone (a fresh sweep of all three would double the test's time).
-    ok(run(kc, "from basinlab.landscape.directions import DirectionRecipe\n"
+    ok(run(kc, "from basinlab.directions._recipes import DirectionRecipe\n"
                "fresh = landscape(model, benchmarks, directions=[DirectionRecipe(seed=N_DIRECTIONS - 1)],"
                " alphas=alphas, chunk_size=CHUNK, progress=False)\n"
                "assert ds.sizes['direction'] == N_DIRECTIONS, ds.sizes\n"

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from basinlab.benchmarks.paths import data_root
+from basinlab.data._paths import data_root
 
 NOTEBOOKS = sorted((pathlib.Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
 # These read AdvBench/GSM8K/tiny-shakespeare from $BASINLAB_DATA (01 skips a missing corpus itself).

@@ -1,14 +1,12 @@
-"""The public names that issues and users rely on: each resolves from a bare `import basinlab` (in a
-fresh interpreter, so nothing imported by other tests helps) and works on a tiny input; `ds.basin`
-works after `import basinlab` alone; every old flat module path still exposes its new home's names."""
+"""The public API: `import basinlab as bl` gives every name in `bl.__all__` (in a fresh interpreter, so
+nothing imported by other tests helps), each subpackage's `__all__` resolves, every other module is
+private by name, the names the layout issue promised keep working, and they work on tiny inputs."""
 
-import importlib
 import json
 import os
 import pathlib
 import subprocess
 import sys
-import warnings
 from statistics import NormalDist
 
 import jax
@@ -18,17 +16,19 @@ import pytest
 import xarray as xr
 
 import basinlab
-from basinlab._aliases import ALIASES, exports
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 # The names issue 11 promises (README), then other public names users and notebooks call.
 PROMISED = ("load", "models.forward", "landscape.landscape", "theory.strong_bound", "theory.weak_bound",
             "theory.certified_radius", "directions.DirectionRecipe", "results.save", "widgets.SigmaExplorer")
-ALSO_PUBLIC = ("models.generate", "directions.gaussian", "directions.between", "certify.certify",
-               "stats.clopper_pearson", "optim.go", "train.finetune", "benchmarks.registry.build",
-               "training.worstcase.worst_case", "worstcase.collapse", "sft.finetune_run", "sft.alignment",
-               "benchmarks.references.reference", "widgets.RunExplorer", "pretrain.pretrain", "pretrain.init_model",
-               "basins.forgetting", "results.BasinAccessor", "pretrain.curves")
+ALSO_PUBLIC = ("landscape", "benchmark", "basin_edges", "DirectionRecipe", "save", "open_dataset", "SigmaExplorer",
+               "certify", "worst_case", "finetune_run", "stats.clopper_pearson", "training.go", "training.finetune",
+               "benchmarks.build", "benchmarks.reference", "analysis.collapse", "viz.curves", "lmeval.evaluate",
+               "scoring.token_benchmark", "data.load_gsm8k", "sandbox.run_code", "directions.between")
+# Subpackages (their modules are private: `_name.py`) and the public single modules.
+SUBPACKAGES = ("analysis", "benchmarks", "data", "directions", "landscape", "lmeval", "models", "sandbox", "scoring",
+               "theory", "training", "viz")
+PUBLIC_MODULES = {"basinlab.stats", "basinlab.cli", "basinlab.demo", "basinlab.results", "basinlab.widgets"}
 PHI = NormalDist()
 
 
@@ -56,6 +56,46 @@ def test_public_names_resolve_from_a_bare_import():
     kinds = json.loads(run.stdout.strip().splitlines()[-1])
     assert kinds.pop("directions.DirectionRecipe") == kinds.pop("widgets.SigmaExplorer") == "class"
     assert set(kinds.values()) <= {"callable", "class"}, kinds
+
+
+def test_every_exported_name_resolves():
+    """Each name in bl.__all__ and in every subpackage's __all__ exists, in a fresh interpreter."""
+    code = (
+        "import importlib, json\nimport basinlab\nmissing = []\n"
+        "for name in basinlab.__all__:\n"
+        "    getattr(basinlab, name, None) is None and missing.append(name)\n"
+        f"for pkg in {SUBPACKAGES!r}:\n"
+        "    mod = importlib.import_module('basinlab.' + pkg)\n"
+        "    assert len(set(mod.__all__)) == len(mod.__all__), pkg\n"
+        "    missing += [pkg + '.' + n for n in mod.__all__ if not hasattr(mod, n)]\n"
+        "print(json.dumps(missing))\n"
+    )
+    run = fresh_python(code)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == []
+
+
+def test_modules_are_private_by_name():
+    """Below basinlab/, every module is a package __init__, `_name.py`, or one of PUBLIC_MODULES."""
+    root = REPO / "basinlab"
+    public = []
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        name = ".".join(parts)
+        if path.name == "__init__.py" or parts[-1].startswith("_") or name in PUBLIC_MODULES:
+            continue
+        public.append(name)
+    assert not public, f"public modules outside the API: {sorted(public)}; prefix them with _"
+    packages = {p.parent.name for p in root.glob("*/__init__.py")}
+    assert packages == set(SUBPACKAGES), packages ^ set(SUBPACKAGES)
+
+
+def test_flat_landscape_is_the_sweep_and_keeps_its_old_path():
+    assert basinlab.landscape is basinlab.landscape.landscape
+    from basinlab.landscape import Sweep, landscape
+
+    assert landscape is basinlab.landscape and Sweep.__name__ == "Sweep"
+    assert basinlab.benchmark is basinlab.benchmarks.build
 
 
 def test_basin_accessor_after_import_basinlab_alone(tmp_path):
@@ -99,8 +139,8 @@ def test_forward_shape_and_causality(tiny_smol):
 
 def test_landscape_one_direction_two_alphas(tiny_smol):
     tokens = np.random.RandomState(1).randint(3, tiny_smol.spec.vocab_size, size=(2, 12))
-    bench = basinlab.benchmarks.token_benchmark(tokens, name="text")
-    ds = basinlab.landscape.landscape(tiny_smol, bench, directions=1, alphas=[0.0, 0.5], progress=False)
+    bench = basinlab.token_benchmark(tokens, name="text")
+    ds = basinlab.landscape(tiny_smol, bench, directions=1, alphas=[0.0, 0.5], progress=False)
     assert ds["score"].dims == ("direction", "alpha", "benchmark") and ds["score"].shape == (1, 2, 1)
     nll = ds["nll"].sel(benchmark="text", direction=ds["direction"][0])
     base = float(ds["base_nll"].sel(benchmark="text"))
@@ -139,17 +179,3 @@ def test_sigma_explorer_is_a_widget_class():
 
     assert isinstance(basinlab.widgets.SigmaExplorer, type)
     assert issubclass(basinlab.widgets.SigmaExplorer, ipywidgets.Widget)
-
-
-@pytest.mark.parametrize("old", sorted(ALIASES))
-def test_old_flat_paths_expose_their_targets(old):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        alias = importlib.import_module(old)
-    assert getattr(basinlab, old.rsplit(".", 1)[1]) is alias
-    held = exports(old)
-    homes = {home for _, home, _ in held}
-    assert homes == {target.partition(":")[0] for target in ALIASES[old]}, "a target module exposes no name"
-    for exposed, home, obj in held:
-        assert getattr(alias, exposed) is obj, f"{old}.{exposed} is not the object from {home}"
-    assert sorted(alias.__all__) == sorted(exposed for exposed, _, _ in held)

@@ -1,11 +1,11 @@
-"""basinlab.validate: each check names the argument and the bad value, and returns the clean value."""
+"""basinlab._validate: each check names the argument and the bad value, and returns the clean value."""
 
 import math
 
 import numpy as np
 import pytest
 
-from basinlab import validate
+from basinlab import _validate as validate
 
 
 def test_array_checks_report_the_first_bad_element():

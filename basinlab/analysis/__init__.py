@@ -1,20 +1,24 @@
-"""Analysis: Dataset in, Dataset out (and the measurements that run landscapes to get one).
+"""Analysis: Dataset in, Dataset out, and the measurements that run landscapes to get one.
 
-Modules (load on first use: `from basinlab.analysis import collapse`): collapse (worst-case collapse
-vs the random basin edge), capability (`capability_change` of a fine-tuned model: a paired test),
-alignment (an update against a direction), basins (`basin_width`, `widths_around`), edges
-(`basin_edges`: every edge bracketed to a given precision by a walk and bisection; also
-`basinlab.analysis.basin_edges`; `edges_on_grid`: the same walk read off an evaluated grid), curves
-(`training_curves`, `forgetting_dataset`), growth (widths with a
-tolerance relative to a checkpoint's own score, checkpoints matched at validation loss).
+basin_edges (every edge bracketed to a precision by a walk and bisection) and edges_on_grid (the same
+walk read off an evaluated grid); basin_width and widths_around; collapse (worst-case collapse against
+the random basin edge); capability_change / capability_scores (a fine-tuned model, paired tests);
+alignment (an update against a direction); training_curves and forgetting_dataset; the growth
+helpers (widths relative to a checkpoint's own score, checkpoints matched at validation loss); and
+lmeval_scores / agreement (the in-graph tasks against lm-eval's harness).
 """
 
-import importlib
+from basinlab.analysis._alignment import alignment
+from basinlab.analysis._basins import basin_width, widths_around
+from basinlab.analysis._capability import capability_change, capability_scores
+from basinlab.analysis._collapse import collapse
+from basinlab.analysis._curves import forgetting_dataset, training_curves
+from basinlab.analysis._edges import basin_edges, edges_on_grid
+from basinlab.analysis._growth import ORACLES, checkpoint_widths, match_by_loss, relative_widths, width_summary
+from basinlab.analysis._lmeval_agreement import agreement, lmeval_scores
 
-__all__ = ["basin_edges"]
-
-
-def __getattr__(name):
-    if name == "basin_edges":  # loads the landscape engine on first use only
-        return importlib.import_module("basinlab.analysis.edges").basin_edges
-    raise AttributeError(f"module 'basinlab.analysis' has no attribute {name!r}")
+__all__ = [
+    "ORACLES", "agreement", "alignment", "basin_edges", "basin_width", "capability_change", "capability_scores",
+    "checkpoint_widths", "collapse", "edges_on_grid", "forgetting_dataset", "lmeval_scores", "match_by_loss",
+    "relative_widths", "training_curves", "width_summary", "widths_around",
+]

@@ -1,32 +1,26 @@
-"""Pure-JAX decoder-only language models: GPT-2, the Llama family (Llama 2/3, Qwen2, Mistral,
-SmolLM2) and GPT-NeoX/Pythia, loaded from Hugging Face folders, the hub or GGUF files.
+"""Pure-JAX decoder-only language models: GPT-2, the Llama family (Llama 2/3, Qwen2, Mistral, SmolLM2)
+and GPT-NeoX/Pythia, loaded from Hugging Face folders, the hub or GGUF files.
 
-    model = basinlab.models.load("smollm2-135m-instruct")
-    logits = basinlab.models.forward(model.spec, model.params, tokens)      # [B, T, V]
+    model = basinlab.load("smollm2-135m-instruct")
+    logits = basinlab.models.forward(model.spec, model.params, tokens)      # [B, T, V] float32
 
-Modules: spec (ModelSpec), layers, transformer (forward, KV cache), generate, logprobs (the one
-log-prob gather), gpt2 / llama / neox (config allowlist, spec_to_config, the Hugging Face tensor
-map), namemap (the map's entries and the load/save walks over it), convert, families, gguf (+
-gguf_file, gguf_config, gguf_tokenizer), load, save, model (Model: params + tokenizer + text helpers),
-layerwise (LayerwiseParams: weights formed per layer inside the forward), shapes (real model shapes).
+Everything here is re-exported from private modules (`_transformer`, `_generate`, ...); only the names
+in `__all__` are public.
 """
 
-from basinlab.models.families import SUPPORTED_MODEL_TYPES as SUPPORTED_MODEL_TYPES
-from basinlab.models.generate import generate as generate
-from basinlab.models.layerwise import LayerwiseParams as LayerwiseParams
-from basinlab.models.load import load as load
-from basinlab.models.logprobs import token_logprobs as token_logprobs
-from basinlab.models.model import Model as Model
-from basinlab.models.model import count_params as count_params
-from basinlab.models.model import token_nll as token_nll
-from basinlab.models.save import save_checkpoint as save_checkpoint
-from basinlab.models.spec import ModelSpec as ModelSpec
-from basinlab.models.transformer import default_positions as default_positions
-from basinlab.models.transformer import forward as forward
-from basinlab.models.transformer import forward_cached as forward_cached
-from basinlab.models.transformer import init_cache as init_cache
+from basinlab.models._families import SUPPORTED_MODEL_TYPES
+from basinlab.models._generate import Generated, generate, generate_until
+from basinlab.models._layerwise import LayerwiseParams
+from basinlab.models._load import load
+from basinlab.models._logprobs import token_logprobs
+from basinlab.models._model import Model, count_params, left_pad, token_nll
+from basinlab.models._save import save_checkpoint, spec_to_config
+from basinlab.models._shapes import SHAPES, param_shapes, random_params
+from basinlab.models._spec import ModelSpec
+from basinlab.models._transformer import default_positions, forward
 
 __all__ = [
-    "SUPPORTED_MODEL_TYPES", "LayerwiseParams", "Model", "ModelSpec", "count_params", "default_positions", "forward",
-    "forward_cached", "generate", "init_cache", "load", "save_checkpoint", "token_logprobs", "token_nll",
+    "SHAPES", "SUPPORTED_MODEL_TYPES", "Generated", "LayerwiseParams", "Model", "ModelSpec", "count_params",
+    "default_positions", "forward", "generate", "generate_until", "left_pad", "load", "param_shapes",
+    "random_params", "save_checkpoint", "spec_to_config", "token_logprobs", "token_nll",
 ]

@@ -1,4 +1,4 @@
-"""Alignment of an update with a direction (basinlab.analysis.alignment) against the random null."""
+"""Alignment of an update with a direction (basinlab.analysis._alignment) against the random null."""
 
 import math
 
@@ -6,8 +6,8 @@ import jax
 import numpy as np
 import pytest
 
-from basinlab.analysis import alignment
-from basinlab.landscape import directions as D
+from basinlab.analysis import _alignment as alignment
+from basinlab.directions import _recipes as D
 from basinlab.models import count_params
 
 

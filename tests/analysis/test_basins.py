@@ -1,4 +1,4 @@
-"""Basin widths of models (basinlab.analysis.basins): one model on held-out tokens, several centres."""
+"""Basin widths of models (basinlab.analysis._basins): one model on held-out tokens, several centres."""
 
 import jax
 import jax.numpy as jnp
@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from basinlab.analysis import basins
-from basinlab.benchmarks.text import token_benchmark
+from basinlab.analysis import _basins as basins
 from basinlab.landscape import landscape
 from basinlab.models import forward
-from basinlab.training import corpus, gpt, pretrain
+from basinlab.scoring._text import token_benchmark
+from basinlab.training import _corpus as corpus
+from basinlab.training import _gpt as gpt
+from basinlab.training import _pretrain as pretrain
 
 
 def greedy_tokens(model, n=2, length=12):

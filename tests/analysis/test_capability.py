@@ -1,12 +1,12 @@
-"""Capability change of a fine-tuned model (basinlab.analysis.capability): kept / fell / rose, paired."""
+"""Capability change of a fine-tuned model (basinlab.analysis._capability): kept / fell / rose, paired."""
 
 import numpy as np
 import pytest
 import xarray as xr
 from scipy.stats import binomtest
 
-from basinlab.analysis import capability
-from basinlab.training.sft import sft_alphas
+from basinlab.analysis import _capability as capability
+from basinlab.training._sft import sft_alphas
 
 
 def sft_sweep(before, after, alpha_sft=1e-4):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from basinlab.analysis import capability
-from basinlab.benchmarks.base import Benchmark, Scores
+from basinlab.analysis import _capability as capability
+from basinlab.scoring._base import Benchmark, Scores
 
 MODEL = types.SimpleNamespace(spec=None, compute_dtype=jnp.float32)
 
@@ -47,7 +47,7 @@ def test_scores_and_paired_changes_against_the_reference():
 
 
 def test_store_resumes_without_rescoring_and_refuses_other_weights(tmp_path, monkeypatch):
-    measure_module = importlib.import_module("basinlab.benchmarks.measure")  # the package exports the function
+    measure_module = importlib.import_module("basinlab.benchmarks._measure")  # the package exports the function
     calls, real = [], measure_module.measure
     monkeypatch.setattr(measure_module, "measure", lambda *a, **k: calls.append(1) or real(*a, **k))
     bench = items_bench()

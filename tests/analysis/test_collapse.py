@@ -1,4 +1,4 @@
-"""Worst-case collapse against the random basin edge (basinlab.analysis.collapse)."""
+"""Worst-case collapse against the random basin edge (basinlab.analysis._collapse)."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from basinlab.analysis import collapse
+from basinlab.analysis import _collapse as collapse
 
 
 def sweep(scores, alphas, base):

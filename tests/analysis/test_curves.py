@@ -1,4 +1,4 @@
-"""Training runs as Datasets (basinlab.analysis.curves): pre-training curves and forgetting tracks."""
+"""Training runs as Datasets (basinlab.analysis._curves): pre-training curves and forgetting tracks."""
 
 import dataclasses
 from types import SimpleNamespace
@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from basinlab.analysis import curves
-from basinlab.training.forgetting import Forgetting
-from basinlab.training.pretrain import PretrainResult
+from basinlab.analysis import _curves as curves
+from basinlab.training._forgetting import Forgetting
+from basinlab.training._pretrain import PretrainResult
 
 
 def result(optimizer, train_loss, val_loss, val_steps=(0, 2), n_params=10):

@@ -1,4 +1,4 @@
-"""Basin edges by walk and bisection (basinlab.analysis.edges) against the dense grid, on analytic landscapes."""
+"""Basin edges by walk and bisection (basinlab.analysis._edges) against the dense grid, on analytic landscapes."""
 
 import jax.numpy as jnp
 import numpy as np
@@ -6,11 +6,11 @@ import pytest
 import xarray as xr
 
 from basinlab.analysis import basin_edges
-from basinlab.analysis.edges import edges_on_grid, next_alpha
-from basinlab.benchmarks import Benchmark
-from basinlab.benchmarks.base import Scores
+from basinlab.analysis._edges import edges_on_grid, next_alpha
+from basinlab.directions._recipes import regenerate
 from basinlab.landscape import DirectionRecipe, landscape
-from basinlab.landscape.directions import regenerate
+from basinlab.scoring import Benchmark
+from basinlab.scoring._base import Scores
 
 PRECISION = 5e-4
 DENSE = np.round(np.arange(-0.01, 0.01 + 1e-9, PRECISION), 10)  # 41 points, the paper's step

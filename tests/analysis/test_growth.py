@@ -1,10 +1,10 @@
-"""Basin growth helpers (basinlab.analysis.growth): relative-tol widths, their summary, loss matching."""
+"""Basin growth helpers (basinlab.analysis._growth): relative-tol widths, their summary, loss matching."""
 
 import numpy as np
 import pytest
 import xarray as xr
 
-from basinlab.analysis import growth
+from basinlab.analysis import _growth as growth
 
 
 def linear_landscape(bases, slopes, rise_right=False):

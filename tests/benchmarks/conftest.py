@@ -3,7 +3,7 @@
 import huggingface_hub
 import pytest
 
-from basinlab.benchmarks.paths import data_root
+from basinlab.data._paths import data_root
 
 
 @pytest.fixture

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from basinlab.benchmarks import items, registry
-from basinlab.benchmarks.base import Scores
-from basinlab.benchmarks.until_oracle import item_ids
+from basinlab.benchmarks import _items as items
+from basinlab.benchmarks import _registry as registry
+from basinlab.scoring._base import Scores
+from basinlab.scoring._until import item_ids
 
 
 def unordered(pairs):

@@ -1,11 +1,12 @@
-"""Bare-text addition oracle (basinlab.benchmarks.arithmetic): prompts, references, the checked tokens."""
+"""Bare-text addition oracle (basinlab.benchmarks._arithmetic): prompts, references, the checked tokens."""
 
 import numpy as np
 import pytest
 
-from basinlab.benchmarks import arithmetic, measure
-from basinlab.benchmarks.items import inline_addition_line
-from basinlab.training import gpt
+from basinlab.benchmarks import _arithmetic as arithmetic
+from basinlab.benchmarks import measure
+from basinlab.benchmarks._items import inline_addition_line
+from basinlab.training import _gpt as gpt
 
 TINY = gpt.GPTConfig(n_layers=1, d_model=16, n_heads=2, max_seq_len=32)
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from basinlab.benchmarks.base import Grades, Judged, Scores
+from basinlab.scoring._base import Grades, Judged, Scores
 
 
 def test_scores_is_a_pytree_whose_absent_fields_are_no_leaves():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from basinlab.benchmarks import corpora
+from basinlab.data import _corpora as corpora
 
 
 def test_text(root, tmp_path):

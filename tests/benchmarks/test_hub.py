@@ -3,8 +3,8 @@
 import huggingface_hub
 import pytest
 
-from basinlab.benchmarks import hub
-from basinlab.benchmarks import loaders as L
+from basinlab.data import _hub as hub
+from basinlab.data import _loaders as L
 
 
 def test_hub_is_tried_and_its_failure_reported(offline, monkeypatch):

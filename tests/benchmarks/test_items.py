@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from basinlab.benchmarks import items
-from basinlab.benchmarks.records import HumanEvalItem, MMLUItem
+from basinlab.benchmarks import _items as items
+from basinlab.data._records import HumanEvalItem, MMLUItem
 
 
 def test_addition_items_are_seeded_single_digit_sums():

@@ -1,7 +1,7 @@
 """Graders of generated text (`judges.*_grader`)."""
 
-from basinlab.benchmarks import judges
-from basinlab.benchmarks.base import Grades
+from basinlab.scoring import _judges as judges
+from basinlab.scoring._base import Grades
 
 
 def test_last_number_flexible_extraction():
@@ -32,7 +32,7 @@ def test_contains_grader_indexes_answers_by_item_id():
 
 
 def test_code_grader_runs_humaneval_tests_in_the_sandbox():
-    from basinlab.benchmarks.loaders import load_humaneval
+    from basinlab.data._loaders import load_humaneval
 
     problems = load_humaneval()[:2]
     good = "```python\n" + problems[0].prompt + problems[0].canonical_solution + "```"

@@ -9,8 +9,8 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 pytest.importorskip("lm_eval", reason="lm-eval is not installed: pip install 'lm-eval==0.4.13'")
 
-from basinlab.benchmarks import lmeval_tasks as T  # noqa: E402
-from basinlab.integrations.lmeval_offline import offline_task, task_config  # noqa: E402
+from basinlab.lmeval import _tasks as T  # noqa: E402
+from basinlab.lmeval._offline import offline_task, task_config  # noqa: E402
 
 GSM8K_DOC = {"question": "Tom has 3 apples and buys 2 more. How many apples does he have?",
              "answer": "3 + 2 = <<3+2=5>>5\n#### 5"}

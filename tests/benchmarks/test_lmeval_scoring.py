@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from basinlab.benchmarks import lmeval_scoring as S
-from basinlab.benchmarks.base import BUDGET_REASON, hit_budget_reason
+from basinlab.lmeval import _scoring as S
+from basinlab.scoring._base import BUDGET_REASON, hit_budget_reason
 
 lm_eval = pytest.importorskip("lm_eval", reason="lm-eval is not installed: pip install 'lm-eval==0.4.13'")
 from lm_eval.api.metrics import exact_match_hf_evaluate  # noqa: E402

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from basinlab.benchmarks import loaders as L
+from basinlab.data import _loaders as L
 
 # ------------------------------------------------------------------------------ real data, counts
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import basinlab.benchmarks as B
-from basinlab.benchmarks.base import Benchmark, Judged, Scores
+from basinlab.scoring._base import Benchmark, Judged, Scores
 from basinlab.stats import clopper_pearson
 
 MODEL = types.SimpleNamespace(spec=None, params={"w": np.float32(1.0)}, compute_dtype=None)

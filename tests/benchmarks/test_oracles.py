@@ -5,17 +5,17 @@ import jax
 import numpy as np
 import pytest
 
-from basinlab.benchmarks.base import Grades, Judged, Scores
-from basinlab.benchmarks.oracles import (
+from basinlab.directions import _recipes as D
+from basinlab.landscape import landscape
+from basinlab.models._generate import generate
+from basinlab.models._model import left_pad
+from basinlab.scoring._base import Grades, Judged, Scores
+from basinlab.scoring._oracles import (
     exact_match_benchmark,
     full_answer_benchmark,
     generate_and_judge_benchmark,
     letter_choice_benchmark,
 )
-from basinlab.landscape import directions as D
-from basinlab.landscape import landscape
-from basinlab.models.generate import generate
-from basinlab.models.model import left_pad
 
 N_ITEMS = 200
 

@@ -6,10 +6,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from basinlab.benchmarks import lmeval_tasks as T
-from basinlab.benchmarks import loaders, registry
-from basinlab.benchmarks.base import hit_budget_reason
-from basinlab.benchmarks.until_oracle import item_ids, shared_prefix_length
+from basinlab.benchmarks import _registry as registry
+from basinlab.data import _loaders as loaders
+from basinlab.lmeval import _tasks as T
+from basinlab.scoring._base import hit_budget_reason
+from basinlab.scoring._until import item_ids, shared_prefix_length
 
 
 def test_registered_under_lmeval_names_with_lmeval_budgets():
@@ -71,7 +72,7 @@ def test_budget_at_theta0_on_smollm2(smol, root, name):
     having hit it; counted items have no stop string in their text and a full row of tokens."""
     import jax
 
-    from basinlab.benchmarks.base import Judged
+    from basinlab.scoring._base import Judged
 
     bench = registry.build(name, smol, **BUDGET_ITEMS[name])
     # One generation, judged here as measure() judges it (the judge reads only the outputs).

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from basinlab.benchmarks import records
+from basinlab.data import _records as records
 
 
 def test_normalize_number():

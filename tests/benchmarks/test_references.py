@@ -3,9 +3,10 @@ search objective: tests/training/test_worstcase.py)."""
 
 import pytest
 
-from basinlab.benchmarks import references, registry
-from basinlab.benchmarks.paths import data_root
-from basinlab.benchmarks.until_oracle import item_ids
+from basinlab.benchmarks import _references as references
+from basinlab.benchmarks import _registry as registry
+from basinlab.data._paths import data_root
+from basinlab.scoring._until import item_ids
 
 
 def test_gsm8k_solution_ends_with_the_answer_sentence():

@@ -5,7 +5,7 @@ import types
 import numpy as np
 import pytest
 
-from basinlab.benchmarks import registry
+from basinlab.benchmarks import _registry as registry
 
 
 class CharTokenizer:

@@ -1,4 +1,4 @@
-"""Tests for basinlab.benchmarks.sandbox: the child-process code judge and its containment.
+"""Tests for basinlab.sandbox._runner: the child-process code judge and its containment.
 
 Every program here is bounded even if containment failed: fork loops stop at 50 children that
 exit at once, escaped sleepers sleep 30 s, writes target pytest's tmp_path only. Tests run under the
@@ -15,8 +15,9 @@ import warnings
 
 import pytest
 
-from basinlab.benchmarks import sandbox, sandbox_isolation
-from basinlab.benchmarks.sandbox import ExecResult, check_program, judge_code, run_code
+from basinlab.sandbox import _isolation as sandbox_isolation
+from basinlab.sandbox import _runner as sandbox
+from basinlab.sandbox._runner import ExecResult, check_program, judge_code, run_code
 
 
 def _live_in_group(pgid):
@@ -323,7 +324,7 @@ def test_judge_code_preserves_order_and_never_raises(monkeypatch):
 def test_child_is_a_stdlib_only_script_that_no_package_module_shadows():
     import sys
 
-    from basinlab.benchmarks import sandbox_child
+    from basinlab.sandbox import _child as sandbox_child
 
     r = run_code("import sys\nprint(sorted(sys.modules))\nprint(sys.path)\n", timeout_s=10)
     assert r.passed, r.reason

@@ -1,4 +1,4 @@
-"""Escape attempts against the sandbox's OS isolation (basinlab.benchmarks.sandbox_isolation).
+"""Escape attempts against the sandbox's OS isolation (basinlab.sandbox._isolation).
 
 Each attempt runs under every namespace mode this machine has ("bwrap", "unshare"; a mode the OS
 lacks is skipped, saying why) and asserts that the escape itself fails: the file outside is not
@@ -20,8 +20,9 @@ import uuid
 
 import pytest
 
-from basinlab.benchmarks import sandbox_child, sandbox_isolation
-from basinlab.benchmarks.sandbox import run_code
+from basinlab.sandbox import _child as sandbox_child
+from basinlab.sandbox import _isolation as sandbox_isolation
+from basinlab.sandbox._runner import run_code
 
 
 @pytest.fixture(params=["bwrap", "unshare"])

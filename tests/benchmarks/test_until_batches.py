@@ -8,9 +8,9 @@ import jax
 import numpy as np
 import pytest
 
-from basinlab.benchmarks.until_oracle import bucket_width, generate_batches, item_ids, until_batches
-from basinlab.models.generate import generate
-from basinlab.models.model import left_pad
+from basinlab.models._generate import generate
+from basinlab.models._model import left_pad
+from basinlab.scoring._until import bucket_width, generate_batches, item_ids, until_batches
 
 
 def test_bucket_width_ladder():
@@ -99,7 +99,7 @@ def test_a_short_last_batch_keeps_its_own_shape():
 def test_eager_calls_reuse_the_compiled_shapes_and_sampling_is_seeded(char_model):
     """lm-eval's backend calls generate_batches eagerly at every grid point: the second call (new
     params) compiles nothing. Sampling through a stacked group is reproducible from its key."""
-    from basinlab.benchmarks.until_oracle import _decode_group
+    from basinlab.scoring._until import _decode_group
 
     m = char_model
     data = until_batches(_prompts(m), m.pad_id, batch_size=2)

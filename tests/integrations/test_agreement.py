@@ -1,6 +1,6 @@
 """The in-graph paper oracles agree with lm-eval itself item by item (`integrations.agreement`), on
 SmolLM2 at theta0 and at a perturbed point; the full 50-item run is `python -m
-basinlab.integrations.agreement` (README's agreement table)."""
+basinlab.analysis._lmeval_agreement` (README's agreement table)."""
 
 import os
 
@@ -10,8 +10,8 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 pytest.importorskip("lm_eval", reason="lm-eval is not installed: pip install 'lm-eval==0.4.13'")
 
-from basinlab.benchmarks import lmeval_tasks as T  # noqa: E402
-from basinlab.integrations import agreement as A  # noqa: E402
+from basinlab.analysis import _lmeval_agreement as A  # noqa: E402
+from basinlab.lmeval import _tasks as T  # noqa: E402
 
 
 def test_bad_input_names_the_choices():

@@ -1,4 +1,4 @@
-"""basinlab.integrations.batching (the compute behind the lm-eval adapter) on the tiny random
+"""basinlab.lmeval._batching (the compute behind the lm-eval adapter) on the tiny random
 SmolLM2-shaped model: batched, bucketed, filled-up and truncated requests against one-at-a-time
 references (token_nll and generate on the bare sequence)."""
 
@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from basinlab.integrations import batching
+from basinlab.lmeval import _batching as batching
 from basinlab.models import generate, token_nll
 
 RS = np.random.RandomState(0)

@@ -21,7 +21,7 @@ def setup(folder, directions: int = 2, n_alphas: int = 8):
     point when that variable is set, landscape keyword arguments); tests/landscape/test_landscape.py's
     sweep runner uses it too."""
     import basinlab
-    from basinlab.benchmarks import token_benchmark
+    from basinlab.scoring import token_benchmark
 
     model = basinlab.load(folder)
     tokens = np.random.RandomState(0).randint(3, model.spec.vocab_size, size=(4, 24))
@@ -61,7 +61,7 @@ def meshes(folder, out):
 def process(folder, out, store, address, n, i):
     jax.distributed.initialize(coordinator_address=address, num_processes=int(n), process_id=int(i))
     from basinlab.landscape import landscape
-    from basinlab.landscape.results import save
+    from basinlab.landscape._results import save
 
     model, text, kw = setup(folder)
     ds = landscape(model, text, store=store, mesh="points=2", **kw)

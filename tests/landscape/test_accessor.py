@@ -1,4 +1,4 @@
-"""Tests for basinlab.landscape.accessor: ds.basin.width (snapped and interpolated), strict_fraction, band."""
+"""Tests for basinlab.landscape._accessor: ds.basin.width (snapped and interpolated), strict_fraction, band."""
 
 import numpy as np
 import pytest

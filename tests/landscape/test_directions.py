@@ -1,4 +1,4 @@
-"""Tests for basinlab.landscape.directions: recipes regenerated in jit, leaf filters, normalizations."""
+"""Tests for basinlab.directions._recipes: recipes regenerated in jit, leaf filters, normalizations."""
 
 import json
 
@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from basinlab.landscape import directions as D
-from basinlab.landscape import treemath
+from basinlab.directions import _recipes as D
+from basinlab.directions import _treemath as treemath
 from basinlab.models import count_params
 
 L, DM, F, V = 2, 16, 24, 40

@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 import numpy as np
 
-from basinlab.landscape.fingerprint import SAMPLES, fingerprint
+from basinlab.landscape._fingerprint import SAMPLES, fingerprint
 
 
 def tree(seed=0, n=5000):

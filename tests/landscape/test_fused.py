@@ -5,11 +5,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from basinlab.benchmarks import token_benchmark
-from basinlab.landscape import directions as D
-from basinlab.landscape import fused, landscape, treemath
-from basinlab.landscape.program import choose_perturbation
+from basinlab.directions import _recipes as D
+from basinlab.directions import _treemath as treemath
+from basinlab.landscape import _fused as fused
+from basinlab.landscape import landscape
+from basinlab.landscape._program import choose_perturbation
 from basinlab.models import forward
+from basinlab.scoring import token_benchmark
 
 from trees import assert_within_ulps
 
@@ -135,8 +137,8 @@ def test_bf16_weights_round_once_like_the_materialized_path(model):
 
 def test_generating_benchmark_under_fused_materializes_once_per_point(model):
     """generate() forms a LayerwiseParams once per call: the same tokens as the materialized path."""
-    from basinlab.benchmarks import Benchmark, Scores
     from basinlab.models import generate
+    from basinlab.scoring import Benchmark, Scores
 
     def score_fn(spec, params, data, compute_dtype):
         out = generate(spec, params, data["tokens"], max_new_tokens=3, eos_ids=(), compute_dtype=compute_dtype)

@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from basinlab.benchmarks import Benchmark, Judged, Scores, token_benchmark
-from basinlab.landscape import directions as D
-from basinlab.landscape import landscape, parse_grid, results
-from basinlab.landscape.results import open_dataset, save
+from basinlab.directions import _recipes as D
+from basinlab.landscape import _results as results
+from basinlab.landscape import landscape, parse_grid
+from basinlab.landscape._results import open_dataset, save
+from basinlab.scoring import Benchmark, Judged, Scores, token_benchmark
 
 HERE = os.path.dirname(__file__)
 
@@ -314,7 +315,7 @@ RUNNER = textwrap.dedent(
     sys.path.insert(0, {here!r})
     from mesh_runner import setup
     from basinlab.landscape import landscape
-    from basinlab.landscape.results import save
+    from basinlab.landscape._results import save
     model, text, kw = setup({folder!r}, directions=3, n_alphas=6)
     mode = sys.argv[1]
     if mode == "devices":

@@ -13,8 +13,9 @@ import pytest
 import xarray as xr
 from jax.sharding import PartitionSpec as P
 
-from basinlab.landscape import landscape, mesh
-from basinlab.landscape.results import open_dataset
+from basinlab.landscape import _mesh as mesh
+from basinlab.landscape import landscape
+from basinlab.landscape._results import open_dataset
 
 RUNNER = pathlib.Path(__file__).with_name("mesh_runner.py")
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -45,7 +46,7 @@ def test_leaf_spec_shards_largest_divisible_axis_but_never_the_layer_axis():
 
 
 def test_one_device_mesh_runs_in_process(tiny_smol):
-    from basinlab.benchmarks import token_benchmark
+    from basinlab.scoring import token_benchmark
 
     text = token_benchmark(np.random.RandomState(0).randint(3, tiny_smol.spec.vocab_size, size=(2, 8)))
     ds = landscape(tiny_smol, text, directions=1, alphas=[0.0, 0.01], mesh="points=1,model=1", progress=False)

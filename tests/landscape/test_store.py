@@ -1,11 +1,11 @@
-"""Tests for basinlab.landscape.store: per-block files of a resumable sweep, written atomically."""
+"""Tests for basinlab.landscape._store: per-block files of a resumable sweep, written atomically."""
 
 import json
 
 import numpy as np
 import pytest
 
-from basinlab.landscape.store import BlockStore
+from basinlab.landscape._store import BlockStore
 
 
 class _Sweep:
@@ -122,7 +122,7 @@ def test_stale_temporaries_of_a_killed_write_are_removed(tmp_path):
 HOLDER = """
 import json, sys, time
 sys.path.insert(0, {root!r})
-from basinlab.landscape.store import BlockStore
+from basinlab.landscape._store import BlockStore
 class S:
     def to_json(self):
         return json.dumps({{"model": "m"}})
@@ -139,7 +139,7 @@ def test_two_processes_cannot_sweep_into_one_store(tmp_path):
     import subprocess
     import sys
 
-    from basinlab.landscape.store import StoreLocked
+    from basinlab.landscape._store import StoreLocked
 
     root = str(pathlib.Path(__file__).resolve().parents[2])
     code = HOLDER.format(root=root, store=str(tmp_path))

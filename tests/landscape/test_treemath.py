@@ -1,4 +1,4 @@
-"""Tests for basinlab.landscape.treemath: norms and inner products against numpy, perturb, the SFT
+"""Tests for basinlab.directions._treemath: norms and inner products against numpy, perturb, the SFT
 direction and distance, planes, structure checks."""
 
 import math
@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from basinlab.landscape import treemath as TM
-from basinlab.landscape.directions import gaussian
+from basinlab.directions import _treemath as TM
+from basinlab.directions._recipes import gaussian
 from basinlab.models import count_params
 
 L, DM, F, V = 2, 16, 24, 40

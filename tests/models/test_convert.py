@@ -1,11 +1,11 @@
-"""basinlab.models.convert: the config-side helpers and their inverses, and the dtype check."""
+"""basinlab.models._convert: the config-side helpers and their inverses, and the dtype check."""
 
 import ml_dtypes
 import numpy as np
 import pytest
 
-from basinlab.models import convert
-from basinlab.models.spec import ModelSpec
+from basinlab.models import _convert as convert
+from basinlab.models._spec import ModelSpec
 
 
 def test_float_dtype_names_the_argument_and_what_is_valid():

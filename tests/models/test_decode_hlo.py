@@ -9,9 +9,9 @@ import jax
 import numpy as np
 import pytest
 
-from basinlab.models.model import left_pad
+from basinlab.models._model import left_pad
 
-G = importlib.import_module("basinlab.models.generate")  # the module (basinlab.models.generate is the function)
+G = importlib.import_module("basinlab.models._generate")  # the module (basinlab.models._generate is the function)
 
 pytestmark = pytest.mark.slow  # one compilation of the whole generate program
 

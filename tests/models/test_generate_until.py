@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from basinlab.models.generate import generate, generate_until, prefill
-from basinlab.models.model import left_pad
-from basinlab.models.stops import stop_table_from_texts
+from basinlab.models._generate import generate, generate_until, prefill
+from basinlab.models._model import left_pad
+from basinlab.models._stops import stop_table_from_texts
 
 N = 6
 pytestmark = pytest.mark.slow  # three small compilations (about 10 s on an idle 2-core machine)

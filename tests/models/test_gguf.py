@@ -1,4 +1,4 @@
-"""Tests for basinlab.models.gguf: GGUF -> Hugging Face checkpoint reading.
+"""Tests for basinlab.models._gguf: GGUF -> Hugging Face checkpoint reading.
 
 Tiny GGUF files are written here with gguf.GGUFWriter from a seeded llama-shaped HF state dict,
 following llama.cpp's convert_hf_to_gguf conventions independently of the code under test
@@ -21,7 +21,7 @@ import pytest
 gguf = pytest.importorskip("gguf")
 from gguf import GGMLQuantizationType as QT  # noqa: E402
 
-from basinlab.models.gguf import (  # noqa: E402
+from basinlab.models._gguf import (  # noqa: E402
     GGUFCheckpoint,
     find_bundled_smollm2,
     permute_qk_for_gguf,
@@ -693,7 +693,7 @@ def test_find_bundled_smollm2_not_installed(monkeypatch):
 
 def test_read_gguf_does_not_import_torch(tiny_f32):
     code = (
-        "import sys; from basinlab.models.gguf import read_gguf; "
+        "import sys; from basinlab.models._gguf import read_gguf; "
         f"c = read_gguf({str(tiny_f32[0])!r}); c.tokenizer('hi'); "
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )

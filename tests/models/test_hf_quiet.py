@@ -15,7 +15,7 @@ importlib.util.find_spec = find_spec
 
 
 @pytest.mark.parametrize("importer, quiet", [("import transformers", False),
-                                             ("from basinlab.models.hf import transformers; transformers()", True)])
+                                             ("from basinlab.models._hf import transformers; transformers()", True)])
 def test_no_pytorch_advice_through_basinlab(importer, quiet):
     run = subprocess.run([sys.executable, "-c", HIDE_TORCH + importer], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]

@@ -1,4 +1,4 @@
-"""The Hugging Face name maps (basinlab.models.namemap and each family's tensor_map), both ways.
+"""The Hugging Face name maps (basinlab.models._namemap and each family's tensor_map), both ways.
 
 transformers' own state dicts are the reference: HF -> params -> HF must give back every tensor
 bit for bit under its name, so an entry whose save side is not the inverse of its load side fails
@@ -13,8 +13,9 @@ import jax
 import numpy as np
 import pytest
 
-from basinlab.models import families, namemap
-from basinlab.models.save import spec_to_config, state_dict_from_params
+from basinlab.models import _families as families
+from basinlab.models import _namemap as namemap
+from basinlab.models._save import spec_to_config, state_dict_from_params
 
 from hf_tiny import CONFIGS, tiny_model
 

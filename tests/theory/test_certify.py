@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from basinlab.benchmarks import Benchmark
-from basinlab.benchmarks.base import Scores
+from basinlab.scoring import Benchmark
+from basinlab.scoring._base import Scores
 from basinlab.theory import smoothed_score_mc, strong_bound
-from basinlab.theory.certify import certify, smoothed_score
+from basinlab.theory._certify import certify, smoothed_score
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_bad_input_names_the_argument(model, kwargs, match):
 
 def test_certificates_say_when_the_bound_is_vacuous_and_the_largest_certified_radius(model):
     from basinlab.theory import certified_radius
-    from basinlab.theory.certify import VACUOUS, Certificate, certificates
+    from basinlab.theory._certify import VACUOUS, Certificate, certificates
 
     sigma, offset = 0.01, 2.0
     _, score_fn, w, wnorm = half_space(model.params, offset)

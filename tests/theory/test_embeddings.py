@@ -1,4 +1,4 @@
-"""Tests for basinlab.theory.embeddings: token-embedding distances and certified substitutions (Thm 4.5)."""
+"""Tests for basinlab.theory._embeddings: token-embedding distances and certified substitutions (Thm 4.5)."""
 
 import math
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy.special import ndtr, ndtri
 
-from basinlab.theory import embeddings as E
-from basinlab.theory.bounds import input_bound
+from basinlab.theory import _embeddings as E
+from basinlab.theory._bounds import input_bound
 
 
 def _brute_force_nearest(W):

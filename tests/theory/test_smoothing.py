@@ -1,4 +1,4 @@
-"""Tests for basinlab.theory.smoothing: Monte Carlo smoothed scores and their intervals."""
+"""Tests for basinlab.theory._smoothing: Monte Carlo smoothed scores and their intervals."""
 
 import math
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy.special import ndtr
 
-from basinlab.landscape.directions import DirectionRecipe, regenerate
+from basinlab.directions._recipes import DirectionRecipe, regenerate
 from basinlab.stats import clopper_pearson
-from basinlab.theory import smoothing as T
+from basinlab.theory import _smoothing as T
 
 
 def _halfspace_problem():

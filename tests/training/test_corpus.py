@@ -1,9 +1,9 @@
-"""Text corpora for pre-training (basinlab.training.corpus): the train/val split and token windows."""
+"""Text corpora for pre-training (basinlab.training._corpus): the train/val split and token windows."""
 
 import numpy as np
 import pytest
 
-from basinlab.training import corpus
+from basinlab.training import _corpus as corpus
 
 
 def test_load_corpus_splits_contiguously():

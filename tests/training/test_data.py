@@ -1,11 +1,11 @@
-"""Chat data for fine-tuning (basinlab.training.data.sft_examples): only the target carries loss."""
+"""Chat data for fine-tuning (basinlab.training._data.sft_examples): only the target carries loss."""
 
 import warnings
 
 import numpy as np
 import pytest
 
-from basinlab.training import data
+from basinlab.training import _data as data
 
 
 @pytest.mark.parametrize("padding", ["left", "right"])

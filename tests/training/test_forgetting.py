@@ -1,10 +1,13 @@
-"""Forgetting (basinlab.training.forgetting): fine-tune a pre-trained model on new text, track old and new NLL."""
+"""Forgetting (basinlab.training._forgetting): fine-tune a pre-trained model on new text, track old and new NLL."""
 
 import numpy as np
 import pytest
 
-from basinlab.training import corpus, forgetting, gpt, pretrain
-from basinlab.training.loss import evaluate_nll
+from basinlab.training import _corpus as corpus
+from basinlab.training import _forgetting as forgetting
+from basinlab.training import _gpt as gpt
+from basinlab.training import _pretrain as pretrain
+from basinlab.training._loss import evaluate_nll
 
 TINY = gpt.GPTConfig(n_layers=1, d_model=32, n_heads=2, max_seq_len=32)
 

@@ -1,4 +1,4 @@
-"""Small GPT-2-architecture models from scratch (basinlab.training.gpt): tokenizer, init, configs."""
+"""Small GPT-2-architecture models from scratch (basinlab.training._gpt): tokenizer, init, configs."""
 
 import math
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import basinlab
-from basinlab.training import gpt
-from basinlab.training.corpus import windows
-from basinlab.training.loss import evaluate_nll
+from basinlab.training import _gpt as gpt
+from basinlab.training._corpus import windows
+from basinlab.training._loss import evaluate_nll
 
 from trees import assert_same_params
 

@@ -13,8 +13,9 @@ import jax
 import numpy as np
 import pytest
 
-from basinlab.training import corpus, pretrain
-from basinlab.training.loop import finetune
+from basinlab.training import _corpus as corpus
+from basinlab.training import _pretrain as pretrain
+from basinlab.training._loop import finetune
 
 from faults import tiny_gpt
 

@@ -1,4 +1,4 @@
-"""The fine-tuning loop (basinlab.training.loop.finetune): learning, accumulation, divergence, GO, bf16."""
+"""The fine-tuning loop (basinlab.training._loop.finetune): learning, accumulation, divergence, GO, bf16."""
 
 import jax
 import jax.numpy as jnp
@@ -7,8 +7,10 @@ import optax
 import pytest
 
 import basinlab
-from basinlab.training import data, loop, optim
-from basinlab.training.loss import masked_nll
+from basinlab.training import _data as data
+from basinlab.training import _loop as loop
+from basinlab.training import _optim as optim
+from basinlab.training._loss import masked_nll
 
 from sft_batches import logits, random_examples
 from trees import assert_same_params

@@ -1,4 +1,4 @@
-"""Losses of the training loop (basinlab.training.loss): masked NLL, the step's token loss, micro-batches."""
+"""Losses of the training loop (basinlab.training._loss): masked NLL, the step's token loss, micro-batches."""
 
 import math
 
@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from basinlab.training import loss
+from basinlab.training import _loss as loss
 
 from sft_batches import logits, random_examples
 

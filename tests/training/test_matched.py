@@ -1,14 +1,15 @@
-"""Matched loss and matched learning (basinlab.training.matched): the kept theta is the run's own at the
+"""Matched loss and matched learning (basinlab.training._matched): the kept theta is the run's own at the
 step closest to the target, stopping early follows the full run's trajectory, and forgetting at a
 matched amount of learning interpolates the track."""
 
 import numpy as np
 import pytest
 
-from basinlab.training import corpus as corpora
-from basinlab.training import gpt, matched
-from basinlab.training.forgetting import Forgetting
-from basinlab.training.loss import evaluate_nll
+from basinlab.training import _corpus as corpora
+from basinlab.training import _gpt as gpt
+from basinlab.training import _matched as matched
+from basinlab.training._forgetting import Forgetting
+from basinlab.training._loss import evaluate_nll
 
 from trees import assert_same_params
 

@@ -1,11 +1,11 @@
-"""Addition mixed into a pre-training text (basinlab.training.mixture): held-out sums never trained on."""
+"""Addition mixed into a pre-training text (basinlab.training._mixture): held-out sums never trained on."""
 
 import re
 
 import numpy as np
 import pytest
 
-from basinlab.training import mixture
+from basinlab.training import _mixture as mixture
 
 TEXT = "\n\n".join(f"Speaker {i}:\nSome words of line {i}, and more words." for i in range(400))
 SUM = re.compile(r"^(\d+)\+(\d+)=(\d+)$", re.M)

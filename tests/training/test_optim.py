@@ -1,5 +1,5 @@
-"""basinlab.training.optim (GO / SAM / continuous dropout as optax transformations) and
-basinlab.training.step (the one train step)."""
+"""basinlab.training._optim (GO / SAM / continuous dropout as optax transformations) and
+basinlab.training._step (the one train step)."""
 
 import functools
 
@@ -9,10 +9,10 @@ import numpy as np
 import optax
 import pytest
 
-from basinlab.landscape import directions as D
-from basinlab.landscape import treemath
-from basinlab.training import optim
-from basinlab.training.step import cached_step, train_step
+from basinlab.directions import _recipes as D
+from basinlab.directions import _treemath as treemath
+from basinlab.training import _optim as optim
+from basinlab.training._step import cached_step, train_step
 
 from trees import assert_same_params
 

@@ -1,12 +1,14 @@
-"""Pre-training from scratch (basinlab.training.pretrain): GO keeps theta, sigma=0 is AdamW, bad input."""
+"""Pre-training from scratch (basinlab.training._pretrain): GO keeps theta, sigma=0 is AdamW, bad input."""
 
 import numpy as np
 import optax
 import pytest
 
 import basinlab
-from basinlab.training import corpus as corpora
-from basinlab.training import gpt, optim, pretrain
+from basinlab.training import _corpus as corpora
+from basinlab.training import _gpt as gpt
+from basinlab.training import _optim as optim
+from basinlab.training import _pretrain as pretrain
 
 from trees import assert_same_params
 

@@ -1,4 +1,4 @@
-"""The SFT case (basinlab.training.sft): recipes, runs, checkpoints that reload, the SFT grid."""
+"""The SFT case (basinlab.training._sft): recipes, runs, checkpoints that reload, the SFT grid."""
 
 import dataclasses
 import math
@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 import basinlab
-from basinlab.benchmarks import loaders
-from basinlab.benchmarks.paths import data_root
-from basinlab.landscape import treemath
+from basinlab.data import _loaders as loaders
+from basinlab.data._paths import data_root
+from basinlab.directions import _treemath as treemath
 from basinlab.models import count_params
-from basinlab.training import sft
+from basinlab.training import _sft as sft
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Worst-case directions (basinlab.training.worstcase) and their reference-answer surrogates."""
+"""Worst-case directions (basinlab.training._worstcase) and their reference-answer surrogates."""
 
 import math
 
@@ -7,13 +7,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from basinlab.benchmarks import references, registry
-from basinlab.benchmarks.paths import data_root
-from basinlab.benchmarks.text import token_benchmark
-from basinlab.landscape import directions as D
-from basinlab.landscape import treemath
+from basinlab.benchmarks import _references as references
+from basinlab.benchmarks import _registry as registry
+from basinlab.data._paths import data_root
+from basinlab.directions import _recipes as D
+from basinlab.directions import _treemath as treemath
 from basinlab.models import count_params, forward
-from basinlab.training import worstcase
+from basinlab.scoring._text import token_benchmark
+from basinlab.training import _worstcase as worstcase
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from basinlab.benchmarks import token_benchmark
+from basinlab.directions._recipes import DirectionRecipe
 from basinlab.landscape import landscape
-from basinlab.landscape.directions import DirectionRecipe
+from basinlab.scoring import token_benchmark
 
 ALPHAS = np.linspace(-0.3, 0.3, 13)
 

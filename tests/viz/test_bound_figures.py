@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from basinlab import theory
-from basinlab.viz import bounds as bound_plots
-from basinlab.viz import style
+from basinlab.viz import _bounds as bound_plots
+from basinlab.viz import _style as style
 
 
 def test_bound_vs_pa_traces_are_the_theorems():

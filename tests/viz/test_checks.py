@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from basinlab.viz import checks
+from basinlab.viz import _checks as checks
 
 
 @pytest.fixture(scope="module")

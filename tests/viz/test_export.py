@@ -8,8 +8,9 @@ import plotly.graph_objects as go
 import pytest
 
 from basinlab.cli import main
-from basinlab.landscape.results import save
-from basinlab.viz import export, plots
+from basinlab.landscape._results import save
+from basinlab.viz import _export as export
+from basinlab.viz import _plots as plots
 
 
 def small_figure():

@@ -6,9 +6,12 @@ import pytest
 import xarray as xr
 from legend_colours import entries, mismatches
 
-from basinlab.viz import bounds, plots, pretraining, style
-from basinlab.viz.widgets import RunExplorer, SigmaExplorer
-from basinlab.viz.worstcase import trace_figure
+from basinlab.viz import _bounds as bounds
+from basinlab.viz import _plots as plots
+from basinlab.viz import _pretraining as pretraining
+from basinlab.viz import _style as style
+from basinlab.viz._widgets import RunExplorer, SigmaExplorer
+from basinlab.viz._worstcase import trace_figure
 
 
 @pytest.fixture(scope="module")

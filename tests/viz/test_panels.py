@@ -3,7 +3,8 @@ curves laid out with them (one panel per capability, legend below, long metrics 
 
 import pytest
 
-from basinlab.viz import panels, plots
+from basinlab.viz import _panels as panels
+from basinlab.viz import _plots as plots
 
 
 @pytest.mark.parametrize("n, shape", [(1, (1, 1)), (2, (1, 2)), (4, (1, 4)), (5, (2, 3)), (6, (2, 3)),

@@ -6,8 +6,8 @@ import re
 import numpy as np
 import pytest
 
-from basinlab.landscape.results import open_dataset, save
-from basinlab.viz import plots
+from basinlab.landscape._results import open_dataset, save
+from basinlab.viz import _plots as plots
 
 
 def kinds(fig, benchmark=None):

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from basinlab.viz import pretraining, style
+from basinlab.viz import _pretraining as pretraining
+from basinlab.viz import _style as style
 
 RUNS = ["AdamW", "GO", "step 4"]
 

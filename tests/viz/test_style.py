@@ -6,9 +6,10 @@ import zlib
 import numpy as np
 import pytest
 
-from basinlab.benchmarks import registry
-from basinlab.viz import plots, style
-from basinlab.viz.widgets import SigmaExplorer
+from basinlab.benchmarks import _registry as registry
+from basinlab.viz import _plots as plots
+from basinlab.viz import _style as style
+from basinlab.viz._widgets import SigmaExplorer
 
 
 def test_palette_is_ten_distinct_hex_colours_without_the_reference_grey():

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from basinlab import theory
-from basinlab.viz import style
-from basinlab.viz.widgets import MARKER, BoundExplorer, RunExplorer, SigmaExplorer
+from basinlab.viz import _style as style
+from basinlab.viz._widgets import MARKER, BoundExplorer, RunExplorer, SigmaExplorer
 
 
 def trace(fig, kind, benchmark):
@@ -162,8 +162,8 @@ def test_bound_explorer_reads_the_sliders():
 
 
 def test_bad_inputs_are_named_errors():
-    from basinlab.viz import plots
-    from basinlab.viz.widgets import BoundExplorer
+    from basinlab.viz import _plots as plots
+    from basinlab.viz._widgets import BoundExplorer
 
     with pytest.raises(TypeError, match="expected a landscape Dataset .* got str 'x'"):
         plots.curves("x")

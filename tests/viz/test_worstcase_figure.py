@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from basinlab.training.worstcase import WorstCase
-from basinlab.viz import style
-from basinlab.viz.worstcase import trace_figure
+from basinlab.training._worstcase import WorstCase
+from basinlab.viz import _style as style
+from basinlab.viz._worstcase import trace_figure
 
 
 def search(trace=(2.0, 5.0, 4.0), random=(1.0, 1.2)):

@@ -1,0 +1,168 @@
+"""Reading a GGUF container with the `gguf` package: opening it, its metadata as plain Python values
+(the vocabulary arrays kept apart), its tensor table, and dequantization to float32 numpy arrays.
+
+GGUF lists tensor dims fastest-moving first (ggml's ``ne`` order), the reverse of numpy/torch;
+`TensorEntry.shape` is in numpy/torch order. Every failure (missing, truncated or corrupt file, an
+unsupported tensor type, non-finite values) is a FileNotFoundError or a ValueError naming the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["SUPPORTED_TENSOR_TYPES", "TensorEntry", "dequantize", "open_reader", "read_metadata", "tensor_table"]
+
+# Metadata arrays that are the tokenizer itself: 10^4-10^5 entries each. They go into the tokenizer,
+# not into `GGUFCheckpoint.metadata`, which stays small enough to print or to json-dump.
+_TOKENIZER_ARRAY_KEYS = frozenset(
+    {
+        "tokenizer.ggml.tokens",
+        "tokenizer.ggml.token_type",
+        "tokenizer.ggml.merges",
+        "tokenizer.ggml.scores",
+        "tokenizer.ggml.precompiled_charsmap",
+    }
+)
+
+# Tensor types whose dequantization basinlab supports (gguf.quants implements all of them).
+# The tests cover F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K and Q6_K directly.
+SUPPORTED_TENSOR_TYPES: tuple[str, ...] = (
+    "F32", "F16", "BF16",
+    "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1",
+    "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K",
+)  # fmt: skip
+
+
+def open_reader(path: Path):
+    """GGUFReader over ``path``, with every failure turned into FileNotFoundError / ValueError."""
+    if not path.exists():
+        raise FileNotFoundError(errno.ENOENT, "GGUF file not found", str(path))
+    if path.is_dir():
+        raise ValueError(f"{path}: is a directory, not a GGUF file")
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic != b"GGUF":
+        raise ValueError(f"{path}: not a GGUF file (first bytes {magic!r}, expected b'GGUF'; {size} bytes)")
+
+    from gguf import GGUFReader  # deferred: keeps `import basinlab.models._gguf` cheap
+
+    try:
+        reader = GGUFReader(path)
+    except Exception as exc:  # GGUFReader memmaps and slices; truncation surfaces as odd errors
+        raise ValueError(
+            f"{path}: corrupt or truncated GGUF file ({size} bytes): {type(exc).__name__}: {exc}"
+        ) from exc
+    if reader.byte_order != "I":
+        raise ValueError(f"{path}: GGUF file has non-native byte order; basinlab reads little-endian files only")
+    return reader
+
+
+def _field_value(field) -> Any:
+    """A GGUFReader field as a plain python value (str, int, float, bool or list of those)."""
+    from gguf import GGUFValueType
+
+    types = field.types
+    if not types:
+        return None
+    if types[0] == GGUFValueType.ARRAY:
+        if len(types) > 2:  # array of arrays: never written by llama.cpp for anything we read
+            return [field.parts[i].tolist() for i in field.data]
+        if len(types) < 2:
+            return []
+        if types[1] == GGUFValueType.STRING:
+            return [bytes(field.parts[i]).decode("utf-8") for i in field.data]
+        if not field.data:
+            return []
+        values = np.concatenate([field.parts[i] for i in field.data]).tolist()
+        return [bool(v) for v in values] if types[1] == GGUFValueType.BOOL else values
+    if types[0] == GGUFValueType.STRING:
+        return bytes(field.parts[field.data[0]]).decode("utf-8")
+    value = field.parts[field.data[0]][0].item()
+    return bool(value) if types[0] == GGUFValueType.BOOL else value
+
+
+def read_metadata(reader, path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(metadata without vocabulary arrays, vocabulary arrays) from the reader's fields."""
+    metadata: dict[str, Any] = {}
+    vocab: dict[str, Any] = {}
+    for key, field in reader.fields.items():
+        try:
+            if key == "tokenizer.ggml.token_type" or key == "tokenizer.ggml.scores":
+                # numeric arrays of vocabulary length: keep them as one numpy array, not a python list
+                vocab[key.rsplit(".", 1)[1]] = (
+                    np.concatenate([field.parts[i] for i in field.data]) if field.data else np.zeros(0)
+                )
+                continue
+            value = _field_value(field)
+        except (UnicodeDecodeError, ValueError, IndexError) as exc:
+            raise ValueError(f"{path}: corrupt GGUF metadata value for key {key!r}: {exc}") from exc
+        if key in _TOKENIZER_ARRAY_KEYS:
+            vocab[key.rsplit(".", 1)[1]] = value
+        else:
+            metadata[key] = value
+    return metadata, vocab
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorEntry:
+    """One GGUF tensor: its reader record and its shape in numpy/torch order."""
+
+    name: str
+    type_name: str
+    shape: tuple[int, ...]  # reversed ne: numpy/torch order
+    raw: Any  # gguf ReaderTensor
+
+
+def tensor_table(reader, path: Path) -> dict[str, TensorEntry]:
+    """GGUF name -> TensorEntry, after checking each tensor's bytes lie inside the file."""
+    from gguf import GGML_QUANT_SIZES
+
+    file_size = int(reader.data.shape[0])
+    table: dict[str, TensorEntry] = {}
+    for t in reader.tensors:
+        block_size, type_size = GGML_QUANT_SIZES[t.tensor_type]
+        n_elements = int(np.prod([int(d) for d in t.shape], dtype=np.int64))
+        expected_bytes = n_elements // block_size * type_size
+        # GGUFReader would raise on most truncations already; this catches the rest explicitly.
+        end = int(t.data_offset) + expected_bytes
+        if end > file_size or int(t.data.nbytes) != expected_bytes:
+            raise ValueError(
+                f"{path}: truncated GGUF file: tensor {t.name!r} needs bytes up to {end}, "
+                f"file has {file_size}"
+            )
+        shape = tuple(int(d) for d in reversed(t.shape.tolist()))
+        table[t.name] = TensorEntry(name=t.name, type_name=t.tensor_type.name, shape=shape, raw=t)
+    return table
+
+
+def dequantize(path: Path, entry: TensorEntry, check_finite: bool = True) -> np.ndarray:
+    """Float32 copy of one tensor in torch order, via gguf.quants; ValueError for unsupported types
+    and (unless not ``check_finite``) for NaN/inf values."""
+    from gguf import quants
+
+    if entry.type_name not in SUPPORTED_TENSOR_TYPES:
+        raise ValueError(
+            f"{path}: tensor {entry.name!r} has unsupported type {entry.type_name}; "
+            f"supported: {', '.join(SUPPORTED_TENSOR_TYPES)}"
+        )
+    try:
+        # np.array(..., copy) detaches F32 tensors from the file's memmap
+        array = np.array(quants.dequantize(entry.raw.data, entry.raw.tensor_type), dtype=np.float32, copy=True)
+    except Exception as exc:
+        raise ValueError(f"{path}: cannot dequantize tensor {entry.name!r} ({entry.type_name}): {exc}") from exc
+    if array.shape != entry.shape:
+        raise ValueError(
+            f"{path}: tensor {entry.name!r} dequantized to shape {list(array.shape)}, expected {list(entry.shape)}"
+        )
+    # Garbage scales (a corrupt file) show up as inf/nan; never hand those on as a model.
+    if check_finite and not np.isfinite(array).all():
+        raise ValueError(
+            f"{path}: tensor {entry.name!r} ({entry.type_name}) contains non-finite values; the file is corrupt"
+        )
+    return array
