@@ -140,7 +140,7 @@ def mean_lower_bound(values, confidence: float = 0.99, method: str = "betting") 
     n, a, mean = x.size, 1.0 - c, float(x.mean())
     if method == "clopper-pearson":
         if not np.all((x == 0) | (x == 1)):
-            raise ValueError(f"method='clopper-pearson' needs 0/1 draws, got {x[(x != 0) & (x != 1)][0]!r}; "
+            raise ValueError(f"method='clopper-pearson' needs 0/1 draws, got {float(x[(x != 0) & (x != 1)][0])!r}; "
                              f"for draws in [0, 1] use one of {[m for m in MEAN_BOUNDS if m != method]}")
         return float(clopper_pearson_lower(int(x.sum()), n, c))
     if method == "hoeffding":

@@ -6,7 +6,8 @@ edges_on_grid (the same walk read off an evaluated grid); basin_width and widths
 edges); collapse (worst-case collapse against the random basin edge); capability_change /
 capability_scores (a fine-tuned model, paired tests); alignment (an update against a direction);
 training_curves and forgetting_dataset; the growth helpers (widths relative to a checkpoint's own
-score, checkpoints matched at validation loss); and lmeval_scores / agreement (the in-graph tasks against lm-eval's harness).
+score, checkpoints matched at validation loss); and lmeval_scores / agreement (the in-graph tasks
+against lm-eval's harness).
 """
 
 from basinlab.analysis._alignment import alignment
