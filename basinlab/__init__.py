@@ -3,7 +3,7 @@
     import basinlab as bl
     model = bl.load("smollm2-135m-instruct")
     ds = bl.landscape(model, [bl.benchmark("pydoc", model)], directions=8)
-    ds.basin.width(tol=0.1)
+    ds.basin.size(tol=0.1)                  # Definition 4.1's sigma* and its interval
     bl.save(ds, "results/most_case.nc")
 
 This module is the public API: every name in `__all__`, flat. The subpackages (`bl.models`,
@@ -36,6 +36,7 @@ from basinlab._version import __version__
 from basinlab.analysis import (
     alignment,
     basin_edges,
+    basin_size,
     basin_width,
     capability_change,
     capability_scores,
@@ -46,7 +47,7 @@ from basinlab.analysis import (
 from basinlab.benchmarks import build as benchmark
 from basinlab.benchmarks import measure
 from basinlab.directions import DirectionRecipe, distance, perturb, regenerate
-from basinlab.landscape import landscape, open_dataset, save
+from basinlab.landscape import basin_size_on_grid, landscape, open_dataset, save
 from basinlab.models import Model, ModelSpec, forward, generate, load
 from basinlab.scoring import Benchmark, text_benchmark, token_benchmark
 from basinlab.theory import (
@@ -71,7 +72,8 @@ landscape.landscape = landscape  # type: ignore[attr-defined]
 
 __all__ = [
     "Benchmark", "BoundExplorer", "DirectionRecipe", "Model", "ModelSpec", "RunExplorer", "SigmaExplorer",
-    "__version__", "alignment", "analysis", "basin_edges", "basin_width", "benchmark", "benchmarks",
+    "__version__", "alignment", "analysis", "basin_edges", "basin_size", "basin_size_on_grid", "basin_width",
+    "benchmark", "benchmarks",
     "capability_change", "capability_scores", "certificates", "certified_radius", "certify", "collapse",
     "concentration_lower_bound", "data", "directions", "distance", "edges_on_grid", "finetune", "finetune_run",
     "forgetting", "forward", "generate", "landscape", "lmeval", "load", "log_strong_bound", "measure", "models",

@@ -9,6 +9,10 @@ per-direction scores after the expensive model evaluations are done.
 - :func:`clopper_pearson_lower` -- exact one-sided lower bound, for one-sided claims such as
   "with 99% confidence more than 90% of directions are strict basins";
   :func:`directions_needed` -- how many all-passing directions such a claim needs.
+- :func:`mean_lower_bound` -- one-sided lower confidence bounds for the mean of i.i.d. draws: exact
+  Clopper-Pearson for 0/1 draws, and for any draws in [0, 1] (an item-mean score per direction:
+  p_A of the certificates) Hoeffding, empirical Bernstein (Maurer and Pontil 2009) or a betting
+  confidence sequence (Waudby-Smith and Ramdas 2024); MEAN_BOUNDS names each method in words.
 - :func:`mcnemar_exact` -- exact McNemar test on paired 0/1 items (the same items scored before
   and after fine-tuning): a two-sided binomial test on the discordant items.
 - :func:`bootstrap_band` -- percentile bootstrap of a mean across directions,
@@ -26,8 +30,17 @@ from scipy.stats import beta, binom
 
 from basinlab import _validate as validate
 
-__all__ = ["bootstrap_band", "clopper_pearson", "clopper_pearson_lower", "directions_needed", "mcnemar_exact",
-           "median_interval"]
+__all__ = ["MEAN_BOUNDS", "bootstrap_band", "clopper_pearson", "clopper_pearson_lower", "directions_needed",
+           "mcnemar_exact", "mean_lower_bound", "median_interval"]
+
+# Each one-sided lower bound of mean_lower_bound, in words (labels for tables and certificates).
+MEAN_BOUNDS = {
+    "clopper-pearson": "one-sided exact Clopper-Pearson on 0/1 draws",
+    "hoeffding": "one-sided Hoeffding, draws in [0, 1]",
+    "bernstein": "one-sided empirical Bernstein (Maurer and Pontil 2009, Thm 4), draws in [0, 1]",
+    "betting": "one-sided betting confidence sequence (Waudby-Smith and Ramdas 2024, hedged capital), "
+               "draws in [0, 1], valid at every n",
+}
 
 
 def _first_bad(x: np.ndarray, bad: np.ndarray):
@@ -100,6 +113,52 @@ def clopper_pearson_lower(k, n, confidence: float = 0.99):
     at_zero = k_f == 0
     lower = beta.ppf(1.0 - c, np.where(at_zero, 1.0, k_f), n_f - k_f + 1)
     return np.where(at_zero, 0.0, lower)[()]
+
+
+def mean_lower_bound(values, confidence: float = 0.99, method: str = "betting") -> float:
+    """One-sided lower confidence bound for the mean of i.i.d. draws: P(mean < bound) <= 1 - confidence.
+
+    values: 1-D draws (e.g. [N] per-direction scores at one sigma, each an item mean in [0, 1]:
+      p_A of a certificate); NaN is an error. method (MEAN_BOUNDS says each in words):
+      "clopper-pearson": exact, 0/1 draws only (k successes of n; n of n at 99%: 0.01 ** (1/n));
+      "hoeffding": mean - sqrt(ln(1/a) / (2n)), a = 1 - confidence (loose when the draws vary little);
+      "bernstein": mean - sqrt(2 V ln(2/a) / n) - 7 ln(2/a) / (3 (n - 1)), V the unbiased sample
+        variance (Maurer and Pontil 2009, Theorem 4; n >= 2): tight when the draws barely vary;
+      "betting": the largest m that the hedged capital prod_i (1 + l_i (x_i - m)) rejects at level a
+        at some prefix of the draws (Ville's inequality; l_i the predictable plug-in bet of
+        Waudby-Smith and Ramdas 2024, capped at 3/4 so it does not depend on m), on a grid of 1e-4.
+    Returns a float in [0, 1] (bounds below 0 are 0).
+    """
+    c = validate.confidence("confidence", confidence)
+    validate.choice("method", method, MEAN_BOUNDS)
+    x = np.asarray(values, np.float64)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"values must be a non-empty 1-D array of draws, got shape {x.shape}")
+    bad = ~(np.isfinite(x) & (x >= 0) & (x <= 1))
+    if np.any(bad):
+        raise ValueError(f"values must lie in [0, 1], got {_first_bad(x, bad)!r}")
+    n, a, mean = x.size, 1.0 - c, float(x.mean())
+    if method == "clopper-pearson":
+        if not np.all((x == 0) | (x == 1)):
+            raise ValueError(f"method='clopper-pearson' needs 0/1 draws, got {float(x[(x != 0) & (x != 1)][0])!r}; "
+                             f"for draws in [0, 1] use one of {[m for m in MEAN_BOUNDS if m != method]}")
+        return float(clopper_pearson_lower(int(x.sum()), n, c))
+    if method == "hoeffding":
+        return max(0.0, mean - float(np.sqrt(np.log(1 / a) / (2 * n))))
+    if method == "bernstein":
+        if n < 2:
+            raise ValueError("method='bernstein' needs at least 2 draws (a sample variance), got 1")
+        v = float(x.var(ddof=1))
+        return max(0.0, mean - float(np.sqrt(2 * v * np.log(2 / a) / n)) - 7 * np.log(2 / a) / (3 * (n - 1)))
+    t = np.arange(1, n + 1)
+    mu = (0.5 + np.cumsum(x)) / (t + 1)  # WSR's regularized running mean and variance after draw t
+    var = (0.25 + np.cumsum((x - mu) ** 2)) / (t + 1)
+    var_before = np.concatenate([[0.25], var[:-1]])  # predictable: the bet on draw t sees draws < t only
+    bet = np.minimum(np.sqrt(2 * np.log(1 / a) / (var_before * t * np.log1p(t))), 0.75)  # [n]
+    grid = np.linspace(0.0, 1.0, 10001)
+    log_k = np.cumsum(np.log1p(bet[:, None] * (x[:, None] - grid[None])), axis=0)  # [n, G], decreasing in m
+    rejected = (log_k >= np.log(1 / a)).any(axis=0)
+    return float(grid[rejected].max()) if rejected.any() else 0.0
 
 
 def directions_needed(fraction: float, confidence: float = 0.99, sided: str = "one") -> int:

@@ -235,3 +235,67 @@ def test_median_interval_order_statistics_and_coverage():
     assert np.mean(hits) > 0.93
     with pytest.raises(ValueError, match="at least one finite"):
         median_interval([np.nan])
+
+
+# ----------------------------------------------------------------- one-sided lower bounds for a mean (p_A)
+
+
+def test_one_sided_clopper_pearson_all_pass_is_the_closed_form():
+    from basinlab.stats import mean_lower_bound
+
+    # 16 of 16 at 99% one-sided: 0.01 ** (1/16) = 0.750, not the two-sided interval's lower end 0.718
+    assert mean_lower_bound(np.ones(16), 0.99, "clopper-pearson") == pytest.approx(0.01 ** (1 / 16), abs=1e-12)
+    assert round(mean_lower_bound(np.ones(16), 0.99, "clopper-pearson"), 3) == 0.750
+    assert round(float(clopper_pearson(16, 16, 0.99)[0]), 3) == 0.718
+
+
+@pytest.mark.parametrize("method", ["hoeffding", "bernstein", "betting"])
+def test_mean_lower_bounds_cover_at_their_nominal_rate(method):
+    from scipy.stats import binom
+
+    from basinlab.stats import mean_lower_bound
+
+    # per-direction item means: 20 items, each passing with a direction-dependent probability
+    # p ~ Beta(8, 2) (true mean 0.8); 400 runs of 32 directions at a one-sided 90%
+    rng = np.random.default_rng(7)
+    runs, n = 400, 32
+    draws = rng.binomial(20, rng.beta(8, 2, size=(runs, n))) / 20
+    bounds = np.asarray([mean_lower_bound(x, 0.9, method) for x in draws])
+    cov = np.mean(bounds <= 0.8)
+    floor = binom.ppf(0.001, runs, 0.9) / runs  # "coverage >= 0.9" rejected below this (one-sided 0.001)
+    print(f"{method}: coverage {cov:.3f} over {runs} runs (nominal 0.90, floor {floor:.3f}), "
+          f"mean bound {bounds.mean():.3f} (true mean 0.8)")
+    assert cov >= floor
+    assert bounds.mean() > 0.45  # not vacuous: Hoeffding's 0.8 - 0.19, Bernstein's ~0.5, betting's ~0.7
+
+
+def test_one_sided_clopper_pearson_covers_bernoulli_draws():
+    from basinlab.stats import mean_lower_bound
+
+    rng = np.random.default_rng(8)
+    draws = (rng.random((400, 16)) < 0.8).astype(float)
+    cov = np.mean([mean_lower_bound(x, 0.9, "clopper-pearson") <= 0.8 for x in draws])
+    print(f"clopper-pearson: coverage {cov:.3f} over 400 runs (nominal 0.90)")
+    assert cov >= 0.9 - 3 * np.sqrt(0.09 / 400)
+
+
+def test_mean_lower_bounds_order_and_bad_input():
+    from basinlab.stats import MEAN_BOUNDS, mean_lower_bound
+
+    tight = 0.95 + 0.01 * np.random.default_rng(0).standard_normal(400)  # barely varies
+    hoeff, bern, bet = (mean_lower_bound(tight, 0.99, m) for m in ("hoeffding", "bernstein", "betting"))
+    assert hoeff < bern < tight.mean() and hoeff < bet < tight.mean()  # variance-adaptive bounds are tighter
+    assert set(MEAN_BOUNDS) == {"clopper-pearson", "hoeffding", "bernstein", "betting"}
+    assert mean_lower_bound(np.zeros(5), 0.99) == 0.0
+    with pytest.raises(ValueError, match=r"values must lie in \[0, 1\], got 1.5"):
+        mean_lower_bound([0.5, 1.5])
+    with pytest.raises(ValueError, match="got nan"):
+        mean_lower_bound([0.5, np.nan])
+    with pytest.raises(ValueError, match="needs 0/1 draws, got 0.5"):
+        mean_lower_bound([1.0, 0.5], method="clopper-pearson")
+    with pytest.raises(ValueError, match="at least 2 draws"):
+        mean_lower_bound([0.5], method="bernstein")
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        mean_lower_bound([])
+    with pytest.raises(ValueError, match="unknown method 'wald'"):
+        mean_lower_bound([0.5], method="wald")

@@ -40,7 +40,7 @@ from basinlab import _validate as validate
 from basinlab.landscape import DirectionRecipe, landscape
 from basinlab.landscape._accessor import DEFINITION, SIDED, better_is_higher, describe, distance
 
-__all__ = ["SIDES", "basin_edges", "edges_on_grid", "next_alpha"]
+__all__ = ["SIDES", "basin_edges", "edges_on_grid", "next_alpha", "recipe_list", "walk_settings"]
 
 SIDES = ("left", "right")
 
@@ -70,7 +70,7 @@ def next_alpha(points, tol: float, precision: float, start: float, growth: float
     return 0.5 * (low + high), low, high
 
 
-def _recipes(directions, landscape_options: dict) -> list:
+def recipe_list(directions, landscape_options: dict) -> list:
     """The directions as a list; a count n becomes Gaussian recipes of seeds 0..n-1 (taking the
     normalization/include/exclude options out of landscape_options)."""
     if isinstance(directions, (int, np.integer)) and not isinstance(directions, bool):
@@ -113,10 +113,10 @@ def basin_edges(model, benchmarks, directions=4, tol: float = 0.1, precision: fl
       n_evaluations [direction]: perturbed points evaluated; attrs n_evaluations (total), n_calls
         (landscape calls; theta0 is evaluated by the first only), tol, precision, sided, definition, ...
     """
-    tol, precision, start, growth, max_alpha = _walk_settings(tol, precision, sided, variable, start, growth,
-                                                              max_alpha)
+    tol, precision, start, growth, max_alpha = walk_settings(tol, precision, sided, variable, start, growth,
+                                                             max_alpha)
     chunk_size = validate.positive_int("chunk_size", chunk_size)
-    recipes = _recipes(directions, landscape_options)  # a count takes normalization/include/exclude
+    recipes = recipe_list(directions, landscape_options)  # a count takes normalization/include/exclude
     for k in ("directions", "alphas", "betas", "store", "progress", "chunk_size", "base_cache"):
         if k in landscape_options:
             raise ValueError(f"{k!r} is set by basin_edges; valid extra options are landscape's others "
@@ -172,8 +172,8 @@ def edges_on_grid(ds: xr.Dataset, tol: float = 0.1, precision: float = 5e-4, *, 
         max_alpha = float(min(-grid.min(), grid.max()))
     elif on_grid(max_alpha) is not None:  # the grid's own value: its next rung is then a point it has
         max_alpha = float(grid[on_grid(max_alpha)])
-    tol, precision, start, growth, max_alpha = _walk_settings(tol, precision, sided, variable, start, growth,
-                                                              max_alpha)
+    tol, precision, start, growth, max_alpha = walk_settings(tol, precision, sided, variable, start, growth,
+                                                             max_alpha)
     values = ds[variable].transpose("direction", "alpha", "benchmark")
 
     def evaluate(i: int, alphas: list) -> xr.Dataset:
@@ -193,7 +193,7 @@ def edges_on_grid(ds: xr.Dataset, tol: float = 0.1, precision: float = 5e-4, *, 
     return _walk(evaluate, directions, tol, precision, sided, variable, start, growth, max_alpha)
 
 
-def _walk_settings(tol, precision, sided, variable, start, growth, max_alpha):
+def walk_settings(tol, precision, sided, variable, start, growth, max_alpha):
     """Validated (tol, precision, start, growth, max_alpha) of a walk."""
     tol = validate.nonnegative_scalar("tol", tol)
     precision = validate.nonnegative_scalar("precision", precision)

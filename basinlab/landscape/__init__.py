@@ -2,7 +2,8 @@
 Dataset (schema, NetCDF) and the `ds.basin` accessor.
 
     ds = basinlab.landscape(model, benchmarks, directions=8, alphas=np.arange(-0.01, 0.01, 5e-4))
-    ds.basin.width(tol=0.1)
+    ds.basin.size(tol=0.1)      # Definition 4.1's sigma* with its interval
+    ds.basin.width(tol=0.1)     # per-direction edges
     basinlab.save(ds, "results/most_case.nc"); basinlab.open_dataset("results/most_case.nc")
 
 Importing basinlab registers the accessor.
@@ -14,7 +15,9 @@ from basinlab.landscape._engine import DEFAULT_ALPHAS, Sweep, landscape, parse_g
 from basinlab.landscape._mesh import build_mesh
 from basinlab.landscape._program import chunk_program
 from basinlab.landscape._results import open_dataset, save
+from basinlab.landscape._size import basin_size_on_grid
 from basinlab.landscape._store import BlockStore, CorruptBlockWarning, StoreLocked
 
 __all__ = ["DEFAULT_ALPHAS", "BasinAccessor", "BlockStore", "CorruptBlockWarning", "DirectionRecipe",
-           "StoreLocked", "Sweep", "build_mesh", "chunk_program", "landscape", "open_dataset", "parse_grid", "save"]
+           "StoreLocked", "Sweep", "basin_size_on_grid",
+           "build_mesh", "chunk_program", "landscape", "open_dataset", "parse_grid", "save"]

@@ -5,11 +5,14 @@ Registered on xarray Datasets by `import basinlab` (or importing this module).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import xarray as xr
 
 from basinlab import _validate as validate
 from basinlab.landscape._results import loss_T, quiet_nan_warnings
+from basinlab.landscape._size import basin_size_on_grid
 from basinlab.stats import bootstrap_band, clopper_pearson, clopper_pearson_lower, directions_needed
 
 __all__ = ["DEFINITION", "SIDED", "BasinAccessor", "better_is_higher", "describe", "distance"]
@@ -139,6 +142,11 @@ class BasinAccessor:
                    "definition": DEFINITION[sided]},
         )
         return out
+
+    def size(self, tol: float, confidence: float = 0.95, **options: Any) -> xr.Dataset:
+        """Definition 4.1's basin size sigma* per benchmark with its interval (the mean score over
+        directions and signs against sigma): :func:`basinlab.landscape.basin_size_on_grid`."""
+        return basin_size_on_grid(self._ds, tol, confidence, **options)
 
     def strict_fraction(self, alpha: float, tol: float = 0.0, confidence: float = 0.99,
                         fraction: float = 0.9, sided: str = "one") -> xr.Dataset:
