@@ -30,7 +30,7 @@ from scipy.stats import beta, binom
 from basinlab import _validate as validate
 
 # What the interval functions return: a float64 array, or a numpy scalar for scalar input.
-Floats: TypeAlias = "np.ndarray | np.float64"
+_Floats: TypeAlias = "np.ndarray | np.float64"
 
 __all__ = ["bootstrap_band", "clopper_pearson", "clopper_pearson_lower", "directions_needed", "mcnemar_exact",
            "median_interval"]
@@ -42,7 +42,7 @@ def _first_bad(x: np.ndarray, bad: np.ndarray) -> Any:
     return (x[bad].flat[0] if np.ndim(x) else x[()]).item()
 
 
-def clopper_pearson(k: ArrayLike, n: ArrayLike, confidence: float = 0.95) -> tuple[Floats, Floats]:
+def clopper_pearson(k: ArrayLike, n: ArrayLike, confidence: float = 0.95) -> tuple[_Floats, _Floats]:
     """Exact (Clopper-Pearson) two-sided interval for a binomial proportion k/n.
 
     Args:
@@ -90,7 +90,7 @@ def _check_counts(k: ArrayLike, n: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     return k_f, n_f
 
 
-def clopper_pearson_lower(k: ArrayLike, n: ArrayLike, confidence: float = 0.99) -> Floats:
+def clopper_pearson_lower(k: ArrayLike, n: ArrayLike, confidence: float = 0.99) -> _Floats:
     """Exact one-sided (Clopper-Pearson) lower confidence bound for a binomial proportion k/n.
 
     The whole ``1 - confidence`` goes into the lower tail: P(p < lower) <= 1 - confidence, so
@@ -167,7 +167,7 @@ def mcnemar_exact(before: ArrayLike, after: ArrayLike | None) -> dict[str, Any]:
 
 
 def bootstrap_band(values: ArrayLike, axis: int = 0, confidence: float = 0.95, n_boot: int = 1000,
-                   seed: int = 0) -> tuple[Floats, Floats]:
+                   seed: int = 0) -> tuple[_Floats, _Floats]:
     """Percentile-bootstrap band for the mean of ``values`` along ``axis``.
 
     Typical use: ``values`` has shape ``[n_directions, n_alphas]`` (one landscape
