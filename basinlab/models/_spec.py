@@ -79,4 +79,5 @@ class ModelSpec:
         return self.rotary_dim > 0
 
     def replace(self, **changes: Any) -> ModelSpec:
+        """A copy with ``changes`` (field=value) applied and validated again."""
         return dataclasses.replace(self, **changes)
