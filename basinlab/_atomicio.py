@@ -57,7 +57,7 @@ def _fsync_dir(folder: pathlib.Path) -> None:
         os.close(fd)
 
 
-def _destination(path: os.PathLike | str) -> pathlib.Path:
+def _destination(path: os.PathLike[str] | str) -> pathlib.Path:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__} {path!r}")
     path = pathlib.Path(path).expanduser()
@@ -68,7 +68,7 @@ def _destination(path: os.PathLike | str) -> pathlib.Path:
 
 
 @contextlib.contextmanager
-def atomic_path(path: os.PathLike | str) -> Iterator[pathlib.Path]:
+def atomic_path(path: os.PathLike[str] | str) -> Iterator[pathlib.Path]:
     """A temporary path next to ``path``; when the block ends without an error, the file written
     there is flushed and renamed onto ``path``. On an error the temporary is removed and ``path``
     is left as it was. Parent folders are created."""
@@ -86,26 +86,26 @@ def atomic_path(path: os.PathLike | str) -> Iterator[pathlib.Path]:
             tmp.unlink()
 
 
-def write_bytes(path: os.PathLike | str, data: bytes) -> pathlib.Path:
+def write_bytes(path: os.PathLike[str] | str, data: bytes) -> pathlib.Path:
     """Write ``data`` to ``path`` atomically; returns the path."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return pathlib.Path(path).expanduser()
 
 
-def write_text(path: os.PathLike | str, text: str) -> pathlib.Path:
+def write_text(path: os.PathLike[str] | str, text: str) -> pathlib.Path:
     """Write ``text`` (UTF-8) to ``path`` atomically; returns the path."""
     return write_bytes(path, text.encode("utf-8"))
 
 
-def write_json(path: os.PathLike | str, obj: Any, **dumps_kwargs) -> pathlib.Path:
+def write_json(path: os.PathLike[str] | str, obj: Any, **dumps_kwargs: Any) -> pathlib.Path:
     """``json.dumps(obj, **dumps_kwargs)`` to ``path`` atomically (serialized before anything is
     written, so an unserializable object leaves ``path`` untouched)."""
     return write_text(path, json.dumps(obj, **dumps_kwargs))
 
 
 @contextlib.contextmanager
-def staging_dir(path: os.PathLike | str) -> Iterator[pathlib.Path]:
+def staging_dir(path: os.PathLike[str] | str) -> Iterator[pathlib.Path]:
     """A new empty temporary folder next to ``path`` (hidden, same file system), removed with
     whatever is left in it when the block ends; fill it, then :func:`publish_dir` it onto ``path``."""
     path = pathlib.Path(path).expanduser()
@@ -120,7 +120,7 @@ def staging_dir(path: os.PathLike | str) -> Iterator[pathlib.Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def publish_dir(staged: pathlib.Path, path: os.PathLike | str, last: tuple[str, ...] = ()) -> pathlib.Path:
+def publish_dir(staged: pathlib.Path, path: os.PathLike[str] | str, last: tuple[str, ...] = ()) -> pathlib.Path:
     """Move the files of the folder ``staged`` (from :func:`staging_dir`) to the folder ``path``.
 
     A new ``path`` appears whole in one rename. Into an existing folder each file is renamed

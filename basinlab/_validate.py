@@ -20,12 +20,12 @@ __all__ = [
 ]
 
 
-def _first(x: np.ndarray, bad: np.ndarray):
+def _first(x: np.ndarray, bad: np.ndarray) -> Any:
     # .item(): a plain Python scalar prints as 0, not np.int64(0).
     return (x[bad].flat[0] if x.ndim else x[()]).item()
 
 
-def real(name: str, value) -> np.ndarray:
+def real(name: str, value: Any) -> np.ndarray:
     """float64 array; NaN is rejected (inf is allowed)."""
     a = np.asarray(value, dtype=np.float64)
     if np.any(np.isnan(a)):
@@ -33,7 +33,7 @@ def real(name: str, value) -> np.ndarray:
     return a
 
 
-def probability(name: str, value) -> np.ndarray:
+def probability(name: str, value: Any) -> np.ndarray:
     """Every element in [0, 1]."""
     a = real(name, value)
     bad = (a < 0) | (a > 1)
@@ -42,7 +42,7 @@ def probability(name: str, value) -> np.ndarray:
     return a
 
 
-def open_unit(name: str, value) -> np.ndarray:
+def open_unit(name: str, value: Any) -> np.ndarray:
     """Every element in (0, 1)."""
     a = real(name, value)
     bad = (a <= 0) | (a >= 1)
@@ -51,7 +51,7 @@ def open_unit(name: str, value) -> np.ndarray:
     return a
 
 
-def positive(name: str, value) -> np.ndarray:
+def positive(name: str, value: Any) -> np.ndarray:
     """Every element finite and > 0."""
     a = real(name, value)
     bad = ~np.isfinite(a) | (a <= 0)
@@ -60,7 +60,7 @@ def positive(name: str, value) -> np.ndarray:
     return a
 
 
-def nonnegative(name: str, value) -> np.ndarray:
+def nonnegative(name: str, value: Any) -> np.ndarray:
     """Every element >= 0 (+inf allowed)."""
     a = real(name, value)
     bad = a < 0
@@ -69,7 +69,7 @@ def nonnegative(name: str, value) -> np.ndarray:
     return a
 
 
-def finite(name: str, value) -> float:
+def finite(name: str, value: Any) -> float:
     """One finite real number (anything float() takes)."""
     try:
         out = float(value)
@@ -80,7 +80,7 @@ def finite(name: str, value) -> float:
     return out
 
 
-def nonnegative_scalar(name: str, value) -> float:
+def nonnegative_scalar(name: str, value: Any) -> float:
     """One finite real number >= 0 (not a bool); TypeError for a non-number."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)) and not (
             hasattr(value, "shape") and getattr(value, "shape", None) == () and hasattr(value, "dtype")):
@@ -91,7 +91,7 @@ def nonnegative_scalar(name: str, value) -> float:
     return out
 
 
-def positive_int(name: str, value) -> int:
+def positive_int(name: str, value: Any) -> int:
     """A whole number >= 1 (an int, or a float with an integer value such as 3.0; not a bool)."""
     if isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -104,7 +104,7 @@ def positive_int(name: str, value) -> int:
     return int(value)
 
 
-def nonnegative_int(name: str, value) -> int:
+def nonnegative_int(name: str, value: Any) -> int:
     """A whole number >= 0 (an int or an integer-like such as numpy ints; not a bool or a float)."""
     import operator
 
@@ -119,7 +119,7 @@ def nonnegative_int(name: str, value) -> int:
     return out
 
 
-def confidence(name: str, value) -> float:
+def confidence(name: str, value: Any) -> float:
     """A confidence level in (0, 1)."""
     try:
         c = float(value)
@@ -130,7 +130,7 @@ def confidence(name: str, value) -> float:
     return c
 
 
-def choice(name: str, value, choices: Iterable[Any]) -> Any:
+def choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
     """`value` if it is one of `choices`."""
     choices = tuple(choices)
     if value not in choices:
@@ -150,7 +150,7 @@ def options(what: str, given: Mapping[str, Any], valid: Iterable[str]) -> None:
 MAX_GRID_POINTS = 1_000_000
 
 
-def arange(name: str, start, stop, step, max_points: int = MAX_GRID_POINTS) -> int:
+def arange(name: str, start: Any, stop: Any, step: Any, max_points: int = MAX_GRID_POINTS) -> int:
     """A numpy.arange(start, stop, step) that is finite, nonempty and at most `max_points` long;
     returns its length."""
     for part, v in (("start", start), ("stop", stop), ("step", step)):

@@ -24,11 +24,17 @@ per-direction scores after the expensive model evaluations are done.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
+from typing import Any, TypeAlias, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.stats import beta, binom
 
 from basinlab import _validate as validate
+
+# What the interval functions return: a float64 array, or a numpy scalar for scalar input.
+_Floats: TypeAlias = "np.ndarray | np.float64"
 
 __all__ = ["MEAN_BOUNDS", "bootstrap_band", "clopper_pearson", "clopper_pearson_lower", "directions_needed",
            "mcnemar_exact", "mean_lower_bound", "median_interval"]
@@ -43,13 +49,13 @@ MEAN_BOUNDS = {
 }
 
 
-def _first_bad(x: np.ndarray, bad: np.ndarray):
+def _first_bad(x: np.ndarray, bad: np.ndarray) -> Any:
     """The first offending value, for error messages (scalar or array input)."""
     # .item(): a plain Python scalar prints as 0, not np.int64(0).
     return (x[bad].flat[0] if np.ndim(x) else x[()]).item()
 
 
-def clopper_pearson(k, n, confidence: float = 0.95):
+def clopper_pearson(k: ArrayLike, n: ArrayLike, confidence: float = 0.95) -> tuple[_Floats, _Floats]:
     """Exact (Clopper-Pearson) two-sided interval for a binomial proportion k/n.
 
     Args:
@@ -78,7 +84,7 @@ def clopper_pearson(k, n, confidence: float = 0.95):
     return lower[()], upper[()]
 
 
-def _check_counts(k, n):
+def _check_counts(k: ArrayLike, n: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """(k, n) as broadcast float64 arrays: n a positive integer, k an integer in [0, n]."""
     k_arr, n_arr = np.asarray(k), np.asarray(n)
     n_f = n_arr.astype(np.float64)
@@ -97,7 +103,7 @@ def _check_counts(k, n):
     return k_f, n_f
 
 
-def clopper_pearson_lower(k, n, confidence: float = 0.99):
+def clopper_pearson_lower(k: ArrayLike, n: ArrayLike, confidence: float = 0.99) -> _Floats:
     """Exact one-sided (Clopper-Pearson) lower confidence bound for a binomial proportion k/n.
 
     The whole ``1 - confidence`` goes into the lower tail: P(p < lower) <= 1 - confidence, so
@@ -179,7 +185,7 @@ def directions_needed(fraction: float, confidence: float = 0.99, sided: str = "o
     return n
 
 
-def mcnemar_exact(before, after) -> dict:
+def mcnemar_exact(before: ArrayLike, after: ArrayLike | None) -> dict[str, Any]:
     """Exact McNemar test of paired 0/1 outcomes (the same items scored twice, e.g. before and
     after fine-tuning).
 
@@ -197,7 +203,8 @@ def mcnemar_exact(before, after) -> dict:
       p_rose (one-sided, the other way).
     """
     if after is None:
-        b, c = (validate.nonnegative_int(name, v) for name, v in zip(("b", "c"), before, strict=True))
+        counts = cast("Iterable[Any]", before)  # (b, c) when after is None
+        b, c = (validate.nonnegative_int(name, v) for name, v in zip(("b", "c"), counts, strict=True))
         n = b + c
     else:
         x, y = np.asarray(before, np.float64), np.asarray(after, np.float64)
@@ -218,7 +225,8 @@ def mcnemar_exact(before, after) -> dict:
             "p_rose": float(binom.sf(c - 1, m, 0.5))}
 
 
-def bootstrap_band(values, axis: int = 0, confidence: float = 0.95, n_boot: int = 1000, seed: int = 0):
+def bootstrap_band(values: ArrayLike, axis: int = 0, confidence: float = 0.95, n_boot: int = 1000,
+                   seed: int = 0) -> tuple[_Floats, _Floats]:
     """Percentile-bootstrap band for the mean of ``values`` along ``axis``.
 
     Typical use: ``values`` has shape ``[n_directions, n_alphas]`` (one landscape
@@ -270,7 +278,7 @@ def bootstrap_band(values, axis: int = 0, confidence: float = 0.95, n_boot: int 
     return lo[()], hi[()]
 
 
-def median_interval(values, confidence: float = 0.9) -> tuple[float, float, float, float]:
+def median_interval(values: ArrayLike, confidence: float = 0.9) -> tuple[float, float, float, float]:
     """(median, lo, hi, coverage): the sample median of the finite ``values`` (1-D) and the
     distribution-free interval [x_(k), x_(n+1-k)] of order statistics for the population median,
     with the largest k whose exact coverage 1 - 2 P(Binomial(n, 1/2) <= k - 1) is >= ``confidence``

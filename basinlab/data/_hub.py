@@ -14,6 +14,7 @@ import functools
 import os
 import socket
 import urllib.parse
+from typing import Any
 
 __all__ = ["hub_reachable", "hub_rows", "parquet_missing"]
 
@@ -52,13 +53,13 @@ def parquet_missing() -> str | None:
            "(pip install pyarrow)"
 
 
-def _read_parquet(path: str) -> list[dict]:
+def _read_parquet(path: str) -> list[dict[str, Any]]:
     import pandas
 
     return pandas.read_parquet(path).to_dict("records")
 
 
-def hub_rows(repo_id: str, filename: str) -> tuple[list[dict] | None, str]:
+def hub_rows(repo_id: str, filename: str) -> tuple[list[dict[str, Any]] | None, str]:
     """(rows, source) from the hub's parquet file, or (None, why it was not used)."""
     from_hub = f"hf://datasets/{repo_id}/{filename}"
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):

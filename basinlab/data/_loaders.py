@@ -51,7 +51,8 @@ span several lines, the line where the record starts); hub rows are named by the
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -89,7 +90,10 @@ MMLU_SUBJECTS = (
 # --------------------------------------------------------------------------------------- subsets
 
 
-def _subset(items: list, n: int | None, seed: int, what: str) -> list:
+_T = TypeVar("_T")
+
+
+def _subset(items: list[_T], n: int | None, seed: int, what: str) -> list[_T]:
     """n items drawn with RandomState(seed) without replacement, in their original order."""
     n = None if n is None else validate.nonnegative_int("n", n)
     if n is None:
@@ -103,7 +107,7 @@ def _subset(items: list, n: int | None, seed: int, what: str) -> list:
 # ----------------------------------------------------------------------------------------- GSM8K
 
 
-def _gsm8k_item(index: int, record: dict, source: str, line: int, unit: str = "line") -> GSM8KItem:
+def _gsm8k_item(index: int, record: dict[str, Any], source: str, line: int, unit: str = "line") -> GSM8KItem:
     question = field(record, "question", source, line, unit)
     answer = field(record, "answer", source, line, unit)
     if "#### " not in answer:
@@ -232,8 +236,8 @@ def _mmlu_read(subject: str, split: str, files: dict[str, pathlib.Path] | None) 
     return items
 
 
-def _mmlu_check_subjects(subjects, files) -> list[str]:
-    valid = sorted(files) if files is not None else sorted(MMLU_SUBJECTS)
+def _mmlu_check_subjects(subjects: None | str | Iterable[str], files: Mapping[str, pathlib.Path] | None) -> list[str]:
+    valid: list[str] = sorted(files) if files is not None else sorted(MMLU_SUBJECTS)
     if subjects is None:
         return valid
     if isinstance(subjects, str):
@@ -261,7 +265,7 @@ def load_mmlu(subjects: None | str | Iterable[str] = None, split: str = "test",
 
 def mmlu_dev(subject: str, k: int = 5, path: PathLike | None = None) -> list[MMLUItem]:
     """The first k dev-split items of `subject`: the standard few-shot examples (MMLU has 5 each)."""
-    k = None if k is None else validate.nonnegative_int("k", k)
+    k = validate.nonnegative_int("k", k)
     files = _mmlu_local("dev", path)
     (subject,) = _mmlu_check_subjects([subject], files)
     items = _mmlu_read(subject, "dev", files)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 __all__ = ["ENV", "PathLike", "data_root", "local_file", "not_found"]
 
 ENV = "BASINLAB_DATA"
-PathLike = str | os.PathLike
+PathLike = str | os.PathLike[str]
 
 
 def data_root() -> pathlib.Path | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
 
 __all__ = ["LETTERS", "AdvBenchItem", "GSM8KItem", "HumanEvalItem", "MMLUItem", "normalize_number"]
 
@@ -17,7 +18,9 @@ LETTERS = "ABCD"  # MMLU's answer letters, by answer index
 
 
 class _Record:
-    def to_dict(self) -> dict:
+    __dataclass_fields__: ClassVar[dict[str, Any]]  # every record is a dataclass (for asdict's type)
+
+    def to_dict(self) -> dict[str, Any]:
         """A plain dict of the fields (tuples become lists), ready for json.dumps."""
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
 
@@ -40,11 +43,11 @@ class MMLUItem(_Record):
     index: int
     subject: str
     question: str
-    choices: tuple
+    choices: tuple[str, ...]
     answer: int
     answer_letter: str
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if len(self.choices) != 4 or self.answer not in range(4) or self.answer_letter != LETTERS[self.answer]:
             raise ValueError(f"inconsistent MMLU item: {self!r}")
 

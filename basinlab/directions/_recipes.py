@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -47,6 +49,7 @@ import numpy as np
 
 from basinlab._validate import choice
 from basinlab.directions._treemath import (
+    PyTree,
     alpha_between,
     between,
     check_same,
@@ -97,12 +100,12 @@ def _is_stacked(path: str) -> bool:
     return path.startswith(_STACKED_PREFIX)
 
 
-def paths(params) -> list[str]:
+def paths(params: PyTree) -> list[str]:
     """Leaf paths ("/"-joined keys, e.g. ``"layers/attn/q/kernel"``) in jax.tree flatten order."""
     return [p for p, _ in leaves_with_paths(params)[0]]
 
 
-def _patterns(value, name: str):
+def _patterns(value: Any, name: str) -> tuple[str, ...] | None:
     """None, one glob string, or an iterable of glob strings -> None or a tuple of strings."""
     if value is None:
         return None
@@ -121,7 +124,8 @@ def _patterns(value, name: str):
     return out
 
 
-def leaf_filter(params, include=None, exclude=None):
+def leaf_filter(params: PyTree, include: str | Iterable[str] | None = None,
+                exclude: str | Iterable[str] | None = None) -> PyTree:
     """Pytree of Python bools shaped like ``params``: True where the leaf is perturbed.
 
     A leaf is kept when its path matches some ``include`` glob (all leaves if None) and no
@@ -136,7 +140,7 @@ def leaf_filter(params, include=None, exclude=None):
         if pat not in _PRESET_PATTERNS and not any(fnmatch.fnmatchcase(n, pat) for n in names):
             raise ValueError(f"pattern {pat!r} matches no parameter path; available paths: {names}")
 
-    def keep(name):
+    def keep(name: str) -> bool:
         if inc is not None and not any(fnmatch.fnmatchcase(name, p) for p in inc):
             return False
         return not any(fnmatch.fnmatchcase(name, p) for p in exc)
@@ -144,7 +148,8 @@ def leaf_filter(params, include=None, exclude=None):
     return jax.tree_util.tree_unflatten(treedef, [keep(n) for n in names])
 
 
-def perturbed_mask(params, include=None, exclude=None):
+def perturbed_mask(params: PyTree, include: str | Iterable[str] | None = None,
+                   exclude: str | Iterable[str] | None = None) -> PyTree:
     """Pytree of Python bools shaped like ``params``: True on the float leaves that
     :func:`leaf_filter` keeps, i.e. the leaves a direction, GO's noise or a worst-case search moves.
 
@@ -165,7 +170,7 @@ def perturbed_mask(params, include=None, exclude=None):
 # ----------------------------------------------------------------------------- random directions
 
 
-def _normalize_unit(delta, theta, path: str, normalization: str):
+def _normalize_unit(delta: jax.Array, theta: Any, path: str, normalization: str) -> jax.Array:
     """Normalize one unstacked leaf or one layer slice (float32 delta, theta of the same shape)."""
     if normalization == "none":
         return delta
@@ -183,14 +188,15 @@ def _normalize_unit(delta, theta, path: str, normalization: str):
     return delta * jnp.where(delta_norm > 0, theta_norm / safe, 0.0)
 
 
-def _draw_unit(key, shape, theta, path, normalization):
+def _draw_unit(key: jax.Array, shape: tuple[int, ...], theta: Any, path: str, normalization: str) -> jax.Array:
     if normalization == "filter" and len(shape) <= 1:
         return jnp.zeros(shape, _F32)  # zeroed anyway; skip the draw
     delta = jax.random.normal(key, shape, _F32)
     return _normalize_unit(delta, theta, path, normalization)
 
 
-def leaf_direction(key, index: int, path: str, theta, normalization: str = "none", layer=None):
+def leaf_direction(key: jax.Array, index: int, path: str, theta: Any, normalization: str = "none",
+                   layer: int | jax.Array | None = None) -> jax.Array:
     """Regenerate one leaf of ``gaussian(key, params, normalization)`` alone (float32).
 
     Args:
@@ -226,7 +232,8 @@ def leaf_direction(key, index: int, path: str, theta, normalization: str = "none
                                                  path, normalization))(layers, theta)
 
 
-def gaussian(key, params, normalization: str = "none", include=None, exclude=None):
+def gaussian(key: jax.Array, params: PyTree, normalization: str = "none",
+             include: str | Iterable[str] | None = None, exclude: str | Iterable[str] | None = None) -> PyTree:
     """Random direction, float32 pytree shaped like ``params``: N(0, 1) per coordinate.
 
     Each leaf is drawn from ``fold_in(key, leaf_index)`` (each layer slice of a stacked leaf from a
@@ -247,7 +254,7 @@ def gaussian(key, params, normalization: str = "none", include=None, exclude=Non
     return jax.tree_util.tree_unflatten(treedef, out)
 
 
-def normalize(direction, params, normalization: str):
+def normalize(direction: PyTree, params: PyTree, normalization: str) -> PyTree:
     """Apply ``"none"``/``"layer"``/``"filter"`` normalization to an explicit direction.
 
     Same conventions as :func:`gaussian` (e.g. to filter-normalize an SFT delta); float32 out.
@@ -286,7 +293,7 @@ class DirectionRecipe:
     exclude: tuple[str, ...] | None = None
     generator: str = "threefry2x32"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         choice("kind", self.kind, KINDS)
         choice("generator", self.generator, GENERATORS)
         choice("normalization", self.normalization, NORMALIZATIONS)
@@ -302,7 +309,7 @@ class DirectionRecipe:
                 raise ValueError(f"seed must lie in [0, 2**32), got {seed!r}")
             object.__setattr__(self, "seed", int(seed))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready provenance (the seed must be concrete)."""
         return {"seed": int(self.seed), "kind": self.kind, "normalization": self.normalization,
                 "include": None if self.include is None else list(self.include),
@@ -310,7 +317,7 @@ class DirectionRecipe:
                 "scheme": SCHEME, "prng_impl": self.generator}
 
     @classmethod
-    def from_dict(cls, d: dict) -> DirectionRecipe:
+    def from_dict(cls, d: Mapping[str, Any]) -> DirectionRecipe:
         """Inverse of :meth:`to_dict`; refuses a recipe drawn with another scheme. A dict without
         ``"prng_impl"`` was drawn with JAX's default, threefry2x32."""
         if d.get("scheme", SCHEME) != SCHEME:
@@ -321,7 +328,7 @@ class DirectionRecipe:
                    include=d.get("include"), exclude=d.get("exclude"),
                    generator=d.get("prng_impl", "threefry2x32"))
 
-    def key(self, key_base=None):
+    def key(self, key_base: jax.Array | None = None) -> jax.Array:
         """The direction key ``fold_in(key_base, seed)``; key_base defaults to
         ``jax.random.key(0, impl=self.generator)``."""
         base = jax.random.key(0, impl=self.generator) if key_base is None else key_base
@@ -333,7 +340,7 @@ jax.tree_util.register_dataclass(
     meta_fields=["kind", "normalization", "include", "exclude", "generator"])
 
 
-def regenerate(recipe: DirectionRecipe, params, key_base=None):
+def regenerate(recipe: DirectionRecipe, params: PyTree, key_base: jax.Array | None = None) -> PyTree:
     """Materialize ``recipe`` as a float32 pytree shaped like ``params`` (jit-compatible).
 
     The direction key is ``fold_in(key_base, recipe.seed)`` with
@@ -349,7 +356,7 @@ def regenerate(recipe: DirectionRecipe, params, key_base=None):
     return gaussian(key, params, recipe.normalization, recipe.include, recipe.exclude)
 
 
-def check_compatible(params, direction) -> None:
+def check_compatible(params: PyTree, direction: PyTree) -> None:
     """ValueError naming the first path where ``direction`` does not fit ``params``.
 
     Checks the same leaf paths and containers, equal shapes, and the same dtype kind (float /

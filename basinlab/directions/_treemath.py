@@ -17,10 +17,14 @@ Checks that need a concrete value (a zero norm, parallel directions) are skipped
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any, TypeAlias
 
 import jax
+import jax.core
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike, DTypeLike
 
 from basinlab.models._model import count_params
 
@@ -28,6 +32,10 @@ __all__ = [
     "alpha_between", "between", "check_same", "cosine", "difference", "distance", "dot", "global_norm",
     "leaf_dtype", "leaf_shape", "leaves_with_paths", "perturb", "perturb_leaf", "plane", "scale", "scale_to_norm",
 ]
+
+# Any tree jax.tree flattens (params: a nested dict of arrays); leaves are arrays, ShapeDtypeStructs or
+# scalars. Any, because jax has no pytree type.
+PyTree: TypeAlias = Any
 
 _F32 = jnp.float32
 # plane(): d2 counts as parallel to d1 when its orthogonal part is below this fraction of its norm
@@ -38,30 +46,30 @@ _PARALLEL_RTOL = 1e-4
 # ----------------------------------------------------------------------------- structure
 
 
-def _key_str(k) -> str:
+def _key_str(k: Any) -> str:
     for attr in ("key", "name", "idx"):  # DictKey / FlattenedIndexKey, GetAttrKey, SequenceKey
         if hasattr(k, attr):
             return str(getattr(k, attr))
     return str(k)
 
 
-def leaves_with_paths(tree) -> tuple[list[tuple[str, object]], object]:
+def leaves_with_paths(tree: PyTree) -> tuple[list[tuple[str, Any]], Any]:
     """``([(path, leaf), ...], treedef)`` in jax.tree flatten order; path = keys joined by "/"."""
     items, treedef = jax.tree_util.tree_flatten_with_path(tree)
     return [("/".join(_key_str(k) for k in p), x) for p, x in items], treedef
 
 
-def leaf_shape(x) -> tuple:
+def leaf_shape(x: Any) -> tuple[int, ...]:
     """Shape of an array, ShapeDtypeStruct or Python scalar (``()``)."""
     return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
 
 
-def leaf_dtype(x):
+def leaf_dtype(x: Any) -> np.dtype:
     """dtype of an array, ShapeDtypeStruct or Python scalar (numpy's for the latter)."""
     return x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
 
 
-def _dtype_kind(dtype) -> str:
+def _dtype_kind(dtype: DTypeLike) -> str:
     for kind, base in (("float", jnp.floating), ("complex", jnp.complexfloating),
                        ("integer", jnp.integer), ("bool", jnp.bool_)):
         if jnp.issubdtype(dtype, base):
@@ -69,7 +77,7 @@ def _dtype_kind(dtype) -> str:
     return str(dtype)
 
 
-def _first_mismatch(a, b, a_name: str, b_name: str, kinds: bool) -> str | None:
+def _first_mismatch(a: PyTree, b: PyTree, a_name: str, b_name: str, kinds: bool) -> str | None:
     a_items, a_def = leaves_with_paths(a)
     b_items, b_def = leaves_with_paths(b)
     b_map = dict(b_items)
@@ -91,7 +99,7 @@ def _first_mismatch(a, b, a_name: str, b_name: str, kinds: bool) -> str | None:
     return None
 
 
-def check_same(a, b, a_name: str = "a", b_name: str = "b", *, kinds: bool = False) -> None:
+def check_same(a: PyTree, b: PyTree, a_name: str = "a", b_name: str = "b", *, kinds: bool = False) -> None:
     """ValueError naming the first path where ``a`` and ``b`` differ: a missing or extra leaf, a
     shape, the container, and with ``kinds`` the dtype kind (float / integer / bool / complex)."""
     msg = _first_mismatch(a, b, a_name, b_name, kinds)
@@ -99,7 +107,7 @@ def check_same(a, b, a_name: str = "a", b_name: str = "b", *, kinds: bool = Fals
         raise ValueError(msg)
 
 
-def _concrete_zero(x) -> bool:
+def _concrete_zero(x: ArrayLike) -> bool:
     """True when ``x`` is a concrete 0 (checks are skipped under jit, where x is a tracer)."""
     return not isinstance(x, jax.core.Tracer) and bool(x == 0)
 
@@ -107,13 +115,13 @@ def _concrete_zero(x) -> bool:
 # ----------------------------------------------------------------------------- algebra
 
 
-def global_norm(tree):
+def global_norm(tree: PyTree) -> jax.Array:
     """Euclidean norm over all leaves, accumulated in float32 (0-d float32 array)."""
     sq = [jnp.sum(jnp.square(jnp.asarray(x, _F32))) for x in jax.tree_util.tree_leaves(tree)]
     return jnp.sqrt(sum(sq, jnp.zeros((), _F32)))
 
 
-def dot(a, b):
+def dot(a: PyTree, b: PyTree) -> jax.Array:
     """Inner product of two pytrees of the same structure and shapes (float32, 0-d)."""
     check_same(a, b, "a", "b")
     prods = [jnp.sum(jnp.asarray(x, _F32) * jnp.asarray(y, _F32))
@@ -121,7 +129,7 @@ def dot(a, b):
     return sum(prods, jnp.zeros((), _F32))
 
 
-def cosine(a, b):
+def cosine(a: PyTree, b: PyTree) -> jax.Array:
     """Cosine similarity <a, b> / (||a|| ||b||), float32; ValueError on a (concrete) zero input."""
     denom = global_norm(a) * global_norm(b)
     if _concrete_zero(denom):
@@ -129,12 +137,12 @@ def cosine(a, b):
     return dot(a, b) / denom
 
 
-def scale(tree, factor):
+def scale(tree: PyTree, factor: ArrayLike) -> PyTree:
     """``factor * tree`` as a float32 tree (``scale(tree, 1.0)`` casts a direction to float32)."""
     return jax.tree_util.tree_map(lambda x: jnp.asarray(x, _F32) * factor, tree)
 
 
-def scale_to_norm(tree, norm):
+def scale_to_norm(tree: PyTree, norm: ArrayLike) -> PyTree:
     """``tree`` rescaled (float32) so that its global norm equals ``norm``; ValueError if zero."""
     n = global_norm(tree)
     if _concrete_zero(n):
@@ -145,7 +153,8 @@ def scale_to_norm(tree, norm):
 # ----------------------------------------------------------------------------- moves
 
 
-def perturb(theta0, deltas, coeffs, dtype=None):
+def perturb(theta0: PyTree, deltas: Sequence[PyTree], coeffs: Sequence[ArrayLike] | jax.Array,
+            dtype: DTypeLike | None = None) -> PyTree:
     """theta0 + sum_i coeffs[i] * deltas[i], cast to ``dtype`` (default: each leaf's own dtype).
 
     Formed from theta0 every time (never accumulated, so no round-off drifts across a sweep), in
@@ -157,7 +166,8 @@ def perturb(theta0, deltas, coeffs, dtype=None):
     return jax.tree.map(lambda t, *ds: perturb_leaf(t, ds, coeffs, dtype), theta0, *deltas)
 
 
-def perturb_leaf(t, deltas, coeffs, dtype=None):
+def perturb_leaf(t: ArrayLike, deltas: Sequence[ArrayLike], coeffs: Sequence[ArrayLike] | jax.Array,
+                 dtype: DTypeLike | None = None) -> jax.Array:
     """One leaf (or one layer slice) of :func:`perturb`: t + sum_i coeffs[i] * deltas[i], formed in
     float32 (or t's wider dtype) and cast once to ``dtype`` (default t's). The engine's fused path
     calls it on layer slices, so both paths round identically."""
@@ -171,14 +181,14 @@ def perturb_leaf(t, deltas, coeffs, dtype=None):
     return x.astype(dtype or t.dtype)
 
 
-def difference(theta0, theta1):
+def difference(theta0: PyTree, theta1: PyTree) -> PyTree:
     """theta1 - theta0, a float32 pytree (e.g. a fine-tuning update), after checking both trees have
     the same paths and shapes (ValueError naming the first mismatching path)."""
     check_same(theta0, theta1, "theta0", "theta1")
     return jax.tree_util.tree_map(lambda a, b: jnp.asarray(b, _F32) - jnp.asarray(a, _F32), theta0, theta1)
 
 
-def distance(theta0, theta1):
+def distance(theta0: PyTree, theta1: PyTree) -> jax.Array:
     """||theta1 - theta0||_2 over all leaves, the difference taken in float32 (0-d float32 array).
 
     ValueError naming the first mismatching path if the trees differ.
@@ -186,7 +196,7 @@ def distance(theta0, theta1):
     return global_norm(difference(theta0, theta1))
 
 
-def between(theta0, theta1):
+def between(theta0: PyTree, theta1: PyTree) -> PyTree:
     """SFT-case direction (theta1 - theta0) / ||theta1 - theta0|| * sqrt(d), float32.
 
     The endpoint theta1 sits at alpha = ||theta1 - theta0|| / sqrt(d) (PAPER.md section 2).
@@ -199,12 +209,12 @@ def between(theta0, theta1):
     return scale(diff, jnp.float32(math.sqrt(count_params(theta0))) / n)
 
 
-def alpha_between(theta0, theta1) -> float:
+def alpha_between(theta0: PyTree, theta1: PyTree) -> float:
     """Where theta1 sits along :func:`between`: ||theta1 - theta0|| / sqrt(d) (PAPER.md alpha_sft)."""
     return float(distance(theta0, theta1)) / math.sqrt(count_params(theta0))
 
 
-def plane(d1, d2):
+def plane(d1: PyTree, d2: PyTree) -> tuple[PyTree, PyTree]:
     """Two orthogonal directions spanning the plane of (d1, d2): ``(d1, d2_orth)``.
 
     ``d1`` is returned unchanged. ``d2_orth`` (float32) is d2 minus its projection on d1,

@@ -9,6 +9,7 @@
     basinlab.lmeval.evaluate(model, ["gsm8k_cot_llama"], direction=basinlab.DirectionRecipe(seed=0), alpha=0.002)
 """
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from basinlab._lazy import lazy
@@ -21,6 +22,6 @@ if TYPE_CHECKING:
 
 __all__ = ["TASKS", "BasinlabLM", "TaskDef", "evaluate", "offline_task", "perturbed_params", "task_docs",
            "task_grader"]
-__getattr__ = lazy(__name__, {"BasinlabLM": "basinlab.lmeval._backend", "evaluate": "basinlab.lmeval._backend",
-                              "perturbed_params": "basinlab.lmeval._backend",
-                              "offline_task": "basinlab.lmeval._offline"})
+__getattr__: Callable[[str], object] = lazy(__name__, {
+    "BasinlabLM": "basinlab.lmeval._backend", "evaluate": "basinlab.lmeval._backend",
+    "perturbed_params": "basinlab.lmeval._backend", "offline_task": "basinlab.lmeval._offline"})

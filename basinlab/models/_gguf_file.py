@@ -11,9 +11,12 @@ from __future__ import annotations
 import dataclasses
 import errno
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from gguf import GGUFReader
 
 __all__ = ["SUPPORTED_TENSOR_TYPES", "TensorEntry", "dequantize", "open_reader", "read_metadata", "tensor_table"]
 
@@ -38,7 +41,7 @@ SUPPORTED_TENSOR_TYPES: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def open_reader(path: Path):
+def open_reader(path: Path) -> GGUFReader:
     """GGUFReader over ``path``, with every failure turned into FileNotFoundError / ValueError."""
     if not path.exists():
         raise FileNotFoundError(errno.ENOENT, "GGUF file not found", str(path))
@@ -87,7 +90,7 @@ def _field_value(field) -> Any:
     return bool(value) if types[0] == GGUFValueType.BOOL else value
 
 
-def read_metadata(reader, path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def read_metadata(reader: GGUFReader, path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(metadata without vocabulary arrays, vocabulary arrays) from the reader's fields."""
     metadata: dict[str, Any] = {}
     vocab: dict[str, Any] = {}
@@ -119,7 +122,7 @@ class TensorEntry:
     raw: Any  # gguf ReaderTensor
 
 
-def tensor_table(reader, path: Path) -> dict[str, TensorEntry]:
+def tensor_table(reader: GGUFReader, path: Path) -> dict[str, TensorEntry]:
     """GGUF name -> TensorEntry, after checking each tensor's bytes lie inside the file."""
     from gguf import GGML_QUANT_SIZES
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
 # Byte-level BPE pre-tokenizers, keyed by tokenizer.ggml.pre. Names and grouping follow llama.cpp's
 # llama-vocab.cpp (which regexes each name gets); each group is expressed the way the matching
@@ -59,7 +62,8 @@ def _pre_tokenizer_group(pre: str | None, path: Path) -> str:
     return "gpt2"
 
 
-def build_tokenizer(path: Path, metadata: dict[str, Any], vocab: dict[str, Any], config: dict[str, Any]):
+def build_tokenizer(path: Path, metadata: dict[str, Any], vocab: dict[str, Any],
+                    config: dict[str, Any]) -> PreTrainedTokenizerFast:
     """transformers.PreTrainedTokenizerFast rebuilt from tokenizer.ggml.* metadata."""
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
@@ -154,14 +158,16 @@ def build_tokenizer(path: Path, metadata: dict[str, Any], vocab: dict[str, Any],
     default_bos = model_kind == "llama" or group == "llama3"
     add_bos = bool(metadata.get("tokenizer.ggml.add_bos_token", default_bos)) and bos is not None
     add_eos = bool(metadata.get("tokenizer.ggml.add_eos_token", False)) and eos is not None
-    post = list(base_post)
+    post: list[processors.PostProcessor] = list(base_post)
     if add_bos or add_eos:
         # HF's template syntax: "<s>:0 $A:0 </s>:0" for one sequence, then the same with :1 for a pair
         def around(seq: str, type_id: int) -> str:
             parts = ([f"{bos}:{type_id}"] if add_bos else []) + [f"{seq}:{type_id}"]
             return " ".join(parts + ([f"{eos}:{type_id}"] if add_eos else []))
 
-        specials = ([(bos, ids[bos])] if add_bos else []) + ([(eos, ids[eos])] if add_eos and eos != bos else [])
+        # `is not None` repeats what add_bos / add_eos imply, for the type checker
+        specials = ([(bos, ids[bos])] if add_bos and bos is not None else []) + (
+            [(eos, ids[eos])] if add_eos and eos is not None and eos != bos else [])
         post.append(
             processors.TemplateProcessing(
                 single=around("$A", 0), pair=around("$A", 0) + " " + around("$B", 1), special_tokens=specials
@@ -212,7 +218,7 @@ def _sentencepiece_bpe(path: Path, tokens: list[str], vocab: dict[str, Any], tok
     unk = tokens[int(unk_id)] if unk_id is not None and 0 <= int(unk_id) < len(tokens) else None
     tok = Tokenizer(models.BPE(vocab=ids, merges=merges, unk_token=unk, fuse_unk=True, byte_fallback=True))
     prefix = bool(metadata.get("tokenizer.ggml.add_space_prefix", True))
-    steps = [normalizers.Replace(" ", "\u2581")]
+    steps: list[normalizers.Normalizer] = [normalizers.Replace(" ", "\u2581")]
     if prefix:
         steps.insert(0, normalizers.Prepend("\u2581"))
     tok.normalizer = normalizers.Sequence(steps)

@@ -59,7 +59,7 @@ def spec_from_config(config: Mapping[str, Any], name: str = "") -> ModelSpec:
     )
 
 
-def spec_to_config(spec: ModelSpec) -> dict:
+def spec_to_config(spec: ModelSpec) -> dict[str, Any]:
     """The family part of an HF config.json for `spec` (inverse of `spec_from_config`)."""
     return {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_embd": spec.d_model,
             "n_layer": spec.n_layers, "n_head": spec.n_heads, "n_inner": spec.d_ff,
@@ -77,7 +77,7 @@ def tensor_map(spec: ModelSpec) -> list[N.Entry]:
     Conv1D weights are already [in, out], so nothing is transposed."""
     layer = "transformer.h.{i}"
 
-    def conv1d(hf, params, n_in, n_out):
+    def conv1d(hf: str, params: str, n_in: str, n_out: str) -> list[N.Entry]:
         return [N.Entry(f"{hf}.weight", f"{params}/kernel", (n_in, n_out)),
                 N.Entry(f"{hf}.bias", f"{params}/bias", (n_out,))]
 
@@ -101,7 +101,7 @@ IGNORED = ("lm_head.weight", "*.attn.bias", "*.attn.masked_bias")
 
 
 def params_from_state_dict(spec: ModelSpec, tensors: Mapping[str, Any], where: str = "checkpoint",
-                           place=None) -> dict:
+                           place: N.Place | None = None) -> dict[str, Any]:
     """basinlab params (numpy leaves) from a GPT-2 state dict (with or without "transformer.")."""
     # The original OpenAI-converted checkpoints omit the "transformer." prefix.
     if not any(k.startswith("transformer.") for k in tensors):

@@ -23,7 +23,7 @@ __all__ = ["LayerwiseParams", "as_dict", "embedding_dtype", "parts"]
 class LayerwiseParams:
     """Interface: weights produced per layer inside the forward pass (see the module docstring)."""
 
-    def outer(self) -> dict:
+    def outer(self) -> dict[str, Any]:
         """The params dict without (or ignoring) "layers": embed, pos_embed, final_norm, lm_head."""
         raise NotImplementedError
 
@@ -31,17 +31,17 @@ class LayerwiseParams:
         """A pytree whose leaves all have the leading layer axis L; the forward scans over it."""
         raise NotImplementedError
 
-    def layer(self, inputs) -> dict:
+    def layer(self, inputs: Any) -> dict[str, Any]:
         """One layer's params (the structure of ``params["layers"]`` without the L axis) from its
         slice of :meth:`layer_inputs`; runs inside the scan."""
         raise NotImplementedError
 
     @property
-    def dtype(self):
+    def dtype(self) -> Any:
         """Stored dtype of the embedding (the forward's default compute dtype)."""
         raise NotImplementedError
 
-    def materialize(self) -> dict:
+    def materialize(self) -> dict[str, Any]:
         """The whole params dict, every layer formed (one copy of the model): for code that runs the
         model many times, e.g. generation, where forming the layers at every step would cost more."""
         import jax
@@ -51,12 +51,12 @@ class LayerwiseParams:
         return out
 
 
-def as_dict(params) -> dict:
+def as_dict(params: dict[str, Any] | LayerwiseParams) -> dict[str, Any]:
     """A params dict: ``params`` itself, or a :class:`LayerwiseParams` materialized."""
     return params.materialize() if isinstance(params, LayerwiseParams) else params
 
 
-def parts(params) -> tuple[dict, Any, Any]:
+def parts(params: dict[str, Any] | LayerwiseParams) -> tuple[dict[str, Any], Any, Any]:
     """(outer params, scanned layer inputs, layer function or None) of a params dict or
     :class:`LayerwiseParams`; with None the scanned inputs are the layer params themselves."""
     if isinstance(params, LayerwiseParams):
@@ -67,7 +67,7 @@ def parts(params) -> tuple[dict, Any, Any]:
     return params, params["layers"], None
 
 
-def embedding_dtype(params):
+def embedding_dtype(params: dict[str, Any] | LayerwiseParams) -> Any:
     """Stored dtype of the token embedding of a params dict or :class:`LayerwiseParams`."""
     if isinstance(params, LayerwiseParams):
         return params.dtype

@@ -68,7 +68,7 @@ def spec_from_config(config: Mapping[str, Any], name: str = "") -> ModelSpec:
     )
 
 
-def spec_to_config(spec: ModelSpec) -> dict:
+def spec_to_config(spec: ModelSpec) -> dict[str, Any]:
     """The family part of an HF config.json for `spec` (inverse of `spec_from_config`; save.py adds
     the keys every family shares)."""
     # Qwen2 = q/k/v biases without an o bias; Mistral = a sliding window; anything else is Llama.
@@ -116,6 +116,6 @@ IGNORED = ("lm_head.weight", "*rotary_emb.inv_freq")
 
 
 def params_from_state_dict(spec: ModelSpec, tensors: Mapping[str, Any], where: str = "checkpoint",
-                           place=None) -> dict:
+                           place: N.Place | None = None) -> dict[str, Any]:
     """basinlab params (numpy leaves) from Hugging Face tensor names. See transformer.py for the layout."""
     return N.load_params(tensor_map(spec), spec, tensors, where, ignore=IGNORED, place=place)

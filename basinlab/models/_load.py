@@ -11,7 +11,7 @@ import json
 import os
 import pathlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import jax.numpy as jnp
@@ -29,7 +29,7 @@ _HUB_FILES = ["config.json", "*.safetensors", "*.safetensors.index.json", "token
               "chat_template*"]
 
 
-def load(source: str | os.PathLike, dtype: Any = "float32", compute_dtype: Any = None, *,
+def load(source: str | os.PathLike[str], dtype: Any = "float32", compute_dtype: Any = None, *,
          allow_nonfinite: bool = False) -> Model:
     """Load a language model into a JAX params pytree.
 
@@ -177,12 +177,12 @@ def read_weights(folder: pathlib.Path) -> Mapping[str, np.ndarray]:
     raise FileNotFoundError(f"no weights in {folder}: expected *.safetensors or pytorch_model*.bin files")
 
 
-class SafetensorsFiles(Mapping):
+class SafetensorsFiles(Mapping[str, np.ndarray]):
     """The tensors of some .safetensors files by name, each read from its (memory-mapped) file only
     when asked for, so a checkpoint never has to fit in host memory at once. ValueError naming the
     file for a file that cannot be read."""
 
-    def __init__(self, paths):
+    def __init__(self, paths: Iterable[pathlib.Path]) -> None:
         self.files: dict[str, pathlib.Path] = {}
         self._dtypes: dict[str, np.dtype] = {}
         for path in paths:
@@ -211,7 +211,7 @@ class SafetensorsFiles(Mapping):
         except Exception as e:
             raise ValueError(f"{path}: tensor {name!r} cannot be read (corrupt or truncated?): {e}") from None
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self.files)
 
     def __len__(self) -> int:

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeAlias
 
 import numpy as np
 
 from basinlab.models._spec import ModelSpec
+
+# `place(path, leaf)`: what load_params stores for a leaf built on the host (e.g. a device array).
+Place: TypeAlias = Callable[[str, np.ndarray], Any]
 
 __all__ = ["Entry", "Layout", "SAME", "TRANSPOSED", "TensorSource", "dims", "linear", "load_params", "norm",
            "save_params"]
@@ -59,7 +62,7 @@ class Entry:
     layout: Layout = SAME
     aliases: tuple[str, ...] = ()
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if isinstance(self.params, str):
             object.__setattr__(self, "params", (self.params,))
         if any(p.startswith(_LAYERS) != self.per_layer for p in self.params):
@@ -92,17 +95,17 @@ def norm(hf: str, params: str, bias: bool) -> list[Entry]:
     return out + [Entry(f"{hf}.bias", f"{params}/bias", ("D",))] if bias else out
 
 
-class Renamed(Mapping):
+class Renamed(Mapping[str, Any]):
     """A view of ``tensors`` under other names (``names``: new name -> old name); values are read
     from ``tensors`` only when asked for (a lazy mapping stays lazy)."""
 
     def __init__(self, tensors: Mapping[str, Any], names: Mapping[str, str]):
         self.tensors, self.names = tensors, dict(names)
 
-    def __getitem__(self, name: str):
+    def __getitem__(self, name: str) -> Any:
         return self.tensors[self.names[name]]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self.names)
 
     def __len__(self) -> int:
@@ -150,7 +153,7 @@ def _layers(entry: Entry, spec: ModelSpec) -> Sequence[int | None]:
 
 
 def load_params(entries: Sequence[Entry], spec: ModelSpec, tensors: Mapping[str, Any], where: str = "checkpoint",
-                ignore: Iterable[str] = (), place=None) -> dict:
+                ignore: Iterable[str] = (), place: Place | None = None) -> dict[str, Any]:
     """basinlab params (numpy leaves) from a state dict, through `entries`.
 
     ValueError for a missing tensor or a wrong shape (naming it), and for any tensor that no entry

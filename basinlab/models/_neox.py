@@ -57,7 +57,7 @@ def spec_from_config(config: Mapping[str, Any], name: str = "") -> ModelSpec:
     )
 
 
-def spec_to_config(spec: ModelSpec) -> dict:
+def spec_to_config(spec: ModelSpec) -> dict[str, Any]:
     """The family part of an HF config.json for `spec` (inverse of `spec_from_config`)."""
     return {"architectures": ["GPTNeoXForCausalLM"], "model_type": "gpt_neox", "hidden_size": spec.d_model,
             "num_hidden_layers": spec.n_layers, "num_attention_heads": spec.n_heads,
@@ -114,6 +114,6 @@ IGNORED = ("lm_head.weight", "*rotary_emb.inv_freq", "*.attention.bias", "*.atte
 
 
 def params_from_state_dict(spec: ModelSpec, tensors: Mapping[str, Any], where: str = "checkpoint",
-                           place=None) -> dict:
+                           place: N.Place | None = None) -> dict[str, Any]:
     """basinlab params (numpy leaves) from a GPT-NeoX/Pythia state dict."""
     return N.load_params(tensor_map(spec), spec, tensors, where, ignore=IGNORED, place=place)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -25,8 +26,11 @@ from basinlab.models._convert import token_id_value
 from basinlab.models._namemap import save_params
 from basinlab.models._spec import ModelSpec
 
+if TYPE_CHECKING:
+    from basinlab.models._model import Model
 
-def spec_to_config(spec: ModelSpec, dtype: str = "float32") -> dict:
+
+def spec_to_config(spec: ModelSpec, dtype: str = "float32") -> dict[str, Any]:
     """An HF config.json dict for `spec` (the inverse of `families.spec_from_config`).
 
     Raises ValueError when the spec is not expressible (e.g. a partial-rotary llama), after checking
@@ -45,13 +49,13 @@ def spec_to_config(spec: ModelSpec, dtype: str = "float32") -> dict:
     return config
 
 
-def state_dict_from_params(spec: ModelSpec, params: dict) -> dict[str, np.ndarray]:
+def state_dict_from_params(spec: ModelSpec, params: dict[str, Any]) -> dict[str, np.ndarray]:
     """Hugging Face tensor names and PyTorch layout (the inverse of `params_from_state_dict`),
     through the same name map: the family's `tensor_map(spec)`."""
     return save_params(families.for_spec(spec).tensor_map(spec), spec, params)
 
 
-def save_checkpoint(model, params: dict | None, folder: str | os.PathLike, *,
+def save_checkpoint(model: Model, params: dict[str, Any] | None, folder: str | os.PathLike[str], *,
                     extra_files: dict[str, bytes] | None = None) -> pathlib.Path:
     """Write `params` (default: model.params) as a Hugging Face folder: config.json,
     model.safetensors (HF names, PyTorch layout, the params' own dtype) and the tokenizer.

@@ -11,14 +11,17 @@ The layout is the one ``basinlab.models._transformer`` documents (layers stacked
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 
 from basinlab.models._spec import ModelSpec
 
 __all__ = ["SHAPES", "param_shapes", "random_params"]
 
-_LLAMA = dict(arch="llama", norm="rms", activation="silu", gated_mlp=True, max_seq_len=4096)
+_LLAMA: dict[str, Any] = dict(arch="llama", norm="rms", activation="silu", gated_mlp=True, max_seq_len=4096)
 
 # Real models' shapes (parameter counts checked in tests/models/test_shapes.py).
 SHAPES: dict[str, ModelSpec] = {
@@ -34,13 +37,13 @@ SHAPES: dict[str, ModelSpec] = {
 }
 
 
-def _layer_shapes(spec: ModelSpec) -> dict:
+def _layer_shapes(spec: ModelSpec) -> dict[str, Any]:
     d, q, kv, f = spec.d_model, spec.n_heads * spec.head_dim, spec.n_kv_heads * spec.head_dim, spec.d_ff
 
-    def dense(n_in, n_out, bias):
+    def dense(n_in: int, n_out: int, bias: bool) -> dict[str, tuple[int, ...]]:
         return {"kernel": (n_in, n_out), **({"bias": (n_out,)} if bias else {})}
 
-    def norm():
+    def norm() -> dict[str, tuple[int, ...]]:
         return {"scale": (d,), **({"bias": (d,)} if spec.norm == "layer" else {})}
 
     mlp = {"up": dense(d, f, spec.mlp_bias), "down": dense(f, d, spec.mlp_bias)}
@@ -51,7 +54,7 @@ def _layer_shapes(spec: ModelSpec) -> dict:
     return {"attn_norm": norm(), "attn": attn, "mlp_norm": norm(), "mlp": mlp}
 
 
-def _shape_tree(spec: ModelSpec) -> dict:
+def _shape_tree(spec: ModelSpec) -> dict[str, Any]:
     layers = jax.tree.map(lambda s: (spec.n_layers, *s), _layer_shapes(spec), is_leaf=lambda x: isinstance(x, tuple))
     tree = {"embed": {"embedding": (spec.vocab_size, spec.d_model)}, "layers": layers,
             "final_norm": {"scale": (spec.d_model,), **({"bias": (spec.d_model,)} if spec.norm == "layer" else {})}}
@@ -62,13 +65,13 @@ def _shape_tree(spec: ModelSpec) -> dict:
     return tree
 
 
-def param_shapes(spec: ModelSpec, dtype=jnp.float32) -> dict:
+def param_shapes(spec: ModelSpec, dtype: DTypeLike = jnp.float32) -> dict[str, Any]:
     """The params pytree of ``spec`` as jax.ShapeDtypeStruct leaves (nothing allocated)."""
     return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s, jnp.dtype(dtype)), _shape_tree(spec),
                         is_leaf=lambda x: isinstance(x, tuple))
 
 
-def random_params(spec: ModelSpec, key, dtype=jnp.float32, std: float = 0.02) -> dict:
+def random_params(spec: ModelSpec, key: jax.Array, dtype: DTypeLike = jnp.float32, std: float = 0.02) -> dict[str, Any]:
     """Random weights in ``spec``'s shapes: N(0, std^2) kernels and embeddings, unit norm scales,
     zero biases (a fresh-initialized model; for speed and memory measurements, not for quality)."""
     shapes = _shape_tree(spec)

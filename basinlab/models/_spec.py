@@ -7,6 +7,7 @@ every field must be a plain Python value. Everything numeric lives in the params
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from basinlab import _validate as validate
 
@@ -53,11 +54,11 @@ class ModelSpec:
     rope_original_max_seq_len: int = 8192
     sliding_window: int | None = None
     bos_token_id: int | None = None
-    eos_token_ids: tuple = ()
+    eos_token_ids: tuple[int, ...] = ()
     pad_token_id: int | None = None
     name: str = ""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for field, valid in (("arch", ARCHITECTURES), ("norm", NORMS), ("activation", ACTIVATIONS),
                              ("rope_type", ROPE_TYPES)):
             validate.choice(f"ModelSpec.{field}", getattr(self, field), valid)
@@ -77,5 +78,6 @@ class ModelSpec:
     def uses_rope(self) -> bool:
         return self.rotary_dim > 0
 
-    def replace(self, **changes) -> ModelSpec:
+    def replace(self, **changes: Any) -> ModelSpec:
+        """A copy with ``changes`` (field=value) applied and validated again."""
         return dataclasses.replace(self, **changes)

@@ -151,7 +151,8 @@ def _install_guard():
     io.FileIO = _FileIO
     for mod in (os, posix):
         if hasattr(mod, "open"):
-            mod.open = _os_open
+            # Patching the standard library is the point here; typeshed declares no such writes.
+            mod.open = _os_open  # pyright: ignore[reportAttributeAccessIssue]
         for name, names in _PATH_FUNCS.items():
             real = getattr(mod, name, None)
             if real is None:
@@ -170,8 +171,11 @@ def _install_guard():
     shutil.move = _path_guard("shutil.move", shutil.move, ("src", "dst"))
     # subprocess bound fork_exec at import time, so patch its alias and the Popen hook as well;
     # multiprocessing and pty go through os.fork / fork_exec.
-    subprocess.Popen._execute_child = _deny("process creation", "subprocess.Popen")
-    subprocess._fork_exec = _posixsubprocess.fork_exec = _deny("process creation", "fork_exec")
+    # (private names typeshed does not declare, hence the targeted ignores)
+    subprocess.Popen._execute_child = _deny(  # pyright: ignore[reportAttributeAccessIssue]
+        "process creation", "subprocess.Popen")
+    subprocess._fork_exec = _posixsubprocess.fork_exec = _deny(  # pyright: ignore[reportAttributeAccessIssue]
+        "process creation", "fork_exec")
 
     real_kill, real_killpg, me = os.kill, os.killpg, os.getpid()
 
@@ -243,7 +247,7 @@ def _run(program, memory_bytes):
     _finish(outcome)
 
 
-def main(argv):
+def main(argv: list[str]) -> None:
     """argv: [this file, program path, sandbox root, status fd, memory bytes, cpu seconds, file size bytes,
     optional process limit (RLIMIT_NPROC; 0 or absent: unchanged; set only in a user namespace, where
     the kernel counts the namespace's processes)]."""

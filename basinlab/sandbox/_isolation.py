@@ -325,10 +325,10 @@ class PidsCgroup:
     killed and the cgroup removed. `prefix` is [] (and nothing happens) where no pids hierarchy is
     writable."""
 
-    def __init__(self, limit: int = PIDS_LIMIT):
+    def __init__(self, limit: int = PIDS_LIMIT) -> None:
         self.limit, self.path, self.prefix = limit, None, []
 
-    def __enter__(self):
+    def __enter__(self) -> PidsCgroup:
         root = _pids_hierarchy()
         if root is not None:
             path = os.path.join(root, f"basinlab-sandbox-{os.getpid()}-{next(_cgroup_counter)}")
@@ -343,7 +343,7 @@ class PidsCgroup:
                 self.prefix = ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', path]
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         if self.path is not None:
             self._remove(self.path)
 

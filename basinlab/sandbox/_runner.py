@@ -202,7 +202,7 @@ def run_code(
     program: str,
     *,
     timeout_s: float = 10.0,
-    memory_mb: int = 1024,
+    memory_mb: float = 1024,
     cpu_s: float | None = None,
     max_output_bytes: int = 65536,
     isolation: str | None = None,
@@ -316,7 +316,7 @@ def _judge_error(exc: BaseException) -> ExecResult:
 
 
 def judge_code(
-    programs: list[str], *, timeout_s: float = 10.0, memory_mb: int = 1024, workers: int = 2,
+    programs: list[str], *, timeout_s: float = 10.0, memory_mb: float = 1024, workers: int = 2,
     isolation: str | None = None,
 ) -> list[ExecResult]:
     """run_code over `programs` with `workers` concurrent children; results in input order.
@@ -335,7 +335,7 @@ def judge_code(
     except ValueError as e:
         return [_judge_error(e) for _ in programs]
 
-    def one(program):
+    def one(program: str) -> ExecResult:
         try:
             return run_code(program, timeout_s=timeout_s, memory_mb=memory_mb, isolation=mode)
         except Exception as e:

@@ -15,8 +15,8 @@ scores them under given params. Three record types carry the results between mod
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
 
 import flax.struct
 import numpy as np
@@ -37,7 +37,10 @@ def hit_budget_reason(reason: str) -> bool:
     return str(reason).startswith(BUDGET_REASON)
 
 
-def _from_mapping(cls, out: Mapping, what: str):
+_R = TypeVar("_R", bound="_FieldAccess")
+
+
+def _from_mapping(cls: type[_R], out: Mapping[str, Any], what: str) -> _R:
     fields = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(out) - set(fields))
     if unknown:
@@ -49,14 +52,16 @@ class _FieldAccess:
     """`record["score"]` and `"nll" in record` read the fields, as code written against the dict
     outputs of basinlab < 0.2 does; a field that is None is absent, as the key was."""
 
-    def __getitem__(self, key: str):
+    __dataclass_fields__: ClassVar[dict[str, Any]]  # every subclass is a dataclass (for fields()' type)
+
+    def __getitem__(self, key: str) -> Any:
         fields = {f.name for f in dataclasses.fields(self)}
         value = getattr(self, key) if key in fields else None
         if value is None:
             raise KeyError(key)
         return value
 
-    def __contains__(self, key) -> bool:
+    def __contains__(self, key: str) -> bool:
         try:
             self[key]
         except KeyError:
@@ -80,7 +85,7 @@ class Scores(_FieldAccess):
     budget_hit: Any = None
 
     @classmethod
-    def of(cls, out) -> Scores:
+    def of(cls, out: Scores | Mapping[str, Any]) -> Scores:
         """`out` as Scores: Scores as they are; a dict with keys among the fields (the score-function
         output of basinlab < 0.2) converted. ValueError for other keys, TypeError for other types."""
         if isinstance(out, cls):
@@ -103,7 +108,7 @@ class Judged(_FieldAccess):
     example: Any = None
 
     @classmethod
-    def of(cls, out) -> Judged:
+    def of(cls, out: Judged | Mapping[str, Any]) -> Judged:
         """`out` as Judged with numpy fields: a Judged, or a dict with keys among the fields (the
         judge output of basinlab < 0.2). ValueError for other keys, TypeError for other types."""
         if isinstance(out, Mapping):
@@ -111,7 +116,8 @@ class Judged(_FieldAccess):
         elif not isinstance(out, cls):
             raise TypeError(f"a judge must return basinlab.benchmarks.Judged, got {type(out).__name__}")
         fields = {f.name: getattr(out, f.name) for f in dataclasses.fields(cls)}
-        return out.replace(**{k: np.asarray(v) for k, v in fields.items() if v is not None})
+        # flax.struct's `out.replace`, which pyright cannot see
+        return dataclasses.replace(out, **{k: np.asarray(v) for k, v in fields.items() if v is not None})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,7 +128,7 @@ class Grades(_FieldAccess):
     score: Sequence[float]
     reason: Sequence[str]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return iter((self.score, self.reason))
 
 
@@ -154,10 +160,10 @@ class Benchmark:
     description: str = ""
     param_access: str = "tree"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         validate.choice("param_access", self.param_access, PARAM_ACCESS)
 
-    def attrs(self) -> dict:
+    def attrs(self) -> dict[str, Any]:
         """Plain-JSON description for Dataset provenance."""
         return {
             "name": self.name, "metric": self.metric, "units": self.units, "n_items": self.n_items,

@@ -6,8 +6,11 @@ basins are drawn on generated-text oracles instead); they are the cheapest capab
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from basinlab.models._logprobs import token_logprobs
 from basinlab.models._transformer import forward
@@ -24,7 +27,7 @@ def _score(spec, params, data, compute_dtype) -> Scores:
 
 
 def text_benchmark(
-    tokenizer, text: str, *, seq_len: int = 128, n_seqs: int = 8, name: str = "text",
+    tokenizer: Any, text: str, *, seq_len: int = 128, n_seqs: int = 8, name: str = "text",
     description: str = "",
 ) -> Benchmark:
     """Next-token accuracy (score) and mean NLL per sequence on n_seqs x seq_len tokens of `text`.
@@ -43,7 +46,7 @@ def text_benchmark(
     return token_benchmark(tokens, name=name, description=description or f"{n_seqs} x {seq_len} tokens")
 
 
-def token_benchmark(tokens, *, name: str = "text", description: str = "") -> Benchmark:
+def token_benchmark(tokens: ArrayLike, *, name: str = "text", description: str = "") -> Benchmark:
     """The same scores on already-tokenized sequences. tokens: [n_seqs, seq_len] int."""
     tokens = np.asarray(tokens, np.int32)
     if tokens.ndim != 2 or tokens.shape[1] < 2:

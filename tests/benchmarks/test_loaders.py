@@ -48,6 +48,9 @@ def test_mmlu_subjects_counts_and_rows(root):
     assert len(L.mmlu_dev("anatomy", k=2)) == 2
     with pytest.raises(ValueError, match="k=6.*5"):
         L.mmlu_dev("anatomy", k=6)
+    # k=None used to pass the check and fail later as a TypeError comparing None with an int
+    with pytest.raises(ValueError, match="k must be an integer >= 0, got None"):
+        L.mmlu_dev("anatomy", k=None)
 
 
 def test_mmlu_unknown_subject_lists_all(root):
