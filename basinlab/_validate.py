@@ -26,7 +26,9 @@ def _first(x: np.ndarray, bad: np.ndarray) -> Any:
 
 
 def real(name: str, value: Any) -> np.ndarray:
-    """float64 array; NaN is rejected (inf is allowed)."""
+    """float64 array; NaN is rejected (inf is allowed), and so is a bool (True is no count or size)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number, got {value!r}")
     a = np.asarray(value, dtype=np.float64)
     if np.any(np.isnan(a)):
         raise ValueError(f"{name} must not be NaN, got {_first(a, np.isnan(a))!r}")
@@ -70,7 +72,9 @@ def nonnegative(name: str, value: Any) -> np.ndarray:
 
 
 def finite(name: str, value: Any) -> float:
-    """One finite real number (anything float() takes)."""
+    """One finite real number (anything float() takes but a bool)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number, got {value!r}")
     try:
         out = float(value)
     except (TypeError, ValueError):

@@ -1,10 +1,8 @@
 """A benchmark's unperturbed score with its interval."""
 
 import types
-import warnings
 
 import numpy as np
-import pytest
 
 import basinlab.benchmarks as B
 from basinlab.scoring._base import Benchmark, Judged, Scores
@@ -52,13 +50,3 @@ def test_the_judge_replaces_the_score_and_brings_reasons_and_examples():
 
     m = B.measure(MODEL, Benchmark("toy", data, fn, 2, "acc", judge=judge))
     assert m.score == 0.5 and m.reasons == ["ok", "no"] and m.examples == ["x"]
-
-
-def test_evaluate_is_the_deprecated_name():
-    fn, data = fixed([1, 0])
-    bench = Benchmark("toy", data, fn, 2, "acc")
-    with pytest.warns(DeprecationWarning, match="measure"):
-        old = B.evaluate(MODEL, bench)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert old.score == B.measure(MODEL, bench).score == 0.5
