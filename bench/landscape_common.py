@@ -81,10 +81,9 @@ def with_tokens(script: str, args: argparse.Namespace, measure: Callable[[list[s
 
 
 def finish(name: str, args: argparse.Namespace, results: dict, machine: dict) -> dict:
-    """The harness record of a landscape_* run (config: the sizes and alphas; `machine` taken at the
+    """The harness record of a landscape_* run (config: the model and sizes; `machine` taken at the
     start, for its load average); prints the machine line."""
-    config = {"model": args.model, "k": args.k, "batch": args.batch, "seq_len": args.seq_len,
-              "quick": args.quick, "alphas": alphas(args.k).tolist()}
+    config = {"model": args.model, "batch": args.batch, "seq_len": args.seq_len, "quick": args.quick}
     rec = harness.record(name, results, config=config, machine=machine)
     print(harness.machine_line(rec["machine"]))
     return rec

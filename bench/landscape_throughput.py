@@ -221,8 +221,8 @@ def main(argv=None) -> int:
         if res.get(name, {}).get("d", d) != d:
             print(f"WARNING: {name} counts {res[name]['d']:,} parameters, basinlab {d:,}", file=sys.stderr)
     rec = lc.finish("landscape_throughput", args, res, machine)
-    rec["config"].update(d=d, flops_per_eval=lc.flops_per_eval(d, args), seed=args.seed,
-                         ll_normalization=args.ll_normalization)
+    rec["config"].update(k=args.k, alphas=lc.alphas(args.k).tolist(), d=d, flops_per_eval=lc.flops_per_eval(d, args),
+                         seed=args.seed, ll_normalization=args.ll_normalization)
     res["rows"] = build_rows(res, args, rec["config"]["flops_per_eval"], res["peak"].get("jax_peak_gflops"))
     print_report(rec, args)
     if args.json:

@@ -15,10 +15,19 @@ import numpy as np
 import pytest
 
 BENCH = pathlib.Path(__file__).resolve().parents[1] / "bench"
-_spec = importlib.util.spec_from_file_location("bench_harness", BENCH / "harness.py")
-harness = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = harness  # dataclasses look their module up there
-_spec.loader.exec_module(harness)
+
+
+def _load_harness():
+    """bench/ is a folder of scripts, not a package: load harness.py by its path."""
+    spec = importlib.util.spec_from_file_location("bench_harness", BENCH / "harness.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+harness = _load_harness()
 
 
 class FakeClock:
