@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import basinlab as bl
-from basinlab.landscape import chunk_program
+from basinlab.landscape import build_mesh, chunk_program
 from basinlab.models import SHAPES, forward, param_shapes, random_params, token_logprobs
 from basinlab.scoring import token_benchmark
 
@@ -68,7 +68,7 @@ def memory(args) -> None:
     theta = param_shapes(spec, dtype)
     weights = _weight_bytes(theta)
     tokens = jax.ShapeDtypeStruct((args.batch, args.seq_len), jnp.int32)
-    mesh = bl.landscape.build_mesh(None, jax.devices()[:1])
+    mesh = build_mesh(None, jax.devices()[:1])
     print(f"== compiled memory plan: {args.shape} ({sum(math.prod(x.shape) for x in jax.tree.leaves(theta)):,} "
           f"params, {dtype.name}), {args.batch} x {args.seq_len} tokens, {args.points} points per call ==")
     print(harness.machine_line(machine))
@@ -138,9 +138,9 @@ def _torch_in_place(spec, params, tokens, alphas) -> dict | None:
         return {"skipped": f"{e}"}
     from basinlab.models import spec_to_config
 
-    family = {k: v for k, v in spec_to_config(spec).items() if k not in ("architectures", "model_type")}
-    config = transformers.AutoConfig.for_model(spec_to_config(spec)["model_type"], vocab_size=spec.vocab_size,
-                                               tie_word_embeddings=spec.tie_embeddings, **family)
+    hf = spec_to_config(spec)  # holds vocab_size and tie_word_embeddings too
+    config = transformers.AutoConfig.for_model(hf["model_type"], **{k: v for k, v in hf.items()
+                                                                    if k not in ("architectures", "model_type")})
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = {"bfloat16": torch.bfloat16, "float32": torch.float32}[jnp.dtype(params["embed"]["embedding"].dtype).name]
     model = transformers.AutoModelForCausalLM.from_config(config).to(device=device, dtype=dtype).eval()
