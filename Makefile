@@ -52,7 +52,7 @@ $(VENV)/.stamp-bench: pyproject.toml $(VENV)/.stamp-notebook
 	touch $@
 
 bench: $(VENV)/.stamp-bench
-	$(PY) bench/landscape_throughput.py --json bench/landscape_throughput.json
+	for b in throughput memory breakdown; do $(PY) bench/landscape_$$b.py --json bench/landscape_$$b.json || exit 1; done
 
 # JupyterLab on notebook 01 at a fixed port and token, so the printed URL is the one to open (also
 # from another machine through an SSH tunnel). `make lab LAB_PORT=8890` if 8888 is taken.

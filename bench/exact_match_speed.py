@@ -1,17 +1,15 @@
-"""Exact match by teacher forcing (one forward pass) against real greedy generation.
+"""Exact match by teacher forcing (one forward pass) against real greedy generation: seconds to
+score the same items both ways, and the ratio (first call and best of --repeats; bench/README.md).
 
-Same model, same items, 32-token references: the seconds to score a batch both ways, and the ratio.
-Both are jit-compiled; the timed calls are second calls (compilation excluded, reported apart).
-
-    python bench/exact_match_speed.py [--n 32] [--ref-tokens 32]
+    python bench/exact_match_speed.py [--n 32] [--ref-tokens 32] [--json PATH]
+    python bench/exact_match_speed.py --quick
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
-import time
 
+import harness
 import jax
 import numpy as np
 
@@ -22,26 +20,18 @@ from basinlab.models import left_pad
 from basinlab.scoring import exact_match_benchmark
 
 
-def timed(fn, repeats=3):
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn())
-    first = time.perf_counter() - t0
-    best = min(_once(fn) for _ in range(repeats))
-    return first, best
-
-
-def _once(fn):
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn())
-    return time.perf_counter() - t0
-
-
-def main(argv=None):
+def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="smollm2-135m-instruct")
-    ap.add_argument("--n", type=int, default=32)
-    ap.add_argument("--ref-tokens", type=int, default=32)
+    ap.add_argument("--n", type=int, default=None, help="items (default 32; --quick: 4)")
+    ap.add_argument("--ref-tokens", type=int, default=None, help="reference tokens (default 32; --quick: 4)")
+    ap.add_argument("--repeats", type=int, default=3, help="timed calls after the first")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes: checks the script end to end")
+    ap.add_argument("--json", default=None, help="write the record (harness.record) to this file")
     args = ap.parse_args(argv)
+    args.n = args.n or (4 if args.quick else 32)
+    args.ref_tokens = args.ref_tokens or (4 if args.quick else 32)
+    machine = harness.machine_info()
     model = bl.load(args.model)
     text = load_text("pydoc").split()
     rs = np.random.RandomState(0)
@@ -54,17 +44,22 @@ def main(argv=None):
     bench = exact_match_benchmark(model, prompts, refs, name="own")
     ref_len = int(bench.data["checked"].sum(1).max())
     score = jax.jit(bench.score_fn, static_argnums=(0, 3))
-    tf_first, tf = timed(lambda: score(model.spec, model.params, bench.data, None).score)
-    gen_first, gen = timed(lambda: generate(model.spec, model.params, tokens, mask, max_new_tokens=ref_len,
-                                            eos_ids=model.eos_ids, pad_id=model.pad_id))
-    print(f"machine: {platform.processor() or platform.machine()}, {jax.device_count()} JAX device(s), "
-          f"jax {jax.__version__}")
-    print(f"{args.n} items, references of {args.ref_tokens} tokens (+ stop), "
-          f"prompts padded to {tokens.shape[1]} tokens")
-    print(f"{'method':<34} {'first call s':>12} {'best of 3 s':>12}")
-    print(f"{'teacher forcing (1 forward pass)':<34} {tf_first:>12.3f} {tf:>12.3f}")
-    print(f"{'greedy generation (KV cache)':<34} {gen_first:>12.3f} {gen:>12.3f}")
-    print(f"speed-up of teacher forcing: {gen / tf:.1f}x (target >= 10x)")
+    tf = harness.time_calls(lambda: score(model.spec, model.params, bench.data, None).score, repeats=args.repeats)
+    gen = harness.time_calls(lambda: generate(model.spec, model.params, tokens, mask, max_new_tokens=ref_len,
+                                              eos_ids=model.eos_ids, pad_id=model.pad_id), repeats=args.repeats)
+    rows = [{"method": "teacher forcing (1 forward pass)", "first": tf.first_s, "best": tf.best_s},
+            {"method": "greedy generation (KV cache)", "first": gen.first_s, "best": gen.best_s}]
+    results = {"prompt_tokens": int(tokens.shape[1]), "checked_tokens": ref_len, "rows": rows,
+               "speedup_teacher_forcing": gen.best_s / tf.best_s}
+    rec = harness.record("exact_match_speed", results, config=vars(args), machine=machine)
+    print(harness.machine_line(machine))
+    print(f"{args.n} items; references {args.ref_tokens} tokens (+ stop); prompts padded to {tokens.shape[1]} tokens")
+    print(harness.table(rows, [("method", "method", ""), ("first call s", "first", ".3f"),
+                               (f"best of {args.repeats} s", "best", ".3f")]))
+    print(f"speed-up of teacher forcing: {results['speedup_teacher_forcing']:.1f}x")
+    if args.json:
+        harness.write_json(args.json, rec)
+    return rec
 
 
 if __name__ == "__main__":

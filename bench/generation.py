@@ -3,6 +3,7 @@ generate, and the shared-prefix cache on and off.
 
     .venv/bin/python bench/generation.py                       # SmolLM2-135M-Instruct, this CPU
     .venv/bin/python bench/generation.py --random 1b --dtype bfloat16 --batch 64 --prompt 64 --new 128   # GPU
+    .venv/bin/python bench/generation.py --quick                # tiny sizes: checks the script end to end
 
 Measured per run (each timed call after one warm-up call of the same shapes, so compilation is excluded):
 
@@ -13,18 +14,16 @@ Measured per run (each timed call after one warm-up call of the same shapes, so 
   (basinlab's own checkpoint writer, so both read identical numbers; skipped with --no-hf);
 - `generate_until` with a shared prefix of `--prefix` tokens prefilled once vs the same prompts in full.
 
-Prints one JSON object. Numbers are only meaningful on an idle machine.
+Prints the machine line and the results as JSON (`--json PATH` writes the whole record).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import tempfile
-import time
 
+import harness
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -32,11 +31,9 @@ import numpy as np
 import basinlab as bl
 
 
-def timed(fn, *args, **kw):
-    jax.block_until_ready(fn(*args, **kw))  # warm-up (compilation)
-    t = time.perf_counter()
-    jax.block_until_ready(fn(*args, **kw))
-    return time.perf_counter() - t
+def timed(fn, *args, **kw) -> float:
+    """Seconds of one call after a warm-up call of the same shapes (compilation excluded)."""
+    return harness.time_calls(lambda: fn(*args, **kw), repeats=1).best_s
 
 
 def random_model(size: str, dtype: str):
@@ -76,10 +73,7 @@ def hf_generate(model, tokens, new):
     ids = torch.as_tensor(np.asarray(tokens))
     kw = dict(max_new_tokens=new, min_new_tokens=new, do_sample=False, pad_token_id=0)
     with torch.no_grad():
-        hf.generate(ids, **kw)
-        t = time.perf_counter()
-        hf.generate(ids, **kw)
-        return time.perf_counter() - t
+        return harness.time_calls(lambda: hf.generate(ids, **kw), repeats=1, block=lambda x: x).best_s
 
 
 def main(argv=None):
@@ -87,13 +81,20 @@ def main(argv=None):
     ap.add_argument("--model", default="smollm2-135m-instruct")
     ap.add_argument("--random", choices=["1b", "7b"], help="random weights of these shapes instead of --model")
     ap.add_argument("--dtype", default="float32")
-    ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--prompt", type=int, default=64)
-    ap.add_argument("--new", type=int, default=32)
-    ap.add_argument("--prefix", type=int, default=512, help="shared-prefix length for the prefix on/off run")
+    ap.add_argument("--batch", type=int, default=None, help="prompts (default 4; --quick: 1)")
+    ap.add_argument("--prompt", type=int, default=None, help="prompt tokens (default 64; --quick: 8)")
+    ap.add_argument("--new", type=int, default=None, help="new tokens (default 32; --quick: 4)")
+    ap.add_argument("--prefix", type=int, default=None,
+                    help="shared-prefix length for the prefix on/off run (default 512; --quick: 16)")
     ap.add_argument("--bandwidth", type=float, default=20.0, help="memory bandwidth in GB/s for the bound")
     ap.add_argument("--no-hf", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes: checks the script end to end")
+    ap.add_argument("--json", default=None, help="write the record (harness.record) to this file")
     args = ap.parse_args(argv)
+    for name, full, quick in (("batch", 4, 1), ("prompt", 64, 8), ("new", 32, 4), ("prefix", 512, 16)):
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
+    machine = harness.machine_info(() if args.no_hf else ("torch", "transformers"))
 
     from basinlab import generate
     from basinlab.models import generate_until
@@ -103,8 +104,7 @@ def main(argv=None):
     rng = np.random.RandomState(0)
     tokens = rng.randint(10, min(spec.vocab_size, 30000), (args.batch, args.prompt)).astype(np.int32)
     mask = np.ones_like(tokens)
-    out = {"model": model.source, "device": str(jax.devices()[0]), "batch": args.batch, "prompt": args.prompt,
-           "new": args.new, "dtype": args.dtype, "load_average": os.getloadavg()[0]}
+    out = {"model": model.source, "device": str(jax.devices()[0])}
     gen = lambda n: generate(spec, params, tokens, mask, max_new_tokens=n, eos_ids=())  # noqa: E731
     t_n, t_1 = timed(gen, args.new), timed(gen, 1)
     step = (t_n - t_1) / max(args.new - 1, 1)
@@ -123,9 +123,13 @@ def main(argv=None):
                                       eos_ids=()).tokens)
     off = timed(lambda: generate_until(spec, params, full, np.ones_like(full), max_new_tokens=args.new,
                                        eos_ids=()).tokens)
-    out.update(prefix=args.prefix, prefix_cache_on_s=on, prefix_cache_off_s=off)
-    print(json.dumps(out, indent=1))
-    return out
+    out.update(prefix_cache_on_s=on, prefix_cache_off_s=off)
+    rec = harness.record("generation", out, config=vars(args), machine=machine)
+    print(harness.machine_line(machine))
+    print(harness.dumps(out))
+    if args.json:
+        harness.write_json(args.json, rec)
+    return rec
 
 
 if __name__ == "__main__":

@@ -1,23 +1,18 @@
 """Seconds per training step: GO and SAM against AdamW, same model, same batch, same run.
 
-The step is the one `basinlab.training.pretrain` runs (`basinlab.training.cached_step`
-on `basinlab.training.token_loss`, basinlab's only training step: gradient at
-`optim.perturb(params, opt_state)`, update applied to theta). GO adds drawing eps (one Gaussian per
-parameter, regenerated from the key) and adding it; SAM adds a second forward/backward pass.
-Each step function is compiled first (compile time reported apart); then the three are timed in
-round-robin rounds, so that load from other processes hits them alike, and the median per step is
-reported with the ratios GO/AdamW and SAM/AdamW (target for GO: <= 1.3x).
+The step is the one `basinlab.training.pretrain` runs (`cached_step` on `token_loss`). Each step
+function is compiled first (compile + first step reported apart); the three are then timed in
+round-robin rounds of --steps steps (harness.round_robin) and the medians compared (bench/README.md).
 
-    python bench/go_step.py [--size small] [--batch 32] [--seq-len 64] [--rounds 7] [--steps 10]
+    python bench/go_step.py [--size small] [--batch 32] [--seq-len 64] [--rounds 7] [--steps 10] [--json PATH]
+    python bench/go_step.py --quick
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import time
 
+import harness
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -25,57 +20,66 @@ import numpy as np
 import basinlab as bl
 from basinlab.training import cached_step, micro_batches, token_loss
 
+NAMES = ("adamw", "go", "sam")
 
-def main(argv=None):
+
+def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--size", default="small", choices=list(bl.training.SIZES))
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--seq-len", type=int, default=64)
-    p.add_argument("--rounds", type=int, default=7)
-    p.add_argument("--steps", type=int, default=10, help="steps per timed call")
+    p.add_argument("--size", default=None, choices=list(bl.training.SIZES), help="default small; --quick: tiny")
+    p.add_argument("--batch", type=int, default=None, help="default 32; --quick: 4")
+    p.add_argument("--seq-len", type=int, default=None, help="default 64; --quick: 16")
+    p.add_argument("--rounds", type=int, default=None, help="default 7; --quick: 2")
+    p.add_argument("--steps", type=int, default=None, help="steps per timed call (default 10; --quick: 2)")
     p.add_argument("--sigma", type=float, default=0.01)
+    p.add_argument("--quick", action="store_true", help="tiny sizes: checks the script end to end")
+    p.add_argument("--json", default=None, help="write the record (harness.record) to this file")
     args = p.parse_args(argv)
+    for name, full, quick in (("size", "small", "tiny"), ("batch", 32, 4), ("seq_len", 64, 16), ("rounds", 7, 2),
+                              ("steps", 10, 2)):
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
+    machine = harness.machine_info()
 
     model = bl.training.init_model(args.size, seed=0)
     tokens = np.random.RandomState(0).randint(0, 256, size=(args.batch, args.seq_len)).astype(np.int32)
     ones = np.ones_like(tokens)
     micro = tuple(jnp.asarray(x) for x in micro_batches(tokens, ones, ones, grad_accum=1))
     params = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), model.params)
-    names = ("adamw", "go", "sam")
     runs, compile_s = {}, {}
-    for name in names:
+    for name in NAMES:
         opt = bl.training.make_optimizer(name, 1e-3, 1000, 0, args.sigma, 0.05, 0)
         step = cached_step(token_loss(model.spec, jnp.dtype("float32")), opt, micro_batches=True)
         state = opt.init(params)
-        t0 = time.perf_counter()
-        jax.block_until_ready(step(params, state, micro))
-        compile_s[name] = time.perf_counter() - t0
+        compile_s[name] = harness.time_calls(lambda f=step, s=state: f(params, s, micro), repeats=1,
+                                             warmup=0).best_s
         runs[name] = (step, state)
 
-    def timed(name):
+    def steps(name):
         step, state = runs[name]
         x, s = params, state
-        t0 = time.perf_counter()
         for _ in range(args.steps):
-            x, s, m = step(x, s, micro)
-        jax.block_until_ready(x)
-        return (time.perf_counter() - t0) / args.steps
+            x, s, _ = step(x, s, micro)
+        return x
 
-    per = {n: [] for n in names}
-    for _ in range(args.rounds):
-        for n in names:
-            per[n].append(timed(n))
+    per_call = harness.round_robin({n: (lambda n=n: steps(n)) for n in NAMES}, args.rounds)
+    per = {n: [t / args.steps for t in v] for n, v in per_call.items()}
     med = {n: float(np.median(v)) for n, v in per.items()}
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, jax {jax.__version__} "
-          f"on {jax.devices()[0].platform}")
-    print(f"model: {args.size} GPT ({model.n_params:,} parameters), batch {args.batch} x "
-          f"{args.seq_len} tokens, sigma {args.sigma}, {args.rounds} rounds x {args.steps} steps")
-    for n in names:
-        print(f"  {n:6s} {1e3 * med[n]:8.1f} ms/step (median; range {1e3 * min(per[n]):.1f}-"
-              f"{1e3 * max(per[n]):.1f})  compile+first {compile_s[n]:.1f} s")
-    print(f"GO / AdamW  = {med['go'] / med['adamw']:.2f}x   (target <= 1.3x)")
-    print(f"SAM / AdamW = {med['sam'] / med['adamw']:.2f}x")
-    return med
+    rows = [{"optimizer": n, "median_ms": 1e3 * med[n], "min_ms": 1e3 * min(per[n]), "max_ms": 1e3 * max(per[n]),
+             "compile_s": compile_s[n]} for n in NAMES]
+    results = {"n_params": model.n_params, "rows": rows, "per_step_s": per,
+               "go_over_adamw": med["go"] / med["adamw"], "sam_over_adamw": med["sam"] / med["adamw"]}
+    rec = harness.record("go_step", results, config=vars(args), machine=machine)
+    print(harness.machine_line(machine))
+    print(f"model: {args.size} GPT ({model.n_params:,} parameters); batch {args.batch} x {args.seq_len} tokens; "
+          f"sigma {args.sigma}; {args.rounds} rounds x {args.steps} steps")
+    print(harness.table(rows, [("optimizer", "optimizer", ""), ("ms/step median", "median_ms", ".1f"),
+                               ("min", "min_ms", ".1f"), ("max", "max_ms", ".1f"),
+                               ("compile+first s", "compile_s", ".1f")]))
+    print(f"GO / AdamW  = {results['go_over_adamw']:.2f}x")
+    print(f"SAM / AdamW = {results['sam_over_adamw']:.2f}x")
+    if args.json:
+        harness.write_json(args.json, rec)
+    return rec
 
 
 if __name__ == "__main__":

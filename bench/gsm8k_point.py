@@ -1,99 +1,102 @@
 """One GSM8K grid point on SmolLM2-135M-Instruct: the in-graph oracle in a sweep vs lm-eval's path.
 
-    .venv/bin/python bench/gsm8k_point.py [--n 50] [--alpha 0.002] [--batch-size 16]
+    .venv/bin/python bench/gsm8k_point.py [--n 50] [--alpha 0.002] [--batch-size 16] [--json PATH]
+    .venv/bin/python bench/gsm8k_point.py --quick          # 2 documents, 16 new tokens
 
-Both score the same n documents of lm-eval's gsm8k_cot_llama (8 chain-of-thought shots as chat
-turns, 256 new tokens, chat template) at theta0 + alpha * delta (Gaussian direction, seed 1):
+Both score the same n documents of lm-eval's gsm8k_cot_llama at theta0 + alpha * delta (Gaussian
+direction, seed 1), each timed once end to end from a loaded model (compilation included):
 
-- in-graph: `landscape` with the registry's `gsm8k_cot_llama` oracle at alphas {0, alpha} (shared
-  8-shot prefix prefilled once per point, length-sorted batches, stop strings in the decode loop),
-  reported per point (total / number of points);
-- lm-eval: `lm_eval.simple_evaluate` with the `BasinlabLM` backend at the same point (the same
-  generation path since basinlab 0.2), in a child process so its peak resident memory is its own.
+- in-graph: `landscape` with the registry's `gsm8k_cot_llama` oracle at alphas {0, alpha}, reported
+  per point (total / number of points);
+- lm-eval: `lm_eval.simple_evaluate` with the `BasinlabLM` backend at the same point, in a child
+  process (harness.run_child) so that its peak RSS is its own.
 
-Each is run once, timed end to end from a loaded model (compilation included, as a user pays it);
-the child's peak RSS comes from getrusage. The baseline the issue measured for lm-eval through
-BasinlabLM before this path (20 items, batch 16, this CPU): 887 s, 44 s per item, ~11 GB resident.
-Prints one JSON object. Numbers are only meaningful on an idle machine.
+The speed-ups are against BASELINE_S_PER_ITEM, the issue's measurement of the old lm-eval path.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
-import subprocess
-import sys
+import tempfile
 import time
+
+import harness
 
 import basinlab as bl
 
 BASELINE_S_PER_ITEM = 887 / 20  # the issue's measurement of the old lm-eval path (batch 16, 20 items)
+MODEL = "smollm2-135m-instruct"
 
 
-def in_graph(n: int, alpha: float, batch_size: int) -> dict:
-    from basinlab import landscape
-
-    model = bl.load("smollm2-135m-instruct")
-    bench = bl.benchmark("gsm8k_cot_llama", model, n=n, batch_size=batch_size)
+def in_graph(args) -> dict:
+    model = bl.load(MODEL)
+    bench = bl.benchmark("gsm8k_cot_llama", model, n=args.n, batch_size=args.batch_size,
+                         max_new_tokens=args.max_new_tokens)
     # A sweep always scores theta0 (the base): with alpha != 0 that is a second grid point, and the
     # time per point is half the total.
-    alphas = sorted({0.0, alpha})
+    alphas = sorted({0.0, args.alpha})
     t = time.perf_counter()
-    ds = landscape(model, [bench], directions=[bl.DirectionRecipe(seed=1)], alphas=alphas, progress=False)
+    ds = bl.landscape(model, [bench], directions=[bl.DirectionRecipe(seed=1)], alphas=alphas, progress=False)
     seconds = (time.perf_counter() - t) / len(alphas)
-    sel = ds.isel(direction=0).sel(alpha=alpha, benchmark="gsm8k_cot_llama")
-    return {"seconds": seconds, "s_per_item": seconds / n, "score": float(sel["score"]),
-            "budget_hits": int(sel["budget_hits"]),
-            "item_score": sel["item_score"].values[:n].tolist()}
+    sel = ds.isel(direction=0).sel(alpha=args.alpha, benchmark="gsm8k_cot_llama")
+    return {"seconds": seconds, "s_per_item": seconds / args.n, "score": float(sel["score"]),
+            "budget_hits": int(sel["budget_hits"]), "item_score": sel["item_score"].values[:args.n].tolist()}
 
 
-def lmeval(n: int, alpha: float, batch_size: int) -> dict:
+def lmeval(args) -> dict:
     from basinlab.analysis import lmeval_scores
 
-    model = bl.load("smollm2-135m-instruct")
-    docs = bl.lmeval.task_docs("gsm8k_cot_llama", n=n)
-    import tempfile
-
+    model = bl.load(MODEL)
+    docs = bl.lmeval.task_docs("gsm8k_cot_llama", n=args.n)
     with tempfile.TemporaryDirectory() as folder:
         t = time.perf_counter()
-        _, metric = lmeval_scores(model, "gsm8k_cot_llama", docs, folder, None, bl.DirectionRecipe(seed=1), alpha, None,
-                            batch_size)
+        _, metric = lmeval_scores(model, "gsm8k_cot_llama", docs, folder, None, bl.DirectionRecipe(seed=1),
+                                  args.alpha, args.max_new_tokens, args.batch_size)
         seconds = time.perf_counter() - t
-    return {"seconds": seconds, "s_per_item": seconds / n, "score": sum(metric) / n, "item_score": metric,
-            "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}
+    metric = metric or []
+    return {"seconds": seconds, "s_per_item": seconds / args.n, "score": sum(metric) / args.n, "item_score": metric}
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> dict | None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=50)
+    ap.add_argument("--n", type=int, default=None, help="documents (default 50; --quick: 2)")
     ap.add_argument("--alpha", type=float, default=0.002)
     ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--max-new-tokens", type=int, default=None, help="default: the task's 256; --quick: 16")
     ap.add_argument("--side", choices=["both", "in-graph", "lm-eval"], default="both")
-    ap.add_argument("--json", help="also write the JSON here")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes: checks the script end to end")
+    ap.add_argument("--json", help="write the record (harness.record) to this file")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # the lm-eval child
     args = ap.parse_args(argv)
+    args.n = args.n or (2 if args.quick else 50)
+    if args.quick and args.max_new_tokens is None:
+        args.max_new_tokens = 16
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    if args.side == "lm-eval":
-        print(json.dumps(lmeval(args.n, args.alpha, args.batch_size)))
-        return
-    out = {"machine": os.uname().nodename, "n": args.n, "alpha": args.alpha, "batch_size": args.batch_size,
-           "baseline_s_per_item": BASELINE_S_PER_ITEM}
-    out["in_graph"] = in_graph(args.n, args.alpha, args.batch_size)
-    if args.side == "both":
-        child = subprocess.run([sys.executable, __file__, "--side", "lm-eval", "--n", str(args.n), "--alpha",
-                                str(args.alpha), "--batch-size", str(args.batch_size)],
-                               capture_output=True, text=True, check=True)
-        out["lm_eval"] = json.loads(child.stdout.strip().splitlines()[-1])
+    if args.worker:
+        harness.emit(lmeval(args))
+        return None
+    machine = harness.machine_info(("lm_eval",))
+    out: dict = {"baseline_s_per_item": BASELINE_S_PER_ITEM}
+    if args.side != "lm-eval":
+        out["in_graph"] = in_graph(args)
+        out["in_graph_speedup_vs_baseline"] = BASELINE_S_PER_ITEM / out["in_graph"]["s_per_item"]
+    if args.side != "in-graph":
+        sizes = ["--n", str(args.n), "--alpha", str(args.alpha), "--batch-size", str(args.batch_size)]
+        if args.max_new_tokens is not None:
+            sizes += ["--max-new-tokens", str(args.max_new_tokens)]
+        out["lm_eval"] = lm = harness.run_child("lm-eval side", [os.path.abspath(__file__), "--worker", *sizes])
+        if "s_per_item" in lm:
+            out["lm_eval_speedup_vs_baseline"] = BASELINE_S_PER_ITEM / lm["s_per_item"]
+    if "item_score" in out.get("in_graph", {}) and "item_score" in out.get("lm_eval", {}):
         out["same_item_scores"] = out["in_graph"]["item_score"] == out["lm_eval"]["item_score"]
-        out["lm_eval_speedup_vs_baseline"] = BASELINE_S_PER_ITEM / out["lm_eval"]["s_per_item"]
-    out["in_graph_speedup_vs_baseline"] = BASELINE_S_PER_ITEM / out["in_graph"]["s_per_item"]
-    text = json.dumps(out, indent=1)
-    print(text)
+    rec = harness.record("gsm8k_point", out, config=vars(args), machine=machine)
+    print(harness.machine_line(machine))
+    print(harness.dumps(out))
     if args.json:
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
+        harness.write_json(args.json, rec)
+    return rec
 
 
 if __name__ == "__main__":

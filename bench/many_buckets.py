@@ -1,37 +1,31 @@
 """Compile time of a generating oracle with many length buckets: one decode loop per shape vs one per batch.
 
     BASINLAB_DATA=... .venv/bin/python bench/many_buckets.py [--n 13] [--batch-size 16] [--peer-timeout 600]
+    BASINLAB_DATA=... .venv/bin/python bench/many_buckets.py --quick     # 3 subjects x 2 items, 8 new tokens
 
-Builds lm-eval's `mmlu_generative` on SmolLM2-135M-Instruct over every MMLU subject in the data
-(n items per subject: 13 -> 741 items) and compiles its in-graph score function, as a sweep does:
+Builds lm-eval's `mmlu_generative` on SmolLM2-135M-Instruct over the MMLU subjects (every subject in
+the data unless --subjects; n items each) and compiles its in-graph score function as a sweep does
+(params as an argument), each layout in a child process (harness.run_child):
 
-- grouped (basinlab now): batch widths on the 16/24/32/48/... ladder, batches of one shape stacked
-  and decoded by one `lax.map` (`until_oracle.until_batches`);
-- per batch (the peer, basinlab before): the same batches, each padded to its own longest suffix and
-  decoded by its own loop, all unrolled into one program. It runs in a child process and is
-  stopped after --peer-timeout seconds (it did not finish in 10 min at n = 13 before).
+- grouped (basinlab now): equal-shape batches stacked and decoded by one `lax.map`;
+- per batch (the peer, basinlab before): each batch padded to its own longest suffix, its own decode
+  loop, all unrolled into one program; stopped after --peer-timeout seconds.
 
-Reports the compile seconds of both, their ratio, and then runs the grouped program once at theta0
-(score, seconds). One run each; only meaningful on an idle machine. Prints one JSON object.
+Then runs the grouped program once at theta0 (score, seconds). Layouts and history: bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import multiprocessing as mp
+import os
 import sys
 import time
 
+import harness
+
 import basinlab as bl
 
-
-def _bench(n: int, batch_size: int):
-
-    model = bl.load("smollm2-135m-instruct")
-    # subjects=None: every MMLU subject in the data (57), n items each
-    bench = bl.benchmark("mmlu_generative", model, n=n, subjects=None, batch_size=batch_size)
-    return model, bench
+MODEL = "smollm2-135m-instruct"
 
 
 def per_batch(data: dict) -> dict:
@@ -46,57 +40,71 @@ def per_batch(data: dict) -> dict:
     return {**data, "groups": groups, "inverse": np.asarray(data["inverse"])}
 
 
-def compile_seconds(n: int, batch_size: int, layout: str, queue) -> None:
+def compile_seconds(args) -> None:
+    """The worker: compile one layout (and run the grouped one); emits its numbers."""
     import jax
 
     from basinlab.scoring import hit_budget_reason
 
-    model, bench = _bench(n, batch_size)
-    data = bench.data if layout == "grouped" else per_batch(bench.data)
+    model = bl.load(MODEL)
+    bench = bl.benchmark("mmlu_generative", model, n=args.n, subjects=args.subjects, batch_size=args.batch_size,
+                         max_new_tokens=args.max_new_tokens)
+    data = bench.data if args.worker == "grouped" else per_batch(bench.data)
     fn = jax.jit(lambda params, data: bench.score_fn(model.spec, params, data, model.compute_dtype))
     t = time.perf_counter()
     compiled = fn.lower(model.params, data).compile()
     out = {"compile_s": time.perf_counter() - t, "items": bench.n_items,
            "batches": sum(int(g["tokens"].shape[0]) for g in data["groups"]), "shapes": len(data["groups"])}
-    print(f"{layout}: {out}", file=sys.stderr, flush=True)  # the compile time survives a stopped run
-    if layout == "grouped":
+    print(f"{args.worker}: {out}", file=sys.stderr, flush=True)  # the compile time survives a stopped run
+    if args.worker == "grouped":
         t = time.perf_counter()
-        scores = compiled(model.params, data)
-        jax.block_until_ready(scores)
-        judged = bench.judge(scores)
+        judged = bench.judge(harness.ready(compiled(model.params, data)))
         out.update(run_s=time.perf_counter() - t, score=float(judged.score.mean()),
                    budget_hits=int(sum(hit_budget_reason(r) for r in judged.reason)))
-    queue.put(out)
+    harness.emit(out)
 
 
-def child(n: int, batch_size: int, layout: str, timeout: float) -> dict:
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    p = ctx.Process(target=compile_seconds, args=(n, batch_size, layout, q))
-    t = time.perf_counter()
-    p.start()
-    p.join(timeout)
-    if p.is_alive():
-        p.terminate()
-        p.join()
-        return {"finished": False, "stopped_after_s": round(time.perf_counter() - t, 1)}
-    return {"finished": True, **q.get(timeout=5)}
-
-
-def main() -> None:
+def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=13, help="items per MMLU subject")
-    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--n", type=int, default=None, help="items per MMLU subject (default 13; --quick: 2)")
+    ap.add_argument("--subjects", default=None,
+                    help="comma-separated MMLU subjects (default: all in the data; --quick: 3)")
+    ap.add_argument("--batch-size", type=int, default=None, help="default 16; --quick: 2")
+    ap.add_argument("--max-new-tokens", type=int, default=None, help="default: the task's; --quick: 8")
     ap.add_argument("--peer-timeout", type=float, default=600.0, help="seconds before the per-batch compile is stopped")
-    args = ap.parse_args()
-    grouped = child(args.n, args.batch_size, "grouped", 3600.0)
-    peer = child(args.n, args.batch_size, "per_batch", args.peer_timeout)
-    result = {"n_per_subject": args.n, "batch_size": args.batch_size, "grouped": grouped, "per_batch": peer}
+    ap.add_argument("--quick", action="store_true", help="tiny sizes: checks the script end to end")
+    ap.add_argument("--json", default=None, help="write the record (harness.record) to this file")
+    ap.add_argument("--worker", choices=["grouped", "per_batch"], help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.n, args.batch_size = args.n or 2, args.batch_size or 2
+        args.subjects = args.subjects or "abstract_algebra,anatomy,astronomy"
+        args.max_new_tokens = args.max_new_tokens or 8
+    args.n, args.batch_size = args.n or 13, args.batch_size or 16
+    if isinstance(args.subjects, str):
+        args.subjects = args.subjects.split(",")
+    if args.worker:
+        compile_seconds(args)
+        return {}
+    machine = harness.machine_info()
+    child = [os.path.abspath(__file__), "--n", str(args.n), "--batch-size", str(args.batch_size)]
+    if args.subjects:
+        child += ["--subjects", ",".join(args.subjects)]
+    if args.max_new_tokens:
+        child += ["--max-new-tokens", str(args.max_new_tokens)]
+    grouped = harness.run_child("grouped", [*child, "--worker", "grouped"], timeout=3600.0)
+    peer = harness.run_child("per batch", [*child, "--worker", "per_batch"], timeout=args.peer_timeout)
+    result = {"grouped": grouped, "per_batch": peer}
     if grouped.get("finished") and peer.get("finished"):
         result["compile_ratio_per_batch_over_grouped"] = peer["compile_s"] / grouped["compile_s"]
-    elif grouped.get("finished"):
+    elif grouped.get("finished") and "stopped_after_s" in peer:
         result["compile_ratio_per_batch_over_grouped_at_least"] = peer["stopped_after_s"] / grouped["compile_s"]
-    print(json.dumps(result, indent=1))
+    rec = harness.record("many_buckets", result, config=vars(args), machine=machine)
+    print(harness.machine_line(machine))
+    print(harness.dumps(result))
+    if args.json:
+        harness.write_json(args.json, rec)
+    return rec
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Sweeps at paper scale: the compiled memory plan of a sweep, and a GPU timing run.
 
     python bench/scale.py memory --shape llama2-7b [--dtype bfloat16] [--batch 32 --seq-len 512 --points 16]
+    python bench/scale.py memory --quick     # a tiny shape and sizes (any machine)
     python bench/scale.py gpu [--shapes llama-3.2-1b,llama2-7b] [--json bench/scale_gpu.json]
     python bench/scale.py gpu --quick        # the same code paths on a tiny shape (any machine)
 
@@ -19,17 +20,16 @@ the matmul peak, with peak device memory, and writes JSON. Random weights: only 
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import platform
 import time
 
+import harness
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import basinlab as bl
-from basinlab.landscape import chunk_program
+from basinlab.landscape import build_mesh, chunk_program
 from basinlab.models import SHAPES, forward, param_shapes, random_params, token_logprobs
 from basinlab.scoring import token_benchmark
 
@@ -61,14 +61,17 @@ def _plan(compiled) -> dict:
 
 
 def memory(args) -> None:
+    if args.quick:
+        args.shape, args.batch, args.seq_len, args.points = "smollm2-135m", 2, 32, 2
+    machine = harness.machine_info()
     spec, dtype = SHAPES[args.shape], jnp.dtype(args.dtype)
     theta = param_shapes(spec, dtype)
     weights = _weight_bytes(theta)
     tokens = jax.ShapeDtypeStruct((args.batch, args.seq_len), jnp.int32)
-    mesh = bl.landscape.build_mesh(None, jax.devices()[:1])
+    mesh = build_mesh(None, jax.devices()[:1])
     print(f"== compiled memory plan: {args.shape} ({sum(math.prod(x.shape) for x in jax.tree.leaves(theta)):,} "
           f"params, {dtype.name}), {args.batch} x {args.seq_len} tokens, {args.points} points per call ==")
-    print(f"backend: {jax.default_backend()} ({platform.processor() or platform.machine()}), jax {jax.__version__}")
+    print(harness.machine_line(machine))
     print(f"weights: {weights / GB:.2f} GB")
     rows = {}
     t0 = time.perf_counter()
@@ -84,36 +87,29 @@ def memory(args) -> None:
     for name, r in rows.items():
         print(f"{name:<24} {r['arguments'] / GB:>12.2f} {r['temporaries'] / GB:>15.2f} {r['peak'] / GB:>9.2f} "
               f"{r['peak'] / weights:>13.2f}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"shape": args.shape, "dtype": dtype.name, "weights": weights, "plans": rows,
-                       "backend": jax.default_backend(), "jax": jax.__version__}, f, indent=1)
     print(f"peak/weights = {rows['sweep, fused']['peak'] / weights:.3f}")
+    if args.json:
+        harness.write_json(args.json, harness.record("scale memory", {"weights": weights, "plans": rows},
+                                                     config=_config(args), machine=machine))
 
 
 # ----------------------------------------------------------------------------- gpu
 
 
+def _config(args) -> dict:
+    return {k: v for k, v in vars(args).items() if k != "run"}
+
+
 def _timed(fn, repeats: int) -> float:
-    fn()  # compile / warm up
-    best = math.inf
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
-def _peak_bytes() -> int | None:
-    stats = jax.devices()[0].memory_stats() or {}
-    return stats.get("peak_bytes_in_use")
+    """Best of `repeats` calls after one warm-up (compilation) call, seconds."""
+    return harness.time_calls(fn, repeats=repeats).best_s
 
 
 def _matmul_peak(dtype) -> float:
     n = 8192 if jax.default_backend() == "gpu" else 1024
     a = jnp.ones((n, n), dtype)
     f = jax.jit(lambda a: a @ a)
-    s = _timed(lambda: f(a).block_until_ready(), 10)
+    s = _timed(lambda: f(a), 10)
     return 2 * n**3 / s
 
 
@@ -130,7 +126,7 @@ def _basinlab_run(spec, params, tokens, alphas, perturbation) -> dict:
         return ds
 
     seconds = _timed(run, 2)
-    return {"s_per_eval": seconds / len(alphas), "peak_bytes": _peak_bytes()}
+    return {"s_per_eval": seconds / len(alphas), "peak_bytes": harness.device_peak_bytes()}
 
 
 def _torch_in_place(spec, params, tokens, alphas) -> dict | None:
@@ -142,9 +138,9 @@ def _torch_in_place(spec, params, tokens, alphas) -> dict | None:
         return {"skipped": f"{e}"}
     from basinlab.models import spec_to_config
 
-    family = {k: v for k, v in spec_to_config(spec).items() if k not in ("architectures", "model_type")}
-    config = transformers.AutoConfig.for_model(spec_to_config(spec)["model_type"], vocab_size=spec.vocab_size,
-                                               tie_word_embeddings=spec.tie_embeddings, **family)
+    hf = spec_to_config(spec)  # holds vocab_size and tie_word_embeddings too
+    config = transformers.AutoConfig.for_model(hf["model_type"], **{k: v for k, v in hf.items()
+                                                                    if k not in ("architectures", "model_type")})
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = {"bfloat16": torch.bfloat16, "float32": torch.float32}[jnp.dtype(params["embed"]["embedding"].dtype).name]
     model = transformers.AutoModelForCausalLM.from_config(config).to(device=device, dtype=dtype).eval()
@@ -162,7 +158,7 @@ def _torch_in_place(spec, params, tokens, alphas) -> dict | None:
                 for p, d in zip(model.parameters(), deltas):
                     p.sub_(a * d)
 
-    seconds = _timed(sweep, 1)
+    seconds = harness.time_calls(sweep, repeats=1, block=lambda x: x).best_s
     peak = torch.cuda.max_memory_allocated() if device == "cuda" else None
     return {"s_per_eval": seconds / len(alphas), "peak_bytes": peak, "device": device}
 
@@ -172,9 +168,11 @@ def gpu(args) -> None:
     batch, seq_len, k = (2, 32, 4) if args.quick else (args.batch, args.seq_len, args.points)
     dtype = jnp.dtype(args.dtype)
     alphas = np.linspace(-0.01, 0.01, k)
-    report = {"device": str(jax.devices()[0]), "jax": jax.__version__, "batch": batch, "seq_len": seq_len, "K": k,
+    machine = harness.machine_info(("torch", "transformers"))
+    report = {"device": str(jax.devices()[0]), "batch": batch, "seq_len": seq_len, "K": k,
               "dtype": dtype.name, "matmul_peak_flops": _matmul_peak(dtype), "runs": {}}
-    print(f"device {report['device']}; {dtype.name} matmul peak {report['matmul_peak_flops'] / 1e12:.1f} TFLOP/s")
+    print(harness.machine_line(machine))
+    print(f"device {report['device']}; {dtype.name} matmul peak TFLOP/s: {report['matmul_peak_flops'] / 1e12:.1f}")
     for name in shapes:
         spec = SHAPES[name]
         params = random_params(spec, jax.random.key(0), dtype)
@@ -182,19 +180,17 @@ def gpu(args) -> None:
         tokens = jax.random.randint(jax.random.key(1), (batch, seq_len), 0, spec.vocab_size)
         plain = _plain_nll(spec, dtype)
         row = {"d": d, "weight_bytes": _weight_bytes(params),
-               "plain_s": _timed(lambda p=plain, w=params, t=tokens: p(w, t).block_until_ready(), 3)}
+               "plain_s": _timed(lambda p=plain, w=params, t=tokens: p(w, t), 3)}
         for perturbation in ("fused", "materialized"):
             row[perturbation] = _basinlab_run(spec, params, tokens, alphas, perturbation)
         row["authors_in_place"] = _torch_in_place(spec, params, tokens, alphas)
         flops = 2 * d * batch * seq_len
         row["fused_tflops"] = flops / row["fused"]["s_per_eval"] / 1e12
         report["runs"][name] = row
-        print(json.dumps({name: row}, default=str))
+        print(harness.dumps({name: row}))
         del params
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=1, default=str)
-        print(f"wrote {args.json}")
+        harness.write_json(args.json, harness.record("scale gpu", report, config=_config(args), machine=machine))
 
 
 def main() -> None:
@@ -206,6 +202,7 @@ def main() -> None:
     m.add_argument("--batch", type=int, default=32)
     m.add_argument("--seq-len", type=int, default=512)
     m.add_argument("--points", type=int, default=16)
+    m.add_argument("--quick", action="store_true", help="tiny shape and sizes: checks the code paths anywhere")
     m.add_argument("--json", default=None)
     m.set_defaults(run=memory)
     g = sub.add_parser("gpu")
