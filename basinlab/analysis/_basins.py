@@ -25,6 +25,7 @@ import xarray as xr
 from basinlab import _validate as validate
 from basinlab.landscape import landscape
 from basinlab.landscape._accessor import SIDED
+from basinlab.landscape._results import provenance
 from basinlab.scoring._text import token_benchmark
 
 __all__ = ["basin_width", "widths_around"]
@@ -63,12 +64,15 @@ def widths_around(model, centers: Mapping, benchmarks, *, directions=4, alphas, 
     if not centers:
         raise ValueError("centers is empty: give {name: params}, e.g. {'theta0': model.params}")
     store = landscape_options.pop("store", None)
-    rows = []
+    rows, sources = [], []
     for label, params in centers.items():
         sub = None if store is None else os.path.join(os.fspath(store), f"center-{label}")
         ds = landscape(model.with_params(params), benchmarks, directions=directions, alphas=alphas,
                        progress=False, store=sub, **landscape_options)
         w = ds.basin.width(tol, sided=sided)
+        sources.append(ds)
         rows.append(xr.Dataset({"width": w["width"].median("direction"), "censored": w["censored"].any("direction"),
                                 "base_score": ds["base_score"]}).expand_dims(center=[label]))
-    return xr.concat(rows, "center").assign_attrs(tol=tol, sided=sided)
+    spec = {"centers": list(map(str, centers)), "directions": directions, "alphas": alphas, "tol": tol, "sided": sided}
+    return xr.concat(rows, "center").assign_attrs(**provenance("widths_around", spec, model=model, sources=sources),
+                                                  tol=tol, sided=sided)

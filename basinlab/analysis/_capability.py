@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import pathlib
 import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from basinlab import _validate as validate
-from basinlab._atomicio import write_json
+from basinlab.landscape._results import provenance
+from basinlab.landscape._store import BlockStore, CorruptBlockWarning
 from basinlab.stats import clopper_pearson, mcnemar_exact
 
 __all__ = ["capability_change", "capability_scores"]
@@ -73,7 +77,10 @@ def capability_change(ds: xr.Dataset, alpha_sft: float, confidence: float = 0.95
          "rose": (dims, rose, {"long_name": "items failed at theta0 and passed at theta_sft"}),
          "p_value": (dims, p, {"long_name": "exact McNemar two-sided p-value"}),
          "kept": (dims, change == "kept"), "change": (dims, change), "test": (dims, test)},
-        coords={"benchmark": ds["benchmark"].values}, attrs={"alpha_sft": at, "confidence": confidence, "tol": tol})
+        coords={"benchmark": ds["benchmark"].values},
+        attrs={**provenance("capability_change", {"alpha_sft": at, "confidence": confidence, "tol": tol},
+                            sources=[ds]),
+               "alpha_sft": at, "confidence": confidence, "tol": tol})
 
 
 def _change(base, tuned, n, before, after, confidence: float, tol: float) -> dict:
@@ -102,8 +109,9 @@ def _change(base, tuned, n, before, after, confidence: float, tol: float) -> dic
     return {"lower": lo, "upper": hi, "fell": fell, "rose": rose, "p_value": p, "change": change, "test": test}
 
 
-def capability_scores(model, thetas: Mapping[str, object], benchmarks: Sequence, *, confidence: float = 0.95,
-                      tol: float = 0.1, store=None, log: Callable[[str], None] | None = None) -> xr.Dataset:
+def capability_scores(model: Any, thetas: Mapping[str, object], benchmarks: Sequence[Any], *,
+                      confidence: float = 0.95, tol: float = 0.1, store: os.PathLike | str | None = None,
+                      log: Callable[[str], None] | None = None) -> xr.Dataset:
     """Each benchmark scored at each set of weights, on the same items, and each model's change
     against the first (the reference, e.g. theta0), with :func:`capability_change`'s paired rule.
 
@@ -112,7 +120,9 @@ def capability_scores(model, thetas: Mapping[str, object], benchmarks: Sequence,
     store: a folder; each (model, benchmark) result is written there as soon as it is measured and
     read back on the next call when the weights' and the benchmark data's fingerprints
     (`landscape.fingerprint`) match, so a stopped run loses at most the measurement in progress; a
-    file whose fingerprints differ raises (it belongs to other weights or items).
+    file whose fingerprints differ raises (it belongs to other weights or items). The folder is a
+    `landscape._store.BlockStore`: locked while in use (a second process raises StoreLocked), and an
+    unreadable result is reported (CorruptBlockWarning), moved aside and measured again.
     log: called with a line per measurement.
 
     Returns a Dataset with dims (model, benchmark[, item]): score, lower/upper (the model's own
@@ -134,22 +144,23 @@ def capability_scores(model, thetas: Mapping[str, object], benchmarks: Sequence,
         raise ValueError(f"benchmarks must be non-empty with distinct names, got {names}")
     folder = None if store is None else pathlib.Path(store)
     prints = {label: fingerprint(params) for label, params in thetas.items()} if folder else {}
-    rows = {}
-    for b in benchmarks:
-        data_print = fingerprint(b.data) if folder else ""
-        for label, params in thetas.items():
-            path = None if folder is None else folder / f"{_safe(label)}--{_safe(b.name)}.json"
-            row = _read(path, prints.get(label), data_print)
-            if row is None:
-                m = measure(model, b, params=params, confidence=confidence)
-                row = {"params": prints.get(label), "data": data_print, "item_scores": m.item_scores.tolist(),
-                       "budget_hits": m.budget_hits, "examples": (m.examples or [])[:3]}
-                if path is not None:
-                    write_json(path, row)
-            rows[label, b.name] = row
-            if log is not None:
-                k = np.asarray(row["item_scores"], float)
-                log(f"{b.name:<24} {str(label):<14} {k.mean():.3f} (n = {k.size}, budget hits {row['budget_hits']})")
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    with BlockStore(folder, _StoreKey()) as blocks:
+        for b in benchmarks:
+            data_print = fingerprint(b.data) if folder else ""
+            for label, params in thetas.items():
+                name = f"{_safe(label)}--{_safe(b.name)}"
+                row = None if folder is None else _read(blocks, name, prints[label], data_print)
+                if row is None:
+                    m = measure(model, b, params=params, confidence=confidence)
+                    row = {"params": prints.get(label, ""), "data": data_print, "item_scores": m.item_scores.tolist(),
+                           "budget_hits": m.budget_hits, "examples": (m.examples or [])[:3]}
+                    blocks.put(name, _arrays(row))
+                rows[str(label), b.name] = row
+                if log is not None:
+                    k = np.asarray(row["item_scores"], float)
+                    log(f"{b.name:<24} {str(label):<14} {k.mean():.3f} (n = {k.size}, budget hits "
+                        f"{row['budget_hits']})")
     n = np.array([len(rows[labels[0], name]["item_scores"]) for name in names])
     items = np.full((len(labels), len(names), int(n.max())), np.nan)
     for i, label in enumerate(labels):
@@ -171,19 +182,54 @@ def capability_scores(model, thetas: Mapping[str, object], benchmarks: Sequence,
         {"score": (dims, score), "lower": (dims, lo), "upper": (dims, hi), "budget_hits": (dims, hits),
          "item_score": (dims + ("item",), items), "base": (("benchmark",), score[0]), "tuned": (dims, score), **per},
         coords={"model": labels, "benchmark": names, "n_items": ("benchmark", n)},
-        attrs={"reference": labels[0], "confidence": confidence, "tol": tol})
+        attrs={**provenance("capability_scores", {"models": labels, "benchmarks": [bm.attrs() for bm in benchmarks],
+                                                  "confidence": confidence, "tol": tol, "store": store}, model=model),
+               "reference": labels[0], "confidence": confidence, "tol": tol})
 
 
 def _safe(name: str) -> str:
     return re.sub(r"[^\w.\-]+", "_", name)
 
 
-def _read(path, params_print, data_print) -> dict | None:
-    """A stored result, None when there is none; ValueError when it belongs to other weights or items."""
-    if path is None or not path.exists():
+class _StoreKey:
+    """What a capability-scores store holds (its sweep.json): each block's own fingerprints say for
+    which weights and items it was measured."""
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": "capability_scores", "format": 1})
+
+
+def _arrays(row: dict[str, Any]) -> dict[str, np.ndarray]:
+    """A measured row as a store block (plain arrays; budget_hits -1 for None)."""
+    hits = row["budget_hits"]
+    return {"params": np.asarray(row["params"]), "data": np.asarray(row["data"]),
+            "item_scores": np.asarray(row["item_scores"], np.float64),
+            "budget_hits": np.asarray(-1 if hits is None else int(hits)),
+            "examples": np.asarray([str(e) for e in row["examples"]], dtype=str)}
+
+
+def _read(blocks: BlockStore, name: str, params_print: str, data_print: str) -> dict[str, Any] | None:
+    """A stored row, None when there is none (or its block was unreadable: BlockStore warns and
+    moves it aside); ValueError when it belongs to other weights or items. A JSON row of
+    basinlab < 0.3 (`<name>.json`) is read too and kept as a block."""
+    arrays = blocks.get(name)
+    legacy = None if blocks.root is None else blocks.root / f"{name}.json"
+    if arrays is None and legacy is not None and legacy.exists():
+        try:
+            arrays = _arrays(json.loads(legacy.read_text()))
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+            warnings.warn(f"store row {legacy} is unreadable ({type(e).__name__}: {e}); recomputing it",
+                          CorruptBlockWarning, stacklevel=3)
+        else:
+            blocks.put(name, arrays)
+    if arrays is None:
         return None
-    row = json.loads(path.read_text())
-    if row.get("params") != params_print or row.get("data") != data_print:
-        raise ValueError(f"{path} holds a result for other weights or items (fingerprints {row.get('params')}, "
-                         f"{row.get('data')}; now {params_print}, {data_print}): use another store or delete it")
+    row = {"params": str(arrays["params"]), "data": str(arrays["data"]),
+           "item_scores": np.asarray(arrays["item_scores"], np.float64).tolist(),
+           "budget_hits": None if int(arrays["budget_hits"]) < 0 else int(arrays["budget_hits"]),
+           "examples": [str(e) for e in np.atleast_1d(arrays["examples"])]}
+    if row["params"] != params_print or row["data"] != data_print:
+        where = name if blocks.root is None else blocks.root / f"{name}.npz"
+        raise ValueError(f"{where} holds a result for other weights or items (fingerprints {row['params']}, "
+                         f"{row['data']}; now {params_print}, {data_print}): use another store or delete it")
     return row

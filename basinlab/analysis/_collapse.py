@@ -13,11 +13,12 @@ import xarray as xr
 
 from basinlab import _validate as validate
 from basinlab.landscape._accessor import DEFINITION, SIDED, better_is_higher, distance
+from basinlab.landscape._results import provenance
 
 __all__ = ["collapse"]
 
 
-def _first_outside(alphas, dist, tol):
+def _first_outside(alphas: np.ndarray, dist: np.ndarray, tol: float) -> float:
     """Smallest alpha > 0 whose distance from the base is more than tol (NaN counts as outside), else inf."""
     for a, v in sorted(zip(alphas, dist, strict=True)):
         if a > 0 and not v <= tol:
@@ -65,4 +66,6 @@ def collapse(worst: xr.Dataset, random: xr.Dataset, tol: float = 0.1, *, sided: 
          "random_edge": (dims, edge, {"long_name": "median random-direction basin edge"}),
          "random_censored": (dims, censored, {"long_name": "a random edge reached the end of its grid"}),
          "ratio": (dims, ratio, {"long_name": "random edge / worst-case collapse"})},
-        coords={"benchmark": names}, attrs={"tol": tol, "sided": sided, "definition": DEFINITION[sided]})
+        coords={"benchmark": names},
+        attrs={**provenance("collapse", {"tol": tol, "sided": sided}, sources=[worst, random]),
+               "tol": tol, "sided": sided, "definition": DEFINITION[sided]})

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
+from basinlab.landscape._results import provenance
+
 if TYPE_CHECKING:  # only for the annotations: analysis reads the results, it never runs training
     from basinlab.training._forgetting import Forgetting
     from basinlab.training._pretrain import PretrainResult
@@ -24,7 +26,7 @@ __all__ = ["forgetting_dataset", "training_curves"]
 _NATS = {"units": "nats/token"}
 
 
-def _labels(runs: Mapping, what: str) -> list:
+def _labels(runs: Mapping[str, object], what: str) -> list[str]:
     if not runs:
         raise ValueError(f"no runs: give {{label: {what}}}")
     return list(runs)
@@ -50,7 +52,9 @@ def training_curves(runs: Mapping[str, PretrainResult]) -> xr.Dataset:
          "n_params": (("run",), [runs[k].model.n_params for k in labels])},
         coords={"run": labels, "step": np.arange(1, len(first.train_loss) + 1),
                 "eval_step": first.val_steps,
-                "optimizer": ("run", [runs[k].optimizer for k in labels])})
+                "optimizer": ("run", [runs[k].optimizer for k in labels])},
+        attrs=provenance("training_curves", {"runs": labels, "optimizers": [runs[k].optimizer for k in labels]},
+                         model=[runs[k].model for k in labels]))
 
 
 def forgetting_dataset(tracks: Mapping[str, Forgetting]) -> xr.Dataset:
@@ -70,4 +74,4 @@ def forgetting_dataset(tracks: Mapping[str, Forgetting]) -> xr.Dataset:
                         {"long_name": "rise of the old NLL over fine-tuning", **_NATS}),
          "learned": (("run",), [tracks[k].learned for k in labels],
                      {"long_name": "fall of the new NLL over fine-tuning", **_NATS})},
-        coords={"run": labels, "ft_step": steps})
+        coords={"run": labels, "ft_step": steps}, attrs=provenance("forgetting_dataset", {"runs": labels}))

@@ -39,6 +39,7 @@ import xarray as xr
 from basinlab import _validate as validate
 from basinlab.landscape import DirectionRecipe, landscape
 from basinlab.landscape._accessor import DEFINITION, SIDED, better_is_higher, describe, distance
+from basinlab.landscape._results import provenance
 
 __all__ = ["SIDES", "basin_edges", "edges_on_grid", "next_alpha", "recipe_list", "walk_settings"]
 
@@ -132,7 +133,9 @@ def basin_edges(model, benchmarks, directions=4, tol: float = 0.1, precision: fl
         return landscape(model, benchmarks, directions=[recipes[i]], alphas=alphas, store=sub, progress=False,
                          chunk_size=chunk_size, base_cache=base_cache, **landscape_options)
 
-    return _walk(evaluate, recipes, tol, precision, sided, variable, start, growth, max_alpha)
+    out = _walk(evaluate, recipes, tol, precision, sided, variable, start, growth, max_alpha)
+    return out.assign_attrs(provenance("basin_edges", dict(out.attrs), model=model,
+                                       seeds=[int(s) for s in out["seed"].values if s >= 0]))
 
 
 def edges_on_grid(ds: xr.Dataset, tol: float = 0.1, precision: float = 5e-4, *, sided: str = "one",
@@ -190,7 +193,8 @@ def edges_on_grid(ds: xr.Dataset, tol: float = 0.1, precision: float = 5e-4, *, 
 
     seeds = np.atleast_1d(ds["seed"].values) if "seed" in ds.coords else np.full(ds.sizes["direction"], -1)
     directions = [types.SimpleNamespace(seed=int(x) if np.isfinite(x) else -1) for x in seeds]  # only seeds are read
-    return _walk(evaluate, directions, tol, precision, sided, variable, start, growth, max_alpha)
+    out = _walk(evaluate, directions, tol, precision, sided, variable, start, growth, max_alpha)
+    return out.assign_attrs(provenance("edges_on_grid", dict(out.attrs), sources=[ds]))
 
 
 def walk_settings(tol, precision, sided, variable, start, growth, max_alpha):

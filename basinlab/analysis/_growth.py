@@ -15,6 +15,8 @@ basin) asks the same relative question at every step of training.
 from __future__ import annotations
 
 import os
+import pathlib
+from typing import Any, cast
 
 import numpy as np
 import xarray as xr
@@ -24,6 +26,7 @@ from basinlab.benchmarks import _arithmetic as arithmetic
 from basinlab.benchmarks._measure import measure
 from basinlab.landscape import landscape
 from basinlab.landscape._accessor import SIDED
+from basinlab.landscape._results import provenance
 from basinlab.scoring._text import token_benchmark
 from basinlab.stats import median_interval
 from basinlab.training._corpus import windows
@@ -49,10 +52,12 @@ def relative_widths(ds: xr.Dataset, rel_tol: float = 0.1, *, sided: str = "one",
     base = np.abs(np.asarray(ds[f"base_{variable}"].values, np.float64)).reshape(-1)
     parts = [ds.isel(benchmark=[b]).basin.width(float(rel_tol * base[b]), variable, interpolate=interpolate,
                                                  sided=sided) for b in range(ds.sizes["benchmark"])]
-    out = xr.concat(parts, "benchmark", combine_attrs="drop_conflicts")
+    out = cast(xr.Dataset, xr.concat(parts, "benchmark", combine_attrs="drop_conflicts"))
     out["tol"] = ("benchmark", rel_tol * base)
     out[f"base_{variable}"] = ("benchmark", np.asarray(ds[f"base_{variable}"].values, np.float64).reshape(-1))
-    out.attrs.update(rel_tol=rel_tol, sided=sided, variable=variable)
+    out.attrs.update(provenance("relative_widths", {"rel_tol": rel_tol, "sided": sided, "variable": variable,
+                                                    "interpolate": interpolate}, sources=[ds]),
+                     rel_tol=rel_tol, sided=sided, variable=variable)
     return out
 
 
@@ -101,13 +106,14 @@ def checkpoint_widths(model, mix: AdditionMix, *, directions: int = 8, alphas, r
     acc = token_benchmark(windows(plain, n_windows, seq_len, seed=None), name=ORACLES[1])
     add = arithmetic.inline_addition_benchmark(model, mix.heldout, name=ORACLES[0])
     base = {b.name: measure(model, b) for b in (add, acc)}
-    ds = landscape(model, [add, acc], directions=directions, alphas=np.asarray(alphas, np.float64), store=store,
-                   progress=False)
+    ds = landscape(model, [add, acc], directions=directions, alphas=np.asarray(alphas, np.float64),
+                   store=None if store is None else pathlib.Path(store), progress=False)
     w = relative_widths(ds, rel_tol)
-    out = {"val_loss": evaluate_nll(model, windows(mix.corpus.val, 64, seq_len, seed=None))}
+    out: dict[str, Any] = {"val_loss": evaluate_nll(model, windows(mix.corpus.val, 64, seq_len, seed=None))}
     for b in ORACLES:
         sel, m = w.sel(benchmark=b), base[b]
-        out[b] = {"score": float(m.score), "interval": None if m.lower is None else [float(m.lower), float(m.upper)],
+        interval = None if m.lower is None or m.upper is None else [float(m.lower), float(m.upper)]
+        out[b] = {"score": float(m.score), "interval": interval,
                   "tol": float(sel["tol"]), "widths": [float(x) for x in sel["width"].values],
                   "censored": int(sel["censored"].sum()),
                   **width_summary(sel["width"].values, sel["censored"].values)}

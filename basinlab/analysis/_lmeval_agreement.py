@@ -27,6 +27,7 @@ import xarray as xr
 
 from basinlab import _validate as validate
 from basinlab.directions import _recipes as D
+from basinlab.landscape._results import provenance
 from basinlab.lmeval import _paper_tasks as paper_tasks
 from basinlab.lmeval import _tasks as lmeval_tasks
 
@@ -108,7 +109,10 @@ def agreement(model, task: str, *, n: int, seed: int = 0, direction=None, alpha:
          "basinlab_score": (dims, np.asarray(ours_score, np.float32)),
          "lmeval_score": (dims, np.asarray(theirs_score, np.float32))},
         coords={"point": ("point", np.asarray(alphas)), "item": np.arange(len(docs))},
-        attrs={"task": task, "n": len(docs), "seed": seed, "subject": subject or "",
+        attrs={**provenance("agreement", {"task": task, "n": n, "seed": seed, "alpha": alpha, "subject": subject,
+                                          "direction": direction, "max_new_tokens": max_new_tokens}, model=model,
+                            seeds=[seed] + ([direction.seed] if isinstance(direction, D.DirectionRecipe) else [])),
+               "task": task, "n": len(docs), "seed": seed, "subject": subject or "",
                "benchmark": bench.attrs()["description"]},
     )
     ds["same_text"] = (ds["basinlab_text"] == ds["lmeval_text"]).astype(np.int8)  # 1 = equal (NetCDF has no bool)

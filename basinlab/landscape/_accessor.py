@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 
 from basinlab import _validate as validate
-from basinlab.landscape._results import loss_T, quiet_nan_warnings
+from basinlab.landscape._results import loss_T, provenance, quiet_nan_warnings
 from basinlab.landscape._size import basin_size_on_grid
 from basinlab.stats import bootstrap_band, clopper_pearson, clopper_pearson_lower, directions_needed
 
@@ -138,7 +138,9 @@ class BasinAccessor:
                 "censored": (dims, censored, {"long_name": "edge at the end of the grid"}),
             },
             coords={"direction": ds["direction"], "benchmark": ds["benchmark"]},
-            attrs={"tol": tol, "variable": variable, "interpolated": int(interpolate), "sided": sided,
+            attrs={**provenance("basin.width", {"tol": tol, "variable": variable, "interpolate": interpolate,
+                                                "sided": sided}, sources=[ds]),
+                   "tol": tol, "variable": variable, "interpolated": int(interpolate), "sided": sided,
                    "definition": DEFINITION[sided]},
         )
         return out
@@ -190,7 +192,9 @@ class BasinAccessor:
             {"fraction": ("benchmark", k / n), "lower": ("benchmark", lo), "upper": ("benchmark", hi),
              "k": ("benchmark", k), "holds": ("benchmark", lo > fraction)},
             coords={"benchmark": ds["benchmark"]},
-            attrs={"alpha": float(grid[hit[0]]), "n": n, "confidence": confidence, "tol": tol, "sided": sided,
+            attrs={**provenance("basin.strict_fraction", {"alpha": alpha, "tol": tol, "confidence": confidence,
+                                                          "fraction": fraction, "sided": sided}, sources=[ds]),
+                   "alpha": float(grid[hit[0]]), "n": n, "confidence": confidence, "tol": tol, "sided": sided,
                    "fraction_claimed": fraction, "n_needed": directions_needed(fraction, confidence, sided)},
         )
 
@@ -205,5 +209,7 @@ class BasinAccessor:
             mean = np.nanmean(da.values, axis=axis)
         return xr.Dataset(
             {"mean": (dims, mean), "lower": (dims, lo), "upper": (dims, hi)},
-            coords=coords, attrs={"confidence": confidence, "n_boot": n_boot, "variable": variable},
+            coords=coords, attrs={**provenance("basin.band", {"variable": variable, "confidence": confidence,
+                                                              "n_boot": n_boot, "seed": seed}, sources=[self._ds]),
+                                  "confidence": confidence, "n_boot": n_boot, "variable": variable},
         )

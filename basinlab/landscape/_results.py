@@ -9,7 +9,8 @@ Dims: direction, alpha[, beta], benchmark, item. Variables:
     item_reason, example_output (+ base_...)                  judged benchmarks' reasons and outputs
     budget_hits (direction, alpha[, beta], benchmark)        items whose generation hit the token budget
     base_budget_hits (benchmark)                              (their judge's reason starts with BUDGET_REASON)
-Attrs carry provenance: created_at, versions, model, d, seeds, direction recipes, the sweep as JSON.
+Attrs carry provenance (`provenance`, the one function every Dataset's attrs come from: created_at,
+versions, model, seeds, spec) and d, the direction recipes, the sweep as JSON.
 
 The engine hands each benchmark's results at a block of grid points over as `BlockScores`;
 `from_block_scores` assembles them into the Dataset, and `block_arrays` / `block_from_arrays` are
@@ -32,8 +33,8 @@ import xarray as xr
 from basinlab._atomicio import atomic_path
 from basinlab.scoring._base import BUDGET_REASON
 
-__all__ = ["BlockScores", "block_arrays", "block_from_arrays", "from_block_scores", "loss_T", "open_dataset",
-           "point_of", "save"]
+__all__ = ["PROVENANCE_ATTRS", "BlockScores", "block_arrays", "block_from_arrays", "from_block_scores", "loss_T",
+           "open_dataset", "point_of", "provenance", "save"]
 
 
 @flax.struct.dataclass
@@ -74,12 +75,56 @@ def block_from_arrays(arrays: Mapping[str, np.ndarray], names: Sequence[str]) ->
             for name in names}
 
 
-def _versions() -> dict:
+# The attrs `provenance` gives every Dataset basinlab returns.
+PROVENANCE_ATTRS = ("created_at", "basinlab_version", "jax_version", "model", "seeds", "spec")
+
+
+def _jsonable(x: Any) -> Any:
+    """json.dumps' fallback: numpy scalars and arrays as Python values, anything else by its str."""
+    return x.tolist() if isinstance(x, (np.ndarray, np.generic)) else str(x)
+
+
+def provenance(function: str, spec: Mapping[str, Any] | None = None, *, model: Any = None,
+               seeds: Sequence[int] | None = None, sources: Sequence[xr.Dataset] = ()) -> dict[str, str]:
+    """The provenance attrs of a Dataset basinlab returns (every one goes through here, as ArviZ's
+    make_attrs): created_at (UTC, ISO 8601, seconds), basinlab_version, jax_version, model (the
+    model's id: `model` itself when a str, else its source or spec name), seeds (JSON list of the
+    random seeds behind the numbers), spec (JSON of {"function": function, **spec}: the call that
+    made it; numpy values as lists, other objects by their str). model may also be a list (several
+    models: their distinct ids joined by ", ").
+
+    sources: the Datasets it was derived from; model and seeds left None are taken from their attrs
+    (seeds in order without repeats; "" and [] when there are none)."""
     import jax
 
     from basinlab._version import __version__
 
-    return {"basinlab_version": __version__, "jax_version": jax.__version__}
+    def model_id(m: Any) -> str:
+        if isinstance(m, str):
+            return m
+        return str(getattr(m, "source", "") or getattr(getattr(m, "spec", None), "name", "") or "")
+
+    def stored_seeds(ds: xr.Dataset) -> list:
+        try:
+            found = json.loads(str(ds.attrs.get("seeds", "[]")))
+        except json.JSONDecodeError:  # a Dataset not made by basinlab: no seeds to carry over
+            return []
+        return found if isinstance(found, list) else []
+
+    if model is None:
+        named = [str(ds.attrs["model"]) for ds in sources if ds.attrs.get("model")]
+    else:
+        named = [model_id(m) for m in (model if isinstance(model, (list, tuple)) else [model])]
+    if seeds is None:
+        seeds = list(dict.fromkeys(x for ds in sources for x in stored_seeds(ds)))
+    return {
+        "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "basinlab_version": __version__,
+        "jax_version": jax.__version__,
+        "model": ", ".join(dict.fromkeys(x for x in named if x)),
+        "seeds": json.dumps(list(seeds), default=_jsonable),
+        "spec": json.dumps({"function": function, **(spec or {})}, default=_jsonable),
+    }
 
 
 def from_block_scores(
@@ -159,12 +204,9 @@ def from_block_scores(
     ds["base_loss"] = loss_T(ds, ds["base_score"])
     ds.attrs.update(
         title=f"basinlab landscape of {sweep.model}",
-        created_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        **_versions(),
-        model=sweep.model,
+        **provenance("landscape", json.loads(sweep.to_json()), model=sweep.model, seeds=seeds),
         model_label=getattr(model.spec, "name", "") or str(sweep.model),
         d=int(sweep.d),
-        seeds=json.dumps(seeds),
         directions=json.dumps(described),
         compute_dtype=sweep.compute_dtype,
         benchmarks=json.dumps([b.attrs() for b in benchmarks]),

@@ -37,15 +37,15 @@ its band uses the normal quantile and the plug-in variance; "t" corrects both.
 
 from __future__ import annotations
 
-import datetime
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import xarray as xr
 from scipy.stats import t as student_t
 
 from basinlab import _validate as validate
-from basinlab._version import __version__
+from basinlab.landscape._results import provenance
 from basinlab.stats import bootstrap_band
 
 __all__ = ["SIZE_METHODS", "basin_size_on_grid", "drop_band", "first_crossing", "size_dataset"]
@@ -195,17 +195,17 @@ def size_dataset(*, names: Sequence[str], higher: np.ndarray, base: np.ndarray, 
                 "higher_is_better": ("benchmark", np.asarray(higher, bool))},
     )
     out["sigma_grid"].attrs.update(long_name="sigma (per-coordinate noise std)", units="1")
-    out.attrs.update(_provenance(attrs, tol=tol, confidence=confidence, method=method, interpolated=int(interpolate),
+    out.attrs.update(_attrs(attrs, tol=tol, confidence=confidence, method=method, interpolated=int(interpolate),
                                 covers=covers, definition="Def. 4.1: first sigma where S(theta0) - E S(theta0 + "
                                 f"sigma delta) > tol, walking out from 0 (one-sided), tol {tol:g}"))
     return out
 
 
-def _provenance(source: dict, **attrs) -> dict:
-    """created_at, basinlab version, the source landscape's model/direction attrs, and `attrs`."""
-    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    return {"created_at": now, "basinlab_version": __version__,
-            **{k: source[k] for k in _SOURCE_ATTRS if k in source}, **attrs}
+def _attrs(source: Mapping[str, Any], **attrs: Any) -> dict:
+    """Provenance (the one function, with the source landscape's model and seeds), the source's sweep
+    attrs that describe the directions, and `attrs` (the estimator's settings)."""
+    described = {k: source[k] for k in _SOURCE_ATTRS if k in source and k not in ("model", "seeds")}
+    return {**provenance("basin_size", attrs, sources=[xr.Dataset(attrs=dict(source))]), **described, **attrs}
 
 
 def basin_size_on_grid(ds: xr.Dataset, tol: float, confidence: float = 0.95, *, method: str = "t",

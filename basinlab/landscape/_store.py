@@ -117,16 +117,16 @@ class BlockStore:
         for stale in self.root.glob(".*.tmp-*"):  # a killed write's temporary (we hold the lock)
             stale.unlink(missing_ok=True)
         try:
-            self._check_sweep(sweep)
+            self._check_sweep(self.root, sweep)
         except BaseException:
             self.close()
             raise
 
-    def _check_sweep(self, sweep: _Keyed) -> None:
-        meta = self.root / "sweep.json"
+    def _check_sweep(self, root: pathlib.Path, sweep: _Keyed) -> None:
+        meta = root / "sweep.json"
         wanted = json.loads(sweep.to_json())
         if not meta.exists():
-            blocks = sorted(p.name for p in self.root.glob("*.npz") if not p.name.startswith("."))
+            blocks = sorted(p.name for p in root.glob("*.npz") if not p.name.startswith("."))
             if blocks:
                 raise ValueError(f"store {self.root} holds block files ({blocks[0]}, ... {len(blocks)} in all) but "
                                  f"no sweep.json, so their sweep is unknown; use another store folder or delete it")
@@ -166,6 +166,8 @@ class BlockStore:
         self.close()
 
     def _path(self, name: str) -> pathlib.Path:
+        if self.root is None:
+            raise ValueError(f"block {name!r} has no file: this store is in memory only (root=None)")
         return self.root / f"{name}.npz"
 
     def get(self, name: str) -> dict | None:

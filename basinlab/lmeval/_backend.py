@@ -23,15 +23,16 @@ pair is encoded as ``encode(context + continuation)`` split after ``len(encode(c
 BOS token (the EOS token when there is none); sequences longer than ``max_length + 1`` are
 truncated from the left; rolling log-likelihoods use lm-eval's disjoint windows of ``max_length``.
 Requests are scored in left-padded batches of ``batch_size`` rows (a short last batch is filled
-with copies) and lengths rounded up to powers of two (>= 16), so a task compiles one program per
-length bucket, not one per request; the programs take the params as an argument and are reused
-across BasinlabLMs of the same model (e.g. along an alpha sweep). For one-off single requests,
+with copies), lengths rounded up on the width ladder 16, 24, 32, 48, ... (`models._batched.pad_width`),
+so a task compiles one program per width, not one per request; the programs take the params as an
+argument and are reused across BasinlabLMs of the same model (e.g. along an alpha sweep). For one-off single requests,
 ``batch_size=1`` avoids scoring filler rows.
 """
 
 from __future__ import annotations
 
 import logging
+import pathlib
 from typing import Any
 
 import jax
@@ -96,7 +97,6 @@ def _point(theta0, direction, alpha):
 # ----------------------------------------------------------------------------- the LM
 
 
-@register_model("basinlab")
 class BasinlabLM(TemplateLM):
     """An lm-eval language model backed by a basinlab Model at ``theta0 + alpha * delta``.
 
@@ -314,7 +314,7 @@ class BasinlabLM(TemplateLM):
         real_eos = set(self.model.eos_ids) | {self.eot_token_id}
         for idxs in groups.values():
             gen_kwargs = requests[idxs[0]].args[1]
-            kwargs = dict(normalize_gen_kwargs(gen_kwargs, self.max_gen_toks))
+            kwargs: dict[str, Any] = dict(normalize_gen_kwargs(gen_kwargs, self.max_gen_toks))
             until = handle_stop_sequences(kwargs.pop("until", None), eos=eos_text)
             max_gen = int(kwargs.pop("max_gen_toks"))
             ignored = sorted(set(kwargs) - _GEN_KEYS - self._warned_keys)
@@ -339,6 +339,10 @@ class BasinlabLM(TemplateLM):
                 out[i] = text
                 self.cache_hook.add_partial("generate_until", requests[i].args, text)
         return out
+
+
+# Registered as a call, not a decorator: lm-eval's untyped decorator would hide the class's signature.
+register_model("basinlab")(BasinlabLM)
 
 
 # ----------------------------------------------------------------------------- convenience
@@ -385,12 +389,12 @@ def evaluate(
         tasks = [tasks]
     task_manager = kw.pop("task_manager", None)
     if task_manager is None:
-        paths = include_path
-        if paths is not None:
-            paths = [str(p) for p in paths] if isinstance(paths, (list, tuple)) else str(paths)
+        paths: str | list[str | pathlib.Path] | None = None
+        if include_path is not None:
+            paths = [str(p) for p in include_path] if isinstance(include_path, (list, tuple)) else str(include_path)
         task_manager = TaskManager(include_path=paths, include_defaults=include_defaults)
-    results = lm_eval.simple_evaluate(model=lm, tasks=list(tasks), limit=limit,
-                                      task_manager=task_manager, **kw)
+    simple_evaluate: Any = lm_eval.simple_evaluate  # lm-eval's decorator hides its signature from type checkers
+    results = simple_evaluate(model=lm, tasks=list(tasks), limit=limit, task_manager=task_manager, **kw)
     if results is None:  # only non-zero ranks get None; basinlab runs one process
         raise RuntimeError("lm_eval.simple_evaluate returned no results")
     return results

@@ -3,48 +3,43 @@ compute behind `lmeval.BasinlabLM`, free of lm-eval itself.
 
 Scoring (`loglikelihoods`): requests are sorted longest first and cut into batches of `batch_size`
 rows (fewer for long rows, so one batch's logits stay under `max_logits` float32 values); lengths
-are rounded up to powers of two (>= MIN_BUCKET) and a short last batch is filled with copies of its
-last row, so a task compiles one program per length bucket, not one per request. Generation
-(`continuations`) goes through the in-graph oracle's path (`until_oracle.generate_batches`), so
-lm-eval's answers equal the sweep's. The programs take the params as an argument, so they are
-reused across models of one spec (e.g. along an alpha sweep).
+are rounded up on the width ladder (`models._batched.pad_width`: 16, 24, 32, 48, ...) and a short
+last batch is filled with copies of its last row, so a task compiles one program per width, not one
+per request. Generation (`continuations`) goes through the in-graph oracles' batched generation
+(`models._batched.generate_batches`), so lm-eval's answers equal the sweep's. The programs take the
+params as an argument, so they are reused across models of one spec (e.g. along an alpha sweep).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from basinlab.models._batched import generate_batches, left_pad, pad_width, until_batches
 from basinlab.models._generate import Generated
 from basinlab.models._logprobs import token_logprobs
 from basinlab.models._model import Model
+from basinlab.models._spec import ModelSpec
 from basinlab.models._stops import stop_table
 from basinlab.models._transformer import forward
-from basinlab.scoring._until import generate_batches, until_batches
 
-__all__ = ["DEFAULT_LOGITS_BUDGET", "MIN_BUCKET", "bucket", "continuations", "loglikelihoods", "pow2_floor",
-           "rows_for", "score"]
+__all__ = ["DEFAULT_LOGITS_BUDGET", "continuations", "loglikelihoods", "pow2_floor", "rows_for", "score"]
 
-MIN_BUCKET = 16
 # Default cap on one batch's logits (batch x length x vocab float32 values): 2**28 values = 1 GiB.
 DEFAULT_LOGITS_BUDGET = 2**28
 
 
 @functools.partial(jax.jit, static_argnames=("spec", "compute_dtype"))
-def score(spec, params, inputs, mask, targets, compute_dtype):
+def score(spec: ModelSpec, params: Any, inputs: jax.Array, mask: jax.Array, targets: jax.Array,
+          compute_dtype: Any) -> tuple[jax.Array, jax.Array]:
     """Per-position log p(target) (nats) and whether target is the argmax. All [B, T]."""
     logits = forward(spec, params, inputs, attention_mask=mask, compute_dtype=compute_dtype)
     return token_logprobs(logits, targets), jnp.argmax(logits, axis=-1) == targets
-
-
-def bucket(n: int, cap: int | None = None) -> int:
-    """n rounded up to a power of two (at least MIN_BUCKET), but not beyond max(n, cap)."""
-    b = max(MIN_BUCKET, 1 << max(0, (n - 1).bit_length()))
-    return b if cap is None else max(n, min(b, cap))
 
 
 def pow2_floor(n: int) -> int:
@@ -74,21 +69,16 @@ def loglikelihoods(model: Model, pairs: Sequence[tuple[Sequence[int], Sequence[i
         rows.append((seq[:-1], seq[1:], len(cont)))
     n = len(rows)
     order = sorted(range(n), key=lambda i: -len(rows[i][0]))
-    out: list = [None] * n
+    out: list[tuple[float, bool]] = [(0.0, False)] * n
     pos = 0
     while pos < n:
-        width = bucket(len(rows[order[pos]][0]), max_length)
+        width = pad_width(len(rows[order[pos]][0]), max_length)
         bsz = rows_for(width, batch_size, model.spec.vocab_size, max_logits)
         idx = order[pos:pos + bsz]
         pos += len(idx)
-        inputs = np.full((bsz, width), model.pad_id, np.int32)
-        targets = np.zeros((bsz, width), np.int32)
-        mask = np.zeros((bsz, width), np.int32)
-        for r in range(bsz):  # a short last batch is filled up: same shape, no new compile
-            inp, tgt, _ = rows[idx[min(r, len(idx) - 1)]]
-            inputs[r, width - len(inp):] = inp
-            targets[r, width - len(tgt):] = tgt
-            mask[r, width - len(inp):] = 1
+        filled = [rows[idx[min(r, len(idx) - 1)]] for r in range(bsz)]  # a short last batch is filled up:
+        inputs, mask = left_pad([inp for inp, _, _ in filled], model.pad_id, width)  # same shape, no new compile
+        targets, _ = left_pad([tgt for _, tgt, _ in filled], 0, width)
         logp, greedy = score(model.spec, model.params, jnp.asarray(inputs), jnp.asarray(mask),
                              jnp.asarray(targets), model.compute_dtype)
         logp, greedy = np.asarray(logp, np.float64), np.asarray(greedy)
@@ -102,7 +92,7 @@ def continuations(model: Model, prompts: Mapping[int, Sequence[int]], *, batch_s
                   eos_ids: Sequence[int], prefix_token_id: int, until: Sequence[str] = (), temperature: float = 0.0,
                   next_key: Callable[[], jax.Array] | None = None) -> dict[int, Generated]:
     """Generated ids [max_new_tokens] (EOS kept, then pad) and whether the budget was hit, per prompt
-    (id -> token ids), through the in-graph oracle's path (`until_oracle.generate_batches`): the
+    (id -> token ids), through the in-graph oracle's path (`models._batched.generate_batches`): the
     prompts' shared prefix prefilled once, suffixes in length-sorted batches of batch_size rows,
     rows ending at an EOS or a stop string of `until`. An empty prompt is conditioned on
     prefix_token_id. With temperature > 0, next_key() gives the call's sampling key."""
@@ -114,7 +104,9 @@ def continuations(model: Model, prompts: Mapping[int, Sequence[int]], *, batch_s
     until = tuple(s for s in until if s)
     if until:
         data["stops"] = stop_table(model.require_tokenizer(), until, model.spec.vocab_size)
-    key = next_key() if temperature > 0 else None
+    if temperature > 0 and next_key is None:
+        raise ValueError(f"temperature={temperature} samples tokens: pass next_key, a callable giving a PRNG key")
+    key = next_key() if temperature > 0 and next_key is not None else None
     # Run eagerly, batch by batch (stacked=False): the prefill and each batch shape are their own
     # compiled programs (cached across calls), so only one batch's cache and activations are live at
     # a time (fused into one program, XLA kept about twice that: 1.9 against 0.96 GB for 8-shot GSM8K

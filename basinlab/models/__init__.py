@@ -8,12 +8,13 @@ Everything here is re-exported from private modules (`_transformer`, `_generate`
 in `__all__` are public.
 """
 
+from basinlab.models._batched import left_pad
 from basinlab.models._families import SUPPORTED_MODEL_TYPES
 from basinlab.models._generate import Generated, generate, generate_until
 from basinlab.models._layerwise import LayerwiseParams
 from basinlab.models._load import load
 from basinlab.models._logprobs import token_logprobs
-from basinlab.models._model import Model, count_params, left_pad, token_nll
+from basinlab.models._model import Model, count_params, token_nll
 from basinlab.models._save import save_checkpoint, spec_to_config
 from basinlab.models._shapes import SHAPES, param_shapes, random_params
 from basinlab.models._spec import ModelSpec

@@ -1,9 +1,10 @@
 """Cached decoding laid out so that the decode loop copies nothing per step, and a prefix that every
 row shares is stored once.
 
-`transformer.forward_cached` scans the stacked layers with the cache as a scanned input and output:
-inside a while loop XLA then slices each layer's weights and cache out of the stacked arrays and
-writes the cache back, copying the weights and the whole cache at every step. Here instead
+This is basinlab's one KV cache (generation's). Scanning the stacked layers with the cache as a
+scanned input and output (as `transformer.forward` scans the layers) would, inside a while loop,
+make XLA slice each layer's weights and cache out of the stacked arrays and write the cache back,
+copying the weights and the whole cache at every step. Here instead
 
 - the layers' weights are sliced out of the stack (and cast) once, before the loop
   (`decode_weights`), and the layers are unrolled, so each step reads every weight in place; the

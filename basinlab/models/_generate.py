@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from basinlab import _validate as validate
 from basinlab.models._decode import decode_step, decode_weights, empty_cache, extend
@@ -135,8 +136,8 @@ def _check(spec, params, tokens, attention_mask, max_new_tokens, eos_ids, pad_id
 def generate(
     spec: ModelSpec,
     params: dict,
-    tokens: jax.Array,
-    attention_mask: jax.Array | None = None,
+    tokens: ArrayLike,
+    attention_mask: ArrayLike | None = None,
     *,
     max_new_tokens: int = 32,
     eos_ids: Sequence[int] | None = None,
@@ -157,10 +158,10 @@ def generate(
 def generate_until(
     spec: ModelSpec,
     params: dict,
-    tokens: jax.Array,
-    attention_mask: jax.Array | None = None,
+    tokens: ArrayLike,
+    attention_mask: ArrayLike | None = None,
     *,
-    prefix: jax.Array | None = None,
+    prefix: ArrayLike | None = None,
     prefix_cache: dict | None = None,
     stops: StopTable | None = None,
     max_new_tokens: int = 32,

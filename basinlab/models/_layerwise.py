@@ -6,8 +6,8 @@ head) and, inside the ``lax.scan`` over layers, :meth:`layer` turns that layer's
 :meth:`layer_inputs` into the layer's weights just before the layer runs. Only one layer's produced
 weights are alive at a time, so e.g. theta0 + alpha * delta never exists for the whole model.
 
-Every function of ``basinlab.models`` that runs the transformer accepts either kind: forward and
-forward_cached form the layers inside their scan; generate materializes the view once per call
+Every function of ``basinlab.models`` that runs the transformer accepts either kind: forward forms
+the layers inside its scan; generate materializes the view once per call
 (:meth:`LayerwiseParams.materialize`), since it runs the model at every new token. The subclass
 must be a pytree (its arrays are traced through jit/scan); see
 ``basinlab.landscape._fused.PerturbedParams``.

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from basinlab.models._batched import left_pad
 from basinlab.models._generate import generate
 from basinlab.models._logprobs import token_logprobs
 from basinlab.models._spec import ModelSpec
@@ -191,21 +192,6 @@ class Model:
 @functools.partial(jax.jit, static_argnames=("spec", "compute_dtype"))
 def _jit_forward(spec, params, tokens, attention_mask, compute_dtype):
     return forward(spec, params, tokens, attention_mask=attention_mask, compute_dtype=compute_dtype)
-
-
-def left_pad(ids: Sequence[Sequence[int]], pad_id: int, width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Left-pad lists of token ids to `width` (default: the longest). Returns (tokens [B, T], mask [B, T]) int32."""
-    longest = max((len(x) for x in ids), default=0)
-    width = longest if width is None else int(width)
-    if width < longest:
-        raise ValueError(f"width={width} is shorter than the longest row ({longest} tokens)")
-    tokens = np.full((len(ids), width), pad_id, np.int32)
-    mask = np.zeros((len(ids), width), np.int32)
-    for i, x in enumerate(ids):
-        if len(x):
-            tokens[i, width - len(x):] = x
-            mask[i, width - len(x):] = 1
-    return tokens, mask
 
 
 def strip_after_eos(row, eos_ids) -> list[int]:

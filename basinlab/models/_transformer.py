@@ -19,6 +19,8 @@ Kernels are [in, out] (x @ kernel), the transpose of PyTorch's Linear.weight.
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 
@@ -33,81 +35,66 @@ def default_positions(attention_mask: jax.Array) -> jax.Array:
     return jnp.maximum(jnp.cumsum(mask, axis=-1) - 1, 0)
 
 
-def _cast(tree, dtype):
+def _cast(tree: Any, dtype: Any) -> Any:
     return jax.tree.map(lambda x: x.astype(dtype), tree)
 
 
-def _block(spec: ModelSpec, p: dict, x, positions, query_slots, key_valid, cache_kv):
-    """One transformer block. x: [B, T, D]. cache_kv: None or (k, v, write_index) for this layer."""
+def _block(spec: ModelSpec, p: dict, x: jax.Array, positions: jax.Array, key_valid: jax.Array) -> jax.Array:
+    """One transformer block. x: [B, T, D]; positions, key_valid: [B, T]. Returns [B, T, D]."""
     b, t, _ = x.shape
 
-    def attn(h):
+    def attn(h: jax.Array) -> jax.Array:
         q = L.dense(p["attn"]["q"], h).reshape(b, t, spec.n_heads, spec.head_dim)
         k = L.dense(p["attn"]["k"], h).reshape(b, t, spec.n_kv_heads, spec.head_dim)
         v = L.dense(p["attn"]["v"], h).reshape(b, t, spec.n_kv_heads, spec.head_dim)
         if spec.uses_rope:
             q, k = L.apply_rope(spec, q, positions), L.apply_rope(spec, k, positions)
-        new_cache = None
-        if cache_kv is not None:
-            ck, cv, index = cache_kv
-            k = jax.lax.dynamic_update_slice(ck, k.astype(ck.dtype), (0, index, 0, 0))
-            v = jax.lax.dynamic_update_slice(cv, v.astype(cv.dtype), (0, index, 0, 0))
-            new_cache = (k, v)
-            k, v = k.astype(q.dtype), v.astype(q.dtype)
-        o = L.attention(spec, q, k, v, query_slots, key_valid)
-        return L.dense(p["attn"]["o"], o.reshape(b, t, -1)), new_cache
+        o = L.attention(spec, q, k, v, jnp.arange(t), key_valid)
+        return L.dense(p["attn"]["o"], o.reshape(b, t, -1))
 
-    def mlp(h):
+    def mlp(h: jax.Array) -> jax.Array:
         return L.mlp(spec, p["mlp"], h)
 
-    a, new_cache = attn(L.norm(spec, p["attn_norm"], x))
+    a = attn(L.norm(spec, p["attn_norm"], x))
     if spec.parallel_residual:
-        x = x + a + mlp(L.norm(spec, p["mlp_norm"], x))
-    else:
-        x = x + a
-        x = x + mlp(L.norm(spec, p["mlp_norm"], x))
-    return x, new_cache
+        return x + a + mlp(L.norm(spec, p["mlp_norm"], x))
+    x = x + a
+    return x + mlp(L.norm(spec, p["mlp_norm"], x))
 
 
-def _run(spec, params, tokens, positions, query_slots, key_valid, cache, compute_dtype, last_n=None):
-    """Embed, scan the blocks, final norm and head. Returns (logits float32 [B, T, V], new kv);
-    with last_n, the head runs on the last last_n positions only (logits [B, last_n, V]).
-    params: a dict or a LayerwiseParams, whose layer weights are formed inside the scan."""
+def _run(spec: ModelSpec, params: Any, tokens: jax.Array, positions: jax.Array, key_valid: jax.Array,
+         compute_dtype: Any, last_n: int | None = None) -> jax.Array:
+    """Embed, scan the blocks, final norm and head: logits float32 [B, T, V]; with last_n, the head
+    runs on the last last_n positions only (logits [B, last_n, V]). params: a dict or a
+    LayerwiseParams, whose layer weights are formed inside the scan. (Cached decoding, which reads
+    weights and cache in place, is `models._decode`.)"""
     outer, layer_inputs, make_layer = parts(params)
     embed = outer["embed"]["embedding"]
     x = jnp.take(embed, tokens, axis=0).astype(compute_dtype)
     if "pos_embed" in outer:
         x = x + jnp.take(outer["pos_embed"]["embedding"], positions, axis=0).astype(compute_dtype)
 
-    def step(x, xs):
-        layer_params, layer_cache = xs
+    def step(x: jax.Array, layer_params: Any) -> tuple[jax.Array, None]:
         if make_layer is not None:
             layer_params = make_layer(layer_params)
-        layer_params = _cast(layer_params, compute_dtype)
-        kv = None if layer_cache is None else (*layer_cache, cache["index"])
-        x, new_kv = _block(spec, layer_params, x, positions, query_slots, key_valid, kv)
-        return x, new_kv
+        return _block(spec, _cast(layer_params, compute_dtype), x, positions, key_valid), None
 
-    layer_cache = None if cache is None else (cache["k"], cache["v"])
-    x, new_kv = jax.lax.scan(step, x, (layer_inputs, layer_cache))
+    x, _ = jax.lax.scan(step, x, layer_inputs)
     if last_n is not None:
         x = x[:, -last_n:]  # the vocabulary projection is the costliest matmul: skip unused positions
     x = L.norm(spec, _cast(outer["final_norm"], compute_dtype), x)
     head = embed.T if spec.tie_embeddings else outer["lm_head"]["kernel"]
-    logits = jnp.einsum(
-        "btd,dv->btv", x, head.astype(compute_dtype), preferred_element_type=jnp.float32
-    )
-    return logits, new_kv
+    return jnp.einsum("btd,dv->btv", x, head.astype(compute_dtype), preferred_element_type=jnp.float32)
 
 
 def forward(
     spec: ModelSpec,
-    params: dict,
+    params: Any,
     tokens: jax.Array,
     *,
     attention_mask: jax.Array | None = None,
     positions: jax.Array | None = None,
-    compute_dtype=None,
+    compute_dtype: Any = None,
     last_n: int | None = None,
 ) -> jax.Array:
     """Logits of a batch of token sequences.
@@ -126,43 +113,4 @@ def forward(
     if positions is None:
         positions = default_positions(attention_mask)
     compute_dtype = compute_dtype or embedding_dtype(params)
-    query_slots = jnp.arange(tokens.shape[1])
-    logits, _ = _run(
-        spec, params, tokens, positions, query_slots, attention_mask.astype(bool), None, compute_dtype, last_n
-    )
-    return logits
-
-
-def init_cache(spec: ModelSpec, batch: int, max_len: int, dtype=jnp.float32) -> dict:
-    """An empty KV cache: k, v [L, B, S, K, Dh]; mask [B, S] (valid keys); index (next slot)."""
-    shape = (spec.n_layers, batch, max_len, spec.n_kv_heads, spec.head_dim)
-    return {
-        "k": jnp.zeros(shape, dtype),
-        "v": jnp.zeros(shape, dtype),
-        "mask": jnp.zeros((batch, max_len), bool),
-        "index": jnp.zeros((), jnp.int32),
-    }
-
-
-def forward_cached(
-    spec: ModelSpec,
-    params: dict,
-    tokens: jax.Array,
-    cache: dict,
-    *,
-    attention_mask: jax.Array,
-    positions: jax.Array,
-    compute_dtype=None,
-    last_n: int | None = None,
-) -> tuple[jax.Array, dict]:
-    """Run T new tokens against a KV cache, writing them at slots [index, index + T).
-
-    tokens, attention_mask, positions: [B, T]. Returns (logits [B, T, V] float32, new cache).
-    """
-    compute_dtype = compute_dtype or embedding_dtype(params)
-    t = tokens.shape[1]
-    index = cache["index"]
-    key_valid = jax.lax.dynamic_update_slice(cache["mask"], attention_mask.astype(bool), (0, index))
-    query_slots = index + jnp.arange(t)
-    logits, (k, v) = _run(spec, params, tokens, positions, query_slots, key_valid, cache, compute_dtype, last_n)
-    return logits, {"k": k, "v": v, "mask": key_valid, "index": index + t}
+    return _run(spec, params, tokens, positions, attention_mask.astype(bool), compute_dtype, last_n)

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
 
+from basinlab.models._batched import generate_batches, left_pad, until_batches
 from basinlab.models._logprobs import token_logprobs
-from basinlab.models._model import left_pad, strip_after_eos
+from basinlab.models._model import strip_after_eos
+from basinlab.models._spec import ModelSpec
 from basinlab.models._transformer import forward
 from basinlab.scoring._base import Benchmark, Grades, Judged, Scores
-from basinlab.scoring._until import generate_batches, until_batches
 
 # --------------------------------------------------------------------------- 1. exact match
 
@@ -43,7 +45,8 @@ def _exact_match_score(spec, params, data, compute_dtype, tail=None) -> Scores:
     return Scores(score=ok.astype(jnp.float32), nll=nll)
 
 
-def exact_match_data(prompt_ids, reference_ids, eos_ids, pad_id, stop: bool = True) -> dict:
+def exact_match_data(prompt_ids: Sequence[Sequence[int]], reference_ids: Sequence[Sequence[int]],
+                     eos_ids: Sequence[int], pad_id: int, stop: bool = True) -> dict[str, np.ndarray]:
     """Teacher-forcing arrays. tokens/mask [n, T]: left-padded prompt + reference; targets [n, T]:
     the token that greedy decoding must produce at each position; checked [n, T]: positions that are
     checked (the last prompt token onwards); is_stop [n, T]: the position that must produce a stop."""
@@ -61,17 +64,9 @@ def exact_match_data(prompt_ids, reference_ids, eos_ids, pad_id, stop: bool = Tr
         stp = [False] * (len(seq) - 1) + [stop]
         seqs.append(seq), targets.append(tgt), checked.append(chk), is_stop.append(stp)
     tokens, mask = left_pad(seqs, pad_id)
-    width = tokens.shape[1]
-
-    def pad(rows, fill, dtype):
-        out = np.full((len(rows), width), fill, dtype)
-        for i, row in enumerate(rows):
-            out[i, width - len(row):] = row
-        return out
-
     return {
-        "tokens": tokens, "mask": mask, "targets": pad(targets, pad_id, np.int32),
-        "checked": pad(checked, False, bool), "is_stop": pad(is_stop, False, bool),
+        "tokens": tokens, "mask": mask, "targets": left_pad(targets, pad_id)[0],
+        "checked": left_pad(checked, 0)[0].astype(bool), "is_stop": left_pad(is_stop, 0)[0].astype(bool),
         "eos": np.asarray(eos_ids, np.int32),
     }
 
@@ -134,10 +129,10 @@ def letter_choice_benchmark(
             raise ValueError(f"letter {letter!r} is not a single token for this tokenizer")
         variants.append(single + [single[0]] * (2 - len(single)))
     primary = [v[-1] if not chat else v[0] for v in variants]
-    answers = np.asarray(answers, np.int32)
-    if answers.min() < 0 or answers.max() >= len(letters):
+    answer_ids = np.asarray(answers, np.int32)
+    if answer_ids.min() < 0 or answer_ids.max() >= len(letters):
         raise ValueError(f"answers must be indices into {letters!r}")
-    data = {"tokens": tokens, "mask": mask, "answer": answers, "letters": np.asarray(primary, np.int32),
+    data = {"tokens": tokens, "mask": mask, "answer": answer_ids, "letters": np.asarray(primary, np.int32),
             "letter_variants": np.asarray(variants, np.int32)}
     return Benchmark(
         name=name, data=data, score_fn=functools.partial(_letter_score, generative=generative),
@@ -218,7 +213,7 @@ def generate_and_judge_benchmark(
     # SmolLM2's chat prompts that is 27 of 44 tokens, and a third of the oracle's time.
     data = until_batches(ids, pad, batch_size=len(ids))
 
-    def score_fn(spec, params, data, compute_dtype) -> Scores:
+    def score_fn(spec: ModelSpec, params: Any, data: dict[str, Any], compute_dtype: Any) -> Scores:
         out = generate_batches(spec, params, data, max_new_tokens=max_new_tokens, eos_ids=eos, pad_id=pad,
                                compute_dtype=compute_dtype)
         return Scores(tokens=out.tokens)

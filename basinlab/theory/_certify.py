@@ -26,6 +26,7 @@ from basinlab import _validate as validate
 from basinlab.directions._recipes import check_compatible
 from basinlab.directions._treemath import distance
 from basinlab.landscape._engine import landscape
+from basinlab.landscape._results import provenance
 from basinlab.models._model import Model
 from basinlab.scoring._base import Benchmark
 from basinlab.theory._bounds import certified_radius, strong_bound, weak_bound
@@ -183,5 +184,9 @@ def certificates(
          "r_over_sigma": ("run", r / sigma), "p_a_mean": ("benchmark", p_mean),
          "p_a_lower": ("benchmark", p_lower, {"long_name": f"lower {confidence:.0%} bound of p_A"}), **data},
         coords={"run": names, "benchmark": [b.name for b in benchmarks]},
-        attrs={"sigma": sigma, "n": n, "confidence": confidence, "vacuous_below": VACUOUS},
+        attrs={**provenance("certificates", {"runs": names, "benchmarks": [b.attrs() for b in benchmarks],
+                                             "sigma": sigma, "n": n, "confidence": confidence, "measure": measure},
+                            model=model,
+                            seeds=list(range(n))),  # draw i: the Gaussian direction of seed i (smoothed_score)
+               "sigma": sigma, "n": n, "confidence": confidence, "vacuous_below": VACUOUS},
     )

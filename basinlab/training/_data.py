@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from basinlab import _validate as validate
+from basinlab.models._batched import PAD_SIDES, left_pad
 
 __all__ = ["PADDINGS", "sft_examples"]
 
-PADDINGS = ("left", "right")
+PADDINGS = PAD_SIDES
 
 
 def _end_of_turn_id(model, tok, chat: bool) -> int:
@@ -41,8 +43,8 @@ def _end_of_turn_id(model, tok, chat: bool) -> int:
     raise ValueError(f"model {model.source!r} has no EOS token to end the targets with")
 
 
-def sft_examples(model, prompts: Sequence[str], targets: Sequence[str], chat: bool = True,
-                 max_len: int | None = None, padding: str = "left"):
+def sft_examples(model: Any, prompts: Sequence[str], targets: Sequence[str], chat: bool = True,
+                 max_len: int | None = None, padding: str = "left") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Token batches for supervised fine-tuning on (prompt, target) pairs.
 
     chat=True: the prompt is the tokenizer's chat template (user turn + generation prompt);
@@ -68,7 +70,7 @@ def sft_examples(model, prompts: Sequence[str], targets: Sequence[str], chat: bo
     if empty:
         raise ValueError(f"empty target(s) in rows {empty}: every example needs a target to train on")
     tok = model.require_tokenizer()
-    max_len = model.spec.max_seq_len if max_len is None else int(max_len)
+    max_len = int(model.spec.max_seq_len if max_len is None else max_len)
     if max_len < 2:
         raise ValueError(f"max_len must be >= 2, got {max_len}")
     end = _end_of_turn_id(model, tok, chat)
@@ -87,11 +89,6 @@ def sft_examples(model, prompts: Sequence[str], targets: Sequence[str], chat: bo
                       f"{' ...' if len(cut) > 20 else ''}", stacklevel=2)
         rows = [(ids[:max_len], lm[:max_len]) for ids, lm in rows]
 
-    width = max(len(ids) for ids, _ in rows)
-    tokens = np.full((len(rows), width), model.pad_id, np.int32)
-    mask = np.zeros((len(rows), width), np.int32)
-    loss_mask = np.zeros((len(rows), width), np.int32)
-    for i, (ids, lm) in enumerate(rows):
-        cols = slice(width - len(ids), width) if padding == "left" else slice(0, len(ids))
-        tokens[i, cols], mask[i, cols], loss_mask[i, cols] = ids, 1, lm
+    tokens, mask = left_pad([ids for ids, _ in rows], model.pad_id, side=padding)
+    loss_mask, _ = left_pad([lm for _, lm in rows], 0, side=padding)
     return tokens, mask, loss_mask

@@ -47,6 +47,7 @@ def test_widths_around_two_centers(tiny_smol, tmp_path):
     stored = basins.widths_around(tiny_smol, centers, [bench], directions=2, alphas=alphas, tol=0.05,
                                   store=tmp_path / "s")
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["center-scaled", "center-theta0"]
+    stored.attrs.pop("created_at"), out.attrs.pop("created_at")  # provenance: when each was made
     xr.testing.assert_identical(stored, out)
     with pytest.raises(ValueError, match="centers is empty"):
         basins.widths_around(tiny_smol, {}, [bench], alphas=[0.0])

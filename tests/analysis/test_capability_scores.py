@@ -9,6 +9,7 @@ import pytest
 from scipy.stats import binomtest
 
 from basinlab.analysis import _capability as capability
+from basinlab.landscape._store import CorruptBlockWarning, StoreLocked
 from basinlab.scoring._base import Benchmark, Scores
 
 MODEL = types.SimpleNamespace(spec=None, compute_dtype=jnp.float32)
@@ -53,13 +54,54 @@ def test_store_resumes_without_rescoring_and_refuses_other_weights(tmp_path, mon
     bench = items_bench()
     thetas = {"theta0": weights(THETA0), "bad": weights(FELL)}
     first = capability.capability_scores(MODEL, thetas, [bench], store=tmp_path)
-    assert len(calls) == 2 and len(list(tmp_path.glob("*.json"))) == 2
+    assert len(calls) == 2 and len(list(tmp_path.glob("*.npz"))) == 2
     again = capability.capability_scores(MODEL, thetas, [bench], store=tmp_path)
     assert len(calls) == 2  # read back, not measured again
     np.testing.assert_array_equal(again["item_score"], first["item_score"])
     with pytest.raises(ValueError, match="other weights or items"):
         capability.capability_scores(MODEL, {"theta0": weights(THETA0), "bad": weights(SIX_ONE)}, [bench],
                                      store=tmp_path)
+
+
+def test_a_corrupt_stored_result_is_reported_moved_aside_and_measured_again(tmp_path, monkeypatch):
+    """The store is a BlockStore: an unreadable result warns by name, is kept as <name>.npz.corrupt and
+    measured again (only that one), like a sweep's block."""
+    measure_module = importlib.import_module("basinlab.benchmarks._measure")
+    calls, real = [], measure_module.measure
+    monkeypatch.setattr(measure_module, "measure", lambda *a, **k: calls.append(1) or real(*a, **k))
+    thetas = {"theta0": weights(THETA0), "bad": weights(FELL)}
+    first = capability.capability_scores(MODEL, thetas, [items_bench()], store=tmp_path)
+    block = tmp_path / "bad--items.npz"
+    block.write_bytes(block.read_bytes()[:40])  # truncated
+    with pytest.warns(CorruptBlockWarning, match="bad--items.npz"):
+        again = capability.capability_scores(MODEL, thetas, [items_bench()], store=tmp_path)
+    assert len(calls) == 3 and (tmp_path / "bad--items.npz.corrupt").exists() and block.exists()
+    np.testing.assert_array_equal(again["item_score"], first["item_score"])
+
+
+def test_the_store_is_locked_and_reads_rows_of_the_json_format(tmp_path, monkeypatch):
+    """A store locked by another process raises StoreLocked; a row in the JSON format
+    of earlier releases is read (not measured again) and kept as a block."""
+    import json
+
+    from basinlab.landscape._fingerprint import fingerprint
+
+    bench, theta = items_bench(), weights(THETA0)
+    (tmp_path / "theta0--items.json").write_text(json.dumps(
+        {"params": fingerprint(theta), "data": fingerprint(bench.data), "item_scores": THETA0,
+         "budget_hits": None, "examples": []}))
+    measure_module = importlib.import_module("basinlab.benchmarks._measure")
+    monkeypatch.setattr(measure_module, "measure", lambda *a, **k: pytest.fail("measured a stored row"))
+    ds = capability.capability_scores(MODEL, {"theta0": theta}, [bench], store=tmp_path)
+    np.testing.assert_array_equal(ds["item_score"].sel(model="theta0", benchmark="items"), THETA0)
+    assert (tmp_path / "theta0--items.npz").exists()
+    fcntl = pytest.importorskip("fcntl")
+    with open(tmp_path / ".lock", "w") as held:  # the lock as another process's BlockStore holds it
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("4242")
+        held.flush()
+        with pytest.raises(StoreLocked, match=r"in use by another process \(pid 4242\)"):
+            capability.capability_scores(MODEL, {"theta0": theta}, [bench], store=tmp_path)
 
 
 def test_bad_input_names_the_problem():

@@ -5,8 +5,8 @@ import pytest
 
 from basinlab.benchmarks import _items as items
 from basinlab.benchmarks import _registry as registry
+from basinlab.models._batched import item_ids
 from basinlab.scoring._base import Scores
-from basinlab.scoring._until import item_ids
 
 
 def unordered(pairs):

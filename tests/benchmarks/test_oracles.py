@@ -7,8 +7,8 @@ import pytest
 
 from basinlab.directions import _recipes as D
 from basinlab.landscape import landscape
+from basinlab.models._batched import left_pad
 from basinlab.models._generate import generate
-from basinlab.models._model import left_pad
 from basinlab.scoring._base import Grades, Judged, Scores
 from basinlab.scoring._oracles import (
     exact_match_benchmark,

@@ -9,8 +9,8 @@ import pytest
 from basinlab.benchmarks import _registry as registry
 from basinlab.data import _loaders as loaders
 from basinlab.lmeval import _tasks as T
+from basinlab.models._batched import item_ids, shared_prefix_length
 from basinlab.scoring._base import hit_budget_reason
-from basinlab.scoring._until import item_ids, shared_prefix_length
 
 
 def test_registered_under_lmeval_names_with_lmeval_budgets():

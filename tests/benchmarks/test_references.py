@@ -6,7 +6,7 @@ import pytest
 from basinlab.benchmarks import _references as references
 from basinlab.benchmarks import _registry as registry
 from basinlab.data._paths import data_root
-from basinlab.scoring._until import item_ids
+from basinlab.models._batched import item_ids
 
 
 def test_gsm8k_solution_ends_with_the_answer_sentence():

@@ -1,6 +1,6 @@
-"""Length buckets of the generate-until oracle: widths on a ladder, equal shapes stacked and decoded
-by one lax.map, so the number of compiled decode loops grows with the number of shapes, not of
-batches."""
+"""Batched generation (`basinlab.models._batched`, behind the generate-until oracle and the lm-eval
+backend): widths on a ladder, equal shapes stacked and decoded by one lax.map, so the number of
+compiled decode loops grows with the number of shapes, not of batches; one left_pad for every caller."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ import jax
 import numpy as np
 import pytest
 
+from basinlab.models._batched import generate_batches, item_ids, left_pad, pad_width, until_batches
 from basinlab.models._generate import generate
-from basinlab.models._model import left_pad
-from basinlab.scoring._until import bucket_width, generate_batches, item_ids, until_batches
 
 
-def test_bucket_width_ladder():
-    assert [bucket_width(n, 10**6) for n in (1, 16, 17, 24, 25, 33, 49, 65, 97, 129, 200)] == \
+def test_pad_width_ladder():
+    assert [pad_width(n, 10**6) for n in (1, 16, 17, 24, 25, 33, 49, 65, 97, 129, 200)] == \
         [16, 16, 24, 24, 32, 48, 64, 96, 128, 192, 256]
-    assert bucket_width(40, 41) == 41 and bucket_width(40, 30) == 40  # capped, never below n
+    assert pad_width(40, 41) == 41 and pad_width(40, 30) == 40  # capped, never below n
+    assert pad_width(200) == 256 and pad_width(17, cap=20) == 20  # no cap by default
     for n in range(1, 3000):
-        w = bucket_width(n, 10**6)
+        w = pad_width(n, 10**6)
         assert n <= w <= max(16, 1.5 * n)
 
 
@@ -38,6 +38,16 @@ def test_many_batches_make_few_groups_and_round_trip():
 def test_error_names_a_width_too_short():
     with pytest.raises(ValueError, match="width=2 is shorter than the longest row"):
         left_pad([[1, 2, 3]], 0, width=2)
+    with pytest.raises(ValueError, match="unknown side 'top'; valid choices: 'left', 'right'"):
+        left_pad([[1]], 0, side="top")
+
+
+def test_left_pad_sides():
+    tokens, mask = left_pad([[5, 6], [7], []], 9, width=3)
+    assert tokens.tolist() == [[9, 5, 6], [9, 9, 7], [9, 9, 9]] and mask.tolist() == [[0, 1, 1], [0, 0, 1], [0, 0, 0]]
+    tokens, mask = left_pad([[5, 6], [7]], 9, side="right")
+    assert tokens.tolist() == [[5, 6], [7, 9]] and mask.tolist() == [[1, 1], [1, 0]]
+    assert tokens.dtype == mask.dtype == np.int32
 
 
 def _prompts(m, n=7):
@@ -99,7 +109,7 @@ def test_a_short_last_batch_keeps_its_own_shape():
 def test_eager_calls_reuse_the_compiled_shapes_and_sampling_is_seeded(char_model):
     """lm-eval's backend calls generate_batches eagerly at every grid point: the second call (new
     params) compiles nothing. Sampling through a stacked group is reproducible from its key."""
-    from basinlab.scoring._until import _decode_group
+    from basinlab.models._batched import _decode_group
 
     m = char_model
     data = until_batches(_prompts(m), m.pad_id, batch_size=2)

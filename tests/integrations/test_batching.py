@@ -8,6 +8,7 @@ import pytest
 
 from basinlab.lmeval import _batching as batching
 from basinlab.models import generate, token_nll
+from basinlab.models._batched import pad_width
 
 RS = np.random.RandomState(0)
 # (context ids, continuation ids) of different lengths; the third is longer than max_length + 1 = 25.
@@ -25,13 +26,32 @@ def reference(model, ctx, cont):
     return -np.asarray(nll, np.float64)[0, -len(cont):].sum(), bool(greedy[-len(cont):].all())
 
 
-def test_bucket_rows_and_pow2():
-    assert [batching.bucket(n) for n in (1, 16, 17, 33)] == [16, 16, 32, 64]
-    assert batching.bucket(17, cap=20) == 20 and batching.bucket(40, cap=20) == 40  # never below n
+def test_widths_rows_and_pow2():
+    # loglikelihood batches use generation's width ladder (models._batched.pad_width; powers of two before)
+    assert [pad_width(n) for n in (1, 16, 17, 33)] == [16, 16, 24, 48]
+    assert pad_width(17, cap=20) == 20 and pad_width(40, cap=20) == 40  # never below n
     assert [batching.pow2_floor(n) for n in (0, 1, 5, 8, 9)] == [1, 1, 4, 8, 8]
     assert batching.rows_for(16, 8, 100, 2**28) == 8
     assert batching.rows_for(16, 8, 100, 3 * 16 * 100) == 2  # 3 rows fit: a power of two, 2
     assert batching.rows_for(16, 8, 100, 1) == 1  # never fewer than one row
+
+
+def test_loglikelihood_batches_are_padded_on_the_ladder_and_filled_up(tiny_smol, monkeypatch):
+    """Inputs of 20, 9 and 3 tokens in batches of 2 rows: widths 24 (on the ladder, not 32) and 16,
+    the short last batch filled with a copy of its row; targets left-padded with 0 like the inputs."""
+    seen = []
+
+    def fake_score(spec, params, inputs, mask, targets, compute_dtype):
+        seen.append((np.asarray(inputs), np.asarray(mask), np.asarray(targets)))
+        return np.zeros(inputs.shape, np.float32), np.ones(inputs.shape, bool)
+
+    monkeypatch.setattr(batching, "score", fake_score)
+    pairs = [([4] * 20, [5]), ([6] * 9, [7]), ([8] * 3, [9])]
+    batching.loglikelihoods(tiny_smol, pairs, batch_size=2, max_length=64)
+    assert [x[0].shape for x in seen] == [(2, 24), (2, 16)]
+    inputs, mask, targets = seen[1]
+    assert (inputs[0] == inputs[1]).all() and mask[0].sum() == 3 and (inputs[0, :-3] == tiny_smol.pad_id).all()
+    assert targets[0].tolist() == [0] * 13 + [8, 8, 9]
 
 
 @pytest.mark.slow  # > 5 s here: runs in make test, not in make check

@@ -31,7 +31,7 @@ from lm_eval.api.instance import Instance  # noqa: E402
 from basinlab.directions._recipes import DirectionRecipe  # noqa: E402
 from basinlab.lmeval._backend import BasinlabLM, evaluate  # noqa: E402
 from basinlab.models import token_nll  # noqa: E402
-from basinlab.models._model import left_pad  # noqa: E402
+from basinlab.models._batched import left_pad  # noqa: E402
 
 pytestmark = pytest.mark.slow
 DATA = Path(__file__).parents[1] / "data" / "lmeval"

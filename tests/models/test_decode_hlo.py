@@ -9,7 +9,7 @@ import jax
 import numpy as np
 import pytest
 
-from basinlab.models._model import left_pad
+from basinlab.models._batched import left_pad
 
 G = importlib.import_module("basinlab.models._generate")  # the module (basinlab.models._generate is the function)
 

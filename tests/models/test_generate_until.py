@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from basinlab.models._batched import left_pad
 from basinlab.models._generate import generate, generate_until, prefill
-from basinlab.models._model import left_pad
 from basinlab.models._stops import stop_table_from_texts
 
 N = 6
