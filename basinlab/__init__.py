@@ -47,7 +47,7 @@ from basinlab.analysis import (
 from basinlab.benchmarks import build as benchmark
 from basinlab.benchmarks import measure
 from basinlab.directions import DirectionRecipe, distance, perturb, regenerate
-from basinlab.landscape import basin_size_on_grid, landscape, open_dataset, save
+from basinlab.landscape import BaseScores, SweepOptions, basin_size_on_grid, landscape, open_dataset, save
 from basinlab.models import Model, ModelSpec, forward, generate, load
 from basinlab.scoring import Benchmark, text_benchmark, token_benchmark
 from basinlab.theory import (
@@ -71,9 +71,9 @@ if TYPE_CHECKING:
 landscape.landscape = landscape  # type: ignore[attr-defined]
 
 __all__ = [
-    "Benchmark", "BoundExplorer", "DirectionRecipe", "Model", "ModelSpec", "RunExplorer", "SigmaExplorer",
-    "__version__", "alignment", "analysis", "basin_edges", "basin_size", "basin_size_on_grid", "basin_width",
-    "benchmark", "benchmarks",
+    "BaseScores", "Benchmark", "BoundExplorer", "DirectionRecipe", "Model", "ModelSpec", "RunExplorer", "SigmaExplorer",
+    "SweepOptions", "__version__", "alignment", "analysis", "basin_edges", "basin_size", "basin_size_on_grid",
+    "basin_width", "benchmark", "benchmarks",
     "capability_change", "capability_scores", "certificates", "certified_radius", "certify", "collapse",
     "concentration_lower_bound", "data", "directions", "distance", "edges_on_grid", "finetune", "finetune_run",
     "forgetting", "forward", "generate", "landscape", "lmeval", "load", "log_strong_bound", "measure", "models",

@@ -32,14 +32,18 @@ import math
 import os
 import types
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from basinlab import _validate as validate
-from basinlab.landscape import DirectionRecipe, landscape
+from basinlab.landscape import BaseScores, SweepOptions, landscape
 from basinlab.landscape._accessor import DEFINITION, SIDED, better_is_higher, describe, distance
+from basinlab.landscape._options import as_options
 from basinlab.landscape._results import provenance
+from basinlab.models._model import Model
+from basinlab.scoring._base import Benchmark
 
 __all__ = ["SIDES", "basin_edges", "edges_on_grid", "next_alpha", "recipe_list", "walk_settings"]
 
@@ -71,28 +75,28 @@ def next_alpha(points, tol: float, precision: float, start: float, growth: float
     return 0.5 * (low + high), low, high
 
 
-def recipe_list(directions, landscape_options: dict) -> list:
-    """The directions as a list; a count n becomes Gaussian recipes of seeds 0..n-1 (taking the
-    normalization/include/exclude options out of landscape_options)."""
+def recipe_list(directions: Any, options: SweepOptions) -> list[Any]:
+    """The directions as a list; a count n becomes Gaussian recipes of seeds 0..n-1 (with the
+    options' normalization, include and exclude)."""
     if isinstance(directions, (int, np.integer)) and not isinstance(directions, bool):
         n = validate.positive_int("directions", directions)
-        kw = {k: landscape_options.pop(k) for k in ("normalization", "include", "exclude") if k in landscape_options}
-        return [DirectionRecipe(seed=i, **kw) for i in range(n)]
+        return [options.recipe(i) for i in range(n)]
     if isinstance(directions, (str, bytes)) or not isinstance(directions, Sequence) or not directions:
         raise ValueError(f"directions must be a count or a non-empty list of DirectionRecipe or direction "
                          f"pytrees, got {directions!r}")
     return list(directions)
 
 
-def basin_edges(model, benchmarks, directions=4, tol: float = 0.1, precision: float = 5e-4, *,
+def basin_edges(model: Model, benchmarks: Benchmark | Sequence[Benchmark], directions: Any = 4, tol: float = 0.1,
+                precision: float = 5e-4, *,
                 sided: str = "one", variable: str = "score", start: float | None = None, growth: float = 2.0,
-                max_alpha: float = 0.1, store: os.PathLike | None = None, chunk_size: int = 2,
-                **landscape_options) -> xr.Dataset:
+                max_alpha: float = 0.1, store: os.PathLike | str | None = None, chunk_size: int = 2,
+                options: SweepOptions | None = None) -> xr.Dataset:
     """Basin edges of every benchmark along every direction, each bracketed to `precision` in alpha.
 
     model, benchmarks: as for :func:`basinlab.landscape.landscape` (a Benchmark or a list).
-    directions: a count n (unnormalized Gaussian recipes with seeds 0..n-1; `normalization`,
-      `include`, `exclude` in landscape_options apply) or a list of DirectionRecipe / direction pytrees.
+    directions: a count n (unnormalized Gaussian recipes with seeds 0..n-1; the options'
+      `normalization`, `include`, `exclude` apply) or a list of DirectionRecipe / direction pytrees.
     tol: how far (in `variable`'s units) the value may get worse than theta0's (>= 0).
     precision: the bracket width at which an edge is found (> 0, alpha units).
     sided: "one" (default: a drop of more than tol ends the basin) or "two" (a change either way).
@@ -101,7 +105,9 @@ def basin_edges(model, benchmarks, directions=4, tol: float = 0.1, precision: fl
       max_alpha: the walk's end: an edge beyond it is censored at max_alpha.
     store: a folder; every landscape call keeps its blocks in a subfolder, and a rerun reuses them.
     chunk_size: grid points per compiled call of the engine (fixed, so it compiles once).
-    landscape_options: passed on to landscape (compute_dtype, devices, ...).
+    options: a :class:`basinlab.landscape.SweepOptions` for every landscape call (compute_dtype,
+      devices, mesh, ...); its store and chunk_size are basin_edges' own arguments (ValueError if set
+      there), and the calls run without a progress bar.
 
     Returns an xarray Dataset:
       <variable> [direction, alpha, benchmark]: the evaluated points (alpha: every |alpha| any side
@@ -117,21 +123,18 @@ def basin_edges(model, benchmarks, directions=4, tol: float = 0.1, precision: fl
     tol, precision, start, growth, max_alpha = walk_settings(tol, precision, sided, variable, start, growth,
                                                              max_alpha)
     chunk_size = validate.positive_int("chunk_size", chunk_size)
-    recipes = recipe_list(directions, landscape_options)  # a count takes normalization/include/exclude
-    for k in ("directions", "alphas", "betas", "store", "progress", "chunk_size", "base_cache"):
-        if k in landscape_options:
-            raise ValueError(f"{k!r} is set by basin_edges; valid extra options are landscape's others "
-                             f"(compute_dtype, devices, normalization, include, exclude)")
+    options = as_options(options, "basin_edges").reserve("basin_edges", ("store", "chunk_size"))
+    recipes = recipe_list(directions, options)  # a count takes normalization/include/exclude
+    per_call = options.replace(chunk_size=chunk_size, progress=False)
+    base_cache = BaseScores()  # theta0 is evaluated once, not once per landscape call
 
-    base_cache: dict = {}  # theta0 is evaluated once, not once per landscape call
-
-    def evaluate(i: int, alphas: list) -> xr.Dataset:
+    def evaluate(i: int, alphas: list[float]) -> xr.Dataset:
         sub = None
         if store is not None:
             tag = hashlib.sha1(json.dumps([repr(a) for a in alphas]).encode()).hexdigest()[:12]
             sub = os.path.join(os.fspath(store), f"direction-{i:03d}", f"points-{tag}")
-        return landscape(model, benchmarks, directions=[recipes[i]], alphas=alphas, store=sub, progress=False,
-                         chunk_size=chunk_size, base_cache=base_cache, **landscape_options)
+        return landscape(model, benchmarks, directions=[recipes[i]], alphas=alphas, base_cache=base_cache,
+                         options=per_call.replace(store=sub))
 
     out = _walk(evaluate, recipes, tol, precision, sided, variable, start, growth, max_alpha)
     return out.assign_attrs(provenance("basin_edges", dict(out.attrs), model=model,

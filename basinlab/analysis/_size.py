@@ -30,7 +30,9 @@ import xarray as xr
 
 from basinlab import _validate as validate
 from basinlab.analysis._edges import next_alpha, recipe_list, walk_settings
-from basinlab.landscape import landscape
+from basinlab.landscape._basecache import BaseScores
+from basinlab.landscape._engine import landscape
+from basinlab.landscape._options import SweepOptions, as_options
 from basinlab.landscape._size import SIZE_METHODS, drop_band, size_dataset
 
 __all__ = ["basin_size", "search_size"]
@@ -96,7 +98,8 @@ def search_size(probe: Probe, higher: Sequence[bool], tol: float, *, precision: 
 def basin_size(model: Any, benchmarks: Any, tol: float = 0.1, directions: Any = 8, *, max_sigma: float = 0.1,
                precision: float = 2.5e-4, confidence: float = 0.95, method: str = "t", start: float | None = None,
                growth: float = 2.0, budget: int | None = None, store: os.PathLike | str | None = None,
-               chunk_size: int = 2, n_boot: int = 2000, seed: int = 0, **landscape_options: Any) -> xr.Dataset:
+               chunk_size: int = 2, n_boot: int = 2000, seed: int = 0, options: SweepOptions | None = None
+               ) -> xr.Dataset:
     """Definition 4.1's basin size sigma* of every benchmark, with its interval, by evaluating.
 
     model, benchmarks: as for :func:`basinlab.landscape.landscape` (a Benchmark or a list).
@@ -108,7 +111,8 @@ def basin_size(model: Any, benchmarks: Any, tol: float = 0.1, directions: Any = 
     confidence, method ("t" or "bootstrap", n_boot, seed): the interval, as for basin_size_on_grid.
     budget: the most perturbed evaluations to spend (a probe costs 2N), None for no limit.
     store: a folder; every probe's landscape keeps its blocks in a subfolder and a rerun reuses them.
-    landscape_options: passed on to landscape (compute_dtype, devices, normalization, ...).
+    options: the landscape calls' other settings (compute_dtype, devices, normalization, ...), a
+      SweepOptions; basin_size sets store and chunk_size itself.
 
     Returns basin_size_on_grid's Dataset over the probed sigmas (sigma_grid), with censored only
     where max_sigma was reached, unresolved [benchmark] (the budget ran out first: sigma and its
@@ -123,24 +127,22 @@ def basin_size(model: Any, benchmarks: Any, tol: float = 0.1, directions: Any = 
     validate.choice("method", method, SIZE_METHODS)
     n_boot = validate.positive_int("n_boot", n_boot)
     budget = None if budget is None else validate.positive_int("budget", budget)
-    for k in ("alphas", "betas", "store", "progress", "chunk_size", "base_cache"):
-        if k in landscape_options:
-            raise ValueError(f"{k!r} is set by basin_size; valid extra options are landscape's others "
-                             f"(compute_dtype, devices, normalization, include, exclude)")
-    recipes = recipe_list(directions, landscape_options)
+    options = as_options(options, "basin_size").reserve("basin_size", ("store", "chunk_size"))
+    recipes = recipe_list(directions, options)
     if len(recipes) < 2:
         raise ValueError(f"the basin size's interval needs at least 2 directions, got {len(recipes)}")
     bench_list = list(benchmarks) if isinstance(benchmarks, (list, tuple)) else [benchmarks]
     higher = [bool(getattr(b, "higher_is_better", True)) for b in bench_list]
-    base_cache: dict = {}  # theta0 is evaluated once, by the first probe
+    base_cache = BaseScores()  # theta0 is evaluated once, by the first probe
+    per_call = options.replace(chunk_size=chunk_size, progress=False)
     attrs: dict = {}
 
     def probe(s: float) -> tuple[np.ndarray, np.ndarray]:
         sub = None
         if store is not None:  # a probe's folder is named by its sigma, so a rerun finds it
             sub = pathlib.Path(store) / f"sigma-{hashlib.sha1(repr(s).encode()).hexdigest()[:12]}"
-        ds = landscape(model, bench_list, directions=recipes, alphas=[-s, s], store=sub, progress=False,
-                       chunk_size=chunk_size, base_cache=base_cache, **landscape_options)
+        ds = landscape(model, bench_list, directions=recipes, alphas=[-s, s], base_cache=base_cache,
+                       options=per_call.replace(store=sub))
         attrs.update(ds.attrs)
         return ds["score"].mean("alpha").transpose("direction", "benchmark").values, ds["base_score"].values
 

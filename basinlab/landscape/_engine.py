@@ -12,108 +12,42 @@ after each block. Each block's results are kept per benchmark as `results.BlockS
 to an on-disk store as they finish (so a killed sweep resumes where it stopped), and assembled into
 the Dataset by `results.from_block_scores`. With several processes (``jax.distributed``), every
 process runs every block on its share of the devices and process 0 alone writes the store.
+
+Three named steps: :func:`basinlab.landscape._plan.make_plan` (validate the inputs and plan the
+blocks; nothing is evaluated), :func:`run_blocks` (compile once, read back what the store holds,
+evaluate the rest; theta0's block is one of them) and :func:`assemble` (the Dataset).
+:func:`landscape` runs the three.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import os
-from collections.abc import Sequence
+import pathlib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import xarray as xr
 
-from basinlab import _validate as validate
-from basinlab.directions import _recipes as D
+from basinlab.directions._recipes import DirectionRecipe
 from basinlab.landscape import _mesh as M
 from basinlab.landscape import _results as results
-from basinlab.landscape._fingerprint import fingerprint
-from basinlab.landscape._program import PERTURBATIONS, choose_perturbation, chunk_program
+from basinlab.landscape._basecache import BaseScores
+from basinlab.landscape._options import SweepOptions, as_options
+from basinlab.landscape._plan import BASE, Block, Plan, Sweep, make_plan, parse_grid
+from basinlab.landscape._program import chunk_program
 from basinlab.landscape._store import BlockStore
-from basinlab.models._model import Model, count_params
+from basinlab.models._model import Model
 from basinlab.scoring._base import Benchmark, Judged, Scores
 
-__all__ = ["DEFAULT_ALPHAS", "landscape", "Sweep", "parse_grid"]
+__all__ = ["DEFAULT_ALPHAS", "BlockRunner", "Sweep", "assemble", "landscape", "parse_grid", "run_blocks"]
 
 DEFAULT_ALPHAS = np.arange(-0.01, 0.01, 5e-4)  # landscape()'s grid: 40 points, -0.01 to 0.0095
 
-
-def parse_grid(text: str) -> np.ndarray:
-    """"start:stop:step" (numpy arange, stop excluded, as the paper's scripts) or "a,b,c"."""
-    try:
-        if ":" not in text:
-            return np.asarray([float(x) for x in text.split(",")])
-        start, stop, step = (float(x) for x in text.split(":"))
-    except ValueError:
-        raise ValueError(f"grid {text!r} is not 'start:stop:step' or a comma-separated list of numbers") from None
-    validate.arange(f"grid {text!r}", start, stop, step)  # a zero, wrong-signed or tiny step
-    # rounding removes arange's float residue (3.5e-18 where the user meant 0)
-    return np.round(np.arange(start, stop, step), 12)
-
-
-def _check_grid(name: str, values) -> np.ndarray:
-    try:
-        grid = np.asarray(values, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} grid must be a 1-D sequence of numbers, got {values!r}") from None
-    if grid.size == 0:
-        raise ValueError(f"{name} grid is empty; give at least one value")
-    if not np.all(np.isfinite(grid)):
-        raise ValueError(f"{name} grid has non-finite values: {grid[~np.isfinite(grid)].tolist()}")
-    return grid
-
-
-@dataclasses.dataclass(frozen=True)
-class Sweep:
-    """Everything that defines a sweep's numbers; its JSON is the resume key and provenance."""
-
-    model: str
-    d: int
-    benchmarks: tuple
-    directions: tuple  # recipe dicts, or {"explicit": index} for given pytrees
-    alphas: tuple
-    betas: tuple | None
-    chunk_size: int
-    compute_dtype: str
-    params: str = ""     # fingerprint of theta0's values (landscape.fingerprint): same name, other weights
-    data: tuple = ()     # fingerprint of each benchmark's data
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @property
-    def key(self) -> str:
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
-
-
-def _normalize_directions(directions, params, recipe_kwargs) -> tuple[list, list]:
-    """-> (list of direction entries, list of JSON descriptions). An entry is a tuple of one (1-D) or
-    two (2-D) items, each a DirectionRecipe or a float32 pytree shaped like the params."""
-    if directions is None or isinstance(directions, (str, bytes, bool, float)):
-        raise TypeError(f"directions must be a count, DirectionRecipes or direction pytrees, got {directions!r}")
-    if isinstance(directions, (int, np.integer)):
-        if directions < 1:
-            raise ValueError(f"directions must be >= 1, got {directions}")
-        directions = [D.DirectionRecipe(seed=i, **recipe_kwargs) for i in range(int(directions))]
-    elif isinstance(directions, D.DirectionRecipe) or isinstance(directions, dict):
-        directions = [directions]
-    directions = list(directions)
-    if not directions:
-        raise ValueError("no directions given: pass a count, DirectionRecipes or direction pytrees")
-    entries, described = [], []
-    for i, entry in enumerate(directions):
-        items = entry if isinstance(entry, tuple) else (entry,)
-        for item in items:
-            if not isinstance(item, D.DirectionRecipe):
-                D.check_compatible(params, item)
-        entries.append(items)
-        described.append([it.to_dict() if isinstance(it, D.DirectionRecipe)
-                          else {"explicit": i, "fingerprint": fingerprint(it)} for it in items])
-    return entries, described
+Scored = Mapping[str, results.BlockScores]  # one block's scores, per benchmark name
 
 
 def landscape(
@@ -127,14 +61,15 @@ def landscape(
     include: Sequence[str] | None = None,
     exclude: Sequence[str] | None = None,
     chunk_size: int | None = None,
-    store: os.PathLike | None = None,
+    store: os.PathLike | str | None = None,
     compute_dtype: Any = None,
     progress: bool = True,
     devices: Sequence[Any] | None = None,
     mesh: Any = None,
     perturbation: str = "auto",
-    base_cache: dict | None = None,
-):
+    base_cache: BaseScores | None = None,
+    options: SweepOptions | None = None,
+) -> xr.Dataset:
     """Scores of every benchmark at theta0 + alpha * delta (1-D) or theta0 + alpha*d1 + beta*d2 (2-D).
 
     directions: a count n (Gaussian recipes with seeds 0..n-1, `normalization`/`include`/`exclude`
@@ -153,147 +88,137 @@ def landscape(
     copy of the weights in memory), "materialized" (the whole direction and perturbed model formed
     per block/point: faster on CPU and for generation) or "auto" (``program.choose_perturbation``).
     Both give the same scores (bitwise on CPU float32 for unnormalized directions).
-    base_cache: a dict kept by the caller across many small sweeps of one model and benchmark set
-    (``basin_edges``): theta0's scores are evaluated by the first call, kept in it, and read by every
-    later call whose model params, benchmarks, data and compute dtype are the same (fingerprints),
-    instead of evaluating theta0 again; a call with others evaluates and replaces them.
+    options: the keyword options above as one :class:`SweepOptions` (then leave those keywords at
+    their defaults: ValueError names any set both ways).
+    base_cache: a :class:`BaseScores` kept by the caller across many small sweeps of one model and
+    benchmark set (``basin_edges``): theta0's scores are evaluated by the first call, kept in it,
+    and read by every later call whose model params, benchmarks, data and compute dtype are the same
+    (fingerprints), instead of evaluating theta0 again; a call with others evaluates and replaces them.
     Returns an xarray.Dataset (see basinlab.landscape._results); with several processes, every
     process returns it and process 0 writes the store.
     """
-    benchmarks = [benchmarks] if isinstance(benchmarks, Benchmark) else list(benchmarks) \
-        if isinstance(benchmarks, (list, tuple)) else [benchmarks]
-    for b in benchmarks:
-        if not isinstance(b, Benchmark):
-            raise TypeError(f"benchmarks must be Benchmarks (basinlab.benchmarks._registry.build), got {b!r}")
-    if not benchmarks:
-        raise ValueError("no benchmarks given")
-    names = [b.name for b in benchmarks]
-    if len(set(names)) != len(names):
-        raise ValueError(f"benchmark names must be unique, got {names}")
-    alphas = _check_grid("alpha", alphas)
-    betas = None if betas is None else _check_grid("beta", betas)
-    theta0 = model.params
-    compute_dtype = jnp.dtype(compute_dtype or model.compute_dtype or model.dtype)
-    recipe_kwargs = dict(normalization=normalization, include=_tuple(include), exclude=_tuple(exclude))
-    entries, described = _normalize_directions(directions, theta0, recipe_kwargs)
-    m = 1 if betas is None else 2
-    for e in entries:
-        if len(e) != m:
-            raise ValueError(f"a {'2-D' if m == 2 else '1-D'} sweep needs {'pairs of ' if m == 2 else ''}"
-                             f"directions, got an entry with {len(e)}")
-
-    validate.choice("perturbation", perturbation, PERTURBATIONS)
-    mesh = M.build_mesh(mesh, devices)
-    n_dev = mesh.shape["points"]
-    grid = alphas[:, None] if m == 1 else np.stack(np.meshgrid(alphas, betas, indexing="ij"), -1).reshape(-1, 2)
-    # Default: up to 8 grid points per call, so regenerating the direction (d normal draws) is
-    # amortized; memory does not grow with it because lax.map runs the points one after another.
-    chunk = min(len(grid), 8) if chunk_size is None else validate.positive_int("chunk_size", chunk_size)
-    chunk = -(-chunk // n_dev) * n_dev  # a multiple of the points axis
-    sweep = Sweep(
-        model=model.source or model.spec.name, d=count_params(theta0),
-        benchmarks=tuple(json.dumps(b.attrs(), sort_keys=True) for b in benchmarks),
-        directions=tuple(json.dumps(x, sort_keys=True) for x in described),
-        alphas=tuple(alphas.tolist()), betas=None if betas is None else tuple(betas.tolist()),
-        chunk_size=chunk, compute_dtype=compute_dtype.name,
-        params=fingerprint(theta0), data=tuple(fingerprint(b.data) for b in benchmarks),
-    )
+    keywords = SweepOptions(normalization=normalization, include=include, exclude=exclude, chunk_size=chunk_size,
+                            store=store, compute_dtype=compute_dtype, progress=progress, devices=devices,
+                            mesh=mesh, perturbation=perturbation)
+    if options is None:
+        options = keywords
+    elif keywords.changed():
+        raise ValueError(f"landscape got options= and the keyword option(s) {list(keywords.changed())}; put "
+                         f"them in the SweepOptions (options.replace(...)) or leave options out")
+    options = as_options(options, "landscape")
+    if base_cache is not None and not isinstance(base_cache, BaseScores):
+        raise TypeError(f"base_cache must be a basinlab.landscape.BaseScores (or None), got "
+                        f"{type(base_cache).__name__}")
+    dtype = jnp.dtype(options.compute_dtype or model.compute_dtype or model.dtype)
+    plan = make_plan(model.params, benchmarks, directions, alphas, betas, options,
+                     model_name=model.source or model.spec.name, compute_dtype=dtype)
     primary = jax.process_index() == 0
-    st = BlockStore(store, sweep, writer=primary)
-
+    st = BlockStore(None if options.store is None else pathlib.Path(options.store), plan.sweep, writer=primary)
     # Closed on every exit, a KeyboardInterrupt (Jupyter's stop button) included: the traceback a
     # notebook keeps holds this frame, so waiting for garbage collection would keep the lock, and
     # another process's run of the same store would raise StoreLocked until the next error.
     with st:
-        # The static part of each direction: its recipe with the seed left to trace (None = explicit).
-        def static_part(entry):
-            return tuple(dataclasses.replace(r, seed=0) if isinstance(r, D.DirectionRecipe) else None for r in entry)
+        blocks, base = run_blocks(plan, BlockRunner(plan, model), st, base_cache=base_cache,
+                                  progress=options.progress and primary)
+        return assemble(plan, model, blocks, base)
 
-        recipes = static_part(entries[0])
-        for e in entries:
-            if static_part(e) != recipes:
-                raise ValueError("all directions of one sweep must be of one kind (same recipe settings, "
-                                 "or all explicit pytrees); run separate sweeps and concatenate the Datasets")
-        mode = choose_perturbation(perturbation, benchmarks, mesh.devices.flat[0].platform)
-        program = chunk_program(model.spec, tuple(benchmarks), recipes, compute_dtype, mesh, mode)
-        theta0_placed = M.place_params(theta0, mesh)
-        data = M.replicated({b.name: b.data for b in benchmarks}, mesh)
 
-        def entry_input(e):
-            return tuple(M.replicated(jnp.int32(it.seed), mesh) if isinstance(it, D.DirectionRecipe)
-                         else M.place_params(it, mesh) for it in e)
+class BlockRunner:
+    """The plan's one compiled program, with theta0 and the benchmark data placed on its mesh:
+    ``runner(block)`` -> {benchmark name: BlockScores over the block's points} (host numpy)."""
 
-        checked = [] if M.device_memory(mesh) is not None else [True]
+    def __init__(self, plan: Plan, model: Model) -> None:
+        self.plan = plan
+        self.program = chunk_program(model.spec, plan.benchmarks, plan.recipes, plan.compute_dtype, plan.mesh,
+                                     plan.perturbation)
+        self.theta0 = M.place_params(model.params, plan.mesh)
+        self.data = M.replicated({b.name: b.data for b in plan.benchmarks}, plan.mesh)
+        self.checked = M.device_memory(plan.mesh) is None  # nothing to check where memory is not reported
 
-        def run_block(e, coeffs) -> dict[str, results.BlockScores]:
-            n = len(coeffs)
-            padded = np.concatenate([coeffs, np.zeros((chunk - n, m))]) if n < chunk else coeffs
-            valid = np.arange(chunk) < n
-            args = (theta0_placed, entry_input(e), M.points_sharded(np.asarray(padded, np.float32), mesh),
-                    M.points_sharded(valid, mesh), data)
-            if not checked:  # before the first compiled call: does the program fit the devices' memory?
-                M.check_fits(program.lower(*args).compile(), mesh, mode)
-                checked.append(True)
-            out = program(*args)
-            out = jax.tree.map(lambda x: x[:n], M.to_host(out))
-            return {b.name: _block_scores(b, out[b.name], n) for b in benchmarks}
+    def _entry_input(self, entry: tuple[Any, ...]) -> tuple[Any, ...]:
+        # a recipe's seed is traced (one program for every seed); a pytree direction is placed as theta0
+        return tuple(M.replicated(jnp.int32(it.seed), self.plan.mesh) if isinstance(it, DirectionRecipe)
+                     else M.place_params(it, self.plan.mesh) for it in entry)
 
-        blocks = [(i, j) for i in range(len(entries)) for j in range(0, len(grid), chunk)]
-        names_ = ["base"] + [f"block-{i:05d}-{j // chunk:06d}" for i, j in blocks]
-        done = _done_blocks(st, names_)
+    def __call__(self, block: Block) -> dict[str, results.BlockScores]:
+        plan, coeffs = self.plan, block.coefficients()
+        n, chunk = len(coeffs), plan.chunk
+        padded = np.concatenate([coeffs, np.zeros((chunk - n, plan.grid.m))]) if n < chunk else coeffs
+        valid = np.arange(chunk) < n
+        args = (self.theta0, self._entry_input(plan.entries[block.direction]),
+                M.points_sharded(np.asarray(padded, np.float32), plan.mesh), M.points_sharded(valid, plan.mesh),
+                self.data)
+        if not self.checked:  # before the first compiled call: does the program fit the devices' memory?
+            M.check_fits(self.program.lower(*args).compile(), plan.mesh, plan.perturbation)
+            self.checked = True
+        out = jax.tree.map(lambda x: x[:n], M.to_host(self.program(*args)))
+        return {b.name: _block_scores(b, out[b.name], n) for b in plan.benchmarks}
 
-        def stored(name):
-            arrays = st.get(name) if name in done else None
-            if name in done and arrays is None:
-                raise FileNotFoundError(f"process {jax.process_index()} cannot read block {name!r} of store "
-                                        f"{store}, which process 0 has; a multi-process run needs a store "
-                                        f"folder that every process sees (a shared file system)")
-            return None if arrays is None else results.block_from_arrays(arrays, names)
 
-        # Base scores at theta0: coefficients 0 give theta0 exactly (x + 0 * delta == x in float32), so
-        # when the grid holds the zero point, the base is that point of direction 0's block (no extra
-        # call that would regenerate a direction for one point); otherwise a block of its own.
-        zero = np.flatnonzero(np.all(grid == 0, axis=1))
-        base = stored("base")
-        same = (sweep.model, sweep.d, sweep.benchmarks, sweep.compute_dtype, sweep.params, sweep.data)
-        if base is None and base_cache is not None and base_cache.get("sweep") == same:
-            base = base_cache["base"]
-            st.put("base", results.block_arrays(base))
-        if base is None and not zero.size:
-            base = run_block(entries[0], np.zeros((1, m)))
-            st.put("base", results.block_arrays(base))
+def run_blocks(plan: Plan, run: BlockRunner, st: BlockStore, *, base_cache: BaseScores | None = None,
+               progress: bool = False) -> tuple[dict[tuple[int, int], Scored], Scored]:
+    """Every block of the plan, read back from the store or evaluated (``run``) and stored, and
+    theta0's scores: from the store, else `base_cache`, else the grid's zero point (stored before
+    its block, so a stored block never lacks the base it holds), else a block of their own.
+    Returns ({(direction, first grid point): scores}, base scores)."""
+    done = _done_blocks(st, [BASE, *(b.name for b in plan.blocks)])
 
-        # A resumed sweep's bar starts at the blocks read back from the store.
-        from_store = len(done - {"base"})
-        bar = _progress(len(blocks), progress and primary, f"landscape ({len(entries)} dirs x {len(grid)} points"
-                        + (f", {from_store} blocks from the store)" if from_store else ")"), initial=from_store)
-        collected = {}
-        try:
-            for (i, j), name in zip(blocks, names_[1:], strict=True):
-                res = stored(name)
-                fresh = res is None
-                if fresh:
-                    res = run_block(entries[i], grid[j: j + chunk])
-                if base is None and i == 0 and j <= zero[0] < j + chunk:
-                    # stored before its block, so a stored block never lacks the base it holds
-                    base = {b: results.point_of(scores, zero[0] - j) for b, scores in res.items()}
-                    st.put("base", results.block_arrays(base))
-                if fresh:
-                    st.put(name, results.block_arrays(res))
-                    bar.update(1)
-                collected[(i, j)] = res
-        finally:
-            bar.close()  # an interrupted bar stays at the blocks stored so far
-        if base_cache is not None:
-            base_cache.update(sweep=same, base=base)
+    def stored(name: str) -> dict[str, results.BlockScores] | None:
+        arrays = st.get(name) if name in done else None
+        if name in done and arrays is None:
+            raise FileNotFoundError(f"process {jax.process_index()} cannot read block {name!r} of store "
+                                    f"{st.root}, which process 0 has; a multi-process run needs a store "
+                                    f"folder that every process sees (a shared file system)")
+        return None if arrays is None else results.block_from_arrays(arrays, plan.names)
 
-        ds = results.from_block_scores(
-            sweep=sweep, benchmarks=benchmarks, model=model, alphas=alphas, betas=betas,
-            n_directions=len(entries), blocks=collected, base=base, described=described,
-        )
-        ds.attrs["perturbation"] = mode
-        ds.attrs["mesh"] = json.dumps(dict(mesh.shape))
-        return ds
+    key = plan.sweep.base_key
+    base: Scored | None = stored(BASE)
+    if base is None and base_cache is not None:
+        base = base_cache.get(key)
+        if base is not None:
+            st.put(BASE, results.block_arrays(base))
+    if base is None and plan.base.block is None:
+        base = run(plan.base.own)
+        st.put(BASE, results.block_arrays(base))
+
+    # A resumed sweep's bar starts at the blocks read back from the store.
+    from_store = len(done - {BASE})
+    bar = _progress(len(plan.blocks), progress, f"landscape ({len(plan.entries)} dirs x {len(plan.grid)} points"
+                    + (f", {from_store} blocks from the store)" if from_store else ")"), initial=from_store)
+    collected: dict[tuple[int, int], Scored] = {}
+    try:
+        for k, block in enumerate(plan.blocks):
+            res = stored(block.name)
+            fresh = res is None
+            if res is None:
+                res = run(block)
+            if base is None and k == plan.base.block:
+                base = {b: results.point_of(scores, plan.base.point) for b, scores in res.items()}
+                st.put(BASE, results.block_arrays(base))
+            if fresh:
+                st.put(block.name, results.block_arrays(res))
+                bar.update(1)
+            collected[(block.direction, block.start)] = res
+    finally:
+        bar.close()  # an interrupted bar stays at the blocks stored so far
+    if base is None:  # unreachable: the plan's base is its own block or a point of one of its blocks
+        raise RuntimeError("the plan gave no base block")
+    if base_cache is not None:
+        base_cache.put(key, base)
+    return collected, base
+
+
+def assemble(plan: Plan, model: Model, blocks: Mapping[tuple[int, int], Scored], base: Scored) -> xr.Dataset:
+    """The sweep's Dataset (``results.from_block_scores``) with the perturbation and mesh in its attrs."""
+    grid = plan.grid
+    ds = results.from_block_scores(
+        sweep=plan.sweep, benchmarks=list(plan.benchmarks), model=model, alphas=np.asarray(grid.alphas, np.float64),
+        betas=None if grid.betas is None else np.asarray(grid.betas, np.float64), n_directions=len(plan.entries),
+        blocks=blocks, base=base, described=[list(e) for e in plan.described],
+    )
+    ds.attrs["perturbation"] = plan.perturbation
+    ds.attrs["mesh"] = json.dumps(dict(plan.mesh.shape))
+    return ds
 
 
 def _done_blocks(st: BlockStore, names: list[str]) -> set[str]:
@@ -309,7 +234,7 @@ def _done_blocks(st: BlockStore, names: list[str]) -> set[str]:
     return {n for n, d in zip(names, done, strict=True) if d}
 
 
-def _float32(x):
+def _float32(x: Any) -> np.ndarray | None:
     return None if x is None else np.asarray(x, np.float32)
 
 
@@ -318,7 +243,8 @@ def _block_scores(bench: Benchmark, out: Scores, n: int) -> results.BlockScores:
     host judge one grid point at a time; the judge's fields replace the score function's."""
     judged = Judged()
     if bench.judge is not None:
-        per_point = [Judged.of(bench.judge(jax.tree.map(lambda x, p=p: x[p], out))) for p in range(n)]
+        judge = bench.judge
+        per_point = [Judged.of(judge(jax.tree.map(lambda x, p=p: x[p], out))) for p in range(n)]
         judged = jax.tree.map(lambda *xs: np.stack(xs), *per_point)
     return results.BlockScores(
         score=_float32(out.score if judged.score is None else judged.score), nll=_float32(out.nll),
@@ -326,21 +252,17 @@ def _block_scores(bench: Benchmark, out: Scores, n: int) -> results.BlockScores:
     )
 
 
-def _tuple(x):
-    return None if x is None else tuple(x)
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
-def _progress(total, enabled, desc, initial=0):
+def _progress(total: int, enabled: bool, desc: str, initial: int = 0) -> Any:
     if not enabled:
         return _NoBar()
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit="block", initial=initial)
-
-
-class _NoBar:
-    def update(self, n):
-        pass
-
-    def close(self):
-        pass

@@ -21,7 +21,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from basinlab import _validate as validate
-from basinlab.directions._treemath import leaves_with_paths
+from basinlab.directions._treemath import leaf_shape, leaves_with_paths
 
 __all__ = ["AXES", "build_mesh", "leaf_spec", "mesh_shape", "place_params", "points_sharded", "replicated",
            "to_host"]
@@ -85,12 +85,12 @@ def leaf_spec(path: str, shape: tuple, model: int) -> P:
     return P(*([None] * axis + ["model"]))
 
 
-def place_params(params, mesh: Mesh):
+def place_params(params: Any, mesh: Mesh) -> Any:
     """params on the mesh: replicated over points, sharded over model per :func:`leaf_spec`.
     Every process must pass the same values (each loads the same checkpoint)."""
     model = mesh.shape["model"]
     items, treedef = leaves_with_paths(params)
-    placed = [jax.device_put(x, NamedSharding(mesh, leaf_spec(path, tuple(np.shape(x)), model)))
+    placed = [jax.device_put(x, NamedSharding(mesh, leaf_spec(path, leaf_shape(x), model)))
               for path, x in items]
     return jax.tree_util.tree_unflatten(treedef, placed)
 

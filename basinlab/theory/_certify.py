@@ -26,6 +26,7 @@ from basinlab import _validate as validate
 from basinlab.directions._recipes import check_compatible
 from basinlab.directions._treemath import distance
 from basinlab.landscape._engine import landscape
+from basinlab.landscape._options import SweepOptions, as_options
 from basinlab.landscape._results import provenance
 from basinlab.models._model import Model
 from basinlab.scoring._base import Benchmark
@@ -35,19 +36,27 @@ from basinlab.theory._smoothing import SmoothedScore, smoothed_interval
 __all__ = ["VACUOUS", "Certificate", "certificates", "certify", "smoothed_score"]
 
 VACUOUS = 1e-3  # a certified lower bound below this says nothing a score >= 0 does not
+# SweepOptions fields the certificates set themselves: Theorem 4.3 needs N(0, sigma^2 I) over every parameter
+_RESERVED = ("store", "normalization", "include", "exclude")
 
 
 def smoothed_score(
     model: Model, benchmark: Benchmark, sigma: float, n: int, confidence: float = 0.95,
-    params: dict | None = None, store: os.PathLike | None = None, progress: bool = False,
+    params: dict | None = None, store: os.PathLike | str | None = None, progress: bool = False,
+    options: SweepOptions | None = None,
 ) -> SmoothedScore:
     """E_eps S(params + eps) from n noise draws (the landscape engine at alpha = sigma), with a
-    Clopper-Pearson (0/1 scores) or Hoeffding (fractional scores) interval over draws."""
+    Clopper-Pearson (0/1 scores) or Hoeffding (fractional scores) interval over draws.
+    options: a :class:`basinlab.landscape.SweepOptions` for the engine (mesh, chunk_size, ...); the
+    draws are isotropic Gaussian noise, so its normalization/include/exclude, like its store, must be
+    left alone (ValueError), and its progress is replaced by this function's."""
+    options = as_options(options, "smoothed_score").reserve("smoothed_score", _RESERVED)
     sigma = float(validate.positive("sigma", sigma))
     n = validate.positive_int("n", n)
     validate.confidence("confidence", confidence)
     target = model if params is None else model.with_params(params)
-    ds = landscape(target, benchmark, directions=n, alphas=[sigma], store=store, progress=progress)
+    ds = landscape(target, benchmark, directions=n, alphas=[sigma],
+                   options=options.replace(store=store, progress=progress))
     scores = ds["score"].sel(benchmark=benchmark.name).values[:, 0]
     if not benchmark.higher_is_better:
         scores = 1.0 - scores  # certify the "good" direction (e.g. safety = 1 - harmful rate)
@@ -115,19 +124,21 @@ class Certificate:
 
 def certify(
     model: Model, theta_sft: dict, benchmark: Benchmark, sigma: float, n: int,
-    confidence: float = 0.99, measure: bool = True, store: os.PathLike | None = None,
-    progress: bool = False,
+    confidence: float = 0.99, measure: bool = True, store: os.PathLike | str | None = None,
+    progress: bool = False, options: SweepOptions | None = None,
 ) -> Certificate:
     """Certified lower bound on the smoothed score of the fine-tuned params `theta_sft` from the
     basin of `model` (theta0): p_A's lower confidence bound and r = ||theta_sft - theta0||_2.
-    measure=True also estimates theta_sft's own smoothed score (same noise draws) to show beside it."""
+    measure=True also estimates theta_sft's own smoothed score (same noise draws) to show beside it.
+    options: the engine's :class:`basinlab.landscape.SweepOptions`, as for :func:`smoothed_score`."""
     check_compatible(model.params, theta_sft)
     sigma = float(validate.positive("sigma", sigma))
     r = float(distance(model.params, theta_sft))
     sub = (lambda name: None) if store is None else (lambda name: os.path.join(os.fspath(store), name))
-    p_a = smoothed_score(model, benchmark, sigma, n, confidence, store=sub("theta0"), progress=progress)
+    p_a = smoothed_score(model, benchmark, sigma, n, confidence, store=sub("theta0"), progress=progress,
+                         options=options)
     measured = (smoothed_score(model, benchmark, sigma, n, confidence, params=theta_sft, store=sub("theta_sft"),
-                               progress=progress) if measure else None)
+                               progress=progress, options=options) if measure else None)
     return Certificate(
         benchmark=benchmark.name, sigma=sigma, r=r, p_a=p_a,
         bound=float(strong_bound(p_a.lower, r, sigma)), weak_bound=float(weak_bound(p_a.lower, r, sigma)),
@@ -137,7 +148,8 @@ def certify(
 
 def certificates(
     model: Model, runs: Mapping[str, dict], benchmarks: Benchmark | Sequence[Benchmark], sigma: float, n: int,
-    confidence: float = 0.99, measure: bool = True, store: os.PathLike | None = None, progress: bool = False,
+    confidence: float = 0.99, measure: bool = True, store: os.PathLike | str | None = None, progress: bool = False,
+    options: SweepOptions | None = None,
 ) -> xr.Dataset:
     """:func:`certify` of several fine-tuned models ({run name: theta_sft params}) on each benchmark,
     with one p_A per benchmark (the same noise draws around theta0 serve every run).
@@ -146,6 +158,7 @@ def certificates(
     [benchmark], bound, weak_bound, vacuous (bound < VACUOUS), max_radius (the largest r that p_A's
     lower bound certifies to keep half of itself; ``Certificate.max_radius``), measured_mean/lower/upper
     (theta_sft's own smoothed score; NaN with measure=False); attrs sigma, n, confidence.
+    options: the engine's :class:`basinlab.landscape.SweepOptions`, as for :func:`smoothed_score`.
     """
     if not runs:
         raise ValueError("runs is empty: give {name: theta_sft params}")
@@ -160,13 +173,15 @@ def certificates(
     r = np.empty(len(names))
     p_mean, p_lower = np.empty(len(benchmarks)), np.empty(len(benchmarks))
     for j, bench in enumerate(benchmarks):
-        p_a = smoothed_score(model, bench, sigma, n, confidence, store=sub(bench.name, "theta0"), progress=progress)
+        p_a = smoothed_score(model, bench, sigma, n, confidence, store=sub(bench.name, "theta0"), progress=progress,
+                             options=options)
         p_mean[j], p_lower[j] = p_a.mean, p_a.lower
         for i, name in enumerate(names):
             check_compatible(model.params, runs[name])
             r[i] = float(distance(model.params, runs[name]))
             measured = (smoothed_score(model, bench, sigma, n, confidence, params=runs[name],
-                                       store=sub(bench.name, name), progress=progress) if measure else None)
+                                       store=sub(bench.name, name), progress=progress, options=options)
+                        if measure else None)
             cert = Certificate(benchmark=bench.name, sigma=sigma, r=r[i], p_a=p_a,
                                bound=float(strong_bound(p_a.lower, r[i], sigma)),
                                weak_bound=float(weak_bound(p_a.lower, r[i], sigma)), measured=measured)

@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 from basinlab.analysis import _basins as basins
-from basinlab.landscape import landscape
+from basinlab.landscape import SweepOptions, landscape
 from basinlab.models import forward
 from basinlab.scoring._text import token_benchmark
 from basinlab.training import _corpus as corpus
@@ -49,8 +49,23 @@ def test_widths_around_two_centers(tiny_smol, tmp_path):
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["center-scaled", "center-theta0"]
     stored.attrs.pop("created_at"), out.attrs.pop("created_at")  # provenance: when each was made
     xr.testing.assert_identical(stored, out)
+    # options reach every landscape: 3 points per call instead of 7 gives the same widths
+    chunked = basins.widths_around(tiny_smol, centers, [bench], directions=2, alphas=alphas, tol=0.05,
+                                   options=SweepOptions(chunk_size=3))
+    xr.testing.assert_identical(chunked, out)
     with pytest.raises(ValueError, match="centers is empty"):
         basins.widths_around(tiny_smol, {}, [bench], alphas=[0.0])
+
+
+def test_options_leave_the_store_to_the_caller(tiny_smol):
+    with pytest.raises(ValueError, match="'store' is set by widths_around"):
+        basins.widths_around(tiny_smol, {"theta0": tiny_smol.params}, [], alphas=[0.0],
+                             options=SweepOptions(store="s"))
+    with pytest.raises(ValueError, match="'store' is set by basin_width"):
+        basins.basin_width(tiny_smol, np.zeros((1, 4), np.int32), options=SweepOptions(store="s"))
+    with pytest.raises(TypeError, match="widths_around: options must be a basinlab.SweepOptions"):
+        basins.widths_around(tiny_smol, {"theta0": tiny_smol.params}, [], alphas=[0.0],
+                             options=dict(chunk_size=2))  # type: ignore[arg-type]
 
 
 def synthetic(scores, alphas):

@@ -8,8 +8,8 @@ import xarray as xr
 from basinlab.analysis import basin_edges
 from basinlab.analysis._edges import edges_on_grid, next_alpha
 from basinlab.directions._recipes import regenerate
-from basinlab.landscape import DirectionRecipe, landscape
-from basinlab.scoring import Benchmark
+from basinlab.landscape import DirectionRecipe, SweepOptions, landscape
+from basinlab.scoring import Benchmark, Judged
 from basinlab.scoring._base import Scores
 
 PRECISION = 5e-4
@@ -166,7 +166,26 @@ def test_bad_arguments_name_the_value(analytic):
     for kwargs, match in [(dict(sided="both"), "unknown sided 'both'"), (dict(precision=0.0), "precision must be > 0"),
                           (dict(variable="loss"), "unknown variable 'loss'"), (dict(growth=1.0), "growth must be > 1"),
                           (dict(start=0.5, max_alpha=0.1), "need 0 < start <= max_alpha"),
-                          (dict(alphas=[0.1]), "'alphas' is set by basin_edges"), (dict(directions=[]), "directions"),
-                          (dict(base_cache={}), "'base_cache' is set by basin_edges")]:
+                          (dict(options=SweepOptions(store="s")), "'store' is set by basin_edges"),
+                          (dict(directions=[]), "directions"),
+                          (dict(options=SweepOptions(chunk_size=3)), "'chunk_size' is set by basin_edges")]:
         with pytest.raises(ValueError, match=match):
             basin_edges(model, bowl, **kwargs)
+    with pytest.raises(TypeError, match="basin_edges: options must be a basinlab.SweepOptions"):
+        basin_edges(model, bowl, options={"compute_dtype": "float32"})  # type: ignore[arg-type]
+
+
+def test_theta0_is_evaluated_once_across_the_walks_calls_and_options_reach_them(analytic):
+    """One BaseScores for all of basin_edges' landscape calls: the judge runs once per evaluated
+    point plus once for theta0; the options' normalization shapes the count's recipes."""
+    model, bowl, _ = analytic
+    calls = []
+    counting = Benchmark("bowl", {}, bowl.score_fn, 1, "analytic",
+                         judge=lambda out: calls.append(1) or Judged(score=np.asarray(out.score)))
+    edges = basin_edges(model, counting, directions=1, max_alpha=0.01,
+                        options=SweepOptions(compute_dtype="float32", progress=True))
+    assert edges.attrs["n_calls"] > 2 and len(calls) == edges.attrs["n_evaluations"] + 1
+    plain = basin_edges(model, bowl, directions=1, max_alpha=0.01)
+    np.testing.assert_array_equal(edges["low"].values, plain["low"].values)
+    layered = basin_edges(model, bowl, directions=1, max_alpha=0.01, options=SweepOptions(normalization="layer"))
+    assert not np.array_equal(layered["score"].values, plain["score"].values, equal_nan=True)

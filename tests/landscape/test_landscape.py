@@ -14,8 +14,8 @@ import pytest
 import xarray as xr
 
 from basinlab.directions import _recipes as D
+from basinlab.landscape import BaseScores, SweepOptions, landscape, parse_grid
 from basinlab.landscape import _results as results
-from basinlab.landscape import landscape, parse_grid
 from basinlab.landscape._results import open_dataset, save
 from basinlab.scoring import Benchmark, Judged, Scores, token_benchmark
 
@@ -217,12 +217,14 @@ def test_base_cache_evaluates_theta0_once_across_calls(model, text, tmp_path):
     points = []
     counting = Benchmark(name="judged", data=text.data, score_fn=text.score_fn, n_items=4, metric="m",
                          judge=lambda out: points.append(1) or _judge(out))
-    cache = {}
+    cache = BaseScores()
     first = landscape(model, [text, counting], directions=1, alphas=[0.01], progress=False, base_cache=cache)
     assert len(points) == 2  # theta0 and one point
+    key = cache.key
+    assert key is not None and key.benchmarks[1] == json.dumps(counting.attrs(), sort_keys=True)
     points.clear()
-    second = landscape(model, [text, counting], directions=1, alphas=[0.02, 0.03], progress=False, base_cache=cache,
-                       store=tmp_path / "s")
+    second = landscape(model, [text, counting], directions=1, alphas=[0.02, 0.03], base_cache=cache,
+                       options=SweepOptions(progress=False, store=tmp_path / "s"))
     assert len(points) == 2  # the two points only
     xr.testing.assert_identical(second["base_score"], first["base_score"])
     assert (tmp_path / "s" / "base.npz").exists()  # the store still holds its base: a resume reads it back
@@ -233,6 +235,22 @@ def test_base_cache_evaluates_theta0_once_across_calls(model, text, tmp_path):
                       judge=lambda out: points.append(1) or _judge(out))
     landscape(model, [other], directions=1, alphas=[0.01], progress=False, base_cache=cache)
     assert len(points) == 2  # another benchmark set: theta0 evaluated again
+    assert cache.key != key and cache.key is not None and len(cache.key.benchmarks) == 1  # and replaced
+    with pytest.raises(TypeError, match="base_cache must be a basinlab.landscape.BaseScores"):
+        landscape(model, [other], directions=1, alphas=[0.01], progress=False, base_cache={})  # type: ignore
+
+
+def test_options_object_or_keywords_not_both(model, text):
+    """options= gives the same Dataset as the keywords it holds; the two together raise, naming the keyword."""
+    kw = dict(directions=1, alphas=[0.0, 0.01])
+    by_keywords = landscape(model, text, chunk_size=1, progress=False, **kw)
+    by_options = landscape(model, text, options=SweepOptions(chunk_size=1, progress=False), **kw)
+    by_keywords.attrs.pop("created_at"), by_options.attrs.pop("created_at")
+    xr.testing.assert_identical(by_keywords, by_options)
+    with pytest.raises(ValueError, match=r"keyword option\(s\) \['chunk_size'\]"):
+        landscape(model, text, chunk_size=2, options=SweepOptions(progress=False), **kw)
+    with pytest.raises(TypeError, match="options must be a basinlab.SweepOptions"):
+        landscape(model, text, options={"chunk_size": 2}, **kw)  # type: ignore[arg-type]
 
 
 def test_interrupted_sweep_frees_its_store_and_a_rerun_resumes(model, text, tmp_path):

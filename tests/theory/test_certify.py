@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
+from basinlab.landscape import SweepOptions
 from basinlab.scoring import Benchmark
 from basinlab.scoring._base import Scores
 from basinlab.theory import smoothed_score_mc, strong_bound
@@ -71,6 +72,18 @@ def test_bad_input_names_the_argument(model, kwargs, match):
     bench = Benchmark("halfspace", {"sigma": jnp.float32(0.01)}, score_fn, 1, "indicator")
     with pytest.raises(ValueError, match=match):
         smoothed_score(model, bench, **{"sigma": 0.01, "n": 5, **kwargs})
+
+
+def test_options_reach_the_engine_and_the_noise_stays_isotropic(model):
+    _, score_fn, _, _ = half_space(model.params, 0.0)
+    bench = Benchmark("halfspace", {"sigma": jnp.float32(0.01)}, score_fn, 1, "indicator")
+    plain = smoothed_score(model, bench, sigma=0.01, n=3)
+    chunked = smoothed_score(model, bench, sigma=0.01, n=3, options=SweepOptions(chunk_size=2, progress=True))
+    assert (chunked.k, chunked.n, chunked.mean) == (plain.k, plain.n, plain.mean)
+    for opts, field in [(SweepOptions(normalization="layer"), "normalization"), (SweepOptions(exclude="embed*"),
+                        "exclude"), (SweepOptions(store="s"), "store")]:
+        with pytest.raises(ValueError, match=f"'{field}' is set by smoothed_score"):
+            smoothed_score(model, bench, sigma=0.01, n=3, options=opts)
 
 
 def test_certificates_say_when_the_bound_is_vacuous_and_the_largest_certified_radius(model):
