@@ -16,8 +16,17 @@ import pathlib
 import re
 import sys
 import time
+from typing import Any
 
 import numpy as np
+
+# basinlab.benchmarks.available(), written out so that `--help` needs no JAX import (tests/test_cli.py
+# checks that the two agree).
+BENCHMARK_NAMES = (
+    "advbench", "advbench-target", "gsm8k-zeroshot", "gsm8k_cot_llama", "humaneval-code-only", "humaneval_instruct",
+    "mmlu-letter-first-token", "mmlu-letter-likelihood", "mmlu_generative", "pydoc", "shakespeare",
+    "synthetic-addition", "synthetic-addition-fewshot", "synthetic-capitals",
+)
 
 
 def _benchmark_options(args) -> dict:
@@ -38,8 +47,7 @@ def _check_args(args) -> None:
     if getattr(args, "tol", None) is not None:
         validate.nonnegative("--tol", validate.finite("--tol", args.tol))
     for name in getattr(args, "benchmark", None) or ():
-        if name not in registry.available():
-            raise ValueError(f"unknown benchmark {name!r}; available: {registry.available()}")
+        registry.check_name(name)  # an earlier name is an error naming the current one
 
 
 def _distributed(args) -> None:
@@ -84,7 +92,7 @@ def _landscape(args) -> None:
     if betas is not None:
         from basinlab.directions._recipes import DirectionRecipe
 
-        kw = dict(normalization=args.normalization, exclude=args.exclude or None)
+        kw: dict[str, Any] = dict(normalization=args.normalization, exclude=args.exclude or None)
         directions = [(DirectionRecipe(seed=2 * i, **kw), DirectionRecipe(seed=2 * i + 1, **kw))
                       for i in range(args.directions)]
     out = pathlib.Path(args.out)
@@ -145,7 +153,7 @@ def _scores(args) -> None:
     _check_args(args)
     model = load(args.model, dtype=args.dtype)
     print(f"model: {model}")
-    print(f"{'benchmark':<20} {'n':>4} {'score':>7}  {'95% interval':<17} {'chance':>6}  note")
+    print(f"{'benchmark':<26} {'n':>4} {'score':>7}  {'95% interval':<17} {'chance':>6}  note")
     for name in args.benchmark:
         bench = registry.build(name, model, shared=_benchmark_options(args))
         t0 = time.perf_counter()
@@ -153,7 +161,7 @@ def _scores(args) -> None:
         ci = f"[{ev.lower:.3f}, {ev.upper:.3f}]" if ev.lower is not None else "(fractional items)"
         chance = "-" if ev.chance is None else f"{ev.chance:.2f}"
         note = "near chance" if ev.near_chance else ("synthetic" if bench.synthetic else "")
-        print(f"{name:<20} {ev.n:>4} {ev.score:>7.3f}  {ci:<17} {chance:>6}  {note} "
+        print(f"{name:<26} {ev.n:>4} {ev.score:>7.3f}  {ci:<17} {chance:>6}  {note} "
               f"({time.perf_counter() - t0:.0f} s)")
         if args.examples and ev.examples:
             print(f"    e.g. {ev.examples[0]!r}")
@@ -182,8 +190,7 @@ def parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("landscape", help="sweep benchmarks over random directions (resumable)")
     ls.add_argument("--model", default="smollm2-135m-instruct")
     ls.add_argument("--benchmark", action="append", required=True,
-                    help="repeatable; one of: pydoc, shakespeare, synthetic-addition, synthetic-capitals, "
-                         "gsm8k, mmlu, mmlu-gen, advbench, humaneval")
+                    help="repeatable; one of: " + ", ".join(BENCHMARK_NAMES))
     ls.add_argument("--alphas", default="-0.01:0.01:5e-4", help="start:stop:step (stop excluded) or a,b,c")
     ls.add_argument("--betas", default=None, help="a second grid for a 2-D sweep")
     ls.add_argument("--directions", type=int, default=8)
@@ -224,7 +231,8 @@ def parser() -> argparse.ArgumentParser:
 
     sc = sub.add_parser("scores", help="unperturbed scores with 95%% intervals")
     sc.add_argument("--model", default="smollm2-135m-instruct")
-    sc.add_argument("--benchmark", action="append", required=True)
+    sc.add_argument("--benchmark", action="append", required=True,
+                    help="repeatable; one of: " + ", ".join(BENCHMARK_NAMES))
     sc.add_argument("--n", type=int, default=None)
     sc.add_argument("--seed", type=int, default=0)
     sc.add_argument("--seq-len", type=int, default=128)

@@ -35,12 +35,30 @@ def test_landscape_plot_and_widths(tmp_path, capsys):
 
 def test_errors_name_the_bad_value(tmp_path, capsys):
     assert main(["landscape", "--benchmark", "nope", "--out", str(tmp_path / "x.nc")]) == 2
-    assert ("unknown benchmark 'nope'; available: ['advbench', 'advbench-target', 'gsm8k', 'gsm8k_cot_llama', "
-            "'humaneval'" in capsys.readouterr().err)
+    assert ("unknown benchmark 'nope'; available: ['advbench', 'advbench-target', 'gsm8k-zeroshot', "
+            "'gsm8k_cot_llama', 'humaneval-code-only'" in capsys.readouterr().err)
     assert main(["landscape", "--benchmark", "pydoc", "--alphas", "a:b", "--out", str(tmp_path / "x.nc")]) == 2
     assert "start:stop:step" in capsys.readouterr().err
     assert main(["plot", str(tmp_path / "missing.nc"), "--out", str(tmp_path / "f.html")]) == 2
     assert "no landscape file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cmd", ["landscape", "scores"])
+def test_an_earlier_benchmark_name_is_an_error_naming_the_current_one(cmd, tmp_path, capsys):
+    tail = ["--out", str(tmp_path / "x.nc")] if cmd == "landscape" else []
+    assert main([cmd, "--model", "/nonexistent", "--benchmark", "pydoc", "--benchmark", "mmlu-gen", *tail]) == 2
+    assert "benchmark 'mmlu-gen' was renamed: use 'mmlu-letter-first-token'" in capsys.readouterr().err
+
+
+def test_the_help_lists_every_benchmark_name(capsys):
+    from basinlab.benchmarks import available
+    from basinlab.cli import BENCHMARK_NAMES
+
+    assert BENCHMARK_NAMES == tuple(available())
+    with pytest.raises(SystemExit):
+        main(["scores", "--help"])
+    out = "".join(capsys.readouterr().out.split())  # argparse wraps lines, also at a name's hyphens
+    assert "oneof:" + ",".join(available()) in out
 
 
 def test_multi_process_flags_come_together(tmp_path, capsys):

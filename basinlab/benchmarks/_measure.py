@@ -55,7 +55,7 @@ def measure(model, benchmark: Benchmark, params=None, confidence: float = 0.95) 
     if binary:
         lo, hi = (float(x) for x in clopper_pearson(int(scores.sum()), scores.size, confidence))
     near = None
-    if benchmark.chance is not None and lo is not None:
+    if benchmark.chance is not None and lo is not None and hi is not None:  # lo and hi are set together
         near = bool(lo <= benchmark.chance <= hi) or float(scores.mean()) <= benchmark.chance
     return Measurement(
         benchmark=benchmark.name, score=float(scores.mean()), n=int(scores.size), lower=lo, upper=hi,

@@ -1,4 +1,4 @@
-"""Benchmarks by name, for the CLI and notebooks: `build("gsm8k", model, n=20)`.
+"""Benchmarks by name, for the CLI and notebooks: `build("gsm8k_cot_llama", model, n=20)`.
 
 Every builder takes the model (its tokenizer and chat template) and keyword-only options with
 defaults; `options(name)` lists a benchmark's options. An option the benchmark does not take is a
@@ -7,10 +7,14 @@ None means the builder's default. One option set can configure several benchmark
 `shared=`: each shared option goes to the benchmarks that take it (`seq_len` to the text
 benchmarks, `max_new_tokens` to the generating ones, `path` to those with a data file), and one
 that no registered benchmark takes is still an error.
-The paper's capabilities are registered under their lm-eval task names ("gsm8k_cot_llama",
-"mmlu_generative", "humaneval_instruct"; `paper_tasks`) and "advbench"; "gsm8k", "mmlu",
-"mmlu-gen" and "humaneval" are basinlab's earlier, cheaper variants (zero-shot prompts, letter
-likelihoods), which score differently from lm-eval.
+
+One name per task. The paper's capabilities are registered under their lm-eval task names
+("gsm8k_cot_llama", "mmlu_generative", "humaneval_instruct"; `paper_tasks`) and "advbench".
+basinlab's own, cheaper tasks on the same data sets score differently from lm-eval and are named
+for what they are: "gsm8k-zeroshot" (a zero-shot chat prompt), "mmlu-letter-likelihood" and
+"mmlu-letter-first-token" (5-shot, the answer letter by likelihood or as the greedy first token),
+"humaneval-code-only" (a "reply with code only" chat prompt). An earlier name ("gsm8k", "mmlu",
+"mmlu-gen", "humaneval": `RENAMED`) is a ValueError naming the current one.
 Synthetic capabilities, which basinlab generates itself so that a small model has a measurable
 skill, are named "synthetic-..." everywhere they appear; their items are in `items`.
 "synthetic-addition-fewshot" asks synthetic-addition's items after `shots` demonstrations of the
@@ -20,7 +24,7 @@ answer format (earlier chat turns on other pairs): it separates the format from 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from basinlab import _validate as validate
@@ -35,26 +39,29 @@ from basinlab.benchmarks._items import (
 )
 from basinlab.data import _loaders as loaders
 from basinlab.data._corpora import load_text
+from basinlab.data._paths import PathLike
 from basinlab.lmeval import _paper_tasks as paper_tasks
+from basinlab.models._model import Model
 from basinlab.scoring import _judges as judges
 from basinlab.scoring._base import Benchmark
 from basinlab.scoring._oracles import generate_and_judge_benchmark, letter_choice_benchmark
 from basinlab.scoring._text import text_benchmark
 
-__all__ = ["BUILDERS", "all_options", "available", "build", "builder_options", "call_with_options", "options"]
+__all__ = ["BUILDERS", "RENAMED", "all_options", "available", "build", "builder_options", "call_with_options",
+           "check_name", "check_renamed", "options"]
 
 
-def _pydoc(model, *, seq_len: int = 128, n: int = 4) -> Benchmark:
+def _pydoc(model: Model, *, seq_len: int = 128, n: int = 4) -> Benchmark:
     return text_benchmark(model.tokenizer, load_text("pydoc"), seq_len=seq_len, n_seqs=n, name="pydoc",
                           description="English prose: CPython's pydoc topic help (ships with Python)")
 
 
-def _shakespeare(model, *, seq_len: int = 128, n: int = 4) -> Benchmark:
+def _shakespeare(model: Model, *, seq_len: int = 128, n: int = 4) -> Benchmark:
     return text_benchmark(model.tokenizer, load_text("tinyshakespeare"), seq_len=seq_len, n_seqs=n,
                           name="shakespeare", description="tiny-shakespeare (from $BASINLAB_DATA)")
 
 
-def _addition(model, *, n: int = 40, seed: int = 0, max_new_tokens: int = 10) -> Benchmark:
+def _addition(model: Model, *, n: int = 40, seed: int = 0, max_new_tokens: int = 10) -> Benchmark:
     prompts, pairs = addition_items(n, seed)
     return generate_and_judge_benchmark(
         model, prompts, judges.number_grader([str(a + b) for a, b in pairs]), name="synthetic-addition",
@@ -63,7 +70,8 @@ def _addition(model, *, n: int = 40, seed: int = 0, max_new_tokens: int = 10) ->
     )
 
 
-def _addition_fewshot(model, *, n: int = 40, seed: int = 0, shots: int = 4, max_new_tokens: int = 10) -> Benchmark:
+def _addition_fewshot(model: Model, *, n: int = 40, seed: int = 0, shots: int = 4,
+                      max_new_tokens: int = 10) -> Benchmark:
     conversations, pairs, demos = addition_fewshot_items(n, seed, shots)
     shown = ", ".join(f"{a} + {b}" for a, b in demos)
     return generate_and_judge_benchmark(
@@ -75,7 +83,7 @@ def _addition_fewshot(model, *, n: int = 40, seed: int = 0, shots: int = 4, max_
     )
 
 
-def _capitals(model, *, n: int = 32, max_new_tokens: int = 12) -> Benchmark:
+def _capitals(model: Model, *, n: int = 32, max_new_tokens: int = 12) -> Benchmark:
     prompts, countries = capitals_items(n)
     return generate_and_judge_benchmark(
         model, prompts, judges.contains_grader([CAPITALS[c] for c in countries]), name="synthetic-capitals",
@@ -84,33 +92,43 @@ def _capitals(model, *, n: int = 32, max_new_tokens: int = 12) -> Benchmark:
     )
 
 
-def _gsm8k(model, *, n: int = 20, seed: int = 0, max_new_tokens: int = 128, path=None) -> Benchmark:
+def _gsm8k_zeroshot(model: Model, *, n: int = 20, seed: int = 0, max_new_tokens: int = 128,
+                    path: PathLike | None = None) -> Benchmark:
     items = loaders.load_gsm8k("test", n=n, seed=seed, path=path)
     return generate_and_judge_benchmark(
         model, [gsm8k_prompt(it.question) for it in items], judges.number_grader([it.target for it in items]),
-        name="gsm8k", max_new_tokens=max_new_tokens, metric="exact match, last number (flexible extraction)",
-        chance=0.0, description=f"GSM8K test, {n} items (seed {seed}), zero-shot chat",
+        name="gsm8k-zeroshot", max_new_tokens=max_new_tokens,
+        metric="exact match, last number (flexible extraction)", chance=0.0,
+        description=f"GSM8K test, {n} items (seed {seed}), zero-shot chat",
     )
 
 
-def _mmlu(model, *, n: int = 5, seed: int = 0, subjects=None, shots: int = 5, generative: bool = False,
-          path=None) -> Benchmark:
-    subjects = subjects or ["high_school_geography", "marketing", "us_foreign_policy", "world_religions"]
-    items = loaders.load_mmlu(subjects, "test", n_per_subject=n, seed=seed, path=path)
-    dev = {s: loaders.mmlu_dev(s, k=shots, path=path) for s in subjects}
+def _mmlu_letter(model: Model, *, name: str, generative: bool, n: int, seed: int, subjects: Sequence[str] | None,
+                 shots: int, path: PathLike | None) -> Benchmark:
+    chosen = subjects or ["high_school_geography", "marketing", "us_foreign_policy", "world_religions"]
+    items = loaders.load_mmlu(chosen, "test", n_per_subject=n, seed=seed, path=path)
+    dev = {s: loaders.mmlu_dev(s, k=shots, path=path) for s in chosen}
     prompts = [mmlu_prompt(it, dev[it.subject]) for it in items]
     return letter_choice_benchmark(
-        model, prompts, [it.answer for it in items], name="mmlu-gen" if generative else "mmlu",
-        generative=generative,
-        description=f"MMLU test, {n} per subject of {subjects} (seed {seed}), {shots}-shot from dev",
+        model, prompts, [it.answer for it in items], name=name, generative=generative,
+        description=f"MMLU test, {n} per subject of {chosen} (seed {seed}), {shots}-shot from dev",
     )
 
 
-def _mmlu_gen(model, *, n: int = 5, seed: int = 0, subjects=None, shots: int = 5, path=None) -> Benchmark:
-    return _mmlu(model, n=n, seed=seed, subjects=subjects, shots=shots, generative=True, path=path)
+def _mmlu_letter_likelihood(model: Model, *, n: int = 5, seed: int = 0, subjects: Sequence[str] | None = None,
+                            shots: int = 5, path: PathLike | None = None) -> Benchmark:
+    return _mmlu_letter(model, name="mmlu-letter-likelihood", generative=False, n=n, seed=seed, subjects=subjects,
+                        shots=shots, path=path)
 
 
-def _advbench_target(model, *, n: int = 20, seed: int = 0, max_new_tokens: int = 8, path=None) -> Benchmark:
+def _mmlu_letter_first_token(model: Model, *, n: int = 5, seed: int = 0, subjects: Sequence[str] | None = None,
+                             shots: int = 5, path: PathLike | None = None) -> Benchmark:
+    return _mmlu_letter(model, name="mmlu-letter-first-token", generative=True, n=n, seed=seed, subjects=subjects,
+                        shots=shots, path=path)
+
+
+def _advbench_target(model: Model, *, n: int = 20, seed: int = 0, max_new_tokens: int = 8,
+                     path: PathLike | None = None) -> Benchmark:
     items = loaders.load_advbench(n=n, seed=seed, path=path)
     return generate_and_judge_benchmark(
         model, [it.goal for it in items], judges.target_grader("Sure, here is"), name="advbench-target",
@@ -119,37 +137,71 @@ def _advbench_target(model, *, n: int = 20, seed: int = 0, max_new_tokens: int =
     )
 
 
-def _humaneval(model, *, n: int = 10, seed: int = 0, max_new_tokens: int = 192, path=None) -> Benchmark:
+def _humaneval_code_only(model: Model, *, n: int = 10, seed: int = 0, max_new_tokens: int = 192,
+                         path: PathLike | None = None) -> Benchmark:
     problems = loaders.load_humaneval(n=n, seed=seed, path=path)
     return generate_and_judge_benchmark(
-        model, [humaneval_prompt(p) for p in problems], judges.code_grader(problems), name="humaneval",
+        model, [humaneval_prompt(p) for p in problems], judges.code_grader(problems), name="humaneval-code-only",
         max_new_tokens=max_new_tokens, metric="pass@1 (tests run in the sandbox)", chance=0.0,
-        description=f"HumanEval, {n} problems (seed {seed}), greedy",
+        description=f"HumanEval, {n} problems (seed {seed}), 'reply with code only' chat prompt, greedy",
     )
 
 
 BUILDERS: dict[str, Callable[..., Benchmark]] = {
     "pydoc": _pydoc, "shakespeare": _shakespeare, "synthetic-addition": _addition,
-    "synthetic-addition-fewshot": _addition_fewshot, "synthetic-capitals": _capitals, "gsm8k": _gsm8k,
-    "mmlu": _mmlu, "mmlu-gen": _mmlu_gen,
-    "advbench-target": _advbench_target, "humaneval": _humaneval,
+    "synthetic-addition-fewshot": _addition_fewshot, "synthetic-capitals": _capitals,
+    "advbench-target": _advbench_target,
+    # basinlab's own prompts and oracles for data sets the paper scores with lm-eval's definitions
+    "gsm8k-zeroshot": _gsm8k_zeroshot, "mmlu-letter-likelihood": _mmlu_letter_likelihood,
+    "mmlu-letter-first-token": _mmlu_letter_first_token, "humaneval-code-only": _humaneval_code_only,
     # the paper's capabilities as lm-eval defines them (names = lm-eval task names), and AdvBench
     **paper_tasks.BUILDERS,
 }
 
+# Earlier names -> (the current name of the same benchmark, what it is and where lm-eval's definition
+# lives). They are errors, never aliases: one name per task, so a task's Datasets all carry the same
+# benchmark coordinate.
+RENAMED: dict[str, tuple[str, str]] = {
+    "gsm8k": ("gsm8k-zeroshot", "basinlab's zero-shot chat prompt, 128 new tokens; lm-eval's 8-shot chain of "
+                                "thought is 'gsm8k_cot_llama'"),
+    "mmlu": ("mmlu-letter-likelihood", "5-shot, the answer letter with the highest likelihood; lm-eval's "
+                                       "generative MMLU is 'mmlu_generative'"),
+    "mmlu-gen": ("mmlu-letter-first-token", "5-shot, the greedy first token must be the letter; lm-eval's "
+                                            "generative MMLU is 'mmlu_generative'"),
+    "humaneval": ("humaneval-code-only", "basinlab's 'reply with code only' chat prompt, 192 new tokens; "
+                                         "lm-eval's definition is 'humaneval_instruct'"),
+}
+
 
 def available() -> list[str]:
+    """The current benchmark names, sorted (one per task; earlier names are in `RENAMED`)."""
     return sorted(BUILDERS)
 
 
-def builder_options(builder: Callable) -> tuple[str, ...]:
+def check_renamed(name: str) -> None:
+    """ValueError naming the current name when `name` is an earlier name of a benchmark (`RENAMED`)."""
+    if name in RENAMED:
+        new, what = RENAMED[name]
+        raise ValueError(f"benchmark {name!r} was renamed: use {new!r} ({what})")
+
+
+def check_name(name: str) -> str:
+    """`name` if it is a registered benchmark; else a ValueError naming its new name (an earlier
+    name) or listing the available ones."""
+    check_renamed(name)
+    if name not in BUILDERS:
+        raise ValueError(f"unknown benchmark {name!r}; available: {available()}")
+    return name
+
+
+def builder_options(builder: Callable[..., Any]) -> tuple[str, ...]:
     """The options a builder takes: its keyword-only arguments, in signature order."""
     return tuple(p.name for p in inspect.signature(builder).parameters.values() if p.kind is p.KEYWORD_ONLY)
 
 
 def options(name: str) -> tuple[str, ...]:
     """The option names benchmark `name` takes (its builder's keyword-only arguments)."""
-    return builder_options(BUILDERS[validate.choice("benchmark", name, available())])
+    return builder_options(BUILDERS[check_name(name)])
 
 
 def all_options() -> tuple[str, ...]:
@@ -157,7 +209,7 @@ def all_options() -> tuple[str, ...]:
     return tuple(sorted({k for builder in BUILDERS.values() for k in builder_options(builder)}))
 
 
-def call_with_options(builder: Callable, model, options: Mapping[str, Any], *, what: str,
+def call_with_options(builder: Callable[..., Benchmark], model: Model, options: Mapping[str, Any], *, what: str,
                       shared: Mapping[str, Any] | None = None) -> Benchmark:
     """builder(model, **options), None values meaning the builder's default. An option the builder
     does not take is a ValueError naming it, `what` and the valid options; `shared` options go to
@@ -171,10 +223,8 @@ def call_with_options(builder: Callable, model, options: Mapping[str, Any], *, w
     return builder(model, **{k: v for k, v in chosen.items() if v is not None})
 
 
-def build(name: str, model, *, shared: Mapping[str, Any] | None = None, **options) -> Benchmark:
+def build(name: str, model: Model, *, shared: Mapping[str, Any] | None = None, **options: Any) -> Benchmark:
     """The benchmark `name` for `model`, configured by `options` (see `options(name)`) and the
-    `shared` options it takes. ValueError for an unknown name, listing the valid ones, and for an
-    unknown option, listing the benchmark's options."""
-    if name not in BUILDERS:
-        raise ValueError(f"unknown benchmark {name!r}; available: {available()}")
-    return call_with_options(BUILDERS[name], model, options, what=f"benchmark {name!r}", shared=shared)
+    `shared` options it takes. ValueError for an unknown name, listing the valid ones, for an
+    earlier name, naming the current one, and for an unknown option, listing the benchmark's options."""
+    return call_with_options(BUILDERS[check_name(name)], model, options, what=f"benchmark {name!r}", shared=shared)

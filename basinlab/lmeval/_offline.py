@@ -27,13 +27,17 @@ TASK_FILES = {
 }
 
 
-def _loader():
+def _loader() -> type:
+    """A yaml SafeLoader that reads lm-eval's `!function` tags as {"!function": "module.name"}."""
     import yaml
 
     class Loader(yaml.SafeLoader):
         pass
 
-    Loader.add_constructor("!function", lambda loader, node: {"!function": loader.construct_scalar(node)})
+    def function_tag(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> dict[str, str]:
+        return {"!function": str(loader.construct_scalar(node))}
+
+    Loader.add_constructor("!function", function_tag)
     return Loader
 
 

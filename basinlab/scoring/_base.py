@@ -134,7 +134,7 @@ class Grades(_FieldAccess):
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Benchmark:
-    """name: short id ("text-nll", "gsm8k", ...); data: pytree, leaves [n_items, ...];
+    """name: short id ("text-nll", "gsm8k_cot_llama", ...); data: pytree, leaves [n_items, ...];
     score_fn(spec, params, data, compute_dtype) -> Scores (pure JAX, jit-able with spec and
     compute_dtype static); judge(outputs: Scores of numpy arrays at one grid point) -> Judged
     (optional, runs on the host after each compiled block).

@@ -40,12 +40,12 @@ SEQUENTIAL = "Viridis"
 TEMPLATE = go.layout.Template(pio.templates["plotly_white"])
 TEMPLATE.layout.colorway = PALETTE
 
-# basinlab.benchmarks._registry's names; related benchmarks get related hues (mmlu purple / mmlu-gen
-# indigo, advbench red / advbench-target pink).
+# basinlab.benchmarks._registry's names; related benchmarks get related hues (mmlu-letter-likelihood
+# purple / mmlu-letter-first-token indigo, advbench red / advbench-target pink).
 BENCHMARK_COLOURS: dict[str, str] = {
-    "pydoc": BLUE, "gsm8k": ORANGE, "synthetic-addition": GREEN, "advbench": RED, "mmlu": PURPLE,
-    "shakespeare": BROWN, "advbench-target": PINK, "synthetic-capitals": CYAN, "humaneval": OLIVE,
-    "mmlu-gen": INDIGO,
+    "pydoc": BLUE, "gsm8k-zeroshot": ORANGE, "synthetic-addition": GREEN, "advbench": RED,
+    "mmlu-letter-likelihood": PURPLE, "shakespeare": BROWN, "advbench-target": PINK, "synthetic-capitals": CYAN,
+    "humaneval-code-only": OLIVE, "mmlu-letter-first-token": INDIGO,
     # lm-eval's definitions of the same capabilities (benchmarks.lmeval_tasks) share their colour.
     "gsm8k_cot_llama": ORANGE, "mmlu_generative": PURPLE, "humaneval_instruct": OLIVE,
     # the same items with the answer format demonstrated: the same capability, the same colour

@@ -14,16 +14,17 @@ def test_gsm8k_solution_ends_with_the_answer_sentence():
 
 
 def test_unknown_capability_and_unknown_option_are_errors():
-    with pytest.raises(ValueError, match=r"no reference answers for capability 'humaneval'; available: \['advbench'"):
-        references.reference("humaneval", None)
-    with pytest.raises(ValueError, match=r"unknown option\(s\) 'setps' for reference answers of 'gsm8k'; "
+    with pytest.raises(ValueError, match=r"no reference answers for capability 'humaneval-code-only'; "
+                                         r"available: \['advbench'"):
+        references.reference("humaneval-code-only", None)
+    with pytest.raises(ValueError, match=r"unknown option\(s\) 'setps' for reference answers of 'gsm8k-zeroshot'; "
                                          r"valid options: n, path, seed"):
-        references.reference("gsm8k", None, setps=5)
+        references.reference("gsm8k-zeroshot", None, setps=5)
     # generation options do not apply to teacher-forced references
     with pytest.raises(ValueError, match=r"'max_new_tokens' for reference answers of 'synthetic-addition'"):
         references.reference("synthetic-addition", None, max_new_tokens=4)
-    with pytest.raises(ValueError, match=r"'seq_len' for benchmark 'mmlu'"):
-        references.reference("mmlu", None, seq_len=4)
+    with pytest.raises(ValueError, match=r"'seq_len' for benchmark 'mmlu-letter-likelihood'"):
+        references.reference("mmlu-letter-likelihood", None, seq_len=4)
 
 
 def test_options():
@@ -50,7 +51,7 @@ def test_reference_items_are_the_oracle_items(tiny_chat):
 def test_gsm8k_and_advbench_references(tiny_chat):
     if data_root() is None:
         pytest.skip("no benchmark data: set BASINLAB_DATA to the shared data folder")
-    gsm = references.reference("gsm8k", tiny_chat, n=2)
+    gsm = references.reference("gsm8k-zeroshot", tiny_chat, n=2)
     text = tiny_chat.tokenizer.decode(gsm.data["tokens"][0])
     assert "The answer is " in text and "####" not in text
     adv = references.reference("advbench", tiny_chat, n=2)

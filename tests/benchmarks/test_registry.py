@@ -1,11 +1,20 @@
-"""Benchmarks by name: strict options, shared options, the builders' defaults."""
+"""Benchmarks by name: one name per task, earlier names pointing to the current ones, strict options,
+shared options, the builders' defaults."""
 
+import dataclasses
+import re
 import types
 
+import jax
 import numpy as np
 import pytest
 
+from basinlab.benchmarks import _references as references
 from basinlab.benchmarks import _registry as registry
+
+# Earlier names and the current name of the same task (written out: the test pins the mapping).
+RENAMED = {"gsm8k": "gsm8k-zeroshot", "mmlu": "mmlu-letter-likelihood", "mmlu-gen": "mmlu-letter-first-token",
+           "humaneval": "humaneval-code-only"}
 
 
 class CharTokenizer:
@@ -17,14 +26,15 @@ class CharTokenizer:
 
 def test_unknown_name_lists_valid_ones():
     with pytest.raises(ValueError,
-                       match=r"unknown benchmark 'gsm9k'; available: \['advbench', 'advbench-target', 'gsm8k'"):
+                       match=r"unknown benchmark 'gsm9k'; available: \['advbench', 'advbench-target', "
+                             r"'gsm8k-zeroshot', 'gsm8k_cot_llama'"):
         registry.build("gsm9k", model=None)
 
 
 def test_unknown_option_is_an_error_naming_it_and_the_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown option\(s\) 'setps' for benchmark 'gsm8k'; "
+    with pytest.raises(ValueError, match=r"unknown option\(s\) 'setps' for benchmark 'gsm8k-zeroshot'; "
                                          r"valid options: max_new_tokens, n, path, seed"):
-        registry.build("gsm8k", None, setps=5)
+        registry.build("gsm8k-zeroshot", None, setps=5)
     # an option of another benchmark is no option of this one
     with pytest.raises(ValueError, match=r"'seq_len' for benchmark 'synthetic-addition'"):
         registry.build("synthetic-addition", None, seq_len=128)
@@ -34,8 +44,8 @@ def test_unknown_option_is_an_error_naming_it_and_the_valid_ones():
 
 def test_options_are_the_builders_keyword_only_arguments():
     assert registry.options("pydoc") == ("seq_len", "n")
-    assert registry.options("mmlu-gen") == ("n", "seed", "subjects", "shots", "path")
-    assert "generative" in registry.options("mmlu")
+    assert registry.options("mmlu-letter-first-token") == ("n", "seed", "subjects", "shots", "path")
+    assert registry.options("mmlu-letter-likelihood") == ("n", "seed", "subjects", "shots", "path")
     assert set(registry.all_options()) == {o for name in registry.available() for o in registry.options(name)}
     with pytest.raises(ValueError, match="unknown benchmark 'nope'"):
         registry.options("nope")
@@ -58,3 +68,41 @@ def test_call_with_options_passes_only_what_the_builder_takes():
         "m", 3, 5)
     with pytest.raises(ValueError, match=r"'path' for toy; valid options: n, seq_len"):
         registry.call_with_options(builder, "m", {"path": "x"}, what="toy")
+
+
+@pytest.mark.parametrize("old", sorted(RENAMED))
+def test_an_earlier_name_is_an_error_naming_the_current_one(old):
+    new = RENAMED[old]
+    assert new in registry.available() and old not in registry.available()
+    said = re.escape(f"benchmark {old!r} was renamed: use {new!r}")
+    with pytest.raises(ValueError, match=said):
+        registry.build(old, None)
+    with pytest.raises(ValueError, match=said):
+        registry.options(old)
+    with pytest.raises(ValueError, match=said):
+        references.reference(old, None)
+    with pytest.raises(ValueError, match=said):
+        references.options(old)
+
+
+def test_renamed_is_exactly_the_earlier_names():
+    assert {old: new for old, (new, _) in registry.RENAMED.items()} == RENAMED
+    assert not set(registry.RENAMED) & set(registry.available())
+
+
+def test_one_name_per_task(tiny_chat, root):
+    """No two names build the same task: each registered benchmark, built with the same options, has
+    its own builder, carries its registry name (the Dataset's benchmark coordinate) and differs from
+    every other one in its items or its metric."""
+    assert len(set(registry.BUILDERS.values())) == len(registry.BUILDERS)
+    long = dataclasses.replace(tiny_chat, spec=tiny_chat.spec.replace(max_seq_len=4096))  # built, never run
+    seen = {}
+    for name in registry.available():
+        options = {k: v for k, v in {"n": 2, "seq_len": 16, "subjects": ["marketing"]}.items()
+                   if k in registry.options(name)}
+        bench = registry.build(name, long, **options)
+        assert bench.name == name
+        leaves = jax.tree.leaves(bench.data)
+        task = (bench.metric, tuple((np.shape(x), np.asarray(x).tobytes()) for x in leaves))
+        assert task not in seen, f"{name!r} builds the same task as {seen.get(task)!r}"
+        seen[task] = name

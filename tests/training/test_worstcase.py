@@ -89,7 +89,7 @@ def test_judged_benchmarks_and_unknown_names_point_to_reference_answers(tiny_cha
 
 def test_unknown_options_are_named_with_the_valid_ones(tiny_smol):
     with pytest.raises(ValueError, match=r"unknown option\(s\) 'setps' for worst_case\(\); valid options: .*steps"):
-        worstcase.worst_case(tiny_smol, "gsm8k", setps=5)
+        worstcase.worst_case(tiny_smol, "gsm8k-zeroshot", setps=5)
     with pytest.raises(ValueError, match=r"'n' for surrogate_value\(\); valid options: compute_dtype, surrogate_"):
         worstcase.surrogate_value(tiny_smol, "synthetic-addition", n=3)
 

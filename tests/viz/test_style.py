@@ -22,7 +22,8 @@ def test_palette_is_ten_distinct_hex_colours_without_the_reference_grey():
 
 def test_every_registry_benchmark_has_its_own_fixed_colour():
     assert set(style.BENCHMARK_COLOURS) == set(registry.available())
-    same = {"gsm8k_cot_llama": "gsm8k", "mmlu_generative": "mmlu", "humaneval_instruct": "humaneval",
+    same = {"gsm8k_cot_llama": "gsm8k-zeroshot", "mmlu_generative": "mmlu-letter-likelihood",
+            "humaneval_instruct": "humaneval-code-only",
             "synthetic-addition-fewshot": "synthetic-addition"}
     for variant, family in same.items():  # lm-eval's definition of a capability keeps its colour
         assert style.benchmark_colour(variant) == style.benchmark_colour(family)
@@ -34,7 +35,7 @@ def test_every_registry_benchmark_has_its_own_fixed_colour():
 def test_an_optimizer_on_the_benchmark_axis_keeps_its_run_colour():
     runs = ["AdamW", "GO", "SAM"]  # notebook 05 concatenates one landscape per optimizer along benchmark
     assert [style.benchmark_colour(r) for r in runs] == list(style.run_colours(runs).values())
-    assert style.benchmark_colour("GO") == style.RED != style.benchmark_colour("gsm8k")
+    assert style.benchmark_colour("GO") == style.RED != style.benchmark_colour("gsm8k_cot_llama")
 
 
 def test_other_benchmarks_get_a_stable_hashed_palette_colour():
