@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import re
 import sys
 import time
 from typing import Any
@@ -250,19 +249,32 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-_NEGATIVE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
+def _value_flags(p: argparse.ArgumentParser) -> tuple[set[str], set[str]]:
+    """(flags that take a value, every flag) over the parser and its subcommands."""
+    takes, every = set(), set()
+    parsers = [p] + [sp for a in p._actions if isinstance(a, argparse._SubParsersAction)
+                     for sp in a.choices.values()]
+    for sp in parsers:
+        for action in sp._actions:
+            every.update(action.option_strings)
+            if action.option_strings and action.nargs != 0:
+                takes.update(action.option_strings)
+    return takes, every
 
 
-def _join_grids(argv):
-    """Let `--alphas -0.01:0.01:5e-4` and `--tol -1` work as typed: argparse takes a leading '-'
-    for an option. A grid flag always takes the next word; any other flag takes a negative number."""
+def _join_grids(argv: list[str], p: argparse.ArgumentParser | None = None) -> list[str]:
+    """Let `--alphas -0.01:0.01:5e-4`, `--tol -1` and `--dtype -x` work as typed: argparse reads a
+    word with a leading '-' as an option. A flag that takes a value joins the next word when that
+    word is no flag of basinlab's, so a bad value is named in the error instead of "expected one
+    argument"."""
+    takes, every = _value_flags(p or parser())
     out, argv = [], list(argv)
     i = 0
     while i < len(argv):
         flag = argv[i]
-        takes = flag in ("--alphas", "--betas") or (flag.startswith("--") and "=" not in flag)
-        if takes and i + 1 < len(argv) and (flag in ("--alphas", "--betas") or _NEGATIVE.match(argv[i + 1])):
-            out.append(f"{flag}={argv[i + 1]}")
+        nxt = argv[i + 1] if i + 1 < len(argv) else None
+        if flag in takes and nxt is not None and nxt.startswith("-") and nxt not in every:
+            out.append(f"{flag}={nxt}")
             i += 2
         else:
             out.append(flag)
@@ -280,7 +292,8 @@ def main(argv=None) -> int:
     from basinlab.landscape._store import StoreLocked
 
     try:
-        args = parser().parse_args(_join_grids(sys.argv[1:] if argv is None else argv))
+        p = parser()
+        args = p.parse_args(_join_grids(sys.argv[1:] if argv is None else argv, p))
     except UsageError as e:
         print(_one_line(e), file=sys.stderr)
         return 2

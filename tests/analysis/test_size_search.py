@@ -103,8 +103,8 @@ def test_basin_size_bad_input_names_the_value(tiny_smol):
         basinlab.basin_size(tiny_smol, bench, tol=0)
     with pytest.raises(ValueError, match="at least 2 directions, got 1"):
         basinlab.basin_size(tiny_smol, bench, directions=1)
-    with pytest.raises(ValueError, match="'alphas' is set by basin_size"):
-        basinlab.basin_size(tiny_smol, bench, alphas=[0.1])
+    with pytest.raises(ValueError, match="'store' is set by basin_size"):
+        basinlab.basin_size(tiny_smol, bench, options=basinlab.SweepOptions(store="elsewhere"))
     with pytest.raises(ValueError, match="budget must be a positive integer, got 0"):
         basinlab.basin_size(tiny_smol, bench, budget=0)
     with pytest.raises(ValueError, match="the probe at sigma=0.004 gave .*nan"):

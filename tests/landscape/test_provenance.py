@@ -76,6 +76,9 @@ CASES = {
                                                          directions=1, alphas=[-0.01, 0.0, 0.01]),
     "certificates": lambda s: bl.theory.certificates(s.model, {"moved": s.moved}, s.bench, sigma=0.01, n=2,
                                                      measure=False),
+    "size": lambda s: s.ds.basin.size(0.1),
+    "basin_size_on_grid": lambda s: bl.basin_size_on_grid(s.ds, 0.1),
+    "basin_size": lambda s: bl.basin_size(s.model, s.bench, tol=0.1, directions=2, max_sigma=0.02, precision=0.005),
     "training_curves": lambda s: bl.analysis.training_curves({"a": pretrain_result("adamw"),
                                                               "g": pretrain_result("go")}),
     "forgetting_dataset": lambda s: bl.analysis.forgetting_dataset(
@@ -93,7 +96,8 @@ def test_every_dataset_has_the_provenance_attrs(setup, name):
     made = datetime.datetime.fromisoformat(ds.attrs["created_at"])
     assert abs((datetime.datetime.now(datetime.timezone.utc) - made).total_seconds()) < 3600
     assert isinstance(json.loads(ds.attrs["seeds"]), list)
-    made_by = {"basin_width": "landscape"}.get(name, name)  # basin_width returns its landscape
+    # basin_width returns its landscape; the three basin-size entry points share one estimator
+    made_by = {"basin_width": "landscape", "size": "basin_size", "basin_size_on_grid": "basin_size"}.get(name, name)
     assert json.loads(ds.attrs["spec"])["function"] in (made_by, f"basin.{made_by}")
     derived_from_the_model = {"training_curves", "forgetting_dataset"}
     if name not in derived_from_the_model:  # every other one traces back to the tiny model
