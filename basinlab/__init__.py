@@ -15,6 +15,7 @@ training -> analysis -> viz. The figures and widgets (`bl.viz`, `bl.SigmaExplore
 `notebook` extra and load on first use. Importing basinlab registers the `ds.basin` accessor.
 """
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from basinlab import (
@@ -81,7 +82,7 @@ __all__ = [
     "stats", "strong_bound", "text_benchmark", "theory", "token_benchmark", "training", "viz", "weak_bound",
     "widgets", "widths_around", "worst_case", "write_json",
 ]
-__getattr__ = lazy(__name__, {
+__getattr__: Callable[[str], object] = lazy(__name__, {
     "SigmaExplorer": "basinlab.viz", "RunExplorer": "basinlab.viz", "BoundExplorer": "basinlab.viz",
     "viz": "basinlab.viz", "results": "basinlab.results", "widgets": "basinlab.widgets",
 })

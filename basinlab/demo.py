@@ -19,12 +19,14 @@ from __future__ import annotations
 import argparse
 import pathlib
 import time
+from collections.abc import Sequence
 
 import numpy as np
 
 from basinlab import _validate as validate
 from basinlab.data._corpora import load_text
 from basinlab.models._load import load
+from basinlab.models._model import Model
 
 DEFAULT_ALPHAS = "-0.005:0.00501:0.001"
 # Two generated-text oracles (synthetic skills this 135M model has; the paper's GSM8K, MMLU, AdvBench
@@ -46,8 +48,8 @@ def chunk_for(n_points: int, chunk_size: int | None) -> int:
     return chunk_size
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])  # None under python -OO
     parser.add_argument("--model", default="smollm2-135m-instruct", help="alias, .gguf path, HF folder or hub id")
     parser.add_argument("--question", default="What is the capital of France?")
     parser.add_argument("--directions", type=int, default=4)
@@ -78,7 +80,7 @@ def main(argv=None) -> None:
     print(f"\ndemo finished in {time.perf_counter() - start:.0f} s")
 
 
-def most_case(model, args) -> None:
+def most_case(model: Model, args: argparse.Namespace) -> None:
     """The most-case sweep; resumable through the block store next to the output."""
     from basinlab.benchmarks import _registry as registry
     from basinlab.cli import print_widths

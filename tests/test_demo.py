@@ -21,3 +21,14 @@ def test_chunk_size_must_divide_the_grid():
         chunk_for(13, 5)
     with pytest.raises(ValueError, match="chunk_size"):
         chunk_for(13, 0)
+
+
+def test_help_runs_without_docstrings():
+    """Under `python -OO` the module docstring is None; the parser's description used to crash on it."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-OO", "-m", "basinlab.demo", "--help"], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage:") and "--directions" in done.stdout

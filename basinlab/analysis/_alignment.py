@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from basinlab.directions import _recipes as directions
 from basinlab.directions import _treemath as treemath
@@ -14,7 +15,7 @@ from basinlab.models import count_params
 __all__ = ["alignment"]
 
 
-def alignment(update, direction, n_random: int = 0, seed: int = 0) -> dict:
+def alignment(update: dict[str, Any], direction: dict[str, Any], n_random: int = 0, seed: int = 0) -> dict[str, Any]:
     """How aligned a fine-tuning update is with a direction (e.g. the worst case).
 
     cosine: cos(update, direction); null_std: 1/sqrt(d), the std of the cosine between a fixed

@@ -19,8 +19,11 @@ copy drops the hub-loading pass@k hook, and AdvBench). `python -m basinlab.analy
 
 from __future__ import annotations
 
+import os
 import pathlib
 import tempfile
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import xarray as xr
@@ -30,6 +33,10 @@ from basinlab.directions import _recipes as D
 from basinlab.landscape._results import provenance
 from basinlab.lmeval import _paper_tasks as paper_tasks
 from basinlab.lmeval import _tasks as lmeval_tasks
+from basinlab.models._model import Model
+
+if TYPE_CHECKING:
+    from lm_eval.api.task import ConfigurableTask
 
 __all__ = ["FILTERS", "TASKS", "agreement", "lmeval_scores", "lmeval_task", "main", "summary"]
 
@@ -39,7 +46,8 @@ FILTERS = {"gsm8k_cot_llama": "flexible-extract", "mmlu_generative": "get_respon
            "humaneval_instruct": None, "advbench": None}
 
 
-def lmeval_task(task: str, docs, folder, subject: str | None = None):
+def lmeval_task(task: str, docs: Sequence[dict[str, Any]], folder: str | os.PathLike[str],
+                subject: str | None = None) -> ConfigurableTask:
     """lm-eval's ConfigurableTask of `task` over `docs` (written under `folder`)."""
     from lm_eval.api.task import ConfigurableTask
 
@@ -61,15 +69,16 @@ def lmeval_task(task: str, docs, folder, subject: str | None = None):
     })
 
 
-def _json(d) -> str:
+def _json(d: Any) -> str:
     import json
 
     return json.dumps(d)
 
 
-def agreement(model, task: str, *, n: int, seed: int = 0, direction=None, alpha: float = 0.0,
-              max_new_tokens: int | None = None, batch_size: int = 16, subject: str | None = None,
-              path=None, folder=None) -> xr.Dataset:
+def agreement(model: Model, task: str, *, n: int, seed: int = 0, direction: D.DirectionRecipe | int | None = None,
+              alpha: float = 0.0, max_new_tokens: int | None = None, batch_size: int = 16,
+              subject: str | None = None, path: str | os.PathLike[str] | None = None,
+              folder: str | os.PathLike[str] | None = None) -> xr.Dataset:
     """Both sides' texts and scores per item at alpha 0 and at `alpha` along `direction` (a
     DirectionRecipe or an int seed; None: theta0 only). Returns a Dataset over (point, item) with
     basinlab_text, lmeval_text, basinlab_score, lmeval_score, same_text, same_score and attrs
@@ -81,6 +90,8 @@ def agreement(model, task: str, *, n: int, seed: int = 0, direction=None, alpha:
                          "'high_school_mathematics'")
     if isinstance(direction, (int, np.integer)) and not isinstance(direction, bool):
         direction = D.DirectionRecipe(seed=int(direction))
+    if direction is not None and not isinstance(direction, D.DirectionRecipe):  # e.g. True: not a seed
+        raise ValueError(f"direction must be a DirectionRecipe, an int seed or None, got {direction!r}")
     alphas = [0.0] if direction is None or alpha == 0.0 else [0.0, float(alpha)]
     kw = {"subjects": [subject]} if task == "mmlu_generative" else {}
     docs = paper_tasks.task_docs(task, n=n, seed=seed, path=path, **kw)
@@ -132,13 +143,15 @@ def _in_graph(model, bench, direction, alphas, n):
     return texts, scores
 
 
-def lmeval_scores(model, task, docs, folder, subject, direction, alpha, max_new_tokens, batch_size):
+def lmeval_scores(model: Model, task: str, docs: Sequence[dict[str, Any]], folder: str | os.PathLike[str],
+                  subject: str | None, direction: D.DirectionRecipe | None, alpha: float,
+                  max_new_tokens: int | None, batch_size: int) -> tuple[list[str], list[float] | None]:
     """(texts [n], lm-eval's per-item metric [n] or None) from lm-eval's own run at one point."""
     from basinlab.lmeval._backend import evaluate
 
     t = lmeval_task(task, docs, pathlib.Path(folder) / f"{task}-{alpha:g}", subject)
     name = t.config.task
-    kw = {"gen_kwargs": f"max_gen_toks={int(max_new_tokens)}"} if max_new_tokens is not None else {}
+    kw: dict[str, Any] = {"gen_kwargs": f"max_gen_toks={int(max_new_tokens)}"} if max_new_tokens is not None else {}
     if task == "humaneval_instruct":  # lm-eval runs no code here (its offline copy has no pass@k hook);
         kw["confirm_run_unsafe_code"] = True  # basinlab's sandbox grades its texts
     results = evaluate(model, [t], direction=direction, alpha=alpha, batch_size=batch_size, log_samples=True,
@@ -147,7 +160,9 @@ def lmeval_scores(model, task, docs, folder, subject, direction, alpha, max_new_
     samples = results["samples"][name]
     wanted = FILTERS[task]
     rows = [s for s in samples if wanted is None or s.get("filter") == wanted]
-    seen, texts, metric = set(), [None] * len(docs), [None] * len(docs)
+    seen: set[int] = set()
+    texts: list[str | None] = [None] * len(docs)
+    metric: list[float | None] = [None] * len(docs)
     for s in rows:
         i = int(s["doc_id"])
         if i in seen:
@@ -157,10 +172,11 @@ def lmeval_scores(model, task, docs, folder, subject, direction, alpha, max_new_
         metric[i] = float(s["exact_match"]) if wanted is not None else None
     if len(seen) != len(docs):
         raise RuntimeError(f"lm-eval logged {len(seen)} of {len(docs)} documents of {name}")
-    return texts, None if wanted is None else metric
+    # every slot is filled: len(seen) == len(docs)
+    return cast(list[str], texts), None if wanted is None else cast(list[float], metric)
 
 
-def summary(ds: xr.Dataset) -> list[dict]:
+def summary(ds: xr.Dataset) -> list[dict[str, Any]]:
     """Per point: items, texts and scores that agree, and both sides' mean scores."""
     rows = []
     for p in ds["point"].values:
@@ -172,7 +188,7 @@ def summary(ds: xr.Dataset) -> list[dict]:
     return rows
 
 
-def main(argv=None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """`python -m basinlab.analysis._lmeval_agreement --n 50`: every paper task at theta0 and one
     perturbed point; prints the agreement table and writes one NetCDF per task and a JSON summary."""
     import argparse
@@ -182,7 +198,7 @@ def main(argv=None) -> None:
 
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(main.__doc__ or "").split("\n")[0])
     parser.add_argument("--model", default="smollm2-135m-instruct")
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--n", type=int, default=50)

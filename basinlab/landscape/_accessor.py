@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import xarray as xr
 
 from basinlab import _validate as validate
@@ -29,7 +30,7 @@ def describe(sided: str, tol: float) -> str:
     return f"{validate.choice('sided', sided, SIDED)}-sided, tol {tol:g}"
 
 
-def distance(vals, base, higher_is_better: bool, sided: str):
+def distance(vals: npt.ArrayLike, base: float | np.ndarray, higher_is_better: bool, sided: str) -> np.ndarray:
     """How far `vals` are outside theta0's value `base`: for sided="one" the drop in the
     benchmark's better direction (base - vals when higher is better; negative when it rose), for
     "two" the absolute change. A point is in the basin while distance <= tol (NaN: outside)."""
@@ -74,7 +75,7 @@ def better_is_higher(ds: xr.Dataset, variable: str) -> np.ndarray:
 class BasinAccessor:
     """Basin statistics of a landscape Dataset: `ds.basin.width(tol)`, `.strict_fraction(alpha)`, `.band()`."""
 
-    def __init__(self, ds: xr.Dataset):
+    def __init__(self, ds: xr.Dataset) -> None:
         self._ds = ds
 
     def loss(self) -> xr.DataArray:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 from scipy.special import log_ndtr, ndtr, ndtri
 
 from basinlab._validate import nonnegative, open_unit, positive, probability, real
@@ -48,13 +49,16 @@ __all__ = [
     "INPUT_BOUND_ASSUMPTION",
 ]
 
+# Every bound takes scalars or arrays (numpy broadcasting) and returns a numpy float64 scalar or array.
+Float64 = np.float64 | npt.NDArray[np.float64]
+
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)  # max of the standard normal pdf
 
 
 # --------------------------------------------------------------------------- Thm 4.2, 4.3
 
 
-def weak_bound(p_a, r, sigma):
+def weak_bound(p_a: npt.ArrayLike, r: npt.ArrayLike, sigma: npt.ArrayLike) -> Float64:
     """Theorem 4.2: lower bound ``p_a - r / (sqrt(2 pi) sigma)`` on the smoothed score.
 
     The smoothed score is ``1/(sqrt(2 pi) sigma)``-Lipschitz, so a step of length
@@ -73,12 +77,12 @@ def weak_bound(p_a, r, sigma):
     return np.clip(p - r * _INV_SQRT_2PI / s, 0.0, 1.0)[()]
 
 
-def _strong_z(p, r, s):
+def _strong_z(p: np.ndarray, r: np.ndarray, s: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):  # inf - inf at p_a = 1, r = inf; fixed by callers
         return ndtri(p) - r / s
 
 
-def strong_bound(p_a, r, sigma):
+def strong_bound(p_a: npt.ArrayLike, r: npt.ArrayLike, sigma: npt.ArrayLike) -> Float64:
     """Theorem 4.3: lower bound ``Phi(Phi^-1(p_a) - r / sigma)`` on the smoothed score.
 
     Exact at the ends: ``p_a = 1`` gives 1 (the score is 1 almost everywhere, so the
@@ -98,7 +102,7 @@ def strong_bound(p_a, r, sigma):
     return out[()]
 
 
-def log_strong_bound(p_a, r, sigma):
+def log_strong_bound(p_a: npt.ArrayLike, r: npt.ArrayLike, sigma: npt.ArrayLike) -> Float64:
     """Natural log of :func:`strong_bound`, finite where the bound itself underflows.
 
     E.g. ``p_a = 0.9, r / sigma = 40``: the bound is ~1e-328 (0 in float64) while
@@ -110,7 +114,7 @@ def log_strong_bound(p_a, r, sigma):
     return out[()]
 
 
-def certified_radius(p_a, sigma, q=0.5):
+def certified_radius(p_a: npt.ArrayLike, sigma: npt.ArrayLike, q: npt.ArrayLike = 0.5) -> Float64:
     """Largest step length ``r`` for which Theorem 4.3 keeps the smoothed score >= q.
 
     ``r = sigma * (Phi^-1(p_a) - Phi^-1(q))``, returned as ``max(0, r)``: when
@@ -127,7 +131,7 @@ def certified_radius(p_a, sigma, q=0.5):
     return np.maximum(s * (ndtri(p) - ndtri(qq)), 0.0)[()]
 
 
-def local_slope(p_a, sigma):
+def local_slope(p_a: npt.ArrayLike, sigma: npt.ArrayLike) -> Float64:
     """Upper bound ``phi(Phi^-1(p_a)) / sigma`` on the smoothed score's local slope.
 
     The gradient norm of ``E_eps S(theta + eps)`` at a point where it equals ``p_a``
@@ -142,7 +146,7 @@ def local_slope(p_a, sigma):
 # --------------------------------------------------------------------------- Thm 4.4
 
 
-def lipschitz_deviation(L, sigma, delta):
+def lipschitz_deviation(L: npt.ArrayLike, sigma: npt.ArrayLike, delta: npt.ArrayLike) -> Float64:
     """Theorem 4.4 deviation term ``L * sigma * sqrt(2 ln(1/delta))``.
 
     For an ``L``-Lipschitz score (Gaussian concentration), with probability
@@ -158,7 +162,9 @@ def lipschitz_deviation(L, sigma, delta):
     return (L_ * s * np.sqrt(2.0 * np.log(1.0 / d)))[()]
 
 
-def concentration_lower_bound(smoothed, L, sigma, delta):
+def concentration_lower_bound(
+    smoothed: npt.ArrayLike, L: npt.ArrayLike, sigma: npt.ArrayLike, delta: npt.ArrayLike
+) -> Float64:
     """``smoothed - lipschitz_deviation(L, sigma, delta)`` (Theorem 4.4), not clipped.
 
     Not clipped because Thm 4.4 holds for any L-Lipschitz S, not only scores in [0, 1].
@@ -183,7 +189,7 @@ INPUT_BOUND_ASSUMPTION = (
 )
 
 
-def input_bound(p_a, embedding_shift, sigma):
+def input_bound(p_a: npt.ArrayLike, embedding_shift: npt.ArrayLike, sigma: npt.ArrayLike) -> Float64:
     """Theorem 4.5: smoothed score after token substitutions, ``Phi(Phi^-1(p_a) - ||shift|| / sigma)``.
 
     Replacing tokens ``e_i`` by ``e_i'`` (rows of the embedding matrix ``W``) moves the

@@ -13,6 +13,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from basinlab._validate import positive, positive_int
 from basinlab.theory._bounds import INPUT_BOUND_ASSUMPTION, certified_radius, strong_bound
@@ -28,7 +29,7 @@ class EmbeddingDistances(NamedTuple):
     query_ids: np.ndarray | None  # [n_queries] token ids the nearest distances belong to
 
 
-def _embedding_matrix(W) -> np.ndarray:
+def _embedding_matrix(W: npt.ArrayLike) -> np.ndarray:
     # float32 is enough to rank candidates; exact distances are recomputed in float64.
     # Converting handles bf16 JAX/ml_dtypes arrays, which numpy BLAS cannot multiply.
     W = np.asarray(W)
@@ -42,7 +43,7 @@ def _embedding_matrix(W) -> np.ndarray:
 
 
 def embedding_distances(
-    W,
+    W: npt.ArrayLike,
     n_pairs: int = 10_000,
     seed: int = 0,
     nearest: bool = True,
@@ -128,7 +129,7 @@ class TokenCertificate(NamedTuple):
 
 
 def token_substitutions_certified(
-    embeddings,
+    embeddings: npt.ArrayLike | None,
     p_a: float,
     sigma: float,
     q: float = 0.5,
@@ -173,6 +174,7 @@ def token_substitutions_certified(
         if embeddings is None:
             raise ValueError("embeddings must be given when distance is None")
         nn = embedding_distances(embeddings, n_pairs=0, seed=seed, n_queries=n_queries).nearest
+        assert nn is not None  # nearest=True (the default) always fills it
         d = float(np.quantile(nn, qt))
     else:
         d = float(positive("distance", distance))

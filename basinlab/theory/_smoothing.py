@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpy.typing as npt
 
 from basinlab import _validate as validate
 from basinlab.directions._recipes import gaussian
@@ -73,10 +74,10 @@ def _mc_draws(score_fn, n, batch, theta, key, sigma):
 
 def smoothed_score_mc(
     score_fn: Callable[[Any], Any],
-    theta,
+    theta: Any,
     sigma: float,
     n: int,
-    key,
+    key: jax.Array,
     confidence: float = 0.95,
     batch: int = 64,
 ) -> SmoothedScore:
@@ -107,7 +108,7 @@ def smoothed_score_mc(
     return smoothed_interval(np.asarray(draws, dtype=np.float64), c)
 
 
-def smoothed_interval(scores, confidence: float = 0.95) -> SmoothedScore:
+def smoothed_interval(scores: npt.ArrayLike, confidence: float = 0.95) -> SmoothedScore:
     """Mean of per-draw scores in [0, 1] with a two-sided interval: Clopper-Pearson when every
     draw is 0 or 1, else Hoeffding's mean +- sqrt(ln(2/alpha) / (2n)) (valid for any bounded score)."""
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ class Corpus:
     val_text: str
 
 
-def load_corpus(source: str | os.PathLike, tokenizer=None, val_fraction: float = 0.1,
+def load_corpus(source: str | os.PathLike[str], tokenizer: Any = None, val_fraction: float = 0.1,
                 max_chars: int | None = None) -> Corpus:
     """Tokenize a corpus: "tinyshakespeare" (from $BASINLAB_DATA), "pydoc" (ships with Python), or
     the path of any UTF-8 text file. max_chars: keep only the first that many characters."""

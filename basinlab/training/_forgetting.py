@@ -14,8 +14,11 @@ import dataclasses
 import time
 
 import numpy as np
+import numpy.typing as npt
+import optax
 
 from basinlab import _validate as validate
+from basinlab.models._model import Model
 from basinlab.training import _loop as loop
 from basinlab.training._loss import evaluate_nll
 
@@ -43,9 +46,10 @@ class Forgetting:
         return float(self.new_nll[0] - self.new_nll[-1])
 
 
-def forgetting(model, new_train, old_val, new_val, *, steps: int = 200, batch_size: int = 16,
+def forgetting(model: Model, new_train: npt.ArrayLike, old_val: npt.ArrayLike, new_val: npt.ArrayLike, *,
+               steps: int = 200, batch_size: int = 16,
                lr: float = 1e-3, eval_every: int = 10, seed: int = 0,
-               optimizer=None) -> Forgetting:
+               optimizer: optax.GradientTransformation | None = None) -> Forgetting:
     """Fine-tune ``model`` on windows ``new_train`` [N, T] (plain AdamW, constant lr, weight decay 0,
     every token trained) and track old/new NLL on ``old_val``/``new_val`` [n, T] every
     ``eval_every`` steps (and at 0 and the end).

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -42,7 +43,7 @@ class GPTConfig:
     d_ff: int | None = None
     vocab_size: int = 257
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for field in ("n_layers", "d_model", "n_heads", "max_seq_len", "vocab_size"):
             # frozen: normalize 3.0 to 3 through object.__setattr__
             object.__setattr__(self, field, validate.positive_int(f"GPTConfig.{field}", getattr(self, field)))
@@ -60,7 +61,7 @@ SIZES = {
 
 
 @functools.lru_cache(maxsize=1)
-def byte_tokenizer():
+def byte_tokenizer() -> Any:
     """A byte-level ``PreTrainedTokenizerFast``: ids 0-255 are UTF-8 bytes, 256 is <|endoftext|>."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
@@ -80,7 +81,7 @@ def byte_tokenizer():
                                    bos_token="<|endoftext|>", pad_token="<|endoftext|>")
 
 
-def _bytes_to_unicode() -> dict:
+def _bytes_to_unicode() -> dict[int, str]:
     """GPT-2's reversible byte -> printable character map (what ByteLevel pre-tokenizes to)."""
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
     cs, n = bs[:], 0
@@ -100,7 +101,7 @@ def _config(config) -> GPTConfig:
     raise ValueError(f"config={config!r} is not a GPTConfig or a size preset; valid: {list(SIZES)}")
 
 
-def init_model(config: str | GPTConfig = "tiny", seed: int = 0, tokenizer=None,
+def init_model(config: str | GPTConfig = "tiny", seed: int = 0, tokenizer: Any = None,
                name: str | None = None) -> Model:
     """A GPT-2-architecture :class:`basinlab.Model` with fresh float32 params (GPT-2 init).
 

@@ -36,16 +36,18 @@ import math
 import os
 import pathlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpy.typing as npt
 import optax
 
 from basinlab import _validate as validate
 from basinlab.models import save_checkpoint
+from basinlab.models._model import Model
 from basinlab.training import _resume as train_resume
 from basinlab.training._loss import micro_batches, token_loss
 from basinlab.training._step import cached_step
@@ -64,18 +66,22 @@ class FinetuneResult:
     """params: float32 theta after the last step; losses, grad_norms: [steps] float32 (at the point
     where each step's gradient was taken); steps: steps run; checkpoints: folders written."""
 
-    params: dict
+    params: dict[str, Any]
     losses: np.ndarray
     steps: int
-    checkpoints: list
-    grad_norms: np.ndarray = None
+    checkpoints: list[str]
+    grad_norms: np.ndarray | None = None  # always set by finetune
 
 
 class TrainingDiverged(RuntimeError):
     """A non-finite loss, gradient or update. `step` (1-based) is the bad step, `params` the
     params before it, `checkpoint` the folder they were saved to (None without checkpoint_dir)."""
 
-    def __init__(self, message, step, params, checkpoint):
+    step: int
+    params: dict[str, Any]
+    checkpoint: str | None
+
+    def __init__(self, message: str, step: int, params: dict[str, Any], checkpoint: str | None) -> None:
         super().__init__(message)
         self.step, self.params, self.checkpoint = step, params, checkpoint
 
@@ -105,14 +111,15 @@ def _default_optimizer(lr: float, schedule: str, weight_decay: float, steps: int
     return optax.adamw(rate, weight_decay=weight_decay)
 
 
-def finetune(model, examples, *, steps: int | None = None, epochs: float | None = None,
+def finetune(model: Model, examples: Sequence[npt.ArrayLike], *, steps: int | None = None, epochs: float | None = None,
              batch_size: int = 8, grad_accum: int = 1, lr: float = 5e-5, schedule: str = "constant",
              weight_decay: float = 0.0, optimizer: optax.GradientTransformation | None = None,
-             compute_dtype: Any = None, seed: int = 0, checkpoint_dir: str | os.PathLike | None = None,
+             compute_dtype: Any = None, seed: int = 0, checkpoint_dir: str | os.PathLike[str] | None = None,
              checkpoint_every: int | None = None, log_every: int | None = 1,
              callback: Callable[[int, dict, dict], Any] | None = None, resume: bool = False,
              checkpoint_extra: Callable[[], dict] | None = None,
-             on_resume: Callable[[dict], Any] | None = None, run_settings: dict | None = None) -> FinetuneResult:
+             on_resume: Callable[[dict], Any] | None = None,
+             run_settings: dict[str, Any] | None = None) -> FinetuneResult:
     """Fine-tune `model` on `examples` = (tokens, mask, loss_mask) from
     :func:`basinlab.training._data.sft_examples`.
 
@@ -175,6 +182,7 @@ def finetune(model, examples, *, steps: int | None = None, epochs: float | None 
     folder = None if checkpoint_dir is None else pathlib.Path(checkpoint_dir).expanduser()
     checkpoints: list[str] = []
     losses, grad_norms = [], []
+    settings: dict[str, Any]  # + "run": run_settings
     settings = dict(steps=steps, batch_size=batch_size, grad_accum=grad_accum, seed=int(seed), n_examples=n,
                     lr=lr, schedule=schedule, weight_decay=weight_decay, compute_dtype=compute_dtype.name,
                     optimizer=None if optimizer is _default_optimizer(lr, schedule, weight_decay, steps)
@@ -196,6 +204,7 @@ def finetune(model, examples, *, steps: int | None = None, epochs: float | None 
                 ended = on_resume(extra) is True
 
     def save(step, p, state=None):
+        assert folder is not None  # only called with a checkpoint_dir
         path = str(folder / f"step-{step:06d}")
         if path not in checkpoints:
             extra = None if state is None else {train_resume.TRAIN_STATE: train_resume.train_state_bytes(

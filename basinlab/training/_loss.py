@@ -13,13 +13,19 @@ the step's sum over micro-batches is that mean whatever the split.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpy.typing as npt
+from jax.typing import DTypeLike
 
 from basinlab import _validate as validate
 from basinlab.models import forward, token_logprobs, token_nll
+from basinlab.models._model import Model
+from basinlab.models._spec import ModelSpec
 
 __all__ = ["evaluate_nll", "masked_nll", "micro_batches", "token_loss"]
 
@@ -33,7 +39,7 @@ def _nll_sum(logits, tokens, loss_mask):
     return jnp.sum(nll * w), jnp.sum(w)
 
 
-def masked_nll(logits, tokens, loss_mask):
+def masked_nll(logits: jax.Array, tokens: npt.ArrayLike, loss_mask: npt.ArrayLike) -> jax.Array:
     """Mean next-token NLL (nats) of tokens[:, 1:] under logits[:, :-1] ([B, T, V]) over the
     positions where loss_mask[:, 1:] is 1 (the target tokens)."""
     total, count = _nll_sum(logits, jnp.asarray(tokens), jnp.asarray(loss_mask))
@@ -41,7 +47,7 @@ def masked_nll(logits, tokens, loss_mask):
 
 
 @functools.lru_cache(maxsize=16)
-def token_loss(spec, compute_dtype):
+def token_loss(spec: ModelSpec, compute_dtype: DTypeLike | None) -> Callable[[Any, Any], jax.Array]:
     """loss(params, micro_batch) for :func:`basinlab.training._step.train_step` (``micro_batches=True``).
 
     micro_batch = (tokens, mask, loss_mask, n_tokens): [b, T] int32 each and the float32 target-token
@@ -57,7 +63,8 @@ def token_loss(spec, compute_dtype):
     return loss
 
 
-def micro_batches(tokens, mask, loss_mask, grad_accum: int = 1) -> tuple:
+def micro_batches(tokens: npt.ArrayLike, mask: npt.ArrayLike, loss_mask: npt.ArrayLike,
+                  grad_accum: int = 1) -> tuple[np.ndarray, ...]:
     """One step's batch for :func:`token_loss`: (tokens, mask, loss_mask) [N, T] split into
     ``grad_accum`` micro-batches [grad_accum, N / grad_accum, T], plus n_tokens [grad_accum] float32,
     the batch's target-token count (at least 1) repeated for every micro-batch."""
@@ -76,7 +83,7 @@ def _mean_nll(spec, params, tokens):
     return nll.sum() / mask.sum()
 
 
-def evaluate_nll(model, tokens, params=None) -> float:
+def evaluate_nll(model: Model, tokens: npt.ArrayLike, params: dict[str, Any] | None = None) -> float:
     """Mean next-token NLL (nats/token) of ``model`` (or ``params``) on tokens [n, T]."""
     return float(_mean_nll(model.spec, model.params if params is None else params,
                            jnp.asarray(tokens, jnp.int32)))

@@ -28,8 +28,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from basinlab import _validate as validate
+from basinlab.models._model import Model
 from basinlab.training._corpus import Corpus, windows
 from basinlab.training._forgetting import Forgetting
 from basinlab.training._loss import evaluate_nll
@@ -39,7 +41,7 @@ __all__ = ["Matched", "closest_index", "common_learning", "forgetting_at", "forg
            "pretrain_matched"]
 
 
-def closest_index(values, target: float) -> int:
+def closest_index(values: npt.ArrayLike, target: float) -> int:
     """Index of the entry of ``values`` [k] closest to ``target`` (earliest on a tie; NaN never
     chosen). Raises ValueError for an empty or all-NaN ``values`` or a non-finite target."""
     target = validate.finite("target", target)
@@ -73,14 +75,14 @@ class Matched:
         return self.val_loss - self.target
 
     @property
-    def model(self):
+    def model(self) -> Model:
         """The Model with the matched params."""
         return self.run.model.with_params(self.params)
 
 
-def pretrain_matched(model, corpus: Corpus, target: float, optimizer: Any = "adamw", *, every: int = 5,
+def pretrain_matched(model: Model, corpus: Corpus, target: float, optimizer: Any = "adamw", *, every: int = 5,
                      stop: bool = False, n_eval: int = 64, seq_len: int | None = None,
-                     **pretrain_options) -> Matched:
+                     **pretrain_options: Any) -> Matched:
     """Pre-train ``model`` on ``corpus`` like :func:`pretrain` and keep theta at the evaluated step
     whose validation NLL is closest to ``target`` (nats/token).
 

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from basinlab import _validate as validate
 from basinlab.benchmarks._items import inline_addition_line
@@ -45,7 +47,7 @@ def addition_pairs(max_operand: int = 100, n_heldout: int = 200, seed: int = 0) 
     return every[~out[every[:, 0], every[:, 1]]], heldout
 
 
-def mix_addition(text: str, pairs, fraction: float = 0.2, block: int = 4, seed: int = 0) -> str:
+def mix_addition(text: str, pairs: npt.ArrayLike, fraction: float = 0.2, block: int = 4, seed: int = 0) -> str:
     """``text`` with blocks of ``block`` addition lines of ``pairs`` [m, 2] (drawn with replacement,
     RandomState(seed)) inserted after random paragraph ends, until about ``fraction`` (in (0, 1)) of the
     characters are additions. A text without a blank line gets its blocks at line ends."""
@@ -78,9 +80,9 @@ class AdditionMix:
     plain_val_text: str
 
 
-def addition_corpus(source: str | os.PathLike = "tinyshakespeare", tokenizer=None, *, val_fraction: float = 0.1,
-                    fraction: float = 0.2, block: int = 4, max_operand: int = 100, n_heldout: int = 200,
-                    seed: int = 0) -> AdditionMix:
+def addition_corpus(source: str | os.PathLike[str] = "tinyshakespeare", tokenizer: Any = None, *,
+                    val_fraction: float = 0.1, fraction: float = 0.2, block: int = 4, max_operand: int = 100,
+                    n_heldout: int = 200, seed: int = 0) -> AdditionMix:
     """A text corpus (as :func:`basinlab.training._corpus.load_corpus` reads it) split train / val, with
     additions mixed into each split (:func:`mix_addition`, seeds ``seed`` and ``seed + 1``) from the
     training pairs of :func:`addition_pairs`."""

@@ -74,7 +74,8 @@ perturbation: formed in float32 (or the leaf's dtype when wider) and rounded onc
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -152,7 +153,7 @@ def _check_key(key):
             raise ValueError(f"key must be a single PRNG key, got a key array of shape {key.shape}")
         return key
     if isinstance(key, (jax.Array, np.ndarray)) and key.dtype == np.uint32 and key.shape == (2,):
-        return jax.random.wrap_key_data(key)  # legacy jax.random.PRNGKey
+        return jax.random.wrap_key_data(jnp.asarray(key))  # legacy jax.random.PRNGKey
     raise TypeError(f"key must be a JAX PRNG key (jax.random.key(...)) or an int seed, "
                     f"got {key!r}")
 
@@ -174,11 +175,14 @@ def _wrap(base, kind: str, scale: float, key, include, exclude):
         updates, inner = base.update(updates, state.inner, params, **extra_args)
         return updates, state._replace(count=optax.safe_increment(state.count), inner=inner)
 
-    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+    # optax types init's result as OptState (chex ArrayTree), which a NamedTuple holding a static node
+    # and a None key is not, though jax flattens it like any state.
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)  # pyright: ignore[reportArgumentType]
 
 
-def go(base: optax.GradientTransformation, sigma: float, key, include=None,
-       exclude=None) -> optax.GradientTransformationExtraArgs:
+def go(base: optax.GradientTransformation, sigma: float, key: jax.Array | int,
+       include: str | Iterable[str] | None = None,
+       exclude: str | Iterable[str] | None = None) -> optax.GradientTransformationExtraArgs:
     """GO: the gradient is taken at ``theta + eps``, eps ~ N(0, sigma^2 I), fresh every call.
 
     Args:
@@ -199,8 +203,9 @@ def go(base: optax.GradientTransformation, sigma: float, key, include=None,
     return _wrap(base, "go", _check_scale("sigma", sigma), _check_key(key), include, exclude)
 
 
-def continuous_dropout(base: optax.GradientTransformation, sigma: float, key, include=None,
-                       exclude=None) -> optax.GradientTransformationExtraArgs:
+def continuous_dropout(base: optax.GradientTransformation, sigma: float, key: jax.Array | int,
+                       include: str | Iterable[str] | None = None,
+                       exclude: str | Iterable[str] | None = None) -> optax.GradientTransformationExtraArgs:
     """Continuous (multiplicative Gaussian) weight dropout: gradient at ``theta * (1 + eps)``.
 
     eps is drawn exactly as in :func:`go` (same key scheme), so ``sigma`` is the relative noise
@@ -210,8 +215,8 @@ def continuous_dropout(base: optax.GradientTransformation, sigma: float, key, in
                  include, exclude)
 
 
-def sam(base: optax.GradientTransformation, rho: float, include=None,
-        exclude=None) -> optax.GradientTransformationExtraArgs:
+def sam(base: optax.GradientTransformation, rho: float, include: str | Iterable[str] | None = None,
+        exclude: str | Iterable[str] | None = None) -> optax.GradientTransformationExtraArgs:
     """SAM: the gradient is taken at ``theta + rho * g / ||g||``, g = the gradient at theta.
 
     ``||g||`` is the global L2 norm over the perturbed leaves (``include``/``exclude`` as in
@@ -256,19 +261,20 @@ def _find(opt_state) -> PerturbState | None:
     return state
 
 
-def perturbation_kind(opt_state) -> str | None:
+def perturbation_kind(opt_state: optax.OptState) -> str | None:
     """The kind (one of ``KINDS``) of the perturbation in ``opt_state``, None for a plain optax
     optimizer. Static (from the state's type); ValueError as :func:`perturb` for a bad nesting."""
     state = _find(opt_state)
     return None if state is None else state.spec.kind
 
 
-def needs_gradient(opt_state) -> bool:
+def needs_gradient(opt_state: optax.OptState) -> bool:
     """True if :func:`perturb` needs the gradient at theta (SAM). Static (from the state's type)."""
     return perturbation_kind(opt_state) == "sam"
 
 
-def perturb(params, opt_state, grads=None, *, micro_batch=None):
+def perturb(params: Any, opt_state: optax.OptState, grads: Any = None, *,
+            micro_batch: int | jax.Array | None = None) -> Any:
     """The point at which to take this step's gradient (a pytree like ``params``).
 
     GO: ``theta + eps_t``; continuous dropout: ``theta * (1 + eps_t)``; SAM:
@@ -303,6 +309,7 @@ def perturb(params, opt_state, grads=None, *, micro_batch=None):
         factor = jnp.where(norm > 0, spec.scale / jnp.where(norm > 0, norm, 1.0), 0.0)
         deltas = [factor * jnp.asarray(g[i], _F32) for i in kept]
     else:
+        assert state.key is not None  # only SAM has no key
         step_key = jax.random.fold_in(state.key, state.count)
         if micro_batch is not None:
             step_key = jax.random.fold_in(step_key, micro_batch)

@@ -53,7 +53,8 @@ SCHEDULES = ("cosine", "constant")  # after the linear warmup
 
 @functools.lru_cache(maxsize=32)
 def make_optimizer(name: str = "adamw", lr: float = 3e-3, steps: int = 1000, warmup: int = 50,
-                   sigma: float = 0.01, rho: float = 0.05, seed: int = 0, schedule: str = "cosine"):
+                   sigma: float = 0.01, rho: float = 0.05, seed: int = 0,
+                   schedule: str = "cosine") -> optax.GradientTransformation:
     """The optimizers of Figure 5, cached so repeated runs reuse the compiled step.
 
     "adamw": adamw(weight_decay=0), linear warmup over ``warmup`` steps, then (``schedule``) cosine
@@ -97,7 +98,7 @@ class PretrainResult:
     train_loss: np.ndarray
     val_steps: np.ndarray
     val_loss: np.ndarray
-    checkpoints: list
+    checkpoints: list[str]
     seconds: float
 
     @property
@@ -105,12 +106,12 @@ class PretrainResult:
         return float(self.val_loss[-1])
 
 
-def pretrain(model: Model, corpus: Corpus, optimizer: str | Any = "adamw", *, steps: int = 600,
+def pretrain(model: Model, corpus: Corpus, optimizer: str | optax.GradientTransformation = "adamw", *, steps: int = 600,
              batch_size: int = 32, seq_len: int | None = None, lr: float = 3e-3, warmup: int = 50,
              sigma: float = 0.01, rho: float = 0.05, seed: int = 0, schedule: str = "cosine", eval_every: int = 50,
-             n_eval: int = 64, checkpoint_dir: str | os.PathLike | None = None,
+             n_eval: int = 64, checkpoint_dir: str | os.PathLike[str] | None = None,
              checkpoint_every: int | None = None, log_every: int | None = None,
-             callback: Callable | None = None, resume: bool = False,
+             callback: Callable[[int, dict[str, float], dict[str, Any]], Any] | None = None, resume: bool = False,
              stop_below: float | None = None) -> PretrainResult:
     """Train ``model`` on ``corpus.train`` for ``steps`` steps of batch_size x seq_len tokens.
 

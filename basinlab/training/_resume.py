@@ -15,8 +15,11 @@ import io
 import json
 import pathlib
 import re
+from collections.abc import Sequence
+from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["TRAIN_STATE", "completed", "latest", "restore", "train_state_bytes"]
@@ -25,11 +28,12 @@ TRAIN_STATE = "train_state.npz"
 _STEP_DIR = re.compile(r"^step-(\d{6,})$")
 
 
-def _is_key(x) -> bool:
-    return hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+def _is_key(x: Any) -> bool:
+    return hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
-def train_state_bytes(opt_state, step: int, losses, grad_norms, settings: dict, extra: dict | None = None) -> bytes:
+def train_state_bytes(opt_state: Any, step: int, losses: Sequence[float], grad_norms: Sequence[float],
+                      settings: dict[str, Any], extra: dict[str, Any] | None = None) -> bytes:
     """The ``train_state.npz`` file of a checkpoint, as bytes."""
     arrays = {"step": np.asarray(step, np.int64), "losses": np.asarray(losses, np.float32),
               "grad_norms": np.asarray(grad_norms, np.float32),
@@ -58,7 +62,8 @@ def latest(folder: pathlib.Path) -> pathlib.Path | None:
     return done[-1] if done else None
 
 
-def restore(path: pathlib.Path, opt_template, settings: dict):
+def restore(path: pathlib.Path, opt_template: Any,
+            settings: dict[str, Any]) -> tuple[Any, int, list[float], list[float], dict[str, Any]]:
     """(opt_state, step, losses, grad_norms, extra) from ``path/train_state.npz``; ValueError naming
     the file if it is unreadable, from a run with other ``settings``, or of another optimizer."""
     file = path / TRAIN_STATE

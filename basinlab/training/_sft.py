@@ -30,9 +30,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import pathlib
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from basinlab import _validate as validate
 from basinlab._atomicio import write_json
@@ -41,6 +44,7 @@ from basinlab.data import _loaders as loaders
 from basinlab.directions import _treemath as treemath
 from basinlab.models import count_params, save_checkpoint
 from basinlab.models._load import load
+from basinlab.models._model import Model
 from basinlab.training import _data as data
 from basinlab.training import _loop as loop
 
@@ -64,7 +68,7 @@ class Recipe:
     weight_decay: float | None = None
     compute_dtype: str | None = None
 
-    def replace(self, **overrides) -> Recipe:
+    def replace(self, **overrides: Any) -> Recipe:
         """A copy with ``overrides``; an unknown name raises a ValueError naming the valid fields.
         Overriding one of ``steps`` and ``epochs`` drops the recipe's other one (the run length is
         given one way)."""
@@ -74,7 +78,7 @@ class Recipe:
                 overrides = {other: None, **overrides}
         return dataclasses.replace(self, **overrides)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """The fields that are set (not None): what run.json stores and what finetune receives (+ n)."""
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
 
@@ -125,7 +129,8 @@ def _benign_pairs(model, n: int, seed: int, max_new_tokens: int = 64):
     return prompts, [a if a.strip() else "I'm not sure." for a in answers]
 
 
-def run_examples(name: str, model, n: int | None = None, seed: int = 0, path=None):
+def run_examples(name: str, model: Model, n: int | None = None, seed: int = 0,
+                 path: str | os.PathLike[str] | None = None) -> tuple[list[str], list[str]]:
     """(prompts, targets) of run `name` ("adversarial", "normal" or "benign"; module docstring)."""
     validate.choice("run", name, RUNS)
     n = validate.positive_int("n", RECIPES[name].n if n is None else n)
@@ -143,15 +148,16 @@ class SFTRun:
     set fields, seed, model); folder: the checkpoint (None when not saved)."""
 
     name: str
-    params: dict
-    update: dict
+    params: dict[str, Any]
+    update: dict[str, Any]
     alpha: float
     losses: np.ndarray
-    recipe: dict
+    recipe: dict[str, Any]
     folder: str | None
 
     @classmethod
-    def from_params(cls, name: str, theta0, theta, losses, recipe: dict, folder: str | None) -> SFTRun:
+    def from_params(cls, name: str, theta0: dict[str, Any], theta: dict[str, Any], losses: npt.ArrayLike,
+                    recipe: dict[str, Any], folder: str | None) -> SFTRun:
         """The run record of fine-tuned params ``theta`` started from ``theta0``: the update and alpha_sft
         (the value of :func:`basinlab.directions._treemath.alpha_between`, from the one difference)."""
         update = treemath.difference(theta0, theta)
@@ -159,8 +165,9 @@ class SFTRun:
         return cls(name, theta, update, alpha, np.asarray(losses, np.float32), recipe, folder)
 
 
-def finetune_run(name: str, model, *, checkpoint_dir=None, seed: int = 0, path=None, log_every=1,
-                 **overrides) -> SFTRun:
+def finetune_run(name: str, model: Model, *, checkpoint_dir: str | os.PathLike[str] | None = None, seed: int = 0,
+                 path: str | os.PathLike[str] | None = None, log_every: int | None = 1,
+                 **overrides: Any) -> SFTRun:
     """Run recipe `name` on `model` (module docstring); `overrides` replace fields of its
     :class:`Recipe` (n, steps/epochs, batch_size, lr, grad_accum, schedule, weight_decay,
     compute_dtype; any other name raises a ValueError listing them). With checkpoint_dir, the
@@ -178,12 +185,14 @@ def finetune_run(name: str, model, *, checkpoint_dir=None, seed: int = 0, path=N
             raise ValueError(f"{meta} is corrupt ({type(e).__name__}: {e}); expected the JSON of a run "
                              f"(recipe, losses). Delete it to run the recipe again.") from None
         if stored["recipe"] == json.loads(json.dumps(recipe)):
+            assert folder is not None  # meta is under it
             theta = load(folder / "final").params
             return SFTRun.from_params(name, model.params, theta, stored["losses"], recipe, str(folder))
     prompts, targets = run_examples(name, model, n=settings.pop("n"), seed=seed, path=path)
     examples = data.sft_examples(model, prompts, targets)
     result = loop.finetune(model, examples, seed=seed, log_every=log_every, **settings)
     if folder is not None:
+        assert meta is not None  # folder / "run.json"
         # run.json goes first and comes back last: a save interrupted in between never pairs
         # another recipe's description with these weights.
         meta.unlink(missing_ok=True)

@@ -26,10 +26,12 @@ from basinlab.training import _optim as optim
 __all__ = ["NOISE_KINDS", "cached_step", "train_step"]
 
 NOISE_KINDS = ("go", "continuous_dropout")  # perturbations drawn afresh for every micro-batch
+# step(params, opt_state, batch) -> (params, opt_state, metrics): what train_step and cached_step return
+Step = Callable[[Any, optax.OptState, Any], tuple[Any, optax.OptState, dict[str, jax.Array]]]
 
 
 def train_step(loss_fn: Callable[[Any, Any], jax.Array], optimizer: optax.GradientTransformation,
-               *, loss_at_theta: bool = False, micro_batches: bool = False):
+               *, loss_at_theta: bool = False, micro_batches: bool = False) -> Step:
     """The training step: a jittable ``step(params, opt_state, batch) -> (params, opt_state, metrics)``.
 
     Works for :func:`~basinlab.training._optim.go`, :func:`~basinlab.training._optim.sam`,
@@ -124,7 +126,7 @@ _STEPS: collections.OrderedDict = collections.OrderedDict()
 
 
 def cached_step(loss_fn: Callable[[Any, Any], jax.Array], optimizer: optax.GradientTransformation,
-                *, loss_at_theta: bool = False, micro_batches: bool = False):
+                *, loss_at_theta: bool = False, micro_batches: bool = False) -> Step:
     """``jax.jit(train_step(loss_fn, optimizer, ...))``, one per (loss_fn, optimizer, options).
 
     The 8 most recent are kept: repeated runs with the same loss function and optimizer objects (and

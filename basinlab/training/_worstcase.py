@@ -29,18 +29,20 @@ import functools
 import inspect
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import DTypeLike
 
 from basinlab import _validate as validate
 from basinlab.benchmarks import _references as references
 from basinlab.directions import _recipes as D
 from basinlab.directions import _treemath as treemath
 from basinlab.models import count_params
+from basinlab.models._model import Model
 from basinlab.scoring._base import Benchmark, Scores
 
 __all__ = ["INITS", "ONE_SIDED", "WorstCase", "surrogate_value", "worst_case"]
@@ -65,11 +67,11 @@ class WorstCase:
     step_size: float
     steps: int
     init: str
-    surrogate: tuple
+    surrogate: tuple[str, ...]
     d: int
     seconds: float
 
-    def attrs(self) -> dict:
+    def attrs(self) -> dict[str, Any]:
         """Plain-JSON provenance (everything but the direction)."""
         return {"alpha": self.alpha, "step_size": self.step_size, "steps": self.steps, "init": self.init,
                 "surrogate": list(self.surrogate), "d": self.d, "base": self.base,
@@ -123,8 +125,9 @@ def _masked(tree, mask):
     return jax.tree.map(lambda m, x: jnp.asarray(x, _F32) if m else jnp.zeros(x.shape, _F32), mask, tree)
 
 
-def surrogate_value(model, surrogate, params=None, *, compute_dtype=None,
-                    surrogate_options: Mapping[str, Any] | None = None, **unknown) -> float:
+def surrogate_value(model: Model, surrogate: str | Benchmark | Sequence[str | Benchmark],
+                    params: dict[str, Any] | None = None, *, compute_dtype: DTypeLike | None = None,
+                    surrogate_options: Mapping[str, Any] | None = None, **unknown: Any) -> float:
     """J at `params` (default: the model's): mean reference-answer NLL over the capabilities
     (surrogate and surrogate_options as in :func:`worst_case`)."""
     _reject_unknown(surrogate_value, unknown)
@@ -187,11 +190,12 @@ def _programs(spec, benches, compute_dtype, mask):
     return programs
 
 
-def worst_case(model, surrogate: str | Benchmark | Sequence[str | Benchmark], *,
+def worst_case(model: Model, surrogate: str | Benchmark | Sequence[str | Benchmark], *,
                alpha: float = 1e-4, steps: int = 10, step_size: float = 0.5, init: str = "gradient",
-               seed: int = 0, n_random: int = 4, include=None, exclude=None, compute_dtype=None,
+               seed: int = 0, n_random: int = 4, include: str | Iterable[str] | None = None,
+               exclude: str | Iterable[str] | None = None, compute_dtype: DTypeLike | None = None,
                progress: bool = True, surrogate_options: Mapping[str, Any] | None = None,
-               **unknown) -> WorstCase:
+               **unknown: Any) -> WorstCase:
     """Projected gradient ascent for the worst-case direction of `model` (module docstring).
 
     surrogate: capability names (their reference answers, :mod:`basinlab.benchmarks._references`,
@@ -217,7 +221,8 @@ def worst_case(model, surrogate: str | Benchmark | Sequence[str | Benchmark], *,
     benches = _surrogates(model, surrogate, surrogate_options)
     spec, theta0 = model.spec, model.params
     mask = D.perturbed_mask(theta0, include, exclude)  # raises when no float leaf is kept
-    d = count_params([x for m, x in zip(jax.tree.leaves(mask), jax.tree.leaves(theta0), strict=True) if m])
+    # count_params counts any pytree's leaves; its annotation says dict
+    d = count_params([x for m, x in zip(jax.tree.leaves(mask), jax.tree.leaves(theta0), strict=True) if m])  # pyright: ignore[reportArgumentType]
     if d == 0:
         raise ValueError(f"include={include!r}, exclude={exclude!r} keep only empty parameters")
     norm = jnp.float32(math.sqrt(d))
@@ -226,7 +231,8 @@ def worst_case(model, surrogate: str | Benchmark | Sequence[str | Benchmark], *,
 
     def random_direction(s):
         # gaussian() already zeroes the leaves include/exclude drop and the non-float ones
-        recipe = D.DirectionRecipe(seed=s, include=include, exclude=exclude)
+        # DirectionRecipe turns a glob or an iterable of globs into the tuple its fields are typed as
+        recipe = D.DirectionRecipe(seed=s, include=include, exclude=exclude)  # pyright: ignore[reportArgumentType]
         return treemath.scale_to_norm(D.regenerate(recipe, theta0), norm)
 
     start = time.perf_counter()

@@ -21,7 +21,7 @@ CURVE_VARIABLES = ("score", "loss", "nll")
 BASE_VARIABLES = {"score": "base_score", "nll": "base_nll", "loss": "base_loss"}
 
 
-def check_dataset(ds, what: str = "a landscape Dataset") -> xr.Dataset:
+def check_dataset(ds: object, what: str = "a landscape Dataset") -> xr.Dataset:
     """`ds` if it is an xarray Dataset with a benchmark axis; TypeError/ValueError naming what it is."""
     if not isinstance(ds, xr.Dataset):
         raise TypeError(f"expected {what} (xarray.Dataset, e.g. from basinlab.landscape.landscape or "
@@ -46,7 +46,7 @@ def check_benchmark(ds: xr.Dataset, benchmark: str | None, where: str | None = N
     return validate.choice(f"benchmark (in {where})" if where else "benchmark", str(benchmark), names)
 
 
-def check_direction(ds: xr.Dataset, direction) -> int:
+def check_direction(ds: xr.Dataset, direction: int) -> int:
     """`direction` as an int if it is a direction index of `ds`."""
     return int(validate.choice("direction", direction, [int(d) for d in ds["direction"].values]))
 

@@ -42,7 +42,7 @@ def browser_path() -> str | None:
     return os.environ.get("BROWSER_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def format_of(path: os.PathLike | str, format: str | None = None) -> str:
+def format_of(path: os.PathLike[str] | str, format: str | None = None) -> str:
     """The figure format for `path`: `format` if given, else its suffix (.htm -> html); checked."""
     path = pathlib.Path(path)
     if format is None:
@@ -82,7 +82,9 @@ def _render(fig: go.Figure, fmt: str, width: int | None, height: int | None, sca
     if fmt == "html":
         return fig.to_html(include_plotlyjs="cdn" if cdn else True, full_html=True).encode("utf-8")
     if fmt == "json":
-        return fig.to_json().encode("utf-8")
+        text = fig.to_json()
+        assert text is not None  # None only when plotly writes to a file
+        return text.encode("utf-8")
     _kaleido()
     w = width or fig.layout.width or DEFAULT_WIDTH
     with warnings.catch_warnings():  # plotly passes kaleido options that a running batch() server ignores
@@ -90,7 +92,7 @@ def _render(fig: go.Figure, fmt: str, width: int | None, height: int | None, sca
         return fig.to_image(format=fmt, width=int(w), height=height or fig.layout.height, scale=scale)
 
 
-def save_figure(fig: go.Figure, path: os.PathLike | str, format: str | None = None, *, width: int | None = None,
+def save_figure(fig: go.Figure, path: os.PathLike[str] | str, format: str | None = None, *, width: int | None = None,
                 height: int | None = None, scale: float = 2.0, cdn: bool = False) -> pathlib.Path:
     """Write `fig` (a plotly Figure or FigureWidget) to `path` as html | png | svg | pdf | json (default:
     from the suffix). width/height in px for the static formats (default: the figure's height and

@@ -22,6 +22,7 @@ import math
 import textwrap
 
 import plotly.graph_objects as go
+import xarray as xr
 
 __all__ = ["MIN_WIDTH", "PANEL_HEIGHT", "axis_label", "finish", "grid_shape", "legend_rows", "panel_title", "wrap"]
 
@@ -75,14 +76,15 @@ def legend_rows(fig: go.Figure, width_px: int = MIN_WIDTH) -> int:
     """Rows a horizontal legend of `fig`'s entries (traces and shapes shown in the legend) takes in a
     `width_px` wide figure, from the length of their names (12 px font, about 7 px a character, plus
     the symbol and the gap)."""
-    names = [t.name or "" for t in fig.data if t.showlegend is not False and (t.showlegend or t.name)]
+    # plotly's inferred type for fig.data is its property names, not the traces
+    names = [t.name or "" for t in fig.data if t.showlegend is not False and (t.showlegend or t.name)]  # pyright: ignore[reportAttributeAccessIssue]
     names += [s.name or "" for s in fig.layout.shapes if s.showlegend]
     if not names:
         return 0
     return max(1, math.ceil(sum(7 * len(n) + 50 for n in names) / (width_px - 120)))
 
 
-def axis_label(da, fallback: str = "") -> str:
+def axis_label(da: xr.DataArray, fallback: str = "") -> str:
     """'long_name [units]' from a DataArray's attrs; dimensionless units ('1') are left out, and the
     grid's default names ("alpha", "beta") become their meaning."""
     name = da.attrs.get("long_name") or fallback or str(da.name)

@@ -204,8 +204,8 @@ def curves(
         if edges is not None:
             for side in ("left", "right"):
                 # Shapes have no hover, so the legend entry (shown once) explains the line.
-                fig.add_vline(
-                    x=float(edges[side].sel(benchmark=b).median("direction")), row=row, col=col,
+                fig.add_vline(  # plotly annotates row/col as str, but takes a subplot's int index too
+                    x=float(edges[side].sel(benchmark=b).median("direction")), row=row, col=col,  # pyright: ignore[reportArgumentType]
                     line=dict(color=colour, dash="dashdot", width=1.5),
                     name=f"{tag}median basin edge (one-sided, tol = {tol:g})",
                     showlegend=first and side == "left", legendgroup=group if by_benchmark else f"{group}-edge",

@@ -99,8 +99,8 @@ def forgetting_curves(ds: xr.Dataset) -> go.Figure:
                          subtitle_lines=1, panel_height=360)
 
 
-def scatter(x: Sequence[float], y: Sequence[float], labels: Sequence[str], *, xaxis_title: str,
-            yaxis_title: str, title: str = "", log_x: bool = False, lines: bool = False,
+def scatter(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, labels: Sequence[str], *,
+            xaxis_title: str, yaxis_title: str, title: str = "", log_x: bool = False, lines: bool = False,
             highlight: Sequence[bool] | None = None) -> go.Figure:
     """A labelled scatter (basin width against checkpoint step or parameter count d; forgetting
     against width). ``highlight``: points drawn as red diamonds (a reference model, ``style.HIGHLIGHT``)."""

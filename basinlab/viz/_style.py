@@ -38,7 +38,7 @@ HIGHLIGHT = RED
 SEQUENTIAL = "Viridis"
 
 TEMPLATE = go.layout.Template(pio.templates["plotly_white"])
-TEMPLATE.layout.colorway = PALETTE
+TEMPLATE.layout.colorway = PALETTE  # pyright: ignore[reportAttributeAccessIssue, reportOptionalMemberAccess]  (plotly's layout property is untyped)
 
 # basinlab.benchmarks._registry's names; related benchmarks get related hues (mmlu-letter-likelihood
 # purple / mmlu-letter-first-token indigo, advbench red / advbench-target pink).
@@ -64,7 +64,7 @@ def _optimizer(label: str) -> str:
     return label.strip().lower().replace(" ", "_").replace("-", "_")
 
 
-def benchmark_colour(name) -> str:
+def benchmark_colour(name: object) -> str:
     """Hex colour of benchmark `name` (str(name) is used): the table for registry names; an optimizer's
     colour for an optimizer name (notebooks put one landscape per optimizer on the benchmark axis);
     else a colour picked by the CRC-32 of the name, stable across runs and machines (unlike hash())."""
@@ -76,7 +76,7 @@ def benchmark_colour(name) -> str:
     return palette_colour(zlib.crc32(name.encode("utf-8")))
 
 
-def run_colours(labels: Iterable) -> dict[str, str]:
+def run_colours(labels: Iterable[object]) -> dict[str, str]:
     """{str(label): hex colour} for the runs of one figure, in the order given. Labels naming an
     optimizer get its fixed colour; the others take the palette in order, skipping colours already
     used in this figure until the palette runs out."""

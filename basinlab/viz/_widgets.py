@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import html
 import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, cast
 
 import ipywidgets as widgets
 import numpy as np
@@ -40,7 +42,7 @@ def _nearest(grid: np.ndarray, value: float) -> float:
     return float(grid[int(np.argmin(np.abs(grid - value)))])
 
 
-def _slider(name: str, grid: np.ndarray, value: float):
+def _slider(name: str, grid: np.ndarray, value: float) -> widgets.SelectionSlider | widgets.FloatSlider:
     """A FloatSlider over a sorted grid: step = the grid spacing, readout with enough decimals; a
     SelectionSlider of the grid values when the grid is far from uniform (e.g. logarithmic)."""
     gaps = np.diff(grid)
@@ -86,8 +88,17 @@ class SigmaExplorer(widgets.VBox):
     the output; the renderer's figure fills the output's width and follows it when resized.
     """
 
+    variable: str
+    figure: go.Figure
+    output: widgets.Output
+    slider: widgets.SelectionSlider | widgets.FloatSlider
+    beta_slider: widgets.SelectionSlider | widgets.FloatSlider | None
+    example_direction: widgets.Dropdown | None
+    table: widgets.HTML
+    children: Sequence[widgets.Widget]
+
     def __init__(self, ds: xr.Dataset, variable: str = "score", *, tol: float | None = None,
-                 max_chars: int = 400, marks: dict | None = None, log_x: bool = False):
+                 max_chars: int = 400, marks: Mapping[str, float] | None = None, log_x: bool = False) -> None:
         super().__init__()
         check_variable(ds, variable)
         ds = ds.sortby("alpha")
@@ -132,6 +143,7 @@ class SigmaExplorer(widgets.VBox):
         self.slider.observe(lambda change: self._from_widget(self.set_alpha, change), names="value")
         self.beta_slider = None
         if self._betas is not None:
+            assert self._beta is not None  # set with self._betas
             self.beta_slider = _slider("beta", self._betas, self._beta)
             self.beta_slider.observe(lambda change: self._from_widget(self.set_beta, change), names="value")
         self.example_direction = None
@@ -177,13 +189,15 @@ class SigmaExplorer(widgets.VBox):
         if self._betas is None:
             raise ValueError(f"set_beta needs a 2-D sweep; this Dataset has dims {list(self._ds.sizes)}")
         self._beta = _nearest(self._betas, validate.finite("beta", beta))
+        assert self.beta_slider is not None  # made with self._betas
         with self._quiet_sliders():
             self.beta_slider.value = self._beta
         # Same Dataset and options -> the same traces and shapes in the same order, only data differ.
         cut = plots.curves(self._ds, self.variable, tol=self._tol, beta=self._beta)
         with self.figure.batch_update():
+            # plotly's inferred type for Figure.data is its property names, not the traces
             for old, new in zip(self.figure.data, cut.data, strict=True):
-                old.update(x=new.x, y=new.y)
+                old.update(x=new.x, y=new.y)  # pyright: ignore[reportAttributeAccessIssue]
             # The figure has more shapes (marks, the alpha marker) after those of the curves.
             for old, new in zip(self.figure.layout.shapes, cut.layout.shapes, strict=False):
                 old.update(x0=new.x0, x1=new.x1)
@@ -208,7 +222,7 @@ class SigmaExplorer(widgets.VBox):
         return math.log10(alpha if alpha > 0 else float(self._alphas[self._alphas > 0].min()))
 
     @contextlib.contextmanager
-    def _quiet_sliders(self):
+    def _quiet_sliders(self) -> Iterator[None]:
         """Setting a slider from code must not call back into set_alpha/set_beta."""
         self._syncing, before = True, self._syncing
         try:
@@ -216,11 +230,11 @@ class SigmaExplorer(widgets.VBox):
         finally:
             self._syncing = before
 
-    def _from_widget(self, setter, change):
+    def _from_widget(self, setter: Callable[[float], float], change: Mapping[str, Any]) -> None:
         if not self._syncing:
             setter(change["new"])
 
-    def _point(self) -> dict:
+    def _point(self) -> dict[str, float]:
         return {"alpha": self._alpha} if self._beta is None else {"alpha": self._alpha, "beta": self._beta}
 
     def _render_table(self) -> None:
@@ -238,8 +252,9 @@ class SigmaExplorer(widgets.VBox):
             head += [f"{v}: mean over {n_dir} directions", f"{v}: {self._bands[v].attrs['confidence']:.0%} band",
                      f"{v} at theta0"]
         head.append("directions at base score")
-        if examples is not None:
-            head.append(f"example outputs (direction {self.example_direction.value})")
+        if examples is not None:  # example outputs without a direction axis have no selector
+            head.append("example outputs" if self.example_direction is None
+                        else f"example outputs (direction {self.example_direction.value})")
         rows = []
         for b in [str(x) for x in ds["benchmark"].values]:
             metric = str(ds["metric"].sel(benchmark=b).item()) if "metric" in ds.coords else ""
@@ -264,13 +279,13 @@ class SigmaExplorer(widgets.VBox):
             f"<tbody>{''.join(rows)}</tbody></table></div>"
         )
 
-    def _examples(self) -> dict | None:
+    def _examples(self) -> dict[str, str] | None:
         """benchmark -> HTML list of the example outputs at the current point, or None if the
         Dataset has no `example_output` (dims direction, alpha[, beta], benchmark, example)."""
         if "example_output" not in self._ds.data_vars:
             return None
         ex = self._ds["example_output"]
-        sel = {k: v for k, v in self._point().items() if k in ex.dims}
+        sel: dict[str, Any] = {k: v for k, v in self._point().items() if k in ex.dims}
         if self.example_direction is not None:
             sel["direction"] = self.example_direction.value
         ex = ex.sel(sel)
@@ -294,7 +309,14 @@ class BoundExplorer(widgets.VBox):
     ex = BoundExplorer(); ex.set(p_a=0.9, sigma=0.003, r=0.003); ex.values -> dict
     """
 
-    def __init__(self, p_a: float = 0.9, sigma: float = 0.003, r: float = 0.003, q: float = 0.5):
+    q: float
+    p_a: widgets.FloatSlider
+    sigma: widgets.FloatLogSlider
+    r: widgets.FloatSlider
+    figure: go.FigureWidget
+    table: widgets.HTML
+
+    def __init__(self, p_a: float = 0.9, sigma: float = 0.003, r: float = 0.003, q: float = 0.5) -> None:
         from basinlab import theory
         from basinlab.viz import _bounds as bounds
 
@@ -320,14 +342,15 @@ class BoundExplorer(widgets.VBox):
         self._update()
 
     @property
-    def values(self) -> dict:
+    def values(self) -> dict[str, float]:
         t, p, s, r = self._theory, self.p_a.value, self.sigma.value, self.r.value
         return {
             "strong_bound": float(t.strong_bound(p, r, s)), "weak_bound": float(t.weak_bound(p, r, s)),
             "certified_radius": float(t.certified_radius(p, s, self.q)), "local_slope": float(t.local_slope(p, s)),
         }
 
-    def set(self, p_a: float | None = None, sigma: float | None = None, r: float | None = None) -> dict:
+    def set(self, p_a: float | None = None, sigma: float | None = None, r: float | None = None) -> dict[str, float]:
+        """Move the sliders given (None: keep), redraw, and return :attr:`values`."""
         for slider, value in ((self.p_a, p_a), (self.sigma, sigma), (self.r, r)):
             if value is not None:
                 slider.value = value
@@ -339,7 +362,7 @@ class BoundExplorer(widgets.VBox):
         grid = np.linspace(0.0, 1.0, 400)
         v = self.values
         with self.figure.batch_update():
-            for trace in self.figure.data:
+            for trace in cast("tuple[Any, ...]", self.figure.data):  # plotly infers property names here
                 kind = (trace.meta or {}).get("kind")
                 if kind == "strong":
                     trace.y, trace.name = t.strong_bound(grid, r, s), f"Thm 4.3, r/σ = {r / s:.3g}"
@@ -366,7 +389,11 @@ class RunExplorer(widgets.VBox):
     Dropdown does) and keeps the alpha when the new grid allows; ``explorer`` is the current one.
     """
 
-    def __init__(self, runs: dict, marks: dict | None = None, log_x=(), **explorer_options):
+    selector: widgets.Dropdown
+    children: Sequence[widgets.Widget]
+
+    def __init__(self, runs: Mapping[str, xr.Dataset], marks: Mapping[str, Mapping[str, float]] | None = None,
+                 log_x: Iterable[str] = (), **explorer_options: Any) -> None:
         super().__init__()
         if not runs:
             raise ValueError("runs is empty: give {label: landscape Dataset}")
@@ -378,16 +405,17 @@ class RunExplorer(widgets.VBox):
             raise ValueError(f"log_x names unknown runs {unknown}; runs: {list(runs)}")
         self._runs, self._marks, self._options = dict(runs), dict(marks or {}), explorer_options
         self._log_x = set(log_x)
-        self._explorers: dict = {}
+        self._explorers: dict[Any, SigmaExplorer] = {}
         self.selector = widgets.Dropdown(options=list(self._runs), description="run")
         self.selector.observe(lambda change: self.select(change["new"]), names="value")
-        self.select(self.selector.value)
+        self.select(cast(str, self.selector.value))  # a label: runs is not empty
 
     @property
     def explorer(self) -> SigmaExplorer:
         return self._explorers[self._current]
 
     def select(self, label: str) -> SigmaExplorer:
+        """Show run `label` (its explorer is built on first use), at the current alpha where its grid allows."""
         validate.choice("run", label, self._runs)
         before = self._explorers.get(getattr(self, "_current", None))
         self._current = label

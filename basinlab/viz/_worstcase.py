@@ -10,6 +10,7 @@ imports the trainer or runs a model.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -20,7 +21,7 @@ from basinlab.viz import _style as style
 __all__ = ["trace_figure"]
 
 
-def trace_figure(searches: Mapping) -> go.Figure:
+def trace_figure(searches: Mapping[str, Any]) -> go.Figure:
     """Plotly figure of the ascent: surrogate J per step for each search ({label: WorstCase}), with
     each search's random-direction values at the same alpha and J(theta0) as reference lines.
 

@@ -21,6 +21,8 @@ def test_bad_input_names_the_choices():
         A.agreement(None, "mmlu_generative", n=2)
     with pytest.raises(ValueError, match="n must be a positive integer, got 0"):
         A.agreement(None, "advbench", n=0)
+    with pytest.raises(ValueError, match="an int seed or None, got True"):
+        A.agreement(None, "advbench", n=2, direction=True)
 
 
 def test_advbench_config_renders_the_papers_prompt(smol_tokenizer, tmp_path):

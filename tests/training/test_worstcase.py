@@ -87,6 +87,13 @@ def test_judged_benchmarks_and_unknown_names_point_to_reference_answers(tiny_cha
         worstcase.worst_case(tiny_chat, [], progress=False)
 
 
+def test_worst_case_is_the_public_name():
+    import basinlab
+    import basinlab.training
+
+    assert basinlab.worst_case is basinlab.training.worst_case is worstcase.worst_case
+
+
 def test_unknown_options_are_named_with_the_valid_ones(tiny_smol):
     with pytest.raises(ValueError, match=r"unknown option\(s\) 'setps' for worst_case\(\); valid options: .*steps"):
         worstcase.worst_case(tiny_smol, "gsm8k-zeroshot", setps=5)

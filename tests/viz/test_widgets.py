@@ -108,6 +108,18 @@ def test_explorer_shows_example_outputs_when_present(ds1):
     assert "short #" not in ex.table.value
 
 
+def test_explorer_shows_example_outputs_without_a_direction_axis(ds1):
+    """Example outputs shared by every direction (no direction dim) have no direction selector; the
+    table header used to read the missing selector's value (AttributeError on None)."""
+    dims = ("alpha", "benchmark", "example")
+    text = np.array([[[f"<a{a:+.2f} {b} #{e}>" for e in range(2)] for b in ds1.benchmark.values]
+                     for a in ds1.alpha.values], dtype=object)
+    ex = SigmaExplorer(ds1.assign(example_output=(dims, text)))
+    assert ex.example_direction is None
+    ex.set_alpha(0.1)
+    assert "example outputs</th>" in ex.table.value and "&lt;a+0.10 text #1&gt;" in ex.table.value
+
+
 def test_explorer_on_a_log_grid_uses_a_selection_slider_and_log_axis(ds1):
     one_sided = ds1.sel(alpha=[a for a in ds1.alpha.values if a >= 0])
     one_sided = one_sided.assign_coords(alpha=[0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 0.3][: one_sided.sizes["alpha"]])
