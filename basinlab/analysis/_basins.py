@@ -8,7 +8,7 @@ Width (Figure 5b, basin growth, basins and scale): next-token accuracy under wei
 smoothly (PAPER.md section 2), so a basin edge is a threshold. Walking out from alpha = 0 along one
 unnormalized Gaussian direction (alpha = per-coordinate noise std), the edge on each side is where
 the score has dropped by ``tol`` below score(0) (``ds.basin.width``; one-sided, the paper's
-Definition 4.1, by default; ``sided="two"``: where |score(alpha) - score(0)| reaches ``tol``);
+one-sided, by default; ``sided="two"``: where |score(alpha) - score(0)| reaches ``tol``);
 :func:`basin_width` interpolates it between grid points, so widths do not snap to the grid step.
 A model's width is the median over directions. Both functions run landscapes
 (:func:`basinlab.landscape.landscape`) and return the Dataset with the widths.

@@ -31,7 +31,7 @@ def collapse(worst: xr.Dataset, random: xr.Dataset, tol: float = 0.1, *, sided: 
 
     worst: a one-sided sweep (alpha >= 0) along worst-case direction(s); random: a sweep along random
     directions. worst_alpha: the smallest grid alpha > 0 where the worst-case score is more than
-    `tol` below the base score (``sided="one"``, the paper's Definition 4.1: a rise never leaves
+    `tol` below the base score (``sided="one"``, a rise never leaves
     the basin; ``sided="two"``: more than `tol` from it either way) (min over worst-case
     directions; inf if it never leaves); random_edge: the median over random directions and both
     sides of the last grid alpha inside (ds.basin.width, same `sided`). ratio = random_edge /

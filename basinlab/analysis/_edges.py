@@ -2,7 +2,7 @@
 
     from basinlab.analysis import basin_edges
     edges = basin_edges(model, benchmarks, directions=4, tol=0.1, precision=5e-4, store="results/edges")
-    edges["width"].median("direction")          # one-sided basins (Definition 4.1) by default
+    edges["width"].median("direction")          # one-sided edges by default
     edges[["low", "high"]]                      # the bracket of every edge: low inside, high outside
     edges_on_grid(dense, tol=0.1, precision=5e-4)  # the same walk on an evaluated dense grid: its cost
 
@@ -17,7 +17,7 @@ killed run started again) evaluates nothing twice. The calls are deterministic (
 from the stored scores), so a rerun asks for the same points.
 
 A point is in the basin while its score has not dropped by more than `tol` below theta0's
-(``sided="one"``, the paper's Definition 4.1; a rise never ends the basin) or while it is within
+(``sided="one"``, a rise never ends the basin) or while it is within
 `tol` either way (``sided="two"``); NaN is outside. With a 0/1 oracle the score is the item mean and
 is noisy along alpha: the edge is that of the item-mean score, and a bisection finds *a* crossing in
 the first bracket; `low`/`high` say where it was found, and every evaluated point in (0, low] is

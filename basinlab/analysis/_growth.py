@@ -8,7 +8,7 @@ their intervals over directions, and checkpoints of two runs paired at matched v
     rec = growth.checkpoint_widths(model, mix, directions=8, alphas=alphas)    # one checkpoint, both oracles
 
 A checkpoint that scores higher may lose more before it leaves an absolute-tol basin; a tol that
-is a fixed fraction of the checkpoint's own score (one-sided, Definition 4.1: a rise never ends the
+is a fixed fraction of the checkpoint's own score (one-sided: a rise never ends the
 basin) asks the same relative question at every step of training.
 """
 

@@ -21,7 +21,7 @@ __all__ = ["DEFINITION", "SIDED", "BasinAccessor", "better_is_higher", "describe
 
 SIDED = ("one", "two")
 # In words, for titles, tables and printed widths: which basin definition a width used.
-DEFINITION = {"one": "one-sided: in the basin while the score drops by <= tol (Def. 4.1)",
+DEFINITION = {"one": "one-sided, per direction: in the basin while the score drops by <= tol",
               "two": "two-sided: in the basin while |score - base| <= tol"}
 
 
@@ -88,8 +88,8 @@ class BasinAccessor:
 
         Walking out from alpha = 0 on each side, a point is in the basin while `variable` has not
         got worse than its value at theta0 (``base_<variable>``) by more than `tol` (absolute, in the
-        variable's units; >= 0): ``sided="one"`` (the default, the paper's Definition 4.1: a score
-        that rises never ends the basin; "worse" follows higher_is_better, and for nll/loss a rise),
+        variable's units; >= 0): ``sided="one"`` (the default: one-sided, a score that rises never
+        ends the basin; "worse" follows higher_is_better, and for nll/loss a rise),
         or ``sided="two"``: |value - base| <= tol, so a rise ends it too. The edge is the last grid
         alpha inside, so widths snap to the grid step; with ``interpolate=True`` it is the alpha
         where the distance reaches `tol`, linearly interpolated between that point and the first one
