@@ -111,8 +111,9 @@ def _landscape(args) -> None:
 
 
 def print_widths(ds, tol: float, sided: str = "one") -> None:
-    """Median basin width across directions per benchmark, with the base score. sided: "one" (the
-    basin ends where the score has dropped by more than tol; a rise never ends it) or "two" (a change of more than tol either way ends it)."""
+    """Median per-direction basin width per benchmark, with the base score. sided: "one" (the basin
+    ends where the score has dropped by more than tol; a rise never ends it) or "two" (a change of
+    more than tol either way ends it)."""
     import numpy as np
 
     w = ds.basin.width(tol=tol, sided=sided)

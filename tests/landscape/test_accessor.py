@@ -69,7 +69,8 @@ def test_one_sided_width_is_the_default_and_a_rise_never_ends_the_basin():
     up = [0.5, 0.9, 0.9, 0.97, 1.0]
     ds = synthetic([up, up], base=0.9)
     one, two = ds.basin.width(0.05), ds.basin.width(0.05, sided="two")
-    assert one.attrs["sided"] == "one" and "Def. 4.1" in one.attrs["definition"]
+    assert one.attrs["sided"] == "one" and "per direction" in one.attrs["definition"]
+    assert "4.1" not in one.attrs["definition"]  # Definition 4.1's basin size is ds.basin.size
     np.testing.assert_allclose(one["right"].values[:, 0], [0.2, 0.2])  # rises: censored at the grid end
     np.testing.assert_allclose(two["right"].values[:, 0], [0.0, 0.0])  # the rise of 0.07 ends it
     np.testing.assert_allclose(one["left"].values[:, 0], [-0.1, -0.1])
