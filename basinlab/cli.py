@@ -166,6 +166,49 @@ def _scores(args) -> None:
             print(f"    e.g. {ev.examples[0]!r}")
 
 
+def print_sizes(size: Any) -> None:
+    """Definition 4.1's basin size per benchmark (a basin_size / ds.basin.size Dataset): theta0's
+    score, sigma* with its interval (">=" only where the search reached max_sigma), and the cost."""
+    conf = float(size.attrs.get("confidence", 0.95))
+    print(f"basin size sigma* (Definition 4.1: mean score over directions and both signs at most "
+          f"{float(size.attrs['tol']):g} below theta0's; {conf:.0%} interval over directions, "
+          f"{size.attrs.get('method', 't')}):")
+    for b in size["benchmark"].values:
+        row = size.sel(benchmark=b)
+        print(f"  {str(b):<26} base {float(row['base_score']):.3f}   sigma* {str(row['label'].values)}")
+    if "n_evaluations" in size.attrs:
+        print(f"  ({int(size.attrs['n_evaluations'])} perturbed evaluations in {int(size.attrs['n_probes'])} "
+              f"probes of {int(size.attrs['n_evaluations_per_probe'])}; stopped: {size.attrs['stopped']})")
+
+
+def _size(args) -> None:
+    from basinlab.analysis._size import basin_size
+    from basinlab.benchmarks import _registry as registry
+    from basinlab.landscape._results import open_dataset, save
+    from basinlab.landscape._size import basin_size_on_grid
+    from basinlab.models._load import load
+
+    _check_args(args)
+    if args.from_file:
+        path = pathlib.Path(args.from_file)
+        if not path.exists():
+            raise FileNotFoundError(f"no landscape file {path}")
+        size = basin_size_on_grid(open_dataset(path), args.tol, args.confidence)
+    else:
+        if not args.benchmark:
+            raise ValueError("basinlab size needs --benchmark NAME (repeatable) or --from LANDSCAPE.nc")
+        model = load(args.model, dtype=args.dtype)
+        print(f"model: {model}")
+        benchmarks = [registry.build(name, model, shared=_benchmark_options(args)) for name in args.benchmark]
+        size = basin_size(model, benchmarks, tol=args.tol, directions=args.directions, max_sigma=args.max_sigma,
+                          precision=args.precision, confidence=args.confidence, budget=args.budget,
+                          store=args.store)
+    if args.out:
+        save(size, pathlib.Path(args.out))
+        print(f"wrote {args.out}")
+    print_sizes(size)
+
+
 def _widths(args) -> None:
     from basinlab.landscape._results import open_dataset
 
@@ -239,6 +282,27 @@ def parser() -> argparse.ArgumentParser:
     sc.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     sc.add_argument("--examples", action="store_true", help="print one output per generating benchmark")
     sc.set_defaults(run=_scores)
+
+    sz = sub.add_parser("size", help="Definition 4.1's basin size sigma* per benchmark, with its interval")
+    sz.add_argument("--model", default="smollm2-135m-instruct")
+    sz.add_argument("--benchmark", action="append", default=None,
+                    help="repeatable; one of: " + ", ".join(BENCHMARK_NAMES))
+    sz.add_argument("--from", dest="from_file", default=None,
+                    help="read sigma* off an evaluated landscape NetCDF instead of searching")
+    sz.add_argument("--directions", type=int, default=8, help="Gaussian directions (>= 2)")
+    sz.add_argument("--tol", type=float, default=0.1, help="allowed drop of the mean score below theta0's")
+    sz.add_argument("--confidence", type=float, default=0.95)
+    sz.add_argument("--max-sigma", type=float, default=0.05, help="the search's end (then sigma* >= it)")
+    sz.add_argument("--precision", type=float, default=2.5e-4, help="bracket width of sigma* and its interval")
+    sz.add_argument("--budget", type=int, default=None, help="most perturbed evaluations to spend")
+    sz.add_argument("--n", type=int, default=None, help="items per benchmark")
+    sz.add_argument("--seed", type=int, default=0)
+    sz.add_argument("--seq-len", type=int, default=128)
+    sz.add_argument("--max-new-tokens", type=int, default=None)
+    sz.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    sz.add_argument("--store", default=None, help="folder: every probe is resumable")
+    sz.add_argument("--out", default=None, help="write the size Dataset (NetCDF)")
+    sz.set_defaults(run=_size)
 
     wd = sub.add_parser("widths", help="print basin widths of a landscape NetCDF")
     wd.add_argument("file")
