@@ -225,25 +225,31 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: error: {message} (see {self.prog} --help)")
 
 
+def _benchmark_flags(sp: argparse.ArgumentParser, required: bool) -> None:
+    """The flags every model-and-benchmark command takes: --model, --benchmark (repeatable), the
+    benchmark options (see _benchmark_options) and --dtype."""
+    sp.add_argument("--model", default="smollm2-135m-instruct")
+    sp.add_argument("--benchmark", action="append", required=required, default=None,
+                    help="repeatable; one of: " + ", ".join(BENCHMARK_NAMES))
+    sp.add_argument("--n", type=int, default=None, help="items per benchmark (text: sequences); default per benchmark")
+    sp.add_argument("--seq-len", type=int, default=128, help="tokens per text sequence")
+    sp.add_argument("--seed", type=int, default=0, help="seed of the benchmark item subset")
+    sp.add_argument("--max-new-tokens", type=int, default=None, help="generation length of generating benchmarks")
+    sp.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+
+
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="basinlab", description="Loss landscapes of language models.")
     sub = p.add_subparsers(dest="command", required=True)
 
     ls = sub.add_parser("landscape", help="sweep benchmarks over random directions (resumable)")
-    ls.add_argument("--model", default="smollm2-135m-instruct")
-    ls.add_argument("--benchmark", action="append", required=True,
-                    help="repeatable; one of: " + ", ".join(BENCHMARK_NAMES))
+    _benchmark_flags(ls, required=True)
     ls.add_argument("--alphas", default="-0.01:0.01:5e-4", help="start:stop:step (stop excluded) or a,b,c")
     ls.add_argument("--betas", default=None, help="a second grid for a 2-D sweep")
     ls.add_argument("--directions", type=int, default=8)
     ls.add_argument("--normalization", default="none", choices=["none", "layer", "filter"])
     ls.add_argument("--exclude", action="append", help="glob of parameter paths not to perturb")
-    ls.add_argument("--n", type=int, default=None, help="items per benchmark (text: sequences); default per benchmark")
-    ls.add_argument("--seq-len", type=int, default=128, help="tokens per text sequence")
-    ls.add_argument("--seed", type=int, default=0, help="seed of the benchmark item subset")
-    ls.add_argument("--max-new-tokens", type=int, default=None, help="generation length of generating benchmarks")
     ls.add_argument("--chunk-size", type=int, default=None)
-    ls.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     ls.add_argument("--tol", type=float, default=0.05)
     ls.add_argument("--sided", default="one", choices=["one", "two"],
                     help="basin definition of the printed widths: one (a drop of tol ends it, default) or two")
@@ -272,21 +278,12 @@ def parser() -> argparse.ArgumentParser:
     pl.set_defaults(run=_plot)
 
     sc = sub.add_parser("scores", help="unperturbed scores with 95%% intervals")
-    sc.add_argument("--model", default="smollm2-135m-instruct")
-    sc.add_argument("--benchmark", action="append", required=True,
-                    help="repeatable; one of: " + ", ".join(BENCHMARK_NAMES))
-    sc.add_argument("--n", type=int, default=None)
-    sc.add_argument("--seed", type=int, default=0)
-    sc.add_argument("--seq-len", type=int, default=128)
-    sc.add_argument("--max-new-tokens", type=int, default=None)
-    sc.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    _benchmark_flags(sc, required=True)
     sc.add_argument("--examples", action="store_true", help="print one output per generating benchmark")
     sc.set_defaults(run=_scores)
 
     sz = sub.add_parser("size", help="Definition 4.1's basin size sigma* per benchmark, with its interval")
-    sz.add_argument("--model", default="smollm2-135m-instruct")
-    sz.add_argument("--benchmark", action="append", default=None,
-                    help="repeatable; one of: " + ", ".join(BENCHMARK_NAMES))
+    _benchmark_flags(sz, required=False)
     sz.add_argument("--from", dest="from_file", default=None,
                     help="read sigma* off an evaluated landscape NetCDF instead of searching")
     sz.add_argument("--directions", type=int, default=8, help="Gaussian directions (>= 2)")
@@ -295,11 +292,6 @@ def parser() -> argparse.ArgumentParser:
     sz.add_argument("--max-sigma", type=float, default=0.05, help="the search's end (then sigma* >= it)")
     sz.add_argument("--precision", type=float, default=2.5e-4, help="bracket width of sigma* and its interval")
     sz.add_argument("--budget", type=int, default=None, help="most perturbed evaluations to spend")
-    sz.add_argument("--n", type=int, default=None, help="items per benchmark")
-    sz.add_argument("--seed", type=int, default=0)
-    sz.add_argument("--seq-len", type=int, default=128)
-    sz.add_argument("--max-new-tokens", type=int, default=None)
-    sz.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     sz.add_argument("--store", default=None, help="folder: every probe is resumable")
     sz.add_argument("--out", default=None, help="write the size Dataset (NetCDF)")
     sz.set_defaults(run=_size)
