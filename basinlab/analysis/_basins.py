@@ -37,7 +37,7 @@ __all__ = ["basin_width", "widths_around"]
 
 def basin_width(model: Model, tokens: Any, directions: int = 8, alphas: Any = None, tol: float = 0.05,
                 variable: str = "score", name: str = "val", progress: bool = False, *, sided: str = "one",
-                store: os.PathLike | str | None = None, options: SweepOptions | None = None
+                store: os.PathLike[str] | str | None = None, options: SweepOptions | None = None
                 ) -> tuple[xr.Dataset, float]:
     """Most-case landscape of ``model`` on next-token accuracy over ``tokens`` [n, T] and its width.
 
@@ -63,7 +63,7 @@ def basin_width(model: Model, tokens: Any, directions: int = 8, alphas: Any = No
 
 def widths_around(model: Model, centers: Mapping[str, Any], benchmarks: Benchmark | Sequence[Benchmark], *,
                   directions: Any = 4, alphas: Any, tol: float = 0.1, sided: str = "one",
-                  store: os.PathLike | str | None = None, options: SweepOptions | None = None) -> xr.Dataset:
+                  store: os.PathLike[str] | str | None = None, options: SweepOptions | None = None) -> xr.Dataset:
     """Basin widths of each benchmark around each center (name -> params pytree), along the same
     random directions: width = the median over directions of ``ds.basin.width(tol, sided=sided)``
     (grid edges; one-sided by default: a drop of tol from the center's score ends the basin),

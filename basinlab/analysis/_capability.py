@@ -110,7 +110,7 @@ def _change(base, tuned, n, before, after, confidence: float, tol: float) -> dic
 
 
 def capability_scores(model: Any, thetas: Mapping[str, object], benchmarks: Sequence[Any], *,
-                      confidence: float = 0.95, tol: float = 0.1, store: os.PathLike | str | None = None,
+                      confidence: float = 0.95, tol: float = 0.1, store: os.PathLike[str] | str | None = None,
                       log: Callable[[str], None] | None = None) -> xr.Dataset:
     """Each benchmark scored at each set of weights, on the same items, and each model's change
     against the first (the reference, e.g. theta0), with :func:`capability_change`'s paired rule.

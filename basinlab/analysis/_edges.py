@@ -90,7 +90,7 @@ def recipe_list(directions: Any, options: SweepOptions) -> list[Any]:
 def basin_edges(model: Model, benchmarks: Benchmark | Sequence[Benchmark], directions: Any = 4, tol: float = 0.1,
                 precision: float = 5e-4, *,
                 sided: str = "one", variable: str = "score", start: float | None = None, growth: float = 2.0,
-                max_alpha: float = 0.1, store: os.PathLike | str | None = None, chunk_size: int = 2,
+                max_alpha: float = 0.1, store: os.PathLike[str] | str | None = None, chunk_size: int = 2,
                 options: SweepOptions | None = None) -> xr.Dataset:
     """Basin edges of every benchmark along every direction, each bracketed to `precision` in alpha.
 

@@ -90,7 +90,7 @@ def match_by_loss(loss_a, loss_b, max_gap: float = 0.05) -> list[tuple[int, int,
 
 
 def checkpoint_widths(model, mix: AdditionMix, *, directions: int = 8, alphas, rel_tol: float = 0.1,
-                      n_windows: int = 32, seq_len: int = 64, store: os.PathLike | str | None = None) -> dict:
+                      n_windows: int = 32, seq_len: int = 64, store: os.PathLike[str] | str | None = None) -> dict:
     """Both oracles of a checkpoint pre-trained on ``mix`` and their relative-tol basin widths.
 
     Oracles (:data:`ORACLES`): "inline-addition", the 0/1 greedy exact match on mix.heldout

@@ -97,7 +97,7 @@ def search_size(probe: Probe, higher: Sequence[bool], tol: float, *, precision: 
 
 def basin_size(model: Any, benchmarks: Any, tol: float = 0.1, directions: Any = 8, *, max_sigma: float = 0.1,
                precision: float = 2.5e-4, confidence: float = 0.95, method: str = "t", start: float | None = None,
-               growth: float = 2.0, budget: int | None = None, store: os.PathLike | str | None = None,
+               growth: float = 2.0, budget: int | None = None, store: os.PathLike[str] | str | None = None,
                chunk_size: int = 2, n_boot: int = 2000, seed: int = 0, options: SweepOptions | None = None
                ) -> xr.Dataset:
     """Definition 4.1's basin size sigma* of every benchmark, with its interval, by evaluating.

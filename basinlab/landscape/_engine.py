@@ -61,7 +61,7 @@ def landscape(
     include: Sequence[str] | None = None,
     exclude: Sequence[str] | None = None,
     chunk_size: int | None = None,
-    store: os.PathLike | str | None = None,
+    store: os.PathLike[str] | str | None = None,
     compute_dtype: Any = None,
     progress: bool = True,
     devices: Sequence[Any] | None = None,

@@ -48,7 +48,7 @@ class SweepOptions:
     include: Sequence[str] | None = None  # kept as a tuple
     exclude: Sequence[str] | None = None
     chunk_size: int | None = None
-    store: os.PathLike | str | None = None
+    store: os.PathLike[str] | str | None = None
     compute_dtype: Any = None
     progress: bool = True
     devices: Sequence[Any] | None = None  # kept as a tuple

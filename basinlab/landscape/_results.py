@@ -284,7 +284,7 @@ def loss_T(ds: xr.Dataset, values: xr.DataArray | None = None) -> xr.DataArray:
     return t
 
 
-def save(ds: xr.Dataset, path: os.PathLike) -> None:
+def save(ds: xr.Dataset, path: os.PathLike[str] | str) -> None:
     """Write NetCDF (h5netcdf engine) atomically: to a temporary name in the same folder, then
     renamed, so a kill during the write leaves the previous file intact. Parents are created."""
     if not isinstance(ds, xr.Dataset):
@@ -299,7 +299,7 @@ LANDSCAPE_DIMS = ("direction", "alpha", "benchmark")
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
-def open_dataset(path: os.PathLike, *, landscape: bool = False) -> xr.Dataset:
+def open_dataset(path: os.PathLike[str] | str, *, landscape: bool = False) -> xr.Dataset:
     """Read a Dataset written by `save` fully into memory.
 
     FileNotFoundError for a missing file; ValueError naming the file for a folder, a file that is

@@ -103,7 +103,7 @@ class BlockStore:
     collected, or the process ends).
     """
 
-    def __init__(self, root: os.PathLike | None, sweep: _Keyed, writer: bool = True):
+    def __init__(self, root: os.PathLike[str] | str | None, sweep: _Keyed, writer: bool = True):
         self.root = None if root is None else pathlib.Path(root)
         self.writer = writer  # False: read the folder, never write it (the other processes of a run)
         self.memory: dict[str, dict] = {}

@@ -25,7 +25,7 @@ from basinlab.models._transformer import forward
 _ROLES = ("system", "user", "assistant")
 
 
-def _turns(conversation) -> list[dict]:
+def _turns(conversation: Sequence[dict[str, str]]) -> list[dict[str, str]]:
     """A conversation as a list of {"role", "content"} dicts, checked: known roles, string
     contents, and a user turn last (the model answers it)."""
     turns = list(conversation)
@@ -39,7 +39,7 @@ def _turns(conversation) -> list[dict]:
     return [{"role": t["role"], "content": t["content"]} for t in turns]
 
 
-def count_params(params: dict) -> int:
+def count_params(params: dict[str, Any]) -> int:
     """d: the number of scalar parameters (a tied embedding counts once)."""
     return int(sum(math.prod(x.shape) for x in jax.tree.leaves(params)))
 
@@ -59,7 +59,7 @@ class Model:
     """A loaded language model. `params` is a plain nested dict of arrays (never mutated)."""
 
     spec: ModelSpec
-    params: dict
+    params: dict[str, Any]
     tokenizer: Any = None
     source: str = ""
     compute_dtype: Any = None
@@ -69,7 +69,7 @@ class Model:
         return count_params(self.params)
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype[Any]:
         return self.params["embed"]["embedding"].dtype
 
     def __repr__(self) -> str:
@@ -80,11 +80,12 @@ class Model:
             f"dtype={jnp.dtype(self.dtype).name}, source={self.source!r})"
         )
 
-    def with_params(self, params: dict) -> Model:
+    def with_params(self, params: dict[str, Any]) -> Model:
         """The same model with other weights (e.g. theta0 + alpha * delta)."""
         return dataclasses.replace(self, params=params)
 
-    def logits(self, tokens, attention_mask=None, params: dict | None = None) -> jax.Array:
+    def logits(self, tokens: jax.Array | np.ndarray, attention_mask: jax.Array | np.ndarray | None = None,
+               params: dict[str, Any] | None = None) -> jax.Array:
         """Logits [B, T, V] (float32) of token ids [B, T]."""
         return _jit_forward(
             self.spec, self.params if params is None else params, jnp.asarray(tokens),
@@ -93,13 +94,13 @@ class Model:
 
     # --- text helpers -------------------------------------------------------------------------
 
-    def require_tokenizer(self):
+    def require_tokenizer(self) -> Any:
         """The tokenizer, or a ValueError saying the model was loaded without one."""
         if self.tokenizer is None:
             raise ValueError(f"model {self.source!r} was loaded without a tokenizer; pass token ids instead")
         return self.tokenizer
 
-    def prompt_ids(self, prompts: Sequence, chat: bool = False) -> list[list[int]]:
+    def prompt_ids(self, prompts: str | Sequence[str | Sequence[dict[str, str]]], chat: bool = False) -> list[list[int]]:
         """Token ids of each prompt (unpadded). chat=True wraps each in the chat template, which
         carries its own special tokens; a prompt may then also be a conversation (a list of
         {"role", "content"} turns, `chat_prompt`). Plain prompts get the tokenizer's defaults (e.g. BOS)."""
@@ -132,7 +133,7 @@ class Model:
             return tok.pad_token_id
         return self.spec.eos_token_ids[0] if self.spec.eos_token_ids else 0
 
-    def chat_prompt(self, message, system: str | None = None) -> str:
+    def chat_prompt(self, message: str | Sequence[dict[str, str]], system: str | None = None) -> str:
         """The tokenizer's chat template applied to one user message, ready for generation.
         `message` may also be a conversation: a list of {"role", "content"} turns ending in a user
         turn (e.g. few-shot demonstrations as earlier user/assistant turns)."""
@@ -150,8 +151,8 @@ class Model:
         *,
         chat: bool = False,
         temperature: float = 0.0,
-        key=None,
-        params: dict | None = None,
+        key: jax.Array | None = None,
+        params: dict[str, Any] | None = None,
     ) -> list[str]:
         """Greedy (or sampled) continuations of each prompt, decoded, EOS and padding removed."""
         tok = self.require_tokenizer()
@@ -166,13 +167,13 @@ class Model:
         return [tok.decode(strip_after_eos(row, self.eos_ids), skip_special_tokens=True) for row in out]
 
     @property
-    def eos_ids(self) -> tuple:
+    def eos_ids(self) -> tuple[int, ...]:
         ids = set(self.spec.eos_token_ids)
         if self.tokenizer is not None and self.tokenizer.eos_token_id is not None:
             ids.add(int(self.tokenizer.eos_token_id))
         return tuple(sorted(ids))
 
-    def nll(self, text: str, seq_len: int = 128, batch: int = 8, params: dict | None = None) -> float:
+    def nll(self, text: str, seq_len: int = 128, batch: int = 8, params: dict[str, Any] | None = None) -> float:
         """Mean next-token NLL (nats) over up to batch x seq_len tokens of `text`."""
         tokens = self.encode([text], add_special_tokens=False)[0][0]
         if len(tokens) < 2:

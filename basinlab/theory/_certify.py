@@ -42,7 +42,7 @@ _RESERVED = ("store", "normalization", "include", "exclude")
 
 def smoothed_score(
     model: Model, benchmark: Benchmark, sigma: float, n: int, confidence: float = 0.95,
-    params: dict | None = None, store: os.PathLike | str | None = None, progress: bool = False,
+    params: dict | None = None, store: os.PathLike[str] | str | None = None, progress: bool = False,
     options: SweepOptions | None = None,
 ) -> SmoothedScore:
     """E_eps S(params + eps) from n noise draws (the landscape engine at alpha = sigma), with a
@@ -124,7 +124,7 @@ class Certificate:
 
 def certify(
     model: Model, theta_sft: dict, benchmark: Benchmark, sigma: float, n: int,
-    confidence: float = 0.99, measure: bool = True, store: os.PathLike | str | None = None,
+    confidence: float = 0.99, measure: bool = True, store: os.PathLike[str] | str | None = None,
     progress: bool = False, options: SweepOptions | None = None,
 ) -> Certificate:
     """Certified lower bound on the smoothed score of the fine-tuned params `theta_sft` from the
@@ -148,7 +148,7 @@ def certify(
 
 def certificates(
     model: Model, runs: Mapping[str, dict], benchmarks: Benchmark | Sequence[Benchmark], sigma: float, n: int,
-    confidence: float = 0.99, measure: bool = True, store: os.PathLike | str | None = None, progress: bool = False,
+    confidence: float = 0.99, measure: bool = True, store: os.PathLike[str] | str | None = None, progress: bool = False,
     options: SweepOptions | None = None,
 ) -> xr.Dataset:
     """:func:`certify` of several fine-tuned models ({run name: theta_sft params}) on each benchmark,
