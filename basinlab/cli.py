@@ -15,9 +15,13 @@ import argparse
 import pathlib
 import sys
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only: heavy modules are imported where used, so `--help` stays fast
+    import xarray as xr
 
 # basinlab.benchmarks.available(), written out so that `--help` needs no JAX import (tests/test_cli.py
 # checks that the two agree).
@@ -110,7 +114,7 @@ def _landscape(args) -> None:
         print_widths(ds, args.tol, sided=args.sided)
 
 
-def print_widths(ds, tol: float, sided: str = "one") -> None:
+def print_widths(ds: xr.Dataset, tol: float, sided: str = "one") -> None:
     """Median per-direction basin width per benchmark, with the base score. sided: "one" (the basin
     ends where the score has dropped by more than tol; a rise never ends it) or "two" (a change of
     more than tol either way ends it)."""
@@ -318,7 +322,7 @@ def _value_flags(p: argparse.ArgumentParser) -> tuple[set[str], set[str]]:
     return takes, every
 
 
-def _join_grids(argv: list[str], p: argparse.ArgumentParser | None = None) -> list[str]:
+def _join_grids(argv: Sequence[str], p: argparse.ArgumentParser | None = None) -> list[str]:
     """Let `--alphas -0.01:0.01:5e-4`, `--tol -1` and `--dtype -x` work as typed: argparse reads a
     word with a leading '-' as an option. A flag that takes a value joins the next word when that
     word is no flag of basinlab's, so a bad value is named in the error instead of "expected one
@@ -342,7 +346,7 @@ def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code. Bad input of any kind (an unparsable command line, a
     bad value, a missing or corrupt file, a store in use) prints one line to stderr and returns 2."""
     from basinlab.landscape._store import StoreLocked

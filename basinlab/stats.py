@@ -121,7 +121,7 @@ def clopper_pearson_lower(k: ArrayLike, n: ArrayLike, confidence: float = 0.99) 
     return np.where(at_zero, 0.0, lower)[()]
 
 
-def mean_lower_bound(values, confidence: float = 0.99, method: str = "betting") -> float:
+def mean_lower_bound(values: ArrayLike, confidence: float = 0.99, method: str = "betting") -> float:
     """One-sided lower confidence bound for the mean of i.i.d. draws: P(mean < bound) <= 1 - confidence.
 
     values: 1-D draws (e.g. [N] per-direction scores at one sigma, each an item mean in [0, 1]:

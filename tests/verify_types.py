@@ -40,7 +40,9 @@ def diagnostics() -> tuple[float, list[tuple[str, str]]]:
     try:
         report = json.loads(proc.stdout)
     except json.JSONDecodeError:
-        raise SystemExit(f"pyright gave no JSON report (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}") from None
+        report = None
+    if report is None:
+        raise SystemExit(f"pyright gave no JSON report (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     completeness = report["typeCompleteness"]
     found = [(symbol["name"], diag["message"])
              for symbol in completeness["symbols"] for diag in symbol["diagnostics"] if diag["severity"] == "error"]

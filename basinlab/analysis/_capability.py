@@ -109,7 +109,7 @@ def _change(base, tuned, n, before, after, confidence: float, tol: float) -> dic
     return {"lower": lo, "upper": hi, "fell": fell, "rose": rose, "p_value": p, "change": change, "test": test}
 
 
-def capability_scores(model: Any, thetas: Mapping[str, object], benchmarks: Sequence[Any], *,
+def capability_scores(model: Any, thetas: Mapping[str, dict[str, Any]], benchmarks: Sequence[Any], *,
                       confidence: float = 0.95, tol: float = 0.1, store: os.PathLike[str] | str | None = None,
                       log: Callable[[str], None] | None = None) -> xr.Dataset:
     """Each benchmark scored at each set of weights, on the same items, and each model's change

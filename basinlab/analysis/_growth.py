@@ -19,6 +19,7 @@ import pathlib
 from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 import xarray as xr
 
 from basinlab import _validate as validate
@@ -27,6 +28,7 @@ from basinlab.benchmarks._measure import measure
 from basinlab.landscape import landscape
 from basinlab.landscape._accessor import SIDED
 from basinlab.landscape._results import provenance
+from basinlab.models._model import Model
 from basinlab.scoring._text import token_benchmark
 from basinlab.stats import median_interval
 from basinlab.training._corpus import windows
@@ -61,7 +63,8 @@ def relative_widths(ds: xr.Dataset, rel_tol: float = 0.1, *, sided: str = "one",
     return out
 
 
-def width_summary(widths, censored=None, confidence: float = 0.9) -> dict:
+def width_summary(widths: npt.ArrayLike, censored: npt.ArrayLike | None = None,
+                  confidence: float = 0.9) -> dict[str, float]:
     """Median of per-direction widths [n] with its order-statistic interval
     (:func:`basinlab.stats.median_interval`): keys median, lo, hi, coverage, n, n_censored."""
     widths = np.asarray(widths, np.float64).ravel()
@@ -71,7 +74,7 @@ def width_summary(widths, censored=None, confidence: float = 0.9) -> dict:
             "n_censored": n_cens}
 
 
-def match_by_loss(loss_a, loss_b, max_gap: float = 0.05) -> list[tuple[int, int, float]]:
+def match_by_loss(loss_a: npt.ArrayLike, loss_b: npt.ArrayLike, max_gap: float = 0.05) -> list[tuple[int, int, float]]:
     """Checkpoints of run b at the validation loss of run a's: for each i of loss_a [n] (nats), the j
     of loss_b [m] with the nearest loss, kept when |loss_b[j] - loss_a[i]| <= max_gap. Returns
     [(i, j, loss_b[j] - loss_a[i])], in the order of loss_a."""
@@ -89,8 +92,9 @@ def match_by_loss(loss_a, loss_b, max_gap: float = 0.05) -> list[tuple[int, int,
     return out
 
 
-def checkpoint_widths(model, mix: AdditionMix, *, directions: int = 8, alphas, rel_tol: float = 0.1,
-                      n_windows: int = 32, seq_len: int = 64, store: os.PathLike[str] | str | None = None) -> dict:
+def checkpoint_widths(model: Model, mix: AdditionMix, *, directions: int = 8, alphas: npt.ArrayLike,
+                      rel_tol: float = 0.1, n_windows: int = 32, seq_len: int = 64,
+                      store: os.PathLike[str] | str | None = None) -> dict[str, Any]:
     """Both oracles of a checkpoint pre-trained on ``mix`` and their relative-tol basin widths.
 
     Oracles (:data:`ORACLES`): "inline-addition", the 0/1 greedy exact match on mix.heldout

@@ -93,7 +93,7 @@ def agreement(model: Model, task: str, *, n: int, seed: int = 0, direction: D.Di
     if direction is not None and not isinstance(direction, D.DirectionRecipe):  # e.g. True: not a seed
         raise ValueError(f"direction must be a DirectionRecipe, an int seed or None, got {direction!r}")
     alphas = [0.0] if direction is None or alpha == 0.0 else [0.0, float(alpha)]
-    kw = {"subjects": [subject]} if task == "mmlu_generative" else {}
+    kw = {"subjects": [subject]} if task == "mmlu_generative" and subject else {}  # subject: checked above
     docs = paper_tasks.task_docs(task, n=n, seed=seed, path=path, **kw)
     options = dict(n=n, seed=seed, batch_size=batch_size, path=path, n_examples=len(docs), **kw)
     if max_new_tokens is not None:

@@ -13,15 +13,17 @@ the same answer as token-by-token greedy generation).
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from basinlab.benchmarks._items import inline_addition_line
+from basinlab.models._model import Model
 from basinlab.scoring._base import Benchmark
 from basinlab.scoring._oracles import exact_match_benchmark
 
 __all__ = ["inline_addition_benchmark", "inline_addition_items"]
 
 
-def inline_addition_items(pairs, prefix: str = "\n\n") -> tuple[list[str], list[str]]:
+def inline_addition_items(pairs: npt.ArrayLike, prefix: str = "\n\n") -> tuple[list[str], list[str]]:
     """(prompts, references) of pairs [n, 2] (non-negative ints): prompt = prefix + "a+b=",
     reference = "c\\n" (the rest of :func:`basinlab.benchmarks._items.inline_addition_line`)."""
     pairs = np.asarray(pairs)
@@ -35,7 +37,8 @@ def inline_addition_items(pairs, prefix: str = "\n\n") -> tuple[list[str], list[
                                                                              zip(lines, cut, strict=True)]
 
 
-def inline_addition_benchmark(model, pairs, *, prefix: str = "\n\n", name: str = "inline-addition") -> Benchmark:
+def inline_addition_benchmark(model: Model, pairs: npt.ArrayLike, *, prefix: str = "\n\n",
+                              name: str = "inline-addition") -> Benchmark:
     """0/1 exact match of the greedy answer to each "a+b=" of pairs [n, 2] (no chat template, no stop
     token: the line's "\\n" ends the answer). Chance 0."""
     prompts, references = inline_addition_items(pairs, prefix)

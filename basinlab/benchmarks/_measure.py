@@ -9,10 +9,12 @@ runs lm-eval tasks on a perturbed model.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import jax
 import numpy as np
 
+from basinlab.models._model import Model
 from basinlab.scoring._base import Benchmark, Judged, Scores, hit_budget_reason
 from basinlab.stats import clopper_pearson
 
@@ -36,12 +38,13 @@ class Measurement:
     near_chance: bool | None
     nll: float | None
     item_scores: np.ndarray
-    reasons: list | None
-    examples: list | None
+    reasons: list[str] | None
+    examples: list[str] | None
     budget_hits: int | None = None
 
 
-def measure(model, benchmark: Benchmark, params=None, confidence: float = 0.95) -> Measurement:
+def measure(model: Model, benchmark: Benchmark, params: dict[str, Any] | None = None,
+            confidence: float = 0.95) -> Measurement:
     """Run `benchmark` once at `params` (default: the model's), judge included."""
     params = model.params if params is None else params
     fn = jax.jit(benchmark.score_fn, static_argnums=(0, 3))

@@ -72,14 +72,14 @@ class Sweep:
 
     model: str
     d: int
-    benchmarks: tuple
-    directions: tuple  # recipe dicts, or {"explicit": index} for given pytrees
-    alphas: tuple
-    betas: tuple | None
+    benchmarks: tuple[str, ...]  # JSON of each benchmark's attrs
+    directions: tuple[str, ...]  # JSON of recipe dicts, or of {"explicit": index} for given pytrees
+    alphas: tuple[float, ...]
+    betas: tuple[float, ...] | None
     chunk_size: int
     compute_dtype: str
     params: str = ""     # fingerprint of theta0's values (landscape.fingerprint): same name, other weights
-    data: tuple = ()     # fingerprint of each benchmark's data
+    data: tuple[str, ...] = ()  # fingerprint of each benchmark's data
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)

@@ -104,9 +104,9 @@ class BlockStore:
     """
 
     def __init__(self, root: os.PathLike[str] | str | None, sweep: _Keyed, writer: bool = True):
-        self.root = None if root is None else pathlib.Path(root)
+        self.root: pathlib.Path | None = None if root is None else pathlib.Path(root)
         self.writer = writer  # False: read the folder, never write it (the other processes of a run)
-        self.memory: dict[str, dict] = {}
+        self.memory: dict[str, dict[str, np.ndarray]] = {}
         self._lock = None
         if self.root is None or not writer:
             return
@@ -153,16 +153,16 @@ class BlockStore:
         lock, self._lock = self._lock, None
         _release(lock)
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
             self.close()
         except Exception:  # interpreter shutdown
             pass
 
-    def __enter__(self):
+    def __enter__(self) -> BlockStore:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def _path(self, name: str) -> pathlib.Path:
@@ -170,7 +170,7 @@ class BlockStore:
             raise ValueError(f"block {name!r} has no file: this store is in memory only (root=None)")
         return self.root / f"{name}.npz"
 
-    def get(self, name: str) -> dict | None:
+    def get(self, name: str) -> dict[str, np.ndarray] | None:
         """The arrays stored under ``name``, or None if that block has not been written or cannot be
         read (then a CorruptBlockWarning names the file, which is moved to ``<name>.npz.corrupt``)."""
         if name in self.memory:
@@ -191,9 +191,10 @@ class BlockStore:
                           f"and recomputing it", CorruptBlockWarning, stacklevel=2)
             return None
 
-    def put(self, name: str, arrays: dict) -> None:
+    def put(self, name: str, arrays: dict[str, np.ndarray]) -> None:
         """Keep ``arrays`` under ``name`` (and write ``root/<name>.npz`` atomically)."""
         self.memory[name] = arrays
         if self.root is not None and self.writer:
             with atomic_path(self._path(name)) as tmp:
-                np.savez(tmp, **arrays)
+                # numpy's stub types **kwds beside allow_pickle: bool, so a dict[str, ndarray] could bind it
+                np.savez(tmp, **arrays)  # pyright: ignore[reportArgumentType]

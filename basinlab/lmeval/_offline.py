@@ -15,8 +15,13 @@ generation settings (the in-graph oracle's program is compared instead).
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # lm-eval is imported when a task is built, not with this module
+    from lm_eval.api.task import ConfigurableTask
 
 __all__ = ["TASK_FILES", "offline_task", "task_config"]
 
@@ -84,7 +89,8 @@ def task_config(task: str, subject: str | None = None) -> dict:
     return config
 
 
-def offline_task(task: str, docs: Sequence[dict], folder, subject: str | None = None):
+def offline_task(task: str, docs: Sequence[dict[str, Any]], folder: str | os.PathLike[str],
+                 subject: str | None = None) -> ConfigurableTask:
     """lm-eval's ConfigurableTask of `task` whose test split is `docs` (written to
     folder/<task>.jsonl); few-shot examples stay those of the config (gsm8k_cot_llama's fixed ones)."""
     from lm_eval.api.task import ConfigurableTask

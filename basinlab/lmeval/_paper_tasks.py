@@ -17,9 +17,11 @@ with the shared-prefix, length-bucketed, stop-aware loop of `until_oracle`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from basinlab.data import _loaders as loaders
+from basinlab.data._paths import PathLike
 from basinlab.data._records import LETTERS, HumanEvalItem
 from basinlab.lmeval._scoring import (
     gsm8k_grader,
@@ -37,7 +39,7 @@ from basinlab.lmeval._tasks import (
     encode_context,
 )
 from basinlab.scoring._base import Benchmark
-from basinlab.scoring._judges import REFUSAL_PREFIXES
+from basinlab.scoring._judges import REFUSAL_PREFIXES, Grader
 from basinlab.scoring._until import generate_until_benchmark
 
 __all__ = ["BUILDERS", "advbench", "gsm8k_cot_llama", "humaneval_instruct", "mmlu_generative", "task_docs",
@@ -57,7 +59,8 @@ def _contexts(model, task: TaskDef, docs, shots=None) -> list[list[int]]:
 # (shared by the builders and by `integrations.agreement`, which hands the same documents to lm-eval)
 
 
-def task_docs(name: str, *, n: int, seed: int = 0, subjects=None, path=None) -> list[dict]:
+def task_docs(name: str, *, n: int, seed: int = 0, subjects: str | Iterable[str] | None = None,
+              path: PathLike | None = None) -> list[dict[str, Any]]:
     """The documents of a task's n items (seeded subset), as lm-eval's task configs read them."""
     if name == "gsm8k_cot_llama":
         return [{"question": it.question, "answer": it.answer}
@@ -71,7 +74,7 @@ def task_docs(name: str, *, n: int, seed: int = 0, subjects=None, path=None) -> 
     raise ValueError(f"unknown paper task {name!r}; valid: {sorted(BUILDERS)}")
 
 
-def task_grader(name: str, docs: Sequence[dict], *, filter: str = "flexible-extract"):
+def task_grader(name: str, docs: Sequence[dict[str, Any]], *, filter: str = "flexible-extract") -> Grader:
     """The grader of a task's documents (`lmeval_scoring`), as the in-graph oracle uses it."""
     if name == "gsm8k_cot_llama":
         return gsm8k_grader([GSM8K_COT_LLAMA.doc_to_target(d) for d in docs], filter)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from typing import Any
 
 __all__ = [
     "ADVBENCH", "GSM8K_COT_LLAMA", "GSM8K_COT_LLAMA_SHOTS", "HUMANEVAL_INSTRUCT", "MMLU_GENERATIVE", "TASKS",
@@ -38,7 +39,7 @@ class TaskDef:
     doc_to_target: Callable[[dict], str]
     until: tuple[str, ...]
     max_gen_toks: int
-    shots: tuple[dict, ...] = ()
+    shots: tuple[dict[str, Any], ...] = ()
     description: Callable[[dict], str] = lambda doc: ""
     gen_prefix: Callable[[dict], str] = lambda doc: ""
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax.typing import ArrayLike
+from jax.typing import ArrayLike, DTypeLike
 
 from basinlab import _validate as validate
 from basinlab.models._decode import decode_step, decode_weights, empty_cache, extend
@@ -40,7 +40,8 @@ class Generated(NamedTuple):
     hit_budget: jax.Array
 
 
-def prefill(spec: ModelSpec, params: dict, prefix: jax.Array, compute_dtype=None) -> dict:
+def prefill(spec: ModelSpec, params: dict[str, Any], prefix: jax.Array,
+            compute_dtype: DTypeLike | None = None) -> dict[str, Any]:
     """The keys and values of a shared prefix [P] (one row): {"k", "v"}, tuples of L arrays [K, P, Dh],
     for `generate_until(..., prefix_cache=...)` when several batches share one prefix. Stored once:
     every row attends to it without a copy (`models.decode`)."""
@@ -111,7 +112,8 @@ def _generate(
     return Generated(out, ~done)
 
 
-def _check(spec, params, tokens, attention_mask, max_new_tokens, eos_ids, pad_id, temperature, key, compute_dtype):
+def _check(spec, params, tokens, attention_mask, max_new_tokens, eos_ids, pad_id, temperature, key,
+           compute_dtype) -> dict[str, Any]:
     max_new_tokens = validate.positive_int("max_new_tokens", max_new_tokens)
     temperature = validate.nonnegative_scalar("temperature", temperature)
     sample = temperature > 0
@@ -135,7 +137,7 @@ def _check(spec, params, tokens, attention_mask, max_new_tokens, eos_ids, pad_id
 
 def generate(
     spec: ModelSpec,
-    params: dict,
+    params: dict[str, Any],
     tokens: ArrayLike,
     attention_mask: ArrayLike | None = None,
     *,
@@ -144,7 +146,7 @@ def generate(
     pad_id: int | None = None,
     temperature: float = 0.0,
     key: jax.Array | None = None,
-    compute_dtype=None,
+    compute_dtype: DTypeLike | None = None,
 ) -> jax.Array:
     """Continue left-padded prompts. tokens, attention_mask: [B, T]. Returns [B, max_new_tokens].
 
@@ -157,19 +159,19 @@ def generate(
 
 def generate_until(
     spec: ModelSpec,
-    params: dict,
+    params: dict[str, Any],
     tokens: ArrayLike,
     attention_mask: ArrayLike | None = None,
     *,
     prefix: ArrayLike | None = None,
-    prefix_cache: dict | None = None,
+    prefix_cache: dict[str, Any] | None = None,
     stops: StopTable | None = None,
     max_new_tokens: int = 32,
     eos_ids: Sequence[int] | None = None,
     pad_id: int | None = None,
     temperature: float = 0.0,
     key: jax.Array | None = None,
-    compute_dtype=None,
+    compute_dtype: DTypeLike | None = None,
 ) -> Generated:
     """Continue `prefix` + each left-padded row of `tokens` until EOS, a stop string or the budget.
 

@@ -100,7 +100,8 @@ class Model:
             raise ValueError(f"model {self.source!r} was loaded without a tokenizer; pass token ids instead")
         return self.tokenizer
 
-    def prompt_ids(self, prompts: str | Sequence[str | Sequence[dict[str, str]]], chat: bool = False) -> list[list[int]]:
+    def prompt_ids(self, prompts: str | Sequence[str | Sequence[dict[str, str]]],
+                   chat: bool = False) -> list[list[int]]:
         """Token ids of each prompt (unpadded). chat=True wraps each in the chat template, which
         carries its own special tokens; a prompt may then also be a conversation (a list of
         {"role", "content"} turns, `chat_prompt`). Plain prompts get the tokenizer's defaults (e.g. BOS)."""

@@ -23,7 +23,7 @@ import numpy as np
 
 from basinlab.models._batched import generate_batches, left_pad, until_batches
 from basinlab.models._logprobs import token_logprobs
-from basinlab.models._model import strip_after_eos
+from basinlab.models._model import Model, strip_after_eos
 from basinlab.models._spec import ModelSpec
 from basinlab.models._transformer import forward
 from basinlab.scoring._base import Benchmark, Grades, Judged, Scores
@@ -72,7 +72,7 @@ def exact_match_data(prompt_ids: Sequence[Sequence[int]], reference_ids: Sequenc
 
 
 def exact_match_benchmark(
-    model, prompts: Sequence[str], references: Sequence[str], *, name: str, chat: bool = True,
+    model: Model, prompts: Sequence[str], references: Sequence[str], *, name: str, chat: bool = True,
     stop: bool = True, metric: str = "exact match of the greedy output", chance: float | None = 0.0,
     synthetic: bool = False, description: str = "",
 ) -> Benchmark:
@@ -111,7 +111,7 @@ def _letter_score(spec, params, data, compute_dtype, generative=False) -> Scores
 
 
 def letter_choice_benchmark(
-    model, prompts: Sequence[str], answers: Sequence[int], *, name: str, letters: str = "ABCD",
+    model: Model, prompts: Sequence[str], answers: Sequence[int], *, name: str, letters: str = "ABCD",
     generative: bool = False, chat: bool = False, description: str = "", synthetic: bool = False,
 ) -> Benchmark:
     """Multiple choice by the answer letter after each prompt (which must end where the letter goes,
@@ -155,7 +155,7 @@ def _full_answer_score(spec, params, data, compute_dtype, n_choices=4) -> Scores
 
 
 def full_answer_benchmark(
-    model, prompts: Sequence[str], choices: Sequence[Sequence[str]], answers: Sequence[int], *, name: str,
+    model: Model, prompts: Sequence[str], choices: Sequence[Sequence[str]], answers: Sequence[int], *, name: str,
     description: str = "", synthetic: bool = False,
 ) -> Benchmark:
     """Multiple choice by the summed log-likelihood of each full answer text after the prompt."""
@@ -195,7 +195,8 @@ def _grades(graded, n: int) -> tuple[np.ndarray, list]:
 
 
 def generate_and_judge_benchmark(
-    model, prompts: Sequence, grader: Callable[[list[str], list[int]], Grades], *, name: str,
+    model: Model, prompts: Sequence[str | Sequence[dict[str, str]]],
+    grader: Callable[[list[str], list[int]], Grades], *, name: str,
     max_new_tokens: int, metric: str, chat: bool = True, chance: float | None = None,
     n_examples: int = 3, synthetic: bool = False, description: str = "",
 ) -> Benchmark:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -42,7 +43,7 @@ _RESERVED = ("store", "normalization", "include", "exclude")
 
 def smoothed_score(
     model: Model, benchmark: Benchmark, sigma: float, n: int, confidence: float = 0.95,
-    params: dict | None = None, store: os.PathLike[str] | str | None = None, progress: bool = False,
+    params: dict[str, Any] | None = None, store: os.PathLike[str] | str | None = None, progress: bool = False,
     options: SweepOptions | None = None,
 ) -> SmoothedScore:
     """E_eps S(params + eps) from n noise draws (the landscape engine at alpha = sigma), with a
@@ -123,7 +124,7 @@ class Certificate:
 
 
 def certify(
-    model: Model, theta_sft: dict, benchmark: Benchmark, sigma: float, n: int,
+    model: Model, theta_sft: dict[str, Any], benchmark: Benchmark, sigma: float, n: int,
     confidence: float = 0.99, measure: bool = True, store: os.PathLike[str] | str | None = None,
     progress: bool = False, options: SweepOptions | None = None,
 ) -> Certificate:
@@ -147,7 +148,7 @@ def certify(
 
 
 def certificates(
-    model: Model, runs: Mapping[str, dict], benchmarks: Benchmark | Sequence[Benchmark], sigma: float, n: int,
+    model: Model, runs: Mapping[str, dict[str, Any]], benchmarks: Benchmark | Sequence[Benchmark], sigma: float, n: int,
     confidence: float = 0.99, measure: bool = True, store: os.PathLike[str] | str | None = None, progress: bool = False,
     options: SweepOptions | None = None,
 ) -> xr.Dataset:
