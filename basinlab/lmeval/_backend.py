@@ -32,8 +32,10 @@ argument and are reused across BasinlabLMs of the same model (e.g. along an alph
 from __future__ import annotations
 
 import logging
+import os
 import pathlib
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -55,6 +57,10 @@ from basinlab.directions import _treemath as treemath
 from basinlab.lmeval import _batching as batching
 from basinlab.models._model import Model, strip_after_eos
 
+if TYPE_CHECKING:  # annotations only
+    from lm_eval.api.instance import Instance
+    from lm_eval.api.task import Task
+
 __all__ = ["BasinlabLM", "evaluate", "perturbed_params"]
 
 logger = logging.getLogger(__name__)
@@ -66,7 +72,8 @@ _GEN_KEYS = {"until", "max_gen_toks", "do_sample", "temperature"}
 # ----------------------------------------------------------------------------- parameters
 
 
-def perturbed_params(model: Model, direction=None, alpha: float = 0.0):
+def perturbed_params(model: Model, direction: directions.DirectionRecipe | treemath.PyTree | None = None,
+                     alpha: float = 0.0) -> dict[str, Any]:
     """``theta0 + alpha * delta`` computed in float32 from ``model.params`` and cast back to each
     leaf's dtype. ``direction`` is a :class:`~basinlab.directions._recipes.DirectionRecipe`, a direction
     pytree shaped like the params, or None (theta0 itself is returned). theta0 is not modified.
@@ -123,8 +130,8 @@ class BasinlabLM(TemplateLM):
 
     def __init__(
         self,
-        model,
-        direction=None,
+        model: Model | str,
+        direction: directions.DirectionRecipe | int | dict[str, Any] | treemath.PyTree | None = None,
         alpha: float = 0.0,
         batch_size: int | str = 8,
         max_length: int | None = None,
@@ -135,9 +142,9 @@ class BasinlabLM(TemplateLM):
         seed: int = 1234,
         max_logits: int = batching.DEFAULT_LOGITS_BUDGET,
         normalization: str = "none",
-        device=None,
-        max_batch_size=None,
-        **unused,
+        device: str | None = None,
+        max_batch_size: int | None = None,
+        **unused: Any,
     ) -> None:
         super().__init__()
         if unused:
@@ -156,11 +163,11 @@ class BasinlabLM(TemplateLM):
             direction = directions.DirectionRecipe(seed=int(direction), normalization=normalization)
         elif isinstance(direction, dict) and "seed" in direction and "kind" in direction:
             direction = directions.DirectionRecipe.from_dict(direction)
-        self.theta0 = model.params
-        self.direction = direction
-        self.alpha = float(alpha)
-        self.model = model.with_params(perturbed_params(model, direction, self.alpha))
-        self.tokenizer = model.tokenizer
+        self.theta0: dict[str, Any] = model.params
+        self.direction: directions.DirectionRecipe | treemath.PyTree | None = direction
+        self.alpha: float = float(alpha)
+        self.model: Model = model.with_params(perturbed_params(model, direction, self.alpha))
+        self.tokenizer: Any = model.tokenizer
 
         if isinstance(batch_size, str):
             if batch_size.startswith("auto"):
@@ -211,7 +218,7 @@ class BasinlabLM(TemplateLM):
     def tokenizer_name(self) -> str:
         return str(getattr(self.tokenizer, "name_or_path", "") or self.model.source).replace("/", "__")
 
-    def get_model_info(self) -> dict:
+    def get_model_info(self) -> dict[str, Any]:
         """Provenance merged into lm-eval's ``results["config"]``."""
         d = self.direction
         if d is None:
@@ -232,7 +239,7 @@ class BasinlabLM(TemplateLM):
     # --- tokenization (as lm-eval's HFLM) ----------------------------------------------------
 
     def tok_encode(self, string: str, add_special_tokens: bool | None = None,
-                   left_truncate_len: int | None = None, **kwargs) -> list[int]:
+                   left_truncate_len: int | None = None, **kwargs: Any) -> list[int]:
         if add_special_tokens is not None:
             special = {"add_special_tokens": add_special_tokens}
         elif self.add_bos_token is not None:
@@ -244,7 +251,7 @@ class BasinlabLM(TemplateLM):
         ids = list(self.tokenizer.encode(string, **special))
         return ids[-left_truncate_len:] if left_truncate_len else ids
 
-    def tok_decode(self, tokens, skip_special_tokens: bool = True) -> str:
+    def tok_decode(self, tokens: int | Sequence[int], skip_special_tokens: bool = True) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=skip_special_tokens)
 
     def apply_chat_template(self, chat_history: list[dict[str, str]],
@@ -275,7 +282,7 @@ class BasinlabLM(TemplateLM):
                 self.cache_hook.add_partial("loglikelihood", key, answer)
         return out
 
-    def loglikelihood_rolling(self, requests, disable_tqdm: bool = False) -> list[float]:
+    def loglikelihood_rolling(self, requests: list[Instance], disable_tqdm: bool = False) -> list[float]:
         windows, owner = [], []
         for k, req in enumerate(requests):
             (string,) = req.args
@@ -301,12 +308,13 @@ class BasinlabLM(TemplateLM):
         self._n_sampled += 1
         return key
 
-    def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
+    def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
         n = len(requests)
         out: list = [None] * n
         groups: dict = {}
         for i, req in enumerate(requests):
-            context, gen_kwargs = req.args
+            # lm-eval leaves Instance.args unannotated; pyright infers a 1-tuple for its non-tuple branch
+            context, gen_kwargs = req.args  # pyright: ignore[reportAssignmentType]
             if not isinstance(gen_kwargs, dict):
                 raise TypeError(f"gen_kwargs must be a dict, got {type(gen_kwargs).__name__}")
             groups.setdefault(repr(sorted(gen_kwargs.items(), key=lambda kv: kv[0])), []).append(i)
@@ -349,18 +357,18 @@ register_model("basinlab")(BasinlabLM)
 
 
 def evaluate(
-    model,
-    tasks,
-    direction=None,
+    model: Model | BasinlabLM,
+    tasks: str | Sequence[str | dict[str, Any] | Task],
+    direction: directions.DirectionRecipe | int | dict[str, Any] | treemath.PyTree | None = None,
     alpha: float = 0.0,
-    limit=None,
-    include_path=None,
+    limit: float | None = None,
+    include_path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
     *,
     batch_size: int = 8,
     max_length: int | None = None,
     include_defaults: bool = True,
     **kw: Any,
-) -> dict:
+) -> dict[str, Any]:
     """Run lm-eval tasks on ``model`` at ``theta0 + alpha * direction``; lm-eval's results dict.
 
     ``model`` is a basinlab Model (or an existing :class:`BasinlabLM`, to reuse its perturbed
