@@ -33,7 +33,7 @@ demo: $(VENV)/.stamp-notebook
 	$(PY) -m basinlab.demo
 
 test: $(VENV)/.stamp-test
-	$(PY) -m pytest -q --durations=30
+	$(PY) -m pytest -q -n 2 --durations=30
 
 lint: $(VENV)/.stamp-test
 	$(VENV)/bin/ruff check .
@@ -47,7 +47,7 @@ typecheck: $(VENV)/.stamp-test
 	$(PY) tests/verify_types.py
 
 check: lint typecheck
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -n 2 -m "not slow"
 
 $(VENV)/.stamp-bench: pyproject.toml $(VENV)/.stamp-notebook
 	$(PIP) install -q -e '.[bench]'
