@@ -4,9 +4,12 @@
   noise drawn as the landscape engine draws it (``directions.gaussian``, added by
   ``treemath.perturb``). Use its ``lower`` (not ``mean``) as ``p_a`` in the bounds of
   ``theory.bounds``, as randomized-smoothing practice does.
-- :func:`smoothed_interval`: the interval from per-draw scores (Clopper-Pearson for 0/1 scores,
-  Hoeffding otherwise), shared with ``theory.certify``.
-- :class:`SmoothedScore`: the result (mean, lower, upper, n, k, confidence).
+- :func:`smoothed_interval`: the interval from per-draw scores: two-sided (Clopper-Pearson for 0/1
+  scores, Hoeffding otherwise; the default), or with ``sided="one"`` a one-sided lower confidence
+  bound of :func:`basinlab.stats.mean_lower_bound` (exact Clopper-Pearson for 0/1 draws, a betting
+  bound for draws in [0, 1] such as item means) and the one-sided upper bound of the same method:
+  what ``theory.certify`` uses for p_A.
+- :class:`SmoothedScore`: the result (mean, lower, upper, n, k, confidence, method).
 """
 
 from __future__ import annotations
@@ -24,16 +27,25 @@ import numpy.typing as npt
 from basinlab import _validate as validate
 from basinlab.directions._recipes import gaussian
 from basinlab.directions._treemath import perturb
-from basinlab.stats import clopper_pearson
+from basinlab.stats import MEAN_BOUNDS, clopper_pearson, mean_lower_bound
 
 __all__ = ["SmoothedScore", "smoothed_interval", "smoothed_score_mc"]
 
 
 class SmoothedScore(NamedTuple):
-    """Monte Carlo estimate of ``E_eps S(theta + eps)`` with a confidence interval.
+    """Monte Carlo estimate of ``E_eps S(theta + eps)`` with confidence bounds.
 
-    ``k`` is the number of successes when every draw scored 0 or 1 (interval:
-    Clopper-Pearson); it is None for fractional scores (interval: Hoeffding).
+    ``k`` is the number of successes when every draw scored 0 or 1; None for fractional scores.
+    ``method`` says how ``lower`` and ``upper`` were found:
+
+    * a key of :data:`basinlab.stats.MEAN_BOUNDS` ("clopper-pearson", "betting", "hoeffding",
+      "bernstein"): one-sided bounds. ``lower`` is a one-sided lower confidence bound at
+      ``confidence`` (P(true mean < lower) <= 1 - confidence: the p_A of a certificate) and
+      ``upper`` the one-sided upper bound of the same method at the same confidence (so
+      [lower, upper] together cover at 2 * confidence - 1);
+    * "two-sided clopper-pearson" or "two-sided hoeffding": [lower, upper] is a two-sided
+      interval at ``confidence`` (each end one-sided at (1 + confidence) / 2);
+    * "unstated" (the default, for a SmoothedScore built by hand from 6 values).
     """
 
     mean: float
@@ -42,6 +54,17 @@ class SmoothedScore(NamedTuple):
     n: int
     k: int | None
     confidence: float
+    method: str = "unstated"
+
+    @property
+    def sided(self) -> str:
+        """ "one" (lower and upper are one-sided bounds at `confidence`), "two" or "unstated"."""
+        return "one" if self.method in MEAN_BOUNDS else "two" if self.method.startswith("two-sided") else "unstated"
+
+    @property
+    def description(self) -> str:
+        """The method in words, e.g. "one-sided exact Clopper-Pearson on 0/1 draws"."""
+        return MEAN_BOUNDS.get(self.method, self.method)
 
 
 def _noisy(theta, key, i, sigma):
@@ -108,21 +131,45 @@ def smoothed_score_mc(
     return smoothed_interval(np.asarray(draws, dtype=np.float64), c)
 
 
-def smoothed_interval(scores: npt.ArrayLike, confidence: float = 0.95) -> SmoothedScore:
-    """Mean of per-draw scores in [0, 1] with a two-sided interval: Clopper-Pearson when every
-    draw is 0 or 1, else Hoeffding's mean +- sqrt(ln(2/alpha) / (2n)) (valid for any bounded score)."""
+def smoothed_interval(scores: npt.ArrayLike, confidence: float = 0.95, sided: str = "two",
+                      method: str | None = None) -> SmoothedScore:
+    """Mean of per-draw scores in [0, 1] with confidence bounds (:class:`SmoothedScore`).
+
+    sided="two" (default): a two-sided interval at `confidence`: Clopper-Pearson when every draw is
+      0 or 1, else Hoeffding's mean +- sqrt(ln(2/alpha) / (2n)) (valid for any bounded score).
+      method must be None.
+    sided="one": ``lower`` is :func:`basinlab.stats.mean_lower_bound` at `confidence` (one-sided:
+      P(true mean < lower) <= 1 - confidence) and ``upper`` is 1 - the same bound of 1 - scores
+      (one-sided upper). method: a key of :data:`basinlab.stats.MEAN_BOUNDS`; None picks the exact
+      "clopper-pearson" when every draw is 0 or 1 and "betting" otherwise (draws that are item
+      means in [0, 1] are not Bernoulli: a bound for bounded i.i.d. draws is needed). E.g. 16 of
+      16 draws passing at 99% gives lower = 0.01 ** (1/16) = 0.750 (the two-sided 0.718 is the
+      lower end at 99.5%).
+    """
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     n = validate.positive_int("n", scores.size)
     c = validate.confidence("confidence", confidence)
+    validate.choice("sided", sided, ("one", "two"))
+    if method is not None:
+        if sided == "two":
+            raise ValueError(f"method={method!r} picks a one-sided bound: give sided='one' with it (the "
+                             f"two-sided interval is Clopper-Pearson for 0/1 draws, else Hoeffding)")
+        validate.choice("method", method, tuple(MEAN_BOUNDS))
     if np.any(np.isnan(scores)):
         raise ValueError("scores contain NaN")
     outside = (scores < 0) | (scores > 1)
     if np.any(outside):
         raise ValueError(f"score_fn must return values in [0, 1] (scores per draw), got {scores[outside][0].item()!r}")
     mean = float(scores.mean())
-    if np.all((scores == 0) | (scores == 1)):
-        k = int(scores.sum())
+    binary = bool(np.all((scores == 0) | (scores == 1)))
+    k = int(scores.sum()) if binary else None
+    if sided == "one":
+        m = method if method is not None else "clopper-pearson" if binary else "betting"
+        lower = mean_lower_bound(scores, c, m)
+        upper = 1.0 - mean_lower_bound(1.0 - scores, c, m)
+        return SmoothedScore(mean, float(lower), float(upper), n, k, c, m)
+    if binary:
         lo, hi = clopper_pearson(k, n, c)
-        return SmoothedScore(mean, float(lo), float(hi), n, k, c)
+        return SmoothedScore(mean, float(lo), float(hi), n, k, c, "two-sided clopper-pearson")
     half = math.sqrt(math.log(2.0 / (1.0 - c)) / (2.0 * n))
-    return SmoothedScore(mean, max(0.0, mean - half), min(1.0, mean + half), n, None, c)
+    return SmoothedScore(mean, max(0.0, mean - half), min(1.0, mean + half), n, None, c, "two-sided hoeffding")

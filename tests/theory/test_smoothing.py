@@ -105,10 +105,11 @@ def test_noise_is_the_landscape_direction_of_seed_i():
 def test_smoothed_interval_clopper_pearson_and_hoeffding():
     k01 = T.smoothed_interval([1, 0, 1, 1], confidence=0.9)
     lo, hi = clopper_pearson(3, 4, 0.9)
-    assert k01 == T.SmoothedScore(0.75, float(lo), float(hi), 4, 3, 0.9)
+    assert k01 == T.SmoothedScore(0.75, float(lo), float(hi), 4, 3, 0.9, "two-sided clopper-pearson")
+    assert k01.sided == "two" and T.SmoothedScore(0.75, 0.5, 0.9, 4, 3, 0.9).method == "unstated"
     frac = T.smoothed_interval(np.full((2, 5), 0.5), confidence=0.95)
     half = math.sqrt(math.log(2 / 0.05) / (2 * 10))
-    assert frac.k is None and frac.n == 10
+    assert frac.k is None and frac.n == 10 and frac.method == "two-sided hoeffding"
     assert (frac.lower, frac.upper) == pytest.approx((0.5 - half, 0.5 + half))
 
 
