@@ -122,3 +122,81 @@ def test_smoothed_interval_clopper_pearson_and_hoeffding():
 def test_smoothed_interval_bad_input(scores, confidence, match):
     with pytest.raises(ValueError, match=match):
         T.smoothed_interval(scores, confidence)
+
+
+# ---------------------------------------------------------------- one-sided bounds for p_A (certificates)
+# Coverage by simulation with known truth. The slack: the measured coverage of R simulated runs has a
+# Monte Carlo standard error of sqrt(c (1 - c) / R) around the true coverage; 3 of those (0.02 at
+# c = 0.9, R = 2000; 0.052 at R = 300) is what a bound of exact coverage c may fall short by.
+# The nominal level is 0.9 (not 0.99) so that a failing bound would show within a few thousand runs.
+
+def _coverage(truth, bounds):
+    return float(np.mean(np.asarray(bounds) <= truth))
+
+
+def test_one_sided_clopper_pearson_lower_bound_covers_bernoulli_draws():
+    c, n, reps, p = 0.9, 40, 2000, 0.8
+    rng = np.random.default_rng(0)
+    draws = rng.random((reps, n)) < p
+    est = [T.smoothed_interval(d.astype(float), c, sided="one") for d in draws]
+    assert {e.method for e in est} == {"clopper-pearson"} and all(e.k is not None for e in est)
+    cover_lo = _coverage(p, [e.lower for e in est])
+    cover_hi = _coverage(-p, [-e.upper for e in est])  # the one-sided upper bound of the same method
+    two_sided = _coverage(p, [T.smoothed_interval(d.astype(float), c).lower for d in draws])
+    print(f"Bernoulli p = {p}, n = {n}, {reps} runs, nominal {c}: one-sided Clopper-Pearson lower bound covers "
+          f"{cover_lo:.4f}, upper bound {cover_hi:.4f} (the two-sided interval's lower end: {two_sided:.4f})")
+    slack = 3 * math.sqrt(c * (1 - c) / reps)
+    assert cover_lo >= c - slack and cover_hi >= c - slack
+    # one-sided is tighter: the two-sided lower end is a one-sided bound at (1 + c) / 2 = 0.95
+    assert two_sided > cover_lo
+
+
+def test_one_sided_bounds_cover_item_mean_draws():
+    # Each draw's score is the mean of 16 items scored 0/1 under the same noise: item i passes with
+    # probability Phi(a_i + 1.5 z), z ~ N(0, 1) shared by the draw's items (a weight perturbation moves
+    # every item). E Phi(a + 1.5 z) = Phi(a / sqrt(1 + 1.5^2)), so p_A = mean_i of that, exactly.
+    c, n, reps = 0.9, 24, 300
+    a = np.linspace(-0.5, 2.5, 16)
+    truth = float(np.mean(ndtr(a / math.sqrt(1 + 1.5**2))))
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((reps, n, 1))
+    items = rng.random((reps, n, a.size)) < ndtr(a + 1.5 * z)
+    scores = items.mean(-1)  # [reps, n] item means in [0, 1]
+    slack = 3 * math.sqrt(c * (1 - c) / reps)
+    lines = []
+    for method in (None, "hoeffding"):
+        est = [T.smoothed_interval(s, c, sided="one", method=method) for s in scores]
+        assert {e.method for e in est} == {method or "betting"}
+        cover = _coverage(truth, [e.lower for e in est])
+        cover_hi = _coverage(-truth, [-e.upper for e in est])
+        lines.append(f"{est[0].method}: lower {cover:.4f}, upper {cover_hi:.4f}")
+        assert cover >= c - slack and cover_hi >= c - slack
+    # what the bound must not be: Clopper-Pearson on the pooled items, as if each were an independent
+    # Bernoulli draw (k = items passed of 8n). The shared noise makes items of a draw agree, so it covers
+    # far less often than its nominal level.
+    from basinlab.stats import clopper_pearson_lower
+
+    pooled = _coverage(truth, clopper_pearson_lower(items.sum((1, 2)), n * a.size, c))
+    print(f"item means (16 items, p_A = {truth:.4f}), n = {n}, {reps} runs, nominal {c}: " + "; ".join(lines)
+          + f"; Clopper-Pearson on pooled items (invalid here): {pooled:.4f}")
+    assert pooled < c - slack
+
+
+def test_sixteen_of_sixteen_at_99_percent_is_the_one_sided_0_750():
+    est = T.smoothed_interval(np.ones(16), 0.99, sided="one")
+    assert est.lower == pytest.approx(0.01 ** (1 / 16)) and round(est.lower, 3) == 0.750
+    assert (est.k, est.method, est.sided, est.upper) == (16, "clopper-pearson", "one", 1.0)
+    assert "Clopper-Pearson" in est.description
+    assert round(T.smoothed_interval(np.ones(16), 0.99).lower, 3) == 0.718  # the two-sided interval's lower end
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(sided="both"), r"unknown sided 'both'; valid choices: 'one', 'two'"),
+    (dict(sided="one", method="wald"), r"unknown method 'wald'; valid choices: 'clopper-pearson', 'hoeffding'"),
+    (dict(method="betting"), r"method='betting' picks a one-sided bound: give sided='one'"),
+])
+def test_smoothed_interval_one_sided_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        T.smoothed_interval([0.5, 1.0], 0.9, **kwargs)
+    with pytest.raises(ValueError, match=r"method='clopper-pearson' needs 0/1 draws, got 0\.5"):
+        T.smoothed_interval([0.5, 1.0], 0.9, sided="one", method="clopper-pearson")
