@@ -197,7 +197,7 @@ def _resolve_sigma(sigma: Any, names: Sequence[str], first_seed: int | None) -> 
     value = np.asarray(sel["sigma"].values, np.float64)
     for name, v in zip(names, value, strict=True):
         if not (np.isfinite(v) and v > 0):
-            raise ValueError(f"the basin size of benchmark {name!r} is sigma = {v!r}; a certificate needs a "
+            raise ValueError(f"the basin size of benchmark {name!r} is sigma = {float(v)!r}; a certificate needs a "
                              f"positive finite sigma")
     if "unresolved" in sel:
         for name, u in zip(names, np.asarray(sel["unresolved"].values, bool), strict=True):

@@ -1,5 +1,7 @@
 """Certificates through the landscape engine, on an analytic case: a half-space indicator score."""
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -111,5 +113,86 @@ def test_certificates_say_when_the_bound_is_vacuous_and_the_largest_certified_ra
     assert cert.vacuous and cert.r_over_sigma == pytest.approx(250, rel=1e-3)
     assert "VACUOUS" in str(cert) and "largest r this p_A certifies" in str(cert)
     assert cert.max_radius(q=0.999) == 0.0 or p_lower > 0.999
+    # every one of the 16 draws passes here (Phi(2) = 0.977 each; seeds 0..15, so always the same draws):
+    # p_A's lower bound is the one-sided Clopper-Pearson 0.01 ** (1/16) = 0.750, not the two-sided 0.718
+    assert (p_a.k, p_a.method) == (16, "clopper-pearson") and round(p_lower, 3) == 0.750 == round(p_a.lower, 3)
+    assert out["p_a_method"].item() == "clopper-pearson" and "one-sided exact Clopper-Pearson" in str(cert)
     with pytest.raises(ValueError, match="runs is empty"):
         certificates(model, {}, bench, sigma=sigma, n=4)
+
+
+@pytest.fixture(scope="module")
+def sized(model):
+    """A half-space benchmark and its basin size read off a 2-direction landscape (seeds 0 and 1)."""
+    import basinlab as bl
+
+    _, score_fn, w, wnorm = half_space(model.params, 1.0)
+    bench = Benchmark("halfspace", {"sigma": jnp.float32(0.01)}, score_fn, 1, "indicator")
+    ds = bl.landscape(model, bench, directions=2, alphas=[-0.08, -0.02, -0.005, 0.005, 0.02, 0.08])
+    size = ds.basin.size(tol=0.1)
+    w_tree = jax.tree.unflatten(jax.tree.structure(model.params), w)
+    runs = {name: jax.tree.map(lambda p, wi, r=r: p - r * wi / wnorm, model.params, w_tree)
+            for name, r in {"a": 0.003, "b": 0.03}.items()}
+    return bench, size, runs
+
+
+def test_certificates_take_sigma_from_a_measured_basin_size(model, sized):
+    from basinlab.stats import clopper_pearson_lower
+    from basinlab.theory._certify import certificates
+
+    bench, size, runs = sized
+    sigma = float(size["sigma"].sel(benchmark="halfspace"))
+    assert sigma > 0 and not bool(size["censored"].sel(benchmark="halfspace"))
+    out = certificates(model, runs, bench, sigma=size, n=4, confidence=0.99, measure=False)
+    print(f"basin size {size['label'].item()}; certificates:\n"
+          f"{out[['sigma', 'r_over_sigma', 'p_a_lower', 'p_a_method', 'bound']].to_dataframe()}")
+    assert out["sigma"].dims == ("benchmark",) and float(out["sigma"].item()) == sigma
+    assert float(out["sigma_lo"].item()) == float(size["sigma_lo"].item())
+    assert float(out["sigma_hi"].item()) == float(size["sigma_hi"].item())
+    assert out["r_over_sigma"].dims == ("run", "benchmark")
+    assert out["r_over_sigma"].sel(benchmark="halfspace").values == pytest.approx(out["r"].values / sigma)
+    # p_A's noise: seeds 2.. (after the size's directions 0 and 1, on which sigma was chosen)
+    assert out.attrs["first_seed"] == 2 and json.loads(out.attrs["seeds"]) == [2, 3, 4, 5]
+    assert "basin size" in out.attrs["sigma_source"] and out.attrs["size_tol"] == pytest.approx(0.1)
+    assert out["p_a_method"].item() == "clopper-pearson" and not bool(out["sigma_censored"].item())
+    k = round(float(out["p_a_mean"].item()) * 4)
+    assert float(out["p_a_lower"].item()) == pytest.approx(clopper_pearson_lower(k, 4, 0.99))
+    cert = certify(model, runs["a"], bench, sigma=size, n=4, confidence=0.99, measure=False)
+    assert cert.sigma == sigma and cert.sigma_source.startswith("basin size sigma* at tol 0.1")
+    assert cert.p_a == certify(model, runs["a"], bench, sigma=sigma, n=4, confidence=0.99, measure=False,
+                               first_seed=2).p_a
+
+
+def test_sigma_from_a_basin_size_bad_input(model, sized):
+    from basinlab.theory._certify import _resolve_sigma, certificates
+
+    bench, size, runs = sized
+    one = {"a": runs["a"]}
+    cases = [
+        (size.assign_coords(benchmark=["other"]),
+         r"benchmark 'halfspace' is not in the basin-size Dataset given as sigma; it has \['other'\]"),
+        (size.drop_vars("sigma_lo"), r"with sigma, sigma_lo, sigma_hi, censored over benchmark; this one lacks "
+                                     r"\['sigma_lo'\]"),
+        (size.assign(sigma=size["sigma"] * np.nan), r"basin size of benchmark 'halfspace' is sigma = nan"),
+        (size.assign(sigma=size["sigma"] * 0), r"basin size of benchmark 'halfspace' is sigma = 0\.0"),
+        (size.assign(unresolved=("benchmark", [True])), r"'halfspace' is unresolved"),
+        (size.assign_attrs(seeds="[]"), r"records no direction seeds .* pass first_seed="),
+        ("0.01", r"sigma must be a positive float or a basin-size Dataset .* got str"),
+        ([0.01, 0.02], r"sigma must be a positive float or a basin-size Dataset .* got list"),
+        (np.nan, r"sigma must not be NaN, got nan"),
+        (-0.01, r"sigma must be positive and finite, got -0\.01"),
+        (0, r"sigma must be positive and finite, got 0"),
+    ]
+    for sigma, match in cases:
+        with pytest.raises(ValueError, match=match):
+            certificates(model, one, bench, sigma=sigma, n=2)
+        with pytest.raises(ValueError, match=match):
+            certify(model, runs["a"], bench, sigma=sigma, n=2)
+    with pytest.raises(ValueError, match=r"first_seed=1 would reuse the basin size's direction seeds \(up to 1\)"):
+        certificates(model, one, bench, sigma=size, n=2, first_seed=1)
+    with pytest.raises(ValueError, match=r"unknown method 'wald'"):
+        certificates(model, one, bench, sigma=0.01, n=2, method="wald")
+    # a censored size (no crossing by the grid's end) is used as it is, and flagged
+    censored = _resolve_sigma(size.assign(censored=("benchmark", [True])), ["halfspace"], None)
+    assert censored.censored.tolist() == [True] and "censored: a lower bound" in censored.source[0]
+    assert censored.first_seed == 2 and _resolve_sigma(size, ["halfspace"], 7).first_seed == 7
