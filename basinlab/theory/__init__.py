@@ -5,7 +5,8 @@
 
 bounds (Theorems 4.2-4.5, numpy, float64), embeddings (token-embedding distances and certified token
 substitutions, Thm 4.5), smoothing (Monte Carlo smoothed scores of a JAX pytree), certify (smoothed
-scores through the landscape engine and certified lower bounds for a fine-tuned model).
+scores through the landscape engine, p_A's one-sided lower bound, and certified lower bounds for a fine-tuned
+model at a given sigma or at a measured basin size).
 """
 
 from basinlab.theory._bounds import (

@@ -256,10 +256,12 @@ def certify(
     s = float(sig.value[0])
     r = float(distance(model.params, theta_sft))
     sub = (lambda name: None) if store is None else (lambda name: os.path.join(os.fspath(store), name))
-    kw = dict(progress=progress, options=options, method=method, first_seed=sig.first_seed)
-    p_a = smoothed_score(model, benchmark, s, n, confidence, store=sub("theta0"), **kw)
-    measured = (smoothed_score(model, benchmark, s, n, confidence, params=theta_sft, store=sub("theta_sft"), **kw)
-                if measure else None)
+    def score(params: dict[str, Any] | None, where: str) -> SmoothedScore:
+        return smoothed_score(model, benchmark, s, n, confidence, params=params, store=sub(where), progress=progress,
+                              options=options, method=method, first_seed=sig.first_seed)
+
+    p_a = score(None, "theta0")
+    measured = score(theta_sft, "theta_sft") if measure else None
     return Certificate(
         benchmark=benchmark.name, sigma=s, r=r, p_a=p_a,
         bound=float(strong_bound(p_a.lower, r, s)), weak_bound=float(weak_bound(p_a.lower, r, s)),
@@ -323,15 +325,17 @@ def certificates(
         r[i] = float(distance(model.params, runs[name]))
     p_mean, p_lower, p_upper = (np.empty(len(benchmarks)) for _ in range(3))
     p_method = []
-    kw = dict(progress=progress, options=options, method=method, first_seed=sig.first_seed)
+    def score(bench: Benchmark, s: float, params: dict[str, Any] | None, where: str) -> SmoothedScore:
+        return smoothed_score(model, bench, s, n, confidence, params=params, store=sub(bench.name, where),
+                              progress=progress, options=options, method=method, first_seed=sig.first_seed)
+
     for j, bench in enumerate(benchmarks):
         s = float(sig.value[j])
-        p_a = smoothed_score(model, bench, s, n, confidence, store=sub(bench.name, "theta0"), **kw)
+        p_a = score(bench, s, None, "theta0")
         p_mean[j], p_lower[j], p_upper[j] = p_a.mean, p_a.lower, p_a.upper
         p_method.append(p_a.method)
         for i, name in enumerate(run_names):
-            measured = (smoothed_score(model, bench, s, n, confidence, params=runs[name], store=sub(bench.name, name),
-                                       **kw) if measure else None)
+            measured = score(bench, s, runs[name], name) if measure else None
             cert = Certificate(benchmark=bench.name, sigma=s, r=r[i], p_a=p_a,
                                bound=float(strong_bound(p_a.lower, r[i], s)),
                                weak_bound=float(weak_bound(p_a.lower, r[i], s)), measured=measured,

@@ -169,7 +169,7 @@ def smoothed_interval(scores: npt.ArrayLike, confidence: float = 0.95, sided: st
         upper = 1.0 - mean_lower_bound(1.0 - scores, c, m)
         return SmoothedScore(mean, float(lower), float(upper), n, k, c, m)
     if binary:
-        lo, hi = clopper_pearson(k, n, c)
+        lo, hi = clopper_pearson(int(scores.sum()), n, c)
         return SmoothedScore(mean, float(lo), float(hi), n, k, c, "two-sided clopper-pearson")
     half = math.sqrt(math.log(2.0 / (1.0 - c)) / (2.0 * n))
     return SmoothedScore(mean, max(0.0, mean - half), min(1.0, mean + half), n, None, c, "two-sided hoeffding")
