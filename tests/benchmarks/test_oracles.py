@@ -17,7 +17,7 @@ from basinlab.scoring._oracles import (
     letter_choice_benchmark,
 )
 
-N_ITEMS = 200
+N_ITEMS = 48
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,7 @@ def test_generate_and_judge_prefills_the_shared_prefix_once_with_the_same_tokens
 
 @pytest.fixture(scope="module")
 def items(model):
-    """200 chat prompts; references = the model's own greedy answers (some cut before their EOS)."""
+    """N_ITEMS (48) chat prompts; references = the model's own greedy answers (some cut before their EOS)."""
     rs = np.random.RandomState(0)
     templates = ["What is {a} + {b}? Reply with the number only.", "Name a word that rhymes with {w}.",
                  "Write the number {a} in words.", "What comes after {a}?"]
