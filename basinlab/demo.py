@@ -111,7 +111,9 @@ def headline(model: Model, args: argparse.Namespace, start: float) -> None:
           f"tol {args.tol:g}; sigma walks {WALK['start']:g}, x{WALK['growth']:g}, ... (at most "
           f"{WALK['max_sigma']:g}), then bisects brackets wider than {WALK['precision']:g}")
     t0 = time.perf_counter()
-    size = basin_size(model, benchmarks, tol=args.tol, directions=args.directions, store=store, **WALK)
+    size = basin_size(model, benchmarks, tol=args.tol, directions=args.directions, store=store,
+                      start=WALK["start"], growth=WALK["growth"], precision=WALK["precision"],
+                      max_sigma=WALK["max_sigma"])
     print(f"search: {time.perf_counter() - t0:.0f} s, probes at sigma "
           f"{', '.join(f'{x:.4g}' for x in size['sigma_grid'].values)}")
     nc, html = out.with_name(out.name + ".nc"), out.with_name(out.name + ".html")
