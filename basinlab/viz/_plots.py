@@ -509,8 +509,8 @@ def size_curves(size: xr.Dataset, *, show_directions: bool = True, log_x: bool =
     model = _model_title(size) if ("model" in size.attrs or "model_label" in size.attrs) else ""
     title = (f"Basin size sigma* (Definition 4.1, tol = {tol:g}){' of ' + model if model else ''}, "
              f"{n_dir} direction{'s' * (n_dir != 1)}")
-    kinds = [f"thin lines: the {n_dir} directions (each the mean of +-sigma)"] if show_directions else []
-    kinds += [f"thick: their mean E S, shaded: its {band_name}",
-              f"vertical line: sigma* (dashed: censored), shaded: its {conf:.0%} interval"]
+    kinds = [f"thin: the {n_dir} directions (mean of +-sigma)"] if show_directions else []
+    kinds += [f"thick: their mean E S, shaded: its {conf:.0%} band ({method})",
+              f"vertical: sigma* (dashed: censored), shaded: its {conf:.0%} interval"]
     return panels.finish(fig, title, rows=rows, subtitle_lines=subtitle_lines, template=style.TEMPLATE,
                          legend_rows=panels.legend_rows(fig), subtitle="; ".join(kinds))
