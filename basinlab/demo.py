@@ -95,8 +95,8 @@ def headline(model: Model, args: argparse.Namespace, start: float) -> None:
     from basinlab.benchmarks import _registry as registry
     from basinlab.cli import print_sizes
     from basinlab.landscape._results import save
-    from basinlab.viz import _plots as plots
     from basinlab.viz._export import save_figure
+    from basinlab.viz._size import size_curves
 
     benchmarks = []
     for name, n in SIZES.items():
@@ -118,7 +118,7 @@ def headline(model: Model, args: argparse.Namespace, start: float) -> None:
           f"{', '.join(f'{x:.4g}' for x in size['sigma_grid'].values)}")
     nc, html = out.with_name(out.name + ".nc"), out.with_name(out.name + ".html")
     save(size, nc)
-    save_figure(plots.size_curves(size), html)
+    save_figure(size_curves(size), html)
     print()
     print_sizes(size)
     if args.record:

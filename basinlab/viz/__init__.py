@@ -10,8 +10,9 @@ Nothing here runs a model or a trainer. Needs the `notebook` extra (plotly, ipyw
 
 from basinlab.viz._bounds import bound_vs_pa, bound_vs_sigma, embedding_histogram
 from basinlab.viz._export import batch, save_figure
-from basinlab.viz._plots import curves, heatmap, size_curves, surface, widths
+from basinlab.viz._plots import curves, heatmap, surface, widths
 from basinlab.viz._pretraining import forgetting_curves, landscapes, loss_curves, scatter
+from basinlab.viz._size import size_curves
 from basinlab.viz._style import PALETTE, benchmark_colour
 from basinlab.viz._widgets import BoundExplorer, RunExplorer, SigmaExplorer
 from basinlab.viz._worstcase import trace_figure
