@@ -1,17 +1,32 @@
-"""`make demo`: the most-case landscape of the bundled SmolLM2-135M-Instruct, in about 3 minutes on 2 CPU cores.
+"""`make demo`: Definition 4.1's basin size of the bundled SmolLM2-135M-Instruct per capability, in about
+3 minutes on 2 CPU cores.
 
-Loads the model (architecture, parameter count d, NLL on a text sample, a chat reply), then sweeps
-four capabilities (two synthetic generated-text oracles, two next-token accuracies) along 4 random
-Gaussian directions over 11 alphas in [-0.005, 0.005] (step 1e-3: SmolLM2's generated-text basins are
-about 0.004 wide, so a coarser grid would miss them; +-0.005 brackets addition's edges at -0.0045 and
-+0.004), with a progress bar, and writes
-results/most_case.nc (xarray/NetCDF) and results/most_case.html (the figure), then prints the basin
-width per capability and where the results are.
+Loads the model (architecture, parameter count d, NLL on a text sample, a chat reply), then finds,
+per capability, sigma* = the first sigma (walking out from 0) where the mean score over Gaussian
+noise, E S(theta0 + sigma delta) with delta ~ N(0, I), is more than tol below theta0's (PAPER.md
+section 2), with a 95% interval over directions (Student t): ``basinlab.basin_size``, a geometric
+walk out in sigma then bisection; each probe evaluates every direction at -sigma and +sigma (an
+antithetic pair). It prints the table of ``basinlab size``, writes results/basin_size.nc (the size
+Dataset), results/basin_size.html (``viz.size_curves``: E S against sigma, sigma* and its interval
+marked) and keeps every probe in results/basin_size.blocks/ (a rerun resumes from it).
 
-One block per direction: chunk_size is the whole grid unless given, and must divide the grid, so no
-compiled call regenerates a direction for a leftover point or two.
+Settings, and why (a probe costs 2 x directions perturbed evaluations, each scoring all four
+capabilities, about 3 s on this 2-core machine, plus regenerating each direction; the whole demo
+is meant to take at most 3 minutes):
+- 4 directions (the fewest the interval is worth having with: t_3 = 3.18), tol 0.1 in score units.
+- one search for all four capabilities: measured on SmolLM2 their basins are within a factor of
+  five of each other (sigma* about 0.004 for addition, 0.013 capitals, 0.016-0.019 the text
+  accuracies), so every probe serves every capability.
+- WALK: rungs 0.004, 0.008, 0.016, 0.032, then bisection of brackets wider than 0.008 (0.024 for
+  SmolLM2): 5 probes, 40 evaluations, about the old 4 x 11-point landscape's cost. A precision of
+  0.008 is coarse against these sigmas: sigma*, sigma_lo and sigma_hi are interpolated linearly
+  inside brackets up to 0.008 wide (from sigma = 0 where a curve leaves before the first rung), so
+  they are approximate at that scale; `basinlab size --precision` refines them at more cost.
+- max_sigma 0.128, far beyond every basin: ">=" (censored) only where a capability never left.
+The interval covers the randomness of the directions only (not of the items, nor the interpolation).
 
-    python -m basinlab.demo [--model SOURCE] [--directions 4] [--alphas -0.005:0.00501:0.001] [--tol 0.1]
+    python -m basinlab.demo [--model SOURCE] [--directions 4] [--tol 0.1] [--out results/basin_size]
+                            [--record experiments/results/smollm2_basin_size.json]
 """
 
 from __future__ import annotations
@@ -20,43 +35,36 @@ import argparse
 import pathlib
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from basinlab import _validate as validate
 from basinlab.data._corpora import load_text
 from basinlab.models._load import load
 from basinlab.models._model import Model
 
-DEFAULT_ALPHAS = "-0.005:0.00501:0.001"
+if TYPE_CHECKING:
+    import xarray as xr
+
+DIRECTIONS = 4
+TOL = 0.1
+SEQ_LEN = 128  # tokens per text sequence (pydoc, shakespeare)
 # Two generated-text oracles (synthetic skills this 135M model has; the paper's GSM8K, MMLU, AdvBench
-# and HumanEval sit at chance or at the floor for it) and two text capabilities; items per benchmark.
+# and HumanEval sit at chance or at the floor for it) and two next-token accuracies on text; items
+# per benchmark (text: sequences of SEQ_LEN tokens).
 SIZES = {"synthetic-addition": 24, "synthetic-capitals": 16, "pydoc": 2, "shakespeare": 2}
-
-
-def chunk_for(n_points: int, chunk_size: int | None) -> int:
-    """Grid points per compiled call: the whole grid by default (one block per direction); a given
-    chunk_size must divide the grid, else one block would regenerate the direction for a remainder."""
-    n_points = validate.positive_int("number of alphas", n_points)
-    if chunk_size is None:
-        return n_points
-    chunk_size = validate.positive_int("chunk_size", chunk_size)
-    if n_points % chunk_size:
-        divisors = [k for k in range(1, n_points + 1) if n_points % k == 0]
-        raise ValueError(f"chunk_size {chunk_size} does not divide the {n_points} alphas (a last block of "
-                         f"{n_points % chunk_size} would cost a whole direction regeneration); valid: {divisors}")
-    return chunk_size
+# basin_size's walk: rungs 0.004, 0.008, 0.016, 0.032, then bisection of brackets wider than 0.008
+# (for SmolLM2 one more probe, 0.024): 5 probes, 40 perturbed evaluations.
+WALK = {"start": 0.004, "growth": 2.0, "precision": 0.008, "max_sigma": 0.128}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])  # None under python -OO
     parser.add_argument("--model", default="smollm2-135m-instruct", help="alias, .gguf path, HF folder or hub id")
     parser.add_argument("--question", default="What is the capital of France?")
-    parser.add_argument("--directions", type=int, default=4)
-    parser.add_argument("--alphas", default=DEFAULT_ALPHAS, help="start:stop:step (stop excluded) or a,b,c")
-    parser.add_argument("--chunk-size", type=int, default=None, help="grid points per compiled call (divides the grid)")
-    parser.add_argument("--tol", type=float, default=0.1, help="basin edge: score drop from theta0 (one-sided)")
-    parser.add_argument("--out", default="results/most_case")
+    parser.add_argument("--directions", type=int, default=DIRECTIONS, help="Gaussian directions (>= 2)")
+    parser.add_argument("--tol", type=float, default=TOL, help="basin edge: mean-score drop from theta0")
+    parser.add_argument("--out", default="results/basin_size")
+    parser.add_argument("--record", default=None,
+                        help="also write the summary JSON here (e.g. experiments/results/smollm2_basin_size.json)")
     parser.add_argument("--no-landscape", action="store_true", help="only the model check")
     args = parser.parse_args(argv)
 
@@ -76,48 +84,91 @@ def main(argv: Sequence[str] | None = None) -> None:
     reply = model.generate_text([args.question], max_new_tokens=32, chat=True)[0]
     print(f"chat, greedy ({time.perf_counter() - t0:.1f} s)\n  user: {args.question}\n  model: {reply.strip()}")
     if not args.no_landscape:
-        most_case(model, args)
+        headline(model, args, start)
     print(f"\ndemo finished in {time.perf_counter() - start:.0f} s")
 
 
-def most_case(model: Model, args: argparse.Namespace) -> None:
-    """The most-case sweep; resumable through the block store next to the output."""
+def headline(model: Model, args: argparse.Namespace, start: float) -> None:
+    """Definition 4.1's basin size of every capability, resumable through the store next to the
+    output: the table of `basinlab size`, the figure, the Dataset and, with --record, the summary."""
+    from basinlab.analysis._size import basin_size
     from basinlab.benchmarks import _registry as registry
-    from basinlab.cli import print_widths
-    from basinlab.landscape._engine import landscape, parse_grid
+    from basinlab.cli import print_sizes
     from basinlab.landscape._results import save
-    from basinlab.viz import _plots as plots
     from basinlab.viz._export import save_figure
+    from basinlab.viz._size import size_curves
 
-    alphas = parse_grid(args.alphas)
-    chunk = chunk_for(len(alphas), args.chunk_size)
     benchmarks = []
     for name, n in SIZES.items():
         try:
-            benchmarks.append(registry.build(name, model, n=n, shared={"seq_len": 128}))
+            benchmarks.append(registry.build(name, model, n=n, shared={"seq_len": SEQ_LEN}))
         except FileNotFoundError as e:
             print(f"(skipping {name}: {e})")
-    step = float(np.min(np.diff(np.sort(alphas)))) if len(alphas) > 1 else float("nan")
-    print(f"\nmost-case landscape: {args.directions} unnormalized Gaussian directions x {len(alphas)} alphas "
-          f"in [{alphas.min():g}, {alphas.max():g}] (step {step:g}), {chunk} points per compiled call; "
-          f"benchmarks {[f'{b.name} ({n})' for b, n in zip(benchmarks, [SIZES[b.name] for b in benchmarks])]}")
     out = pathlib.Path(args.out)
+    store = out.with_name(out.name + ".blocks")
+    print(f"\nbasin size (Definition 4.1) of {', '.join(f'{b.name} ({SIZES[b.name]})' for b in benchmarks)}: "
+          f"{args.directions} unnormalized Gaussian directions at -sigma and +sigma (antithetic pairs), "
+          f"tol {args.tol:g}; sigma walks {WALK['start']:g}, x{WALK['growth']:g}, ... (at most "
+          f"{WALK['max_sigma']:g}), then bisects brackets wider than {WALK['precision']:g}")
     t0 = time.perf_counter()
-    ds = landscape(model, benchmarks, directions=args.directions, alphas=alphas, chunk_size=chunk,
-                   store=out.with_name(out.name + ".blocks"), progress=True)
-    print(f"sweep: {time.perf_counter() - t0:.0f} s")
+    size = basin_size(model, benchmarks, tol=args.tol, directions=args.directions, store=store,
+                      start=WALK["start"], growth=WALK["growth"], precision=WALK["precision"],
+                      max_sigma=WALK["max_sigma"])
+    print(f"search: {time.perf_counter() - t0:.0f} s, probes at sigma "
+          f"{', '.join(f'{x:.4g}' for x in size['sigma_grid'].values)}")
     nc, html = out.with_name(out.name + ".nc"), out.with_name(out.name + ".html")
-    save(ds, nc)
-    save_figure(plots.curves(ds, tol=args.tol), html)
-
-    width = ds.basin.width(tol=args.tol)
-    definition = width.attrs.get("definition")
-    if definition:  # the width Dataset names its definition (one- or two-sided)
-        print(f"\nbasin width definition: {definition}")
-    print_widths(ds, tol=args.tol)
-    print(f"\nresults:\n  {nc.resolve()}  (xarray Dataset: basinlab.results.open_dataset)\n"
+    save(size, nc)
+    save_figure(size_curves(size), html)
+    print()
+    print_sizes(size)
+    if args.record:
+        record(size, pathlib.Path(args.record), args, time.perf_counter() - start)
+    print(f"\nresults:\n  {nc.resolve()}  (the size Dataset: basinlab.results.open_dataset)\n"
           f"  {html.resolve()}  (the figure: open it in a browser)\n"
-          f"  {out.with_name(out.name + '.blocks').resolve()}/  (block store: rerunning resumes from it)")
+          f"  {store.resolve()}/  (probe store: rerunning resumes from it)"
+          + (f"\n  {pathlib.Path(args.record).resolve()}  (summary)" if args.record else ""))
+
+
+def record(size: xr.Dataset, path: pathlib.Path, args: argparse.Namespace, seconds: float) -> None:
+    """The run's summary as JSON: per capability sigma*, its interval and evaluations; settings,
+    command, code version and date."""
+    import datetime
+    import json
+    import subprocess
+    import sys
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                                cwd=pathlib.Path(__file__).parent).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                                    text=True, cwd=pathlib.Path(__file__).parent).stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        commit, dirty = "unknown", False
+    caps = {}
+    for b in size["benchmark"].values:
+        row = size.sel(benchmark=b)
+        caps[str(b)] = {
+            "base_score": round(float(row["base_score"]), 6), "sigma": float(row["sigma"]),
+            "sigma_lo": float(row["sigma_lo"]), "sigma_hi": float(row["sigma_hi"]),
+            "censored": bool(row["censored"]), "censored_hi": bool(row["censored_hi"]),
+            "label": str(row["label"].values), "items": SIZES.get(str(b))}
+    summary = {
+        "what": "Definition 4.1 basin size sigma* of SmolLM2-135M-Instruct per capability (make demo)",
+        "model": str(size.attrs.get("model_label") or size.attrs.get("model", args.model)), "d": size.attrs.get("d"),
+        "tol": float(size.attrs["tol"]), "confidence": float(size.attrs["confidence"]),
+        "interval_method": str(size.attrs["method"]), "interval_covers": str(size.attrs["covers"]),
+        "directions": int(size.sizes["direction"]), "direction_seeds": list(range(int(size.sizes["direction"]))),
+        "walk": {k: float(size.attrs[k]) for k in WALK}, "probed_sigmas": [float(x) for x in size["sigma_grid"].values],
+        "n_evaluations": int(size.attrs["n_evaluations"]), "n_probes": int(size.attrs["n_probes"]),
+        "n_evaluations_note": "perturbed evaluations, each scoring every capability; theta0 once more",
+        "stopped": str(size.attrs["stopped"]), "capabilities": caps,
+        "command": "python -m basinlab.demo " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("demo.py")
+        else "python -m basinlab.demo", "code_version": commit + (" (with uncommitted changes)" if dirty else ""),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "demo_wall_seconds_to_here": round(seconds, 1),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2) + "\n")
 
 
 if __name__ == "__main__":

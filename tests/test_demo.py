@@ -1,26 +1,72 @@
-"""basinlab.demo's sweep plan: a grid fine enough for SmolLM2's narrow basins, one block per direction."""
+"""basinlab.demo's plan and bookkeeping, without the model: its capabilities and walk (few probes for
+basins like SmolLM2's, no censoring), the summary JSON, and --help under -OO. The demo itself runs
+with `make demo`."""
+
+import argparse
+import json
 
 import numpy as np
 import pytest
+from probit import Probit
 
-from basinlab.demo import DEFAULT_ALPHAS, chunk_for
-from basinlab.landscape._engine import parse_grid
+from basinlab.analysis._size import search_size, size_from_search
+from basinlab.benchmarks import _registry as registry
+from basinlab.demo import SIZES, WALK, record
+
+PROBIT = Probit()
+Z = np.random.default_rng(3).normal(size=(4, 4))
+# SmolLM2-135M-Instruct's sigma* per capability as measured by the demo (experiments/results/)
+SMOLLM2_LIKE = (0.004, 0.013, 0.016, 0.019)
 
 
-def test_default_grid_resolves_the_narrow_basin():
-    alphas = parse_grid(DEFAULT_ALPHAS)
-    # addition's score holds for |alpha| <= 0.002 and falls by 0.004: the grid needs steps <= 1e-3 there
-    assert np.max(np.diff(alphas)) <= 1e-3 + 1e-12
-    assert np.isclose(alphas, 0.0).sum() == 1 and alphas.min() <= -0.005 + 1e-12 and alphas.max() >= 0.005 - 1e-12
-    assert chunk_for(len(alphas), None) == len(alphas)  # the whole grid: one block per direction
+def search(scales):
+    """The demo's walk over the probit model with its basin moved to each of `scales` (one benchmark each)."""
+    true = PROBIT.sigma_star(0.1)
+
+    def probe(sigma):
+        g = np.stack([PROBIT.items(Z, np.array([-sigma, sigma]) * true / s).mean(-1).mean(1) for s in scales], 1)
+        return g, np.full(len(scales), PROBIT.base)
+
+    higher = [True] * len(scales)
+    sig, g, base, done, stopped = search_size(probe, higher, 0.1, **WALK)
+    return size_from_search(sig, g, base, done, stopped, names=[f"b{k}" for k in range(len(scales))],
+                            higher=higher, tol=0.1, confidence=0.95, method="t", n_boot=100, seed=0,
+                            attrs={"model": "probit"}, walk={**WALK, "budget": -1, "n_evaluations_per_probe": 8})
 
 
-def test_chunk_size_must_divide_the_grid():
-    assert chunk_for(12, 4) == 4
-    with pytest.raises(ValueError, match=r"chunk_size 5 does not divide the 13 alphas .*valid: \[1, 13\]"):
-        chunk_for(13, 5)
-    with pytest.raises(ValueError, match="chunk_size"):
-        chunk_for(13, 0)
+@pytest.fixture(scope="module")
+def size():
+    return search(SMOLLM2_LIKE)
+
+
+def test_capabilities_are_registry_benchmarks_and_the_walk_goes_far_beyond_them():
+    assert set(SIZES) <= set(registry.BUILDERS) and all(n > 0 for n in SIZES.values())
+    assert 0 < WALK["precision"] and 0 < WALK["start"] < WALK["max_sigma"] and WALK["growth"] > 1
+    assert WALK["max_sigma"] >= 5 * max(SMOLLM2_LIKE)  # ">=" only where a basin never ends
+
+
+def test_the_walk_is_few_probes_for_basins_like_smollm2s(size):
+    """The time budget: a probe is 8 evaluations of every capability; the demo affords about 5."""
+    assert size.attrs["stopped"] == "converged" and not size["censored"].any()
+    assert size.attrs["n_probes"] <= 6, size["sigma_grid"].values
+    for b, s in zip(size["benchmark"].values, SMOLLM2_LIKE, strict=True):
+        row = size.sel(benchmark=b)
+        assert row["sigma_lo"].item() <= row["sigma"].item() <= row["sigma_hi"].item()
+        assert abs(row["sigma"].item() - s) < WALK["precision"]  # found within its bracket
+        assert ">=" not in row["label"].item()
+
+
+def test_record_writes_the_summary(size, tmp_path):
+    path = tmp_path / "sub" / "summary.json"
+    record(size, path, argparse.Namespace(model="probit"), 12.3)
+    summary = json.loads(path.read_text())
+    assert summary["directions"] == 4 and summary["direction_seeds"] == [0, 1, 2, 3]
+    assert summary["tol"] == 0.1 and summary["confidence"] == 0.95 and summary["interval_covers"] == "directions"
+    assert summary["walk"] == WALK and summary["code_version"] and summary["date"]
+    assert summary["n_evaluations"] == 8 * summary["n_probes"] == 8 * len(summary["probed_sigmas"])
+    b1 = summary["capabilities"]["b1"]
+    assert b1["sigma_lo"] <= b1["sigma"] <= b1["sigma_hi"] and not b1["censored"]
+    assert b1["label"] == size["label"].sel(benchmark="b1").item()
 
 
 def test_help_runs_without_docstrings():
@@ -31,4 +77,4 @@ def test_help_runs_without_docstrings():
     done = subprocess.run([sys.executable, "-OO", "-m", "basinlab.demo", "--help"], capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("usage:") and "--directions" in done.stdout
+    assert done.stdout.startswith("usage:") and "--directions" in done.stdout and "--record" in done.stdout

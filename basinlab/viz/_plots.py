@@ -9,6 +9,8 @@ Nothing here runs a model (ArviZ style): every function reads a Dataset made by
 - :func:`heatmap`, :func:`surface` -- one plane of a 2-D (alpha, beta) sweep.
 - :func:`widths`  -- basin widths across several models (box/strip per model).
 
+(Definition 4.1's basin size against sigma: :func:`basinlab.viz._size.size_curves`.)
+
 Traces carry ``meta={"kind": ..., "benchmark": ...}`` so widgets and tests can find them
 without relying on trace order; basin-edge shapes have "basin edge" in their name. A benchmark is
 drawn in its ``style.benchmark_colour`` in every figure.
@@ -384,3 +386,4 @@ def widths(
     )
     return panels.finish(fig, f"Basin width across models (one-sided basins, tol = {tol:g})", template=style.TEMPLATE,
                          legend_rows=panels.legend_rows(fig), panel_height=420)
+

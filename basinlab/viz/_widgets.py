@@ -74,10 +74,13 @@ class SigmaExplorer(widgets.VBox):
     sliders (``slider`` for alpha; ``beta_slider`` for 2-D sweeps, which re-cuts the curves at that
     beta), and ``table`` (HTML: per benchmark the mean score across directions at the current point
     with its bootstrap band, the base score, how many directions still reach the base score, and the
-    ``example_output`` strings if the Dataset has them).
+    ``example_output`` strings if the Dataset has them). With `tol`, on a 1-D sweep of two or more
+    directions, the table also shows each benchmark's basin size sigma* with its interval
+    (Definition 4.1 read off the grid: ``size``, ``ds.basin.size(tol)``, computed once).
 
     ds: a landscape Dataset (1-D or 2-D). variable: "score" | "loss" | "nll" for the curves (the table
-    always shows the score, plus `variable` when it differs). tol: basin edges on the curves.
+    always shows the score, plus `variable` when it differs). tol: basin edges on the curves, and the
+    basin size's tol (score units).
     max_chars: example outputs are cut to this many characters. marks: {label: alpha} labelled
     dashed vertical lines (e.g. {"fine-tuned model": alpha_sft}). log_x: a logarithmic alpha axis
     (for one-sided worst-case grids; alpha = 0 is then off the axis but still in the slider).
@@ -95,6 +98,7 @@ class SigmaExplorer(widgets.VBox):
     beta_slider: widgets.SelectionSlider | widgets.FloatSlider | None
     example_direction: widgets.Dropdown | None
     table: widgets.HTML
+    size: xr.Dataset | None
     children: Sequence[widgets.Widget]
 
     def __init__(self, ds: xr.Dataset, variable: str = "score", *, tol: float | None = None,
@@ -115,6 +119,13 @@ class SigmaExplorer(widgets.VBox):
         self._table_vars = ["score"] + ([variable] if variable != "score" else [])
         self._bands = {v: ds.basin.band(v) for v in self._table_vars}
         self._bases = {v: base_values(ds, v) for v in self._table_vars}
+        # Definition 4.1's basin size (one radius per benchmark, the grid's |alpha| as sigma), once.
+        self.size, self._size_note = None, ""
+        if tol is not None and "beta" not in ds.dims:
+            try:
+                self.size = ds.basin.size(tol)
+            except ValueError as e:  # one direction, NaN scores, tol <= 0: said under the table
+                self._size_note = f"no basin size: {e}"
 
         self._log_x = bool(log_x)
         if self._log_x and not np.any(self._alphas > 0):
@@ -252,6 +263,9 @@ class SigmaExplorer(widgets.VBox):
             head += [f"{v}: mean over {n_dir} directions", f"{v}: {self._bands[v].attrs['confidence']:.0%} band",
                      f"{v} at theta0"]
         head.append("directions at base score")
+        if self.size is not None:
+            head.append(f"basin size sigma* (Def. 4.1, tol {float(self.size.attrs['tol']):g}), "
+                        f"{float(self.size.attrs['confidence']):.0%} interval")
         if examples is not None:  # example outputs without a direction axis have no selector
             head.append("example outputs" if self.example_direction is None
                         else f"example outputs (direction {self.example_direction.value})")
@@ -268,6 +282,10 @@ class SigmaExplorer(widgets.VBox):
                           f'<td class="band" data-var="{v}">[{_fmt(lo)}, {_fmt(hi)}]</td>',
                           f'<td class="base" data-var="{v}" data-value="{base!r}">{_fmt(base)}</td>']
             cells.append(f'<td class="reach">{int(reach.sel(benchmark=b))}/{n_dir}</td>')
+            if self.size is not None:
+                sigma = float(self.size["sigma"].sel(benchmark=b))
+                label = str(self.size["label"].sel(benchmark=b).item())
+                cells.append(f'<td class="sigma" data-value="{sigma!r}">{html.escape(label)}</td>')
             if examples is not None:
                 cells.append(f'<td class="examples">{examples.get(b, "—")}</td>')
             rows.append(f'<tr data-benchmark="{html.escape(b)}">{"".join(cells)}</tr>')
@@ -276,7 +294,8 @@ class SigmaExplorer(widgets.VBox):
             f"<div style='font-size:90%'><b>{where}</b>"
             "<table style='border-collapse:collapse' border='1' cellpadding='4'>"
             f"<thead><tr>{''.join(f'<th>{html.escape(h)}</th>' for h in head)}</tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table></div>"
+            f"<tbody>{''.join(rows)}</tbody></table>"
+            + (f"<i>{html.escape(self._size_note)}</i>" if self._size_note else "") + "</div>"
         )
 
     def _examples(self) -> dict[str, str] | None:

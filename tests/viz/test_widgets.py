@@ -1,6 +1,7 @@
 """widgets.py driven without a browser: SigmaExplorer and RunExplorer on landscapes of a tiny random
 SmolLM2 (fixtures ds1, ds2 in conftest.py), BoundExplorer on the theory's numbers."""
 
+import html
 import re
 
 import ipywidgets as widgets
@@ -58,6 +59,26 @@ def test_explorer_set_alpha_moves_marker_and_table(ds1):
     assert f'<td class="reach">{low}/4</td>' in row
     with pytest.raises(ValueError, match="alpha must be finite"):
         ex.set_alpha(float("nan"))
+
+
+def test_explorer_with_tol_shows_the_basin_size(ds1, ds2):
+    """With tol, the table gives Definition 4.1's sigma* and its interval per benchmark (ds.basin.size)."""
+    ex = SigmaExplorer(ds1, tol=0.05)
+    size = ds1.basin.size(0.05)
+    assert ex.size is not None and "basin size sigma* (Def. 4.1, tol 0.05), 95% interval" in ex.table.value
+    for b in ["text", "short"]:
+        row = re.search(rf'<tr data-benchmark="{b}">(.*?)</tr>', ex.table.value).group(1)
+        cell = re.search(r'class="sigma" data-value="([^"]+)">([^<]*)</td>', row)
+        assert float(cell.group(1)) == pytest.approx(float(size["sigma"].sel(benchmark=b)))
+        assert html.unescape(cell.group(2)) == size["label"].sel(benchmark=b).item()
+    ex.set_alpha(0.1)  # the column stays: sigma* does not depend on the slider
+    assert ex.table.value.count('class="sigma"') == 2
+    # without tol, on a 2-D sweep: no column; one direction: said under the table
+    assert SigmaExplorer(ds1).size is None and 'class="sigma"' not in SigmaExplorer(ds1).table.value
+    assert SigmaExplorer(ds2, tol=0.05).size is None
+    one = SigmaExplorer(ds1.isel(direction=[0]), tol=0.05)
+    assert one.size is None
+    assert "no basin size: the basin size&#x27;s interval needs at least 2 directions" in one.table.value
 
 
 def test_explorer_slider_is_the_alpha_grid(ds1):
