@@ -5,8 +5,9 @@ modules that need it under another name alias it in a module fixture). `smol_tok
 tokenizer alone, rebuilt from the GGUF metadata without reading a tensor.
 
 `make check` runs every test not marked slow. A test is marked slow here when it needs a real
-model (any fixture in REAL_MODEL_FIXTURES, directly or through other fixtures); notebook runs and
-subprocess sweeps carry an explicit @pytest.mark.slow in their own files.
+model (any fixture in REAL_MODEL_FIXTURES, directly or through other fixtures) or when its function
+is listed in tests/slow_tests.txt (measured at >= 3 s in a full run; tests/time_tests.py rewrites
+it); notebook runs and subprocess sweeps carry an explicit @pytest.mark.slow in their own files.
 
 Compiled XLA programs are kept between runs in pytest's cache folder (.pytest_cache/d/, removed by
 `make clean`): most of a tiny-model test's time is compilation, so a second `make check` is several
@@ -42,9 +43,20 @@ def pytest_configure(config):
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
 
 
+def _measured_slow() -> frozenset[str]:
+    """Function ids (tests/x.py::test_f) listed in tests/slow_tests.txt."""
+    path = os.path.join(os.path.dirname(__file__), "slow_tests.txt")
+    if not os.path.exists(path):
+        return frozenset()
+    with open(path) as f:
+        return frozenset(line.split("#", 1)[0].strip() for line in f if line.split("#", 1)[0].strip())
+
+
 def pytest_collection_modifyitems(config, items):
+    measured = _measured_slow()
     for item in items:
-        if REAL_MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        function = item.nodeid.split("[", 1)[0]
+        if REAL_MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())) or function in measured:
             item.add_marker(pytest.mark.slow)
 
 
