@@ -17,7 +17,8 @@ LOG = """\
 def test_parameters_are_summed_per_function_and_the_threshold_holds():
     assert function_id("tests/a/test_x.py::test_big[p1-3]") == "tests/a/test_x.py::test_big"
     assert slow_functions(LOG) == {"tests/a/test_x.py::test_big": 15.1}
-    assert slow_functions(LOG, threshold_s=2.5) == {"tests/a/test_x.py::test_big": 15.1, "tests/a/test_x.py::test_small": 2.99}
+    assert slow_functions(LOG, threshold_s=2.5) == {"tests/a/test_x.py::test_big": 15.1,
+                                                    "tests/a/test_x.py::test_small": 2.99}
 
 
 def test_every_listed_function_exists():
