@@ -142,7 +142,7 @@ def test_exact_match_by_teacher_forcing_agrees_with_generation(model, items):
     prompts, refs = items
     bench = exact_match_benchmark(model, prompts, refs, name="own-answers")
     delta = D.regenerate(D.DirectionRecipe(seed=3), model.params)
-    for alpha in (0.0, 0.012):
+    for alpha in (0.0, 0.004):  # 0.004: about half of its own answers survive on these 48 items
         params = jax.tree.map(lambda t, d, a=alpha: t + a * d, model.params, delta)
         tf = np.asarray(bench.score_fn(model.spec, params, bench.data, None)["score"])
         gen = generated_match(model, bench, params)
