@@ -17,12 +17,12 @@ is meant to take at most 3 minutes):
 - one search for all four capabilities: measured on SmolLM2 their basins are within a factor of
   five of each other (sigma* about 0.004 for addition, 0.013 capitals, 0.016-0.019 the text
   accuracies), so every probe serves every capability.
-- WALK: rungs 0.004, 0.008, 0.016, 0.032, then bisection of brackets wider than 0.008 (0.024 for
-  SmolLM2): 5 probes, 40 evaluations, about the old 4 x 11-point landscape's cost. A precision of
-  0.008 is coarse against these sigmas: sigma*, sigma_lo and sigma_hi are interpolated linearly
-  inside brackets up to 0.008 wide (from sigma = 0 where a curve leaves before the first rung), so
+- WALK: rungs 0.006, 0.012, 0.024, then bisection of brackets wider than 0.008 (0.018 for
+  SmolLM2): 4 probes, 32 evaluations (a start of 0.004 took 5 probes, 40 evaluations, 3 min 51 s in
+  all on an idle machine: over the 3 minutes). A precision of 0.008 is coarse against these
+  sigmas: sigma*, sigma_lo and sigma_hi are interpolated linearly inside brackets up to 0.008 wide (from sigma = 0 where a curve leaves before the first rung), so
   they are approximate at that scale; `basinlab size --precision` refines them at more cost.
-- max_sigma 0.128, far beyond every basin: ">=" (censored) only where a capability never left.
+- max_sigma 0.192 (0.006 x 2^5), far beyond every basin: ">=" (censored) only where a capability never left.
 The interval covers the randomness of the directions only (not of the items, nor the interpolation).
 
     python -m basinlab.demo [--model SOURCE] [--directions 4] [--tol 0.1] [--out results/basin_size]
@@ -50,10 +50,10 @@ SEQ_LEN = 128  # tokens per text sequence (pydoc, shakespeare)
 # Two generated-text oracles (synthetic skills this 135M model has; the paper's GSM8K, MMLU, AdvBench
 # and HumanEval sit at chance or at the floor for it) and two next-token accuracies on text; items
 # per benchmark (text: sequences of SEQ_LEN tokens).
-SIZES = {"synthetic-addition": 24, "synthetic-capitals": 16, "pydoc": 2, "shakespeare": 2}
-# basin_size's walk: rungs 0.004, 0.008, 0.016, 0.032, then bisection of brackets wider than 0.008
-# (for SmolLM2 one more probe, 0.024): 5 probes, 40 perturbed evaluations.
-WALK = {"start": 0.004, "growth": 2.0, "precision": 0.008, "max_sigma": 0.128}
+SIZES = {"synthetic-addition": 16, "synthetic-capitals": 16, "pydoc": 2, "shakespeare": 2}
+# basin_size's walk: rungs 0.006, 0.012, 0.024, then bisection of brackets wider than 0.008
+# (for SmolLM2 one more probe, 0.018): 4 probes, 32 perturbed evaluations.
+WALK = {"start": 0.006, "growth": 2.0, "precision": 0.008, "max_sigma": 0.192}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -81,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> None:
           f"({time.perf_counter() - t0:.1f} s)")
 
     t0 = time.perf_counter()
-    reply = model.generate_text([args.question], max_new_tokens=32, chat=True)[0]
+    reply = model.generate_text([args.question], max_new_tokens=16, chat=True)[0]
     print(f"chat, greedy ({time.perf_counter() - t0:.1f} s)\n  user: {args.question}\n  model: {reply.strip()}")
     if not args.no_landscape:
         headline(model, args, start)
