@@ -20,9 +20,11 @@ is meant to take at most 3 minutes):
 - WALK: rungs 0.006, 0.012, 0.024, then bisection of brackets wider than 0.008 (0.018 for
   SmolLM2): 4 probes, 32 evaluations (a start of 0.004 took 5 probes, 40 evaluations, 3 min 51 s in
   all on an idle machine: over the 3 minutes). A precision of 0.008 is coarse against these
-  sigmas: sigma*, sigma_lo and sigma_hi are interpolated linearly inside brackets up to 0.008 wide (from sigma = 0 where a curve leaves before the first rung), so
-  they are approximate at that scale; `basinlab size --precision` refines them at more cost.
-- max_sigma 0.192 (0.006 x 2^5), far beyond every basin: ">=" (censored) only where a capability never left.
+  sigmas: sigma*, sigma_lo and sigma_hi are interpolated linearly inside brackets up to 0.008 wide
+  (from sigma = 0 where a curve leaves before the first rung), so they are approximate at that
+  scale; `basinlab size --precision` refines them at more cost.
+- max_sigma 0.192 (0.006 x 2^5), far beyond every basin: ">=" (censored) only where a capability
+  never left.
 The interval covers the randomness of the directions only (not of the items, nor the interpolation).
 
     python -m basinlab.demo [--model SOURCE] [--directions 4] [--tol 0.1] [--out results/basin_size]

@@ -46,9 +46,11 @@ def test_capabilities_are_registry_benchmarks_and_the_walk_goes_far_beyond_them(
 
 
 def test_the_walk_is_few_probes_for_basins_like_smollm2s(size):
-    """The time budget: a probe is 8 evaluations of every capability; the demo affords about 5."""
+    """The time budget: a probe is 8 evaluations of every capability; the demo affords about 4 (SmolLM2
+    took 4 at 2 min 49 s). The probit stand-in's bands over 4 directions are wider than SmolLM2's, so its
+    upper ends need the rung past 0.024 and two bisections: 7 probes here is the bound, not the typical."""
     assert size.attrs["stopped"] == "converged" and not size["censored"].any()
-    assert size.attrs["n_probes"] <= 6, size["sigma_grid"].values
+    assert size.attrs["n_probes"] <= 7, size["sigma_grid"].values
     for b, s in zip(size["benchmark"].values, SMOLLM2_LIKE, strict=True):
         row = size.sel(benchmark=b)
         assert row["sigma_lo"].item() <= row["sigma"].item() <= row["sigma_hi"].item()
