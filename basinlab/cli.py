@@ -206,7 +206,7 @@ def _size(args) -> None:
         benchmarks = [registry.build(name, model, shared=_benchmark_options(args)) for name in args.benchmark]
         size = basin_size(model, benchmarks, tol=args.tol, directions=args.directions, max_sigma=args.max_sigma,
                           precision=args.precision, confidence=args.confidence, budget=args.budget,
-                          store=args.store)
+                          start=args.start, growth=args.growth, store=args.store)
     if args.out:
         save(size, pathlib.Path(args.out))
         print(f"wrote {args.out}")
@@ -295,6 +295,8 @@ def parser() -> argparse.ArgumentParser:
     sz.add_argument("--confidence", type=float, default=0.95)
     sz.add_argument("--max-sigma", type=float, default=0.05, help="the search's end (then sigma* >= it)")
     sz.add_argument("--precision", type=float, default=2.5e-4, help="bracket width of sigma* and its interval")
+    sz.add_argument("--start", type=float, default=None, help="the walk's first sigma (default 4 x precision)")
+    sz.add_argument("--growth", type=float, default=2.0, help="the walk's ratio between rungs (> 1)")
     sz.add_argument("--budget", type=int, default=None, help="most perturbed evaluations to spend")
     sz.add_argument("--store", default=None, help="folder: every probe is resumable")
     sz.add_argument("--out", default=None, help="write the size Dataset (NetCDF)")

