@@ -12,7 +12,8 @@ it); notebook runs and subprocess sweeps carry an explicit @pytest.mark.slow in 
 Compiled XLA programs are kept between runs in pytest's cache folder (.pytest_cache/d/, removed by
 `make clean`): most of a tiny-model test's time is compilation, so a second `make check` is several
 times faster. Not used when JAX_COMPILATION_CACHE_DIR is set (that one wins), with
-`-p no:cacheprovider`, or with BASINLAB_TEST_JAX_CACHE=0. Subprocesses the tests start do not use it.
+`-p no:cacheprovider`, or with BASINLAB_TEST_JAX_CACHE=0. Subprocesses the tests start (notebook kernels,
+the CLI, kill-and-resume runners) share it through the environment.
 """
 
 import importlib.metadata
@@ -38,9 +39,15 @@ def pytest_configure(config):
     cache = getattr(config, "cache", None)  # None under -p no:cacheprovider
     if cache is None or os.environ.get("JAX_COMPILATION_CACHE_DIR") or os.environ.get("BASINLAB_TEST_JAX_CACHE") == "0":
         return
-    jax.config.update("jax_compilation_cache_dir", str(cache.mkdir("jax-compilation-cache")))
+    path = str(cache.mkdir("jax-compilation-cache"))
+    jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)  # tiny programs: most compile < 1 s
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    # The same settings through the environment, which jax reads at import: xdist workers, notebook
+    # kernels, the CLI and the kill-and-resume runners inherit them, so a program compiled once in a
+    # run (a resumed process's, or a notebook's that another notebook or test built) is loaded instead.
+    os.environ.update(JAX_COMPILATION_CACHE_DIR=path, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+                      JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1")
 
 
 def _measured_slow() -> frozenset[str]:
