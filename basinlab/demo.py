@@ -53,6 +53,7 @@ SEQ_LEN = 128  # tokens per text sequence (pydoc, shakespeare)
 # and HumanEval sit at chance or at the floor for it) and two next-token accuracies on text; items
 # per benchmark (text: sequences of SEQ_LEN tokens).
 SIZES = {"synthetic-addition": 16, "synthetic-capitals": 16, "pydoc": 2, "shakespeare": 2}
+TEXT_CAPABILITIES = ("pydoc", "shakespeare")  # scored per window of SEQ_LEN tokens, not per item
 # basin_size's walk: rungs 0.006, 0.012, 0.024, then bisection of brackets wider than 0.008
 # (for SmolLM2 one more probe, 0.018): 4 probes, 32 perturbed evaluations.
 WALK = {"start": 0.006, "growth": 2.0, "precision": 0.008, "max_sigma": 0.192}
@@ -132,20 +133,12 @@ def headline(model: Model, args: argparse.Namespace, start: float) -> None:
 
 
 def record(size: xr.Dataset, path: pathlib.Path, args: argparse.Namespace, seconds: float) -> None:
-    """The run's summary as JSON: per capability sigma*, its interval and evaluations; settings,
-    command, code version and date."""
-    import datetime
-    import json
-    import subprocess
+    """The run's summary (`bl.write_summary`): per capability sigma*, its interval and evaluations,
+    the walk's settings; provenance says the command, code version, machine and date."""
     import sys
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                                cwd=pathlib.Path(__file__).parent).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                                    text=True, cwd=pathlib.Path(__file__).parent).stdout.strip())
-    except (OSError, subprocess.CalledProcessError):
-        commit, dirty = "unknown", False
+    from basinlab.results import write_summary
+
     caps = {}
     for b in size["benchmark"].values:
         row = size.sel(benchmark=b)
@@ -154,23 +147,22 @@ def record(size: xr.Dataset, path: pathlib.Path, args: argparse.Namespace, secon
             "sigma_lo": float(row["sigma_lo"]), "sigma_hi": float(row["sigma_hi"]),
             "censored": bool(row["censored"]), "censored_hi": bool(row["censored_hi"]),
             "label": str(row["label"].values), "items": SIZES.get(str(b))}
-    summary = {
-        "what": "Definition 4.1 basin size sigma* of SmolLM2-135M-Instruct per capability (make demo)",
-        "model": str(size.attrs.get("model_label") or size.attrs.get("model", args.model)), "d": size.attrs.get("d"),
-        "tol": float(size.attrs["tol"]), "confidence": float(size.attrs["confidence"]),
+    n_dirs = int(size.sizes["direction"])
+    results = {
+        "d": size.attrs.get("d"), "tol": float(size.attrs["tol"]), "confidence": float(size.attrs["confidence"]),
         "interval_method": str(size.attrs["method"]), "interval_covers": str(size.attrs["covers"]),
-        "directions": int(size.sizes["direction"]), "direction_seeds": list(range(int(size.sizes["direction"]))),
-        "walk": {k: float(size.attrs[k]) for k in WALK}, "probed_sigmas": [float(x) for x in size["sigma_grid"].values],
+        "directions": n_dirs, "walk": {k: float(size.attrs[k]) for k in WALK},
+        "probed_sigmas": [float(x) for x in size["sigma_grid"].values],
         "n_evaluations": int(size.attrs["n_evaluations"]), "n_probes": int(size.attrs["n_probes"]),
         "n_evaluations_note": "perturbed evaluations, each scoring every capability; theta0 once more",
         "stopped": str(size.attrs["stopped"]), "capabilities": caps,
-        "command": "python -m basinlab.demo " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("demo.py")
-        else "python -m basinlab.demo", "code_version": commit + (" (with uncommitted changes)" if dirty else ""),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "kinds": {b: f"windows of {SEQ_LEN} tokens" if b in TEXT_CAPABILITIES else "items" for b in caps},
         "demo_wall_seconds_to_here": round(seconds, 1),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, indent=2) + "\n")
+    write_summary(path, "Definition 4.1 basin size sigma* of SmolLM2-135M-Instruct per capability (make demo)",
+                  results, spec={"directions": n_dirs, "tol": results["tol"], "walk": results["walk"]},
+                  model=str(size.attrs.get("model_label") or size.attrs.get("model", args.model)),
+                  seeds=list(range(n_dirs)), command="python -m basinlab.demo " + " ".join(sys.argv[1:]))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,13 @@ per-direction scores after the expensive model evaluations are done.
   used to draw confidence bands around landscape curves.
 - :func:`median_interval` -- distribution-free interval for a median from order statistics (the
   median basin width over a few directions).
+- :func:`adjust_p` -- Holm, Bonferroni or Benjamini-Hochberg adjusted p-values across the tests of
+  one table; :func:`sign_test` -- exact sign test over independent units (one per training seed).
+- :func:`t_interval` -- Student t interval for a mean of independent values (one per seed).
+- :func:`cluster_interval` -- interval for a mean of nested units (directions within seeds): a
+  two-stage cluster bootstrap, or a t-interval over cluster means.
+- :func:`detectable_drop` -- the fall in a 0/1 score that McNemar would have detected on n items,
+  so that "kept" can say what it could have seen.
 """
 
 from __future__ import annotations
@@ -36,8 +43,9 @@ from basinlab import _validate as validate
 # What the interval functions return: a float64 array, or a numpy scalar for scalar input.
 _Floats: TypeAlias = "np.ndarray | np.float64"
 
-__all__ = ["MEAN_BOUNDS", "bootstrap_band", "clopper_pearson", "clopper_pearson_lower", "directions_needed",
-           "mcnemar_exact", "mean_lower_bound", "median_interval"]
+__all__ = ["ADJUSTMENTS", "CLUSTER_INTERVALS", "MEAN_BOUNDS", "adjust_p", "bootstrap_band", "clopper_pearson",
+           "clopper_pearson_lower", "cluster_interval", "detectable_drop", "directions_needed", "mcnemar_exact",
+           "mean_lower_bound", "median_interval", "sign_test", "t_interval"]
 
 # Each one-sided lower bound of mean_lower_bound, in words (labels for tables and certificates).
 MEAN_BOUNDS = {
@@ -296,3 +304,183 @@ def median_interval(values: ArrayLike, confidence: float = 0.9) -> tuple[float, 
     if k == 0:
         return float(np.median(x)), float("nan"), float("nan"), float(1 - 2 * binom.cdf(0, n, 0.5))
     return float(np.median(x)), float(x[k - 1]), float(x[n - k]), float(1 - 2 * binom.cdf(k - 1, n, 0.5))
+
+
+# Each multiplicity adjustment of adjust_p, in words (the label a table prints next to its p-values).
+ADJUSTMENTS = {
+    "holm": "Holm step-down (family-wise error rate)",
+    "bonferroni": "Bonferroni (family-wise error rate)",
+    "bh": "Benjamini-Hochberg step-up (false discovery rate, independent or positively dependent tests)",
+}
+
+
+def adjust_p(p_values: ArrayLike, method: str = "holm") -> np.ndarray:
+    """Multiplicity-adjusted p-values for one family of tests (e.g. every McNemar test of one table).
+
+    Reject a test at level a when its adjusted p <= a; the family-wise error rate (holm, bonferroni)
+    or the false discovery rate (bh) is then at most a. NaN entries (tests not run) stay NaN and do
+    not count toward the family size m.
+
+    - holm: sort p ascending, p_(i) * (m - i + 1) (i from 1), running maximum, capped at 1.
+    - bonferroni: p * m, capped at 1.
+    - bh: p_(i) * m / i, running minimum from the largest, capped at 1.
+
+    Args:
+      p_values: array-like of p-values in [0, 1], any shape (flattened for sorting, reshaped back).
+      method: one of ADJUSTMENTS.
+
+    Returns: float64 array of the input's shape.
+    """
+    method = validate.choice("method", method, ADJUSTMENTS)
+    p = np.asarray(p_values, np.float64)
+    validate.probability("p_values", p[~np.isnan(p)])  # NaN: a test not run
+    shape, flat = p.shape, p.ravel()
+    out = np.full(flat.shape, np.nan)
+    tested = np.flatnonzero(~np.isnan(flat))
+    m = tested.size
+    if m == 0:
+        return out.reshape(shape)
+    order = tested[np.argsort(flat[tested], kind="stable")]
+    ranked = flat[order]
+    i = np.arange(1, m + 1)
+    if method == "holm":
+        adjusted = np.maximum.accumulate(ranked * (m - i + 1))
+    elif method == "bonferroni":
+        adjusted = ranked * m
+    else:
+        adjusted = np.minimum.accumulate((ranked * m / i)[::-1])[::-1]
+    out[order] = np.minimum(adjusted, 1.0)
+    return out.reshape(shape)
+
+
+def sign_test(differences: ArrayLike, alternative: str = "greater") -> dict[str, Any]:
+    """Exact sign test: are positive differences more (or less) frequent than a fair coin gives?
+
+    For paired comparisons whose independent unit is few (one difference per training seed, say):
+    "small is wider in 3 of 3 seeds" is p = 0.125 one-sided, however many directions each seed has.
+    Zero differences are dropped; NaN too.
+
+    Args:
+      differences: 1-D array-like, one per independent unit.
+      alternative: "greater" (more positive), "less" (more negative) or "two-sided".
+
+    Returns: dict with positive, negative, n (non-zero differences) and p_value (1 when n = 0).
+    """
+    alternative = validate.choice("alternative", alternative, ("greater", "less", "two-sided"))
+    d = np.asarray(differences, np.float64)
+    if d.ndim != 1:
+        raise ValueError(f"differences must be 1-D, got shape {d.shape}")
+    d = d[~np.isnan(d) & (d != 0)]
+    pos, n = int(np.sum(d > 0)), int(d.size)
+    neg = n - pos
+    if n == 0:
+        return {"positive": 0, "negative": 0, "n": 0, "p_value": 1.0}
+    greater, less = float(binom.sf(pos - 1, n, 0.5)), float(binom.cdf(pos, n, 0.5))
+    p = {"greater": greater, "less": less, "two-sided": min(1.0, 2.0 * min(greater, less))}[alternative]
+    return {"positive": pos, "negative": neg, "n": n, "p_value": p}
+
+
+def t_interval(values: ArrayLike, confidence: float = 0.95, axis: int = 0) -> tuple[_Floats, _Floats, _Floats]:
+    """(mean, lower, upper): the Student t interval for a mean from independent values along ``axis``
+    (exact for normal values; one value per training seed, per direction, per cluster). NaN bounds
+    where fewer than 2 values."""
+    from scipy.stats import t as student_t
+
+    c = validate.confidence("confidence", confidence)
+    x = np.asarray(values, np.float64)
+    n = x.shape[axis] if x.ndim else 1
+    mean = x.mean(axis) if x.ndim else x[()]
+    if n < 2:
+        nan = np.full(np.shape(mean), np.nan)[()]
+        return mean, nan, nan
+    half = student_t.ppf(0.5 + c / 2, n - 1) * x.std(axis, ddof=1) / np.sqrt(n)
+    return mean[()], (mean - half)[()], (mean + half)[()]
+
+
+# Each interval of cluster_interval, in words.
+CLUSTER_INTERVALS = {
+    "bootstrap": "two-stage percentile bootstrap (resample clusters, then units within each)",
+    "t": "Student t over cluster means (one value per cluster)",
+}
+
+
+def cluster_interval(values: ArrayLike, clusters: ArrayLike, confidence: float = 0.95, method: str = "bootstrap",
+                     n_boot: int = 4000, seed: int = 0) -> dict[str, Any]:
+    """Confidence interval for a mean when units are nested in clusters (directions within training
+    seeds, items within subjects), so that the randomness of the clusters is covered too.
+
+    Pooling units from a few clusters as if independent understates the spread whenever clusters
+    differ (24 directions from 3 seeds are not 24 independent draws). "bootstrap" resamples clusters
+    with replacement, then units within each drawn cluster; "t" is the t-interval over the cluster
+    means, exact for normal cluster means and the honest choice with very few clusters (with 3 the
+    bootstrap has only 10 distinct cluster draws and its interval is too short).
+
+    Args:
+      values: 1-D array-like of unit values (NaN units are dropped).
+      clusters: 1-D array-like of one label per unit (any hashable labels).
+      confidence: central coverage in (0, 1).
+      method: one of CLUSTER_INTERVALS.
+      n_boot, seed: bootstrap replicates and their seed (bootstrap only).
+
+    Returns: dict with mean (the mean of the cluster means), lower, upper, method, n_clusters, n_units.
+    """
+    c = validate.confidence("confidence", confidence)
+    method = validate.choice("method", method, CLUSTER_INTERVALS)
+    n_boot = validate.positive_int("n_boot", n_boot)
+    x, labels = np.asarray(values, np.float64), np.asarray(clusters)
+    if x.ndim != 1 or labels.shape != x.shape:
+        raise ValueError(f"values and clusters must be 1-D of one length, got shapes {x.shape} and {labels.shape}")
+    keep = ~np.isnan(x)
+    x, labels = x[keep], labels[keep]
+    names, index = np.unique(labels, return_inverse=True)
+    k = len(names)
+    if k < 2:
+        raise ValueError(f"cluster_interval needs units from at least 2 clusters, got {k}")
+    groups = [x[index == j] for j in range(k)]
+    means = np.array([g.mean() for g in groups])
+    center = float(means.mean())
+    if method == "t":
+        _, lo, hi = (float(v) for v in t_interval(means, c))
+    else:
+        rng = np.random.default_rng(seed)
+        drawn = rng.multinomial(k, np.full(k, 1.0 / k), size=n_boot)  # [n_boot, k]: copies of each cluster
+        # m copies of a cluster, each resampling its n units, draw its units Multinomial(m * n) times in all;
+        # each copy then weighs 1/n per unit, so every drawn cluster counts once, as in the cluster means.
+        stats = np.zeros(n_boot)
+        for j, g in enumerate(groups):
+            counts = rng.multinomial(drawn[:, j] * g.size, np.full(g.size, 1.0 / g.size))  # [n_boot, n_j]
+            stats += counts @ g / g.size
+        stats /= k
+        tail = 100.0 * (1.0 - c) / 2.0
+        lo, hi = (float(v) for v in np.percentile(stats, [tail, 100.0 - tail]))
+    return {"mean": center, "lower": lo, "upper": hi, "method": method, "n_clusters": k, "n_units": int(x.size)}
+
+
+def detectable_drop(n_items: int, base: float, level: float = 0.05, power: float = 0.8) -> float:
+    """The smallest fall in a 0/1 score that the exact two-sided McNemar test at ``level`` detects
+    with probability ``power``, on ``n_items`` items of which a fraction ``base`` pass before.
+
+    Model: no item rises, and each passing item fails afterwards independently with probability
+    drop / base (so the expected score falls by ``drop``). With c = 0 rises, McNemar rejects when the
+    number of falls b has 2 * 2^-b <= level; the answer solves P(Binomial(round(base * n), q) >= b*)
+    = power for q by bisection. A "kept" verdict on n items then reads "no significant change; a
+    drop of `detectable_drop` or more would have been detected with `power` probability". Items that
+    also rise make the test weaker, so this is the best case for the test. NaN when even losing
+    every passing item is detected less often than ``power`` (too few items).
+    """
+    n = validate.positive_int("n_items", n_items)
+    p0 = float(validate.probability("base", base))
+    lv = validate.confidence("level", level)
+    pw = validate.confidence("power", power)
+    passing = int(round(p0 * n))
+    need = int(np.ceil(np.log2(2.0 / lv) - 1e-12))  # smallest b with 2 * 0.5**b <= level
+    if passing < need:
+        return float("nan")
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        q = (lo + hi) / 2
+        if binom.sf(need - 1, passing, q) >= pw:
+            hi = q
+        else:
+            lo = q
+    return hi * passing / n

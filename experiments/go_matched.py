@@ -61,7 +61,6 @@ from basinlab.analysis import basin_edges
 from basinlab.training import Forgetting
 
 MODELS = ("go", "adamw_matched", "adamw_final")  # + "go_longer" with --go-longer
-T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 
 
 def parse_args(argv=None):
@@ -110,9 +109,8 @@ def spread(values) -> dict:
     v = np.asarray(values, np.float64)
     out = {"n": int(v.size), "mean": float(v.mean()), "min": float(v.min()), "max": float(v.max())}
     if v.size > 1:
-        sd = float(v.std(ddof=1))
-        half = T_975.get(v.size - 1, 1.96) * sd / np.sqrt(v.size)
-        out |= {"sd": sd, "ci95": [out["mean"] - half, out["mean"] + half]}
+        _, lo, hi = bl.stats.t_interval(v, 0.95)
+        out |= {"sd": float(v.std(ddof=1)), "ci95": [float(lo), float(hi)]}
     return out
 
 

@@ -3,7 +3,6 @@ basins like SmolLM2's, no censoring), the summary JSON, and --help under -OO. Th
 with `make demo`."""
 
 import argparse
-import json
 
 import numpy as np
 import pytest
@@ -59,16 +58,20 @@ def test_the_walk_is_few_probes_for_basins_like_smollm2s(size):
 
 
 def test_record_writes_the_summary(size, tmp_path):
+    import basinlab as bl
+
     path = tmp_path / "sub" / "summary.json"
     record(size, path, argparse.Namespace(model="probit"), 12.3)
-    summary = json.loads(path.read_text())
-    assert summary["directions"] == 4 and summary["direction_seeds"] == [0, 1, 2, 3]
-    assert summary["tol"] == 0.1 and summary["confidence"] == 0.95 and summary["interval_covers"] == "directions"
-    assert summary["walk"] == WALK and summary["code_version"] and summary["date"]
-    assert summary["n_evaluations"] == 8 * summary["n_probes"] == 8 * len(summary["probed_sigmas"])
-    b1 = summary["capabilities"]["b1"]
+    summary = bl.read_summary(path)
+    r, prov = summary["results"], summary["provenance"]
+    assert r["directions"] == 4 and prov["seeds"] == [0, 1, 2, 3]
+    assert r["tol"] == 0.1 and r["confidence"] == 0.95 and r["interval_covers"] == "directions"
+    assert r["walk"] == WALK and prov["code_version"] and prov["created_at"]
+    assert prov["command"].startswith("python -m basinlab.demo")
+    assert r["n_evaluations"] == 8 * r["n_probes"] == 8 * len(r["probed_sigmas"])
+    b1 = r["capabilities"]["b1"]
     assert b1["sigma_lo"] <= b1["sigma"] <= b1["sigma_hi"] and not b1["censored"]
-    assert b1["label"] == size["label"].sel(benchmark="b1").item()
+    assert b1["label"] == size["label"].sel(benchmark="b1").item() and r["kinds"]["b1"] == "items"
 
 
 def test_help_runs_without_docstrings():

@@ -299,3 +299,113 @@ def test_mean_lower_bounds_order_and_bad_input():
         mean_lower_bound([])
     with pytest.raises(ValueError, match="unknown method 'wald'"):
         mean_lower_bound([0.5], method="wald")
+
+
+def test_adjust_p_holm_bonferroni_and_bh_on_textbook_examples():
+    from basinlab.stats import adjust_p
+
+    # Holm on four p-values by hand: sorted 0.005*4, 0.01*3, 0.03*2 (running max 0.06), 0.04*1 -> 0.06.
+    np.testing.assert_allclose(adjust_p([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    np.testing.assert_allclose(adjust_p([0.01, 0.04, 0.03, 0.005], "bonferroni"), [0.04, 0.16, 0.12, 0.02])
+    # Benjamini and Hochberg (1995), section 4: 15 p-values, FDR 0.05 rejects the four smallest.
+    p = [0.0001, 0.0004, 0.0019, 0.0095, 0.0201, 0.0278, 0.0298, 0.0344, 0.0459, 0.3240, 0.4262, 0.5719,
+         0.6528, 0.7590, 1.0000]
+    bh = adjust_p(p, "bh")
+    assert np.sum(bh <= 0.05) == 4 and bh[3] == pytest.approx(0.0095 * 15 / 4)
+    assert np.all(np.diff(bh) >= 0)  # monotone in p
+    # Holm on the same family rejects three (0.0095 * 12 = 0.114 > 0.05).
+    assert np.sum(adjust_p(p, "holm") <= 0.05) == 3
+    # The issue's case: p = 0.016 among 29 tests does not survive Holm.
+    assert adjust_p([0.016] + [0.5] * 28)[0] > 0.05
+
+
+def test_adjust_p_keeps_shape_and_nan_and_rejects_bad_input():
+    from basinlab.stats import adjust_p
+
+    out = adjust_p([[0.01, np.nan], [0.02, 0.5]])
+    assert out.shape == (2, 2) and np.isnan(out[0, 1])
+    np.testing.assert_allclose(out[[0, 1, 1], [0, 0, 1]], [0.03, 0.04, 0.5])  # m = 3: the NaN is no test
+    assert np.all(np.isnan(adjust_p([np.nan, np.nan])))
+    with pytest.raises(ValueError, match=r"unknown method 'fdr'.*'holm'"):
+        adjust_p([0.1], "fdr")
+    with pytest.raises(ValueError, match=r"p_values must lie in \[0, 1\], got 1.5"):
+        adjust_p([0.1, 1.5])
+
+
+def test_sign_test_counts_and_exact_p():
+    from basinlab.stats import sign_test
+
+    r = sign_test([0.3, 0.1, 0.2])  # 3 of 3 seeds point one way
+    assert (r["positive"], r["negative"], r["n"]) == (3, 0, 3) and r["p_value"] == pytest.approx(0.125)
+    assert sign_test([0.3, 0.1, 0.2], "two-sided")["p_value"] == pytest.approx(0.25)
+    assert sign_test([0.3, -0.1, 0.0, np.nan], "less")["p_value"] == pytest.approx(0.75)  # zero and NaN dropped
+    assert sign_test([0.0])["p_value"] == 1.0
+    with pytest.raises(ValueError, match="alternative"):
+        sign_test([1.0], "bigger")
+
+
+def _nested(rng, n_seeds, n_dirs, tau, s):
+    """A nested design: a seed effect N(0, tau^2) shared by its directions, direction noise N(0, s^2)."""
+    effect = rng.normal(0.0, tau, n_seeds)
+    values = (effect[:, None] + rng.normal(0.0, s, (n_seeds, n_dirs))).ravel()
+    return values, np.repeat(np.arange(n_seeds), n_dirs)
+
+
+def test_cluster_interval_covers_a_nested_design_where_pooling_does_not():
+    """True mean 0; Var(mean) = tau^2/S + s^2/(S D). With a strong seed effect the pooled t-interval
+    (units as independent) undercovers badly; both cluster intervals cover near their nominal rate."""
+    from scipy.stats import t as student_t
+
+    from basinlab.stats import cluster_interval
+
+    rng = np.random.default_rng(0)
+    runs, n_seeds, n_dirs, conf = 200, 12, 8, 0.9
+    hits = {"bootstrap": 0, "t": 0, "pooled": 0}
+    widths = []
+    for r in range(runs):
+        values, clusters = _nested(rng, n_seeds, n_dirs, tau=1.0, s=1.0)
+        for method in ("bootstrap", "t"):
+            ci = cluster_interval(values, clusters, conf, method, n_boot=400, seed=r)
+            hits[method] += ci["lower"] <= 0.0 <= ci["upper"]
+            if method == "bootstrap":
+                widths.append(ci["upper"] - ci["lower"])
+        half = student_t.ppf(0.95, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size)
+        hits["pooled"] += abs(values.mean()) <= half
+    cover = {k: v / runs for k, v in hits.items()}
+    print("coverage at nominal 0.90:", cover)
+    assert cover["t"] >= 0.84 and cover["bootstrap"] >= 0.8
+    assert cover["pooled"] <= 0.6
+    # the bootstrap interval's width matches the true standard error's 2 * 1.645 * sqrt(1/12 + 1/96)
+    assert np.median(widths) == pytest.approx(2 * 1.645 * np.sqrt(1 / 12 + 1 / 96), rel=0.2)
+
+
+def test_cluster_interval_fields_and_bad_input():
+    from basinlab.stats import cluster_interval
+
+    ci = cluster_interval([1.0, 2.0, np.nan, 4.0, 6.0], ["a", "a", "a", "b", "b"], method="t")
+    assert ci["mean"] == pytest.approx((1.5 + 5.0) / 2) and (ci["n_clusters"], ci["n_units"]) == (2, 4)
+    assert ci["lower"] < ci["mean"] < ci["upper"]
+    same = cluster_interval([1.0, 2.0, 4.0, 6.0], [0, 0, 1, 1], seed=3)
+    assert same == cluster_interval([1.0, 2.0, 4.0, 6.0], [0, 0, 1, 1], seed=3)  # seeded
+    with pytest.raises(ValueError, match="at least 2 clusters, got 1"):
+        cluster_interval([1.0, 2.0], [0, 0])
+    with pytest.raises(ValueError, match="one length"):
+        cluster_interval([1.0, 2.0], [0])
+    with pytest.raises(ValueError, match=r"unknown method 'jackknife'.*'bootstrap'"):
+        cluster_interval([1.0, 2.0], [0, 1], method="jackknife")
+
+
+def test_detectable_drop_against_a_direct_power_computation():
+    from scipy.stats import binom
+
+    from basinlab.stats import detectable_drop
+
+    # 20 items, 16 pass: McNemar at 0.05 needs b >= 6 falls (2 * 2^-5 = 0.0625 > 0.05 >= 2 * 2^-6).
+    d = detectable_drop(20, 0.8)
+    q = d / 0.8
+    assert binom.sf(5, 16, q) == pytest.approx(0.8, abs=1e-9)
+    assert 0.3 < d < 0.8 * 20 / 20
+    assert detectable_drop(200, 0.8) < detectable_drop(40, 0.8) < d  # more items, smaller drops seen
+    assert np.isnan(detectable_drop(20, 0.2))  # 4 passing items can never give 6 falls
+    with pytest.raises(ValueError, match="power"):
+        detectable_drop(20, 0.8, power=1.0)

@@ -42,11 +42,10 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from scipy.stats import t as student_t
 
 from basinlab import _validate as validate
 from basinlab.landscape._results import provenance
-from basinlab.stats import bootstrap_band
+from basinlab.stats import bootstrap_band, t_interval
 
 __all__ = ["SIZE_METHODS", "basin_size_on_grid", "drop_band", "first_crossing", "size_dataset"]
 
@@ -92,8 +91,8 @@ def drop_band(g: np.ndarray, base: float, method: str = "t", confidence: float =
         return drop, np.quantile(reps, tail, axis=0), np.quantile(reps, 1.0 - tail, axis=0)
     mean = g.mean(0)
     if method == "t":
-        half = student_t.ppf(1.0 - tail, g.shape[0] - 1) * g.std(0, ddof=1) / np.sqrt(g.shape[0])
-        return base - mean, base - mean - half, base - mean + half
+        _, lo, hi = t_interval(g, confidence, axis=0)
+        return base - mean, base - hi, base - lo
     lo, hi = bootstrap_band(g, axis=0, confidence=confidence, n_boot=n_boot, seed=seed)
     return base - mean, base - np.asarray(hi), base - np.asarray(lo)
 

@@ -1,0 +1,185 @@
+"""The README's result tables, generated from the stored results they quote.
+
+    python experiments/tables.py            # check: exit 1 with a diff where a table differs
+    python experiments/tables.py --write    # rewrite the tables in place (`make results-tables`)
+
+A generated table sits between two markers in README.md (or a docs/*.md page):
+
+    <!-- table: go-matched -->
+    ...generated markdown...
+    <!-- /table -->
+
+Each name in TABLES is a function that reads its stored results (experiments/results/, or the
+experiment's own JSON under experiments/) and returns the markdown; editing a number by hand makes
+the check fail. tests/experiments/test_tables.py runs the check, so CI does. The statistics come
+from `basinlab.stats`: intervals over training seeds (the independent unit) rather than over
+directions pooled across seeds, and sign tests over seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import pathlib
+import re
+import sys
+from collections.abc import Callable
+
+import numpy as np
+
+from basinlab.stats import cluster_interval, sign_test, t_interval
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "experiments" / "results"
+DOCS = ("README.md",)  # files whose marked tables are generated (docs/*.md are added when they exist)
+MARK = re.compile(r"(<!-- table: (?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)(<!-- /table -->)", re.S)
+
+
+def _load(name: str) -> dict:
+    return json.loads((RESULTS / name).read_text())
+
+
+def _ci(values, digits: int = 2) -> str:
+    mean, lo, hi = t_interval(np.asarray(values, np.float64))
+    return f"{mean:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def basin_size() -> str:
+    """`python -m basinlab.demo --record experiments/results/smollm2_basin_size.json`."""
+    s = _load("smollm2_basin_size.json")
+    r = s["results"]
+    rows = ["| capability | theta0 score | sigma* | 95% interval | censored? | evaluations |",
+            "|---|---|---|---|---|---|"]
+    for name, c in r["capabilities"].items():
+        unit = r["kinds"][name]  # "items", or "windows of N tokens" for a text capability
+        cens = "above max_sigma" if c["censored_hi"] else ("below the first probe" if c["censored"] else "no")
+        rows.append(f"| {name} ({c['items']} {unit}) | {c['base_score']:.3f} | {c['sigma']:.4f} | "
+                    f"[{c['sigma_lo']:.4f}, {c['sigma_hi']:.4f}] | {cens} | {r['n_evaluations']} (shared) |")
+    seeds = s["provenance"]["seeds"]
+    rows.append("")
+    rows.append(f"{r['directions']} directions (seeds {seeds[0]}-{seeds[-1]}), {r['confidence']:.0%} Student t "
+                f"interval over the directions; probes at sigma {', '.join(f'{x:g}' for x in r['probed_sigmas'])}; "
+                f"code {s['provenance']['code_version'][:7]}, {s['provenance']['created_at'][:10]}.")
+    return "\n".join(rows) + "\n"
+
+
+def _go_rows(models: dict[str, str], res: dict) -> list[str]:
+    """Per seed and model: step, val NLL, accuracy, median width (quartiles), forgetting, learned."""
+    rows = []
+    for seed, per in res["seeds"].items():
+        for key, label in models.items():
+            m = per[key]
+            rows.append(f"| {seed} | {label} | {m['step']} | {m['val_nll']:.3f} | {m['base_accuracy']:.3f} | "
+                        f"{m['width_median']:.4f} ({m['width_q25']:.3f}-{m['width_q75']:.3f}) | "
+                        f"{m['forgetting']:.3f} | {m['learned']:.3f} | {m['forgetting_per_learned']:.3f} | "
+                        f"{m['forgetting_at_delta']:.3f} |")
+    return rows
+
+
+def _ratio_rows(res: dict, num: str, den: str, label: str) -> list[str]:
+    fields = ("width_median", "forgetting", "forgetting_per_learned", "forgetting_at_delta")
+    ratios = {f: [per[num][f] / per[den][f] for per in res["seeds"].values()] for f in fields}
+    per_seed = [", ".join(f"{x:.2f}" for x in ratios[f]) for f in fields]
+    mean = [_ci(ratios[f]) for f in fields]
+    wider = sign_test(np.log(ratios["width_median"]))
+    return [f"| {label} | per seed | | | | {per_seed[0]} | {per_seed[1]} | | {per_seed[2]} | {per_seed[3]} |",
+            f"| {label} | mean [95% t over seeds] | | | | **{mean[0]}** | {mean[1]} | | {mean[2]} | {mean[3]} |",
+            f"| {label} | wider in | | | | {wider['positive']} of {wider['n']} seeds (sign test p = "
+            f"{wider['p_value']:.3f}) | | | | |"]
+
+
+def _pooled_widths(res: dict, key: str) -> str:
+    """Every direction's width of one model, as a mean with the interval over seeds (directions
+    nested in seeds: the t-interval over the seed means, not a t over directions pooled as if independent)."""
+    values = [w for per in res["seeds"].values() for w in per[key]["widths"]]
+    seeds = [s for s, per in res["seeds"].items() for _ in per[key]["widths"]]
+    ci = cluster_interval(values, seeds, method="t")
+    return (f"{ci['mean']:.3f} [{ci['lower']:.3f}, {ci['upper']:.3f}] "
+            f"({ci['n_units']} directions, {ci['n_clusters']} seeds)")
+
+
+GO_HEAD = ["| seed | model | step | val NLL | acc | median width (q25-q75 over 8 dirs) | forgetting | learned | "
+           "forg./learned | forg. at delta |", "|---|---|---|---|---|---|---|---|---|---|"]
+
+
+def go_matched() -> str:
+    """`experiments/go_matched.py --no-reference` (seeds 0, 1, 2)."""
+    res = _load("go_matched.json")
+    rows = GO_HEAD + _go_rows({"go": "GO", "adamw_matched": "AdamW"}, res)
+    rows += _ratio_rows(res, "go", "adamw_matched", "GO / AdamW")
+    rows += ["", f"All directions, mean width [95% t over the seed means]: GO {_pooled_widths(res, 'go')}, "
+                 f"AdamW {_pooled_widths(res, 'adamw_matched')}."]
+    return "\n".join(rows) + "\n"
+
+
+def go_longer() -> str:
+    """`experiments/go_matched.py --seeds 0,1,2 --go-longer 2400`."""
+    res = _load("go_matched_longer.json")
+    rows = GO_HEAD + _go_rows({"go_longer": "GO longer", "adamw_final": "AdamW 600"}, res)
+    rows += _ratio_rows(res, "go_longer", "adamw_final", "GO longer / AdamW 600")
+    return "\n".join(rows) + "\n"
+
+
+def growth_matched() -> str:
+    """`experiments/pretraining_growth.py --match tiny` then `--phase summary`."""
+    res = _load("pretraining_growth.json")
+    rows = ["| oracle | pairs small wider | per seed (seed: small wider / pairs, mean ratio small / tiny) | "
+            "mean ratio [95% t over seeds] | seeds wider on average (sign test) |", "|---|---|---|---|---|"]
+    for oracle, label in (("shakespeare-acc", "next-token accuracy"), ("inline-addition", "addition (0/1)")):
+        # addition only where both models score >= 0.1 (below, tol is under 2 of the 200 sums)
+        pairs = [m for m in res["matched"] if oracle == "shakespeare-acc" or min(m[f"{oracle}_score"]) >= 0.1]
+        ratio = np.array([m[oracle][1] / m[oracle][0] for m in pairs])
+        seeds = np.array([m["seed"] for m in pairs])
+        per_seed = {int(s): ratio[seeds == s] for s in np.unique(seeds)}
+        cells = "; ".join(f"{s}: {int(np.sum(r > 1))} / {r.size}, {r.mean():.2f}" for s, r in per_seed.items())
+        ci = cluster_interval(ratio, seeds, method="t")
+        sign = sign_test(np.array([np.log(r).mean() for r in per_seed.values()]))
+        rows.append(f"| {label} | {int(np.sum(ratio > 1))} of {ratio.size} | {cells} | {ci['mean']:.2f} "
+                    f"[{ci['lower']:.2f}, {ci['upper']:.2f}] | {sign['positive']} of {sign['n']}, "
+                    f"p = {sign['p_value']:.3f} |")
+    return "\n".join(rows) + "\n"
+
+
+TABLES: dict[str, Callable[[], str]] = {
+    "basin-size": basin_size, "go-matched": go_matched, "go-longer": go_longer, "growth-matched": growth_matched,
+}
+
+
+def render(text: str, where: str = "README.md") -> str:
+    """`text` with every marked table regenerated; an unknown table name is an error naming the valid ones."""
+    def one(m: re.Match) -> str:
+        name = m.group("name")
+        if name not in TABLES:
+            raise ValueError(f"{where}: unknown table {name!r}; valid names: {', '.join(TABLES)}")
+        return m.group(1) + TABLES[name]() + m.group(4)
+
+    return MARK.sub(one, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--write", action="store_true", help="rewrite the marked tables in place")
+    args = ap.parse_args(argv)
+    files = [ROOT / f for f in DOCS] + sorted((ROOT / "docs").glob("**/*.md"))
+    stale = []
+    for path in files:
+        text = path.read_text()
+        new = render(text, path.name)
+        if new != text:
+            stale.append(path)
+            if args.write:
+                path.write_text(new)
+            else:
+                sys.stdout.writelines(difflib.unified_diff(text.splitlines(True), new.splitlines(True),
+                                                           str(path.relative_to(ROOT)), "generated"))
+    if stale and not args.write:
+        print(f"\n{len(stale)} file(s) quote numbers that differ from the stored results: run "
+              f"`python experiments/tables.py --write` (make results-tables) and commit", file=sys.stderr)
+        return 1
+    print(("rewrote " + ", ".join(p.name for p in stale)) if stale else "every marked table matches its stored results")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
