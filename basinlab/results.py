@@ -59,6 +59,30 @@ def _machine() -> str:
             f"{len(devices)} x {devices[0].device_kind} ({jax.default_backend()})")
 
 
+def _plain(x: Any) -> Any:
+    """`x` with pandas and xarray objects as JSON-ready values: a DataFrame as a list of row records
+    (its index as columns), a Series as {index: value}, an xarray Dataset or DataArray through its
+    DataFrame; mappings and lists recursively. numpy values are left for json's fallback."""
+    import pandas as pd
+    import xarray as xr
+
+    if isinstance(x, xr.DataArray):
+        x = x.to_dataframe(name=x.name or "value")
+    elif isinstance(x, xr.Dataset):
+        x = x.to_dataframe()
+    if isinstance(x, pd.DataFrame):
+        flat = x.reset_index() if not isinstance(x.index, pd.RangeIndex) else x
+        flat.columns = [" ".join(map(str, c)).strip() if isinstance(c, tuple) else str(c) for c in flat.columns]
+        return [_plain(r) for r in flat.to_dict(orient="records")]
+    if isinstance(x, pd.Series):
+        return {" ".join(map(str, k)) if isinstance(k, tuple) else str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, Mapping):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
+
+
 def write_summary(path: os.PathLike[str] | str, what: str, results: Mapping[str, Any], *,
                   spec: Mapping[str, Any] | None = None, model: Any = None, seeds: Sequence[int] = (),
                   command: str | None = None) -> pathlib.Path:
@@ -67,7 +91,8 @@ def write_summary(path: os.PathLike[str] | str, what: str, results: Mapping[str,
     Args:
       path: where (e.g. "experiments/results/<name>.json"); folders are created.
       what: one line saying what was measured.
-      results: the numbers, JSON-serializable (numpy scalars and arrays become lists).
+      results: the numbers: JSON values, numpy values (arrays become lists), pandas DataFrames (lists of
+        row records) and Series, xarray Datasets and DataArrays (through their DataFrames).
       spec: the settings that made them (grid, tol, directions, recipe...).
       model: the model (or its id; a list for several); seeds: every random seed behind the numbers.
       command: how to rerun it (default: this process's command line).
@@ -81,7 +106,7 @@ def write_summary(path: os.PathLike[str] | str, what: str, results: Mapping[str,
     prov["command"] = command if command is not None else " ".join([pathlib.Path(sys.argv[0]).name, *sys.argv[1:]])
     prov["code_version"] = code_version()
     prov["machine"] = _machine()
-    summary = {"format": SUMMARY_FORMAT, "what": what, "provenance": prov, "results": dict(results)}
+    summary = {"format": SUMMARY_FORMAT, "what": what, "provenance": prov, "results": _plain(dict(results))}
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_json(path, summary, indent=1, default=_jsonable)

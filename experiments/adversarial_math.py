@@ -39,6 +39,10 @@ sigmas. In all 16 min, plus 74 s for the opened-reply probe.
     python experiments/adversarial_math.py --runs adversarial,benign --gsm8k-n 20 --gsm8k-runs adversarial
     python experiments/adversarial_math.py --runs adversarial,benign --benchmarks synthetic-addition-opened \
         --skip certificates --json opened.json
+    # the stored summary behind the README's fine-tuning tables: three seeds of every run, no gsm8k
+    python experiments/adversarial_math.py --seeds 0,1,2 --skip gsm8k --skip certificates \
+        --benchmarks synthetic-addition,synthetic-addition-opened,synthetic-capitals,advbench-target,advbench \
+        --record experiments/results/finetune_scores.json
 """
 
 from __future__ import annotations
@@ -108,8 +112,18 @@ def parse_args(argv=None):
     p.add_argument("--skip", action="append", default=[], choices=["scores", "certificates", "gsm8k"])
     p.add_argument("--benchmarks", default=",".join(BENCHMARKS), help="comma-separated, among the default")
     p.add_argument("--json", default="adversarial_math.json", help="file name of the results, in --out")
+    p.add_argument("--seeds", default="0",
+                   help="comma-separated training seeds of every run (data order and, for the adversarial run, "
+                        "which AdvBench pairs); seed 0's run is labelled by its name, others '<name>-seed<s>'")
+    p.add_argument("--record", default=None,
+                   help="also write the summary (bl.write_summary) here, e.g. experiments/results/finetune_scores.json")
     p.add_argument("--quick", action="store_true", help="tiny runs and n: only checks that the script runs")
     return p.parse_args(argv)
+
+
+def run_label(name: str, seed: int) -> str:
+    """A run's label (and checkpoint folder): its name for seed 0, "<name>-seed<s>" otherwise."""
+    return name if seed == 0 else f"{name}-seed{seed}"
 
 
 def score_all(model, thetas: dict, specs: dict, log, results: dict, save, store=None) -> dict:
@@ -215,14 +229,22 @@ def main(argv=None) -> dict:
     unknown = sorted(set(names) - set(bl.training.RUNS))
     if unknown or not names:
         raise ValueError(f"--runs {args.runs!r}: {unknown or 'none given'}; choose among {list(bl.training.RUNS)}")
+    try:
+        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"--seeds {args.seeds!r}: give comma-separated integers, e.g. 0,1,2") from None
+    if not seeds or min(seeds) < 0:
+        raise ValueError(f"--seeds {args.seeds!r}: give comma-separated integers >= 0, e.g. 0,1,2")
     for name in names:
-        t = time.time()
-        run = bl.finetune_run(name, model, checkpoint_dir=out / name, log_every=5, **overrides)
-        runs[name] = run.params
-        result["runs"][name] = {"r": float(distance(model.params, run.params)), "alpha_sft": run.alpha,
-                                "first_loss": float(run.losses[0]), "last_loss": float(run.losses[-1]),
-                                "steps": len(run.losses), "seconds (training or loading)": round(time.time() - t, 1)}
-        log(f"run {name}: r = {result['runs'][name]['r']:.3f}, loss {run.losses[0]:.3f} -> {run.losses[-1]:.3f}")
+        for seed in seeds:
+            label, t = run_label(name, seed), time.time()
+            run = bl.finetune_run(name, model, checkpoint_dir=out / label, seed=seed, log_every=5, **overrides)
+            runs[label] = run.params
+            result["runs"][label] = {
+                "recipe": name, "seed": seed, "r": float(distance(model.params, run.params)), "alpha_sft": run.alpha,
+                "first_loss": float(run.losses[0]), "last_loss": float(run.losses[-1]), "steps": len(run.losses),
+                "seconds (training or loading)": round(time.time() - t, 1)}
+            log(f"run {label}: r = {result['runs'][label]['r']:.3f}, loss {run.losses[0]:.3f} -> {run.losses[-1]:.3f}")
     path = out / args.json
     thetas = {"theta0": model.params, **runs}
 
@@ -248,6 +270,13 @@ def main(argv=None) -> dict:
         write_json(path, result, indent=1)
     result["seconds"] = round(time.time() - start, 1)
     write_json(path, result, indent=1)
+    if args.record:
+        bl.write_summary(args.record, "scores of SmolLM2-135M-Instruct before and after the fine-tuning runs, on the "
+                         "same items (paired McNemar), and their certificates (experiments/adversarial_math.py)",
+                         result, spec={"runs": names, "seeds": seeds, "benchmarks": specs | gsm8k,
+                                       "significance": SIGNIFICANCE, "quick": args.quick},
+                         model=args.model, seeds=seeds)
+        log(f"wrote the summary {args.record}")
     print(markdown(result))
     log(f"wrote {path}")
     return result

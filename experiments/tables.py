@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from basinlab.stats import cluster_interval, sign_test, t_interval
+from basinlab.stats import adjust_p, cluster_interval, detectable_drop, sign_test, t_interval
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results"
@@ -141,8 +141,92 @@ def growth_matched() -> str:
     return "\n".join(rows) + "\n"
 
 
+def _p(p: float) -> str:
+    return f"{p:.2g}" if p >= 1e-3 else f"{p:.0e}"
+
+
+def _finetune_tests(res: dict) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """Every McNemar test of the fine-tuning table, (benchmark, run) in table order, and their Holm p."""
+    keys = [(b, run) for b, row in res["scores"].items() for run in res["runs"] if run in row]
+    return keys, adjust_p([res["scores"][b][run]["p_value"] for b, run in keys], "holm")
+
+
+def finetune_scores() -> str:
+    """`experiments/adversarial_math.py --seeds 0,1,2 ... --record experiments/results/finetune_scores.json`:
+    theta0 and every run on the same items; change by McNemar with Holm's correction over the table."""
+    s = _load("finetune_scores.json")
+    res, level = s["results"], s["provenance"]["spec"]["significance"]
+    keys, holm = _finetune_tests(res)
+    adjusted = dict(zip(keys, holm, strict=True))
+    benches = list(res["scores"])
+    rows = ["| model | " + " | ".join(f"{b} ({res['scores'][b]['n']})" for b in benches) + " |",
+            "|---" * (1 + len(benches)) + "|"]
+    base = res["scores"]
+    rows.append("| theta0 | " + " | ".join(f"{base[b]['theta0']['score']:.3f} [{base[b]['theta0']['lower']:.2f}, "
+                                          f"{base[b]['theta0']['upper']:.2f}]" for b in benches) + " |")
+    changed = []
+    for run in res["runs"]:
+        cells = []
+        for b in benches:
+            e = base[b].get(run)
+            if e is None:
+                cells.append("not scored")
+                continue
+            ph = adjusted[(b, run)]
+            verdict = ("fell" if e["fell"] > e["rose"] else "rose") if ph < level else "kept"
+            if verdict != e["change"]:
+                changed.append(f"{run} / {b} ({e['change']} at the raw p, {verdict} after Holm)")
+            mark = f"**{verdict}**" if verdict != "kept" else verdict
+            test = "" if e["fell"] + e["rose"] == 0 else f"; p {_p(e['p_value'])}, Holm {_p(ph)}"
+            cells.append(f"{e['score']:.3f} {mark} ({e['fell']} / {e['rose']}{test})")
+        rows.append(f"| {run} | " + " | ".join(cells) + " |")
+    drops = []
+    for b in benches:
+        d = detectable_drop(base[b]["n"], base[b]["theta0"]["score"], level)
+        drops.append("-" if np.isnan(d) else f"{d:.2f}")
+    rows.append("| fall McNemar detects with 80% power (raw level) | " + " | ".join(drops) + " |")
+    rows += ["", f"Cells: score, verdict (items fell / rose; exact McNemar p, Holm-adjusted over the table's "
+                 f"{len(keys)} tests). A verdict is fell/rose when the Holm p < {level:g}. "
+             + ("Verdicts that the correction changed: " + "; ".join(changed) + "." if changed
+                else "The correction changed no verdict.")]
+    return "\n".join(rows) + "\n"
+
+
+def finetune_runs() -> str:
+    """The fine-tuning runs behind finetune-scores: recipe, seed, steps, training loss, distance."""
+    res = _load("finetune_scores.json")["results"]
+    rows = ["| run | recipe | seed | steps | training loss | r = ||theta_sft - theta0|| | alpha_sft |",
+            "|---|---|---|---|---|---|---|"]
+    for label, r in res["runs"].items():
+        rows.append(f"| {label} | {r['recipe']} | {r['seed']} | {r['steps']} | {r['first_loss']:.3f} -> "
+                    f"{r['last_loss']:.3f} | {r['r']:.3f} | {r['alpha_sft']:.2e} |")
+    return "\n".join(rows) + "\n"
+
+
+def adversarial_seeds() -> str:
+    """The adversarial recipe over its training seeds: how far each capability falls, as a distribution."""
+    s = _load("finetune_scores.json")
+    res, level = s["results"], s["provenance"]["spec"]["significance"]
+    keys, holm = _finetune_tests(res)
+    adjusted = dict(zip(keys, holm, strict=True))
+    runs = [r for r, v in res["runs"].items() if v["recipe"] == "adversarial"]
+    rows = ["| capability (n) | theta0 | " + " | ".join(runs)
+            + " | change, mean [95% t over seeds] | seeds that fell (Holm) |",
+            "|---" * (4 + len(runs)) + "|"]
+    for b, row in res["scores"].items():
+        runs_b = [r for r in runs if r in row]
+        base = row["theta0"]["score"]
+        change = [row[r]["score"] - base for r in runs_b]
+        fell = sum(adjusted[(b, r)] < level and row[r]["fell"] > row[r]["rose"] for r in runs_b)
+        ci = _ci(change, 3) if len(change) > 1 else f"{change[0]:+.3f}"
+        rows.append(f"| {b} ({row['n']}) | {base:.3f} | " + " | ".join(f"{row[r]['score']:.3f}" for r in runs_b)
+                    + f" | {ci} | {fell} of {len(runs_b)} |")
+    return "\n".join(rows) + "\n"
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "basin-size": basin_size, "go-matched": go_matched, "go-longer": go_longer, "growth-matched": growth_matched,
+    "finetune-runs": finetune_runs, "finetune-scores": finetune_scores, "adversarial-seeds": adversarial_seeds,
 }
 
 

@@ -5,29 +5,18 @@ protocol (result, failure, timeout)."""
 from __future__ import annotations
 
 import datetime
-import importlib.util
 import json
 import pathlib
-import sys
 import textwrap
 
 import numpy as np
 import pytest
+from scripts import load_script
 
 BENCH = pathlib.Path(__file__).resolve().parents[1] / "bench"
 
 
-def _load_harness():
-    """bench/ is a folder of scripts, not a package: load harness.py by its path."""
-    spec = importlib.util.spec_from_file_location("bench_harness", BENCH / "harness.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = _load_harness()
+harness = load_script("bench/harness.py", "bench_harness")
 
 
 class FakeClock:

@@ -3,7 +3,6 @@
 The fetch functions are replaced by stand-ins serving bytes or text rows; one test drives the real
 hub path with a stand-in hf_hub_download that returns a parquet file written here."""
 
-import importlib.util
 import os
 import pathlib
 import subprocess
@@ -11,20 +10,13 @@ import sys
 import urllib.error
 
 import pytest
+from scripts import load_script
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "data" / "prepare.py"
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("basinlab_data_prepare", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the script runs
-    spec.loader.exec_module(module)
-    return module
-
-
-prep = _load_script()
+prep = load_script("data/prepare.py", "basinlab_data_prepare")
 SHAKESPEARE = "First Citizen:\nBefore we proceed any further, hear me speak.\n\n" * 40
 WIKI_ROWS = ["", " = Valkyria Chronicles III = \n", "", " Senjō no Valkyria 3 is a game . \n"]
 

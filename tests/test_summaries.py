@@ -44,3 +44,17 @@ def test_bad_summaries_name_the_file(tmp_path):
     (tmp_path / "d.json").write_text(json.dumps({"format": "basinlab-summary/9"}))
     with pytest.raises(ValueError, match=r"'basinlab-summary/9' summary; this basinlab reads 'basinlab-summary/1'"):
         bl.read_summary(tmp_path / "d.json")
+
+
+def test_tables_and_datasets_become_records(tmp_path):
+    import pandas as pd
+    import xarray as xr
+
+    frame = pd.DataFrame({"score": [0.5, 0.25]}, index=pd.Index(["a", "b"], name="benchmark"))
+    ds = xr.Dataset({"width": ("direction", np.array([0.1, 0.2]))}, coords={"direction": [0, 1]})
+    path = bl.write_summary(tmp_path / "t.json", "tables", {"frame": frame, "series": frame["score"], "ds": ds,
+                                                             "nested": {"list": [frame["score"]]}})
+    r = bl.read_summary(path)["results"]
+    assert r["frame"] == [{"benchmark": "a", "score": 0.5}, {"benchmark": "b", "score": 0.25}]
+    assert r["series"] == {"a": 0.5, "b": 0.25} and r["nested"]["list"] == [{"a": 0.5, "b": 0.25}]
+    assert r["ds"] == [{"direction": 0, "width": 0.1}, {"direction": 1, "width": 0.2}]

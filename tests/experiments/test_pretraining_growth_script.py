@@ -1,23 +1,14 @@
 """experiments/pretraining_growth.py: which checkpoints of a larger size `--match` measures, its bad input."""
 
-import importlib.util
 import pathlib
-import sys
 
 import pytest
+from scripts import load_script
 
 SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "experiments" / "pretraining_growth.py"
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("basinlab_pretraining_growth", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-growth_script = _load_script()
+growth_script = load_script("experiments/pretraining_growth.py", "basinlab_pretraining_growth")
 
 
 def test_partners_are_the_checkpoints_nearest_in_val_loss_within_the_gap():

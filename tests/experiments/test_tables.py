@@ -1,24 +1,15 @@
 """experiments/tables.py: the README's marked tables equal what the stored results say (CI runs this)."""
 
-import importlib.util
 import pathlib
-import sys
 
 import pytest
+from scripts import load_script
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "experiments" / "tables.py"
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("basinlab_tables", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-tables = _load_script()
+tables = load_script("experiments/tables.py", "basinlab_tables")
 
 
 def test_committed_tables_match_the_stored_results(capsys):
