@@ -8,7 +8,7 @@
 
 This module is the public API: every name in `__all__`, flat. The subpackages (`bl.models`,
 `bl.directions`, `bl.data`, `bl.scoring`, `bl.sandbox`, `bl.benchmarks`, `bl.lmeval`, `bl.theory`,
-`bl.training`, `bl.analysis`, `bl.viz`) export more in their own `__all__`; their modules are
+`bl.training`, `bl.analysis`, `bl.viz`, `bl.stats`) export more in their own `__all__`; their modules are
 private (`_name.py`, equinox's layout). Layers, each importing only from those before it:
 models -> directions -> sandbox -> data -> scoring -> lmeval -> benchmarks -> landscape -> theory ->
 training -> analysis -> viz. The figures and widgets (`bl.viz`, `bl.SigmaExplorer`, ...) need the

@@ -29,7 +29,7 @@ from typing import Any
 
 from basinlab._atomicio import write_json
 from basinlab.landscape import open_dataset, save
-from basinlab.landscape._results import _jsonable, provenance
+from basinlab.landscape._results import json_default, provenance
 
 __all__ = ["SUMMARY_FORMAT", "code_version", "open_dataset", "read_summary", "save", "write_summary"]
 
@@ -109,7 +109,7 @@ def write_summary(path: os.PathLike[str] | str, what: str, results: Mapping[str,
     summary = {"format": SUMMARY_FORMAT, "what": what, "provenance": prov, "results": _plain(dict(results))}
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_json(path, summary, indent=1, default=_jsonable)
+    return write_json(path, summary, indent=1, default=json_default)
 
 
 def read_summary(path: os.PathLike[str] | str) -> dict[str, Any]:

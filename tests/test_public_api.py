@@ -27,8 +27,8 @@ ALSO_PUBLIC = ("landscape", "benchmark", "basin_edges", "DirectionRecipe", "save
                "scoring.token_benchmark", "data.load_gsm8k", "sandbox.run_code", "directions.between")
 # Subpackages (their modules are private: `_name.py`) and the public single modules.
 SUBPACKAGES = ("analysis", "benchmarks", "data", "directions", "landscape", "lmeval", "models", "sandbox", "scoring",
-               "theory", "training", "viz")
-PUBLIC_MODULES = {"basinlab.stats", "basinlab.cli", "basinlab.demo", "basinlab.results", "basinlab.widgets"}
+               "stats", "theory", "training", "viz")
+PUBLIC_MODULES = {"basinlab.cli", "basinlab.demo", "basinlab.results", "basinlab.widgets"}
 PHI = NormalDist()
 
 

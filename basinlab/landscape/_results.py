@@ -79,7 +79,7 @@ def block_from_arrays(arrays: Mapping[str, np.ndarray], names: Sequence[str]) ->
 PROVENANCE_ATTRS = ("created_at", "basinlab_version", "jax_version", "model", "seeds", "spec")
 
 
-def _jsonable(x: Any) -> Any:
+def json_default(x: Any) -> Any:
     """json.dumps' fallback: numpy scalars and arrays as Python values, anything else by its str."""
     return x.tolist() if isinstance(x, (np.ndarray, np.generic)) else str(x)
 
@@ -122,8 +122,8 @@ def provenance(function: str, spec: Mapping[str, Any] | None = None, *, model: A
         "basinlab_version": __version__,
         "jax_version": jax.__version__,
         "model": ", ".join(dict.fromkeys(x for x in named if x)),
-        "seeds": json.dumps(list(seeds), default=_jsonable),
-        "spec": json.dumps({"function": function, **(spec or {})}, default=_jsonable),
+        "seeds": json.dumps(list(seeds), default=json_default),
+        "spec": json.dumps({"function": function, **(spec or {})}, default=json_default),
     }
 
 

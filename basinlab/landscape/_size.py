@@ -91,8 +91,8 @@ def drop_band(g: np.ndarray, base: float, method: str = "t", confidence: float =
         return drop, np.quantile(reps, tail, axis=0), np.quantile(reps, 1.0 - tail, axis=0)
     mean = g.mean(0)
     if method == "t":
-        _, lo, hi = t_interval(g, confidence, axis=0)
-        return base - mean, base - hi, base - lo
+        _, t_lo, t_hi = t_interval(g, confidence, axis=0)
+        return base - mean, base - np.asarray(t_hi), base - np.asarray(t_lo)
     lo, hi = bootstrap_band(g, axis=0, confidence=confidence, n_boot=n_boot, seed=seed)
     return base - mean, base - np.asarray(hi), base - np.asarray(lo)
 
