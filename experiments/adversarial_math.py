@@ -206,6 +206,12 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     out, log, start = start_run(args.out, args.quick)
 
+    try:
+        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"--seeds {args.seeds!r}: give comma-separated integers, e.g. 0,1,2") from None
+    if not seeds or min(seeds) < 0:
+        raise ValueError(f"--seeds {args.seeds!r}: give comma-separated integers >= 0, e.g. 0,1,2")
     chosen = [b for b in args.benchmarks.split(",") if b]
     unknown = sorted(set(chosen) - set(BENCHMARKS))
     if unknown:
@@ -229,12 +235,6 @@ def main(argv=None) -> dict:
     unknown = sorted(set(names) - set(bl.training.RUNS))
     if unknown or not names:
         raise ValueError(f"--runs {args.runs!r}: {unknown or 'none given'}; choose among {list(bl.training.RUNS)}")
-    try:
-        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
-    except ValueError:
-        raise ValueError(f"--seeds {args.seeds!r}: give comma-separated integers, e.g. 0,1,2") from None
-    if not seeds or min(seeds) < 0:
-        raise ValueError(f"--seeds {args.seeds!r}: give comma-separated integers >= 0, e.g. 0,1,2")
     for name in names:
         for seed in seeds:
             label, t = run_label(name, seed), time.time()

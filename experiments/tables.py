@@ -224,9 +224,28 @@ def adversarial_seeds() -> str:
     return "\n".join(rows) + "\n"
 
 
+def specific_basins() -> str:
+    """`experiments/specific_basins.py --record experiments/results/specific_basins.json`."""
+    s = _load("specific_basins.json")
+    res, general = s["results"], s["provenance"]["spec"]["general"]
+    caps = list(next(iter(res["models"].values()))["capabilities"])
+    rows = ["| model | " + " | ".join(f"{c}: score, sigma* [95%]" for c in caps) + " | specific inside general |",
+            "|---" * (2 + len(caps)) + "|"]
+    for label, m in res["models"].items():
+        cells = []
+        for c in caps:
+            r = m["capabilities"][c]
+            cens = " (censored)" if r["censored"] or r["censored_hi"] else ""
+            cells.append(f"{r['base_score']:.3f}, {r['sigma']:.4f} [{r['sigma_lo']:.4f}, {r['sigma_hi']:.4f}]{cens}")
+        inside = [c for c in caps if c != general and m["capabilities"][c].get("inside_general")]
+        rows.append(f"| {label} | " + " | ".join(cells) + f" | {', '.join(inside) or 'none'} |")
+    return "\n".join(rows) + "\n"
+
+
 TABLES: dict[str, Callable[[], str]] = {
     "basin-size": basin_size, "go-matched": go_matched, "go-longer": go_longer, "growth-matched": growth_matched,
     "finetune-runs": finetune_runs, "finetune-scores": finetune_scores, "adversarial-seeds": adversarial_seeds,
+    "specific-basins": specific_basins,
 }
 
 
