@@ -188,16 +188,11 @@ def machine_line(m: Mapping) -> str:
 
 
 def git_commit() -> str | None:
-    """Short commit of the checkout bench/ is in, '+' if it has uncommitted changes; None outside git."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    try:
-        commit = subprocess.run(["git", "-C", here, "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", here, "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return commit + ("+" if dirty else "")
+    """Commit of the checkout bench/ is in, "+dirty" if it has uncommitted changes; None outside git."""
+    import basinlab as bl
+
+    commit = bl.results.code_version(os.path.dirname(os.path.abspath(__file__)))
+    return None if commit == "unknown" else commit
 
 
 def record(bench: str, results: Any, *, config: Mapping | None = None, machine: Mapping | None = None,

@@ -53,7 +53,8 @@ def basin_size() -> str:
             "|---|---|---|---|---|---|"]
     for name, c in r["capabilities"].items():
         unit = r["kinds"][name]  # "items", or "windows of N tokens" for a text capability
-        cens = "above max_sigma" if c["censored_hi"] else ("below the first probe" if c["censored"] else "no")
+        # censored: no crossing up to max_sigma (sigma* a lower bound); censored_hi: only the interval's far end
+        cens = ">= max_sigma" if c["censored"] else ("upper end" if c["censored_hi"] else "no")
         rows.append(f"| {name} ({c['items']} {unit}) | {c['base_score']:.3f} | {c['sigma']:.4f} | "
                     f"[{c['sigma_lo']:.4f}, {c['sigma_hi']:.4f}] | {cens} | {r['n_evaluations']} (shared) |")
     seeds = s["provenance"]["seeds"]
@@ -145,10 +146,16 @@ def _p(p: float) -> str:
     return f"{p:.2g}" if p >= 1e-3 else f"{p:.0e}"
 
 
-def _finetune_tests(res: dict) -> tuple[list[tuple[str, str]], np.ndarray]:
-    """Every McNemar test of the fine-tuning table, (benchmark, run) in table order, and their Holm p."""
+def _holm_verdicts(res: dict, level: float) -> dict[tuple[str, str], tuple[str, float]]:
+    """(benchmark, run) -> (verdict, Holm p) for every McNemar test of the fine-tuning table, in table
+    order: Holm's correction over all of them; fell/rose when the adjusted p < level, else kept."""
     keys = [(b, run) for b, row in res["scores"].items() for run in res["runs"] if run in row]
-    return keys, adjust_p([res["scores"][b][run]["p_value"] for b, run in keys], "holm")
+    holm = adjust_p([res["scores"][b][run]["p_value"] for b, run in keys], "holm")
+    out = {}
+    for (b, run), ph in zip(keys, holm, strict=True):
+        e = res["scores"][b][run]
+        out[(b, run)] = (("fell" if e["fell"] > e["rose"] else "rose") if ph < level else "kept", float(ph))
+    return out
 
 
 def finetune_scores() -> str:
@@ -156,8 +163,7 @@ def finetune_scores() -> str:
     theta0 and every run on the same items; change by McNemar with Holm's correction over the table."""
     s = _load("finetune_scores.json")
     res, level = s["results"], s["provenance"]["spec"]["significance"]
-    keys, holm = _finetune_tests(res)
-    adjusted = dict(zip(keys, holm, strict=True))
+    verdicts = _holm_verdicts(res, level)
     benches = list(res["scores"])
     rows = ["| model | " + " | ".join(f"{b} ({res['scores'][b]['n']})" for b in benches) + " |",
             "|---" * (1 + len(benches)) + "|"]
@@ -172,8 +178,7 @@ def finetune_scores() -> str:
             if e is None:
                 cells.append("not scored")
                 continue
-            ph = adjusted[(b, run)]
-            verdict = ("fell" if e["fell"] > e["rose"] else "rose") if ph < level else "kept"
+            verdict, ph = verdicts[(b, run)]
             if verdict != e["change"]:
                 changed.append(f"{run} / {b} ({e['change']} at the raw p, {verdict} after Holm)")
             mark = f"**{verdict}**" if verdict != "kept" else verdict
@@ -186,7 +191,7 @@ def finetune_scores() -> str:
         drops.append("-" if np.isnan(d) else f"{d:.2f}")
     rows.append("| fall McNemar detects with 80% power (raw level) | " + " | ".join(drops) + " |")
     rows += ["", f"Cells: score, verdict (items fell / rose; exact McNemar p, Holm-adjusted over the table's "
-                 f"{len(keys)} tests). A verdict is fell/rose when the Holm p < {level:g}. "
+                 f"{len(verdicts)} tests). A verdict is fell/rose when the Holm p < {level:g}. "
              + ("Verdicts that the correction changed: " + "; ".join(changed) + "." if changed
                 else "The correction changed no verdict.")]
     return "\n".join(rows) + "\n"
@@ -207,8 +212,7 @@ def adversarial_seeds() -> str:
     """The adversarial recipe over its training seeds: how far each capability falls, as a distribution."""
     s = _load("finetune_scores.json")
     res, level = s["results"], s["provenance"]["spec"]["significance"]
-    keys, holm = _finetune_tests(res)
-    adjusted = dict(zip(keys, holm, strict=True))
+    verdicts = _holm_verdicts(res, level)
     runs = [r for r, v in res["runs"].items() if v["recipe"] == "adversarial"]
     rows = ["| capability (n) | theta0 | " + " | ".join(runs)
             + " | change, mean [95% t over seeds] | seeds that fell (Holm) |",
@@ -217,7 +221,7 @@ def adversarial_seeds() -> str:
         runs_b = [r for r in runs if r in row]
         base = row["theta0"]["score"]
         change = [row[r]["score"] - base for r in runs_b]
-        fell = sum(adjusted[(b, r)] < level and row[r]["fell"] > row[r]["rose"] for r in runs_b)
+        fell = sum(verdicts[(b, r)][0] == "fell" for r in runs_b)
         ci = _ci(change, 3) if len(change) > 1 else f"{change[0]:+.3f}"
         rows.append(f"| {b} ({row['n']}) | {base:.3f} | " + " | ".join(f"{row[r]['score']:.3f}" for r in runs_b)
                     + f" | {ci} | {fell} of {len(runs_b)} |")

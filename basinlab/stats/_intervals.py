@@ -9,6 +9,7 @@ from typing import Any, TypeAlias
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.stats import beta, binom
+from scipy.stats import t as student_t
 
 from basinlab import _validate as validate
 
@@ -240,8 +241,6 @@ def t_interval(values: ArrayLike, confidence: float = 0.95, axis: int = 0) -> tu
     """(mean, lower, upper): the Student t interval for a mean from independent values along ``axis``
     (exact for normal values; one value per training seed, per direction, per cluster). NaN bounds
     where fewer than 2 values."""
-    from scipy.stats import t as student_t
-
     c = validate.confidence("confidence", confidence)
     x = np.asarray(values, np.float64)
     n = x.shape[axis] if x.ndim else 1

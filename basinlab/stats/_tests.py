@@ -14,6 +14,7 @@ from basinlab import _validate as validate
 
 __all__ = ["ADJUSTMENTS", "adjust_p", "detectable_drop", "mcnemar_exact", "sign_test"]
 
+
 def mcnemar_exact(before: ArrayLike, after: ArrayLike | None) -> dict[str, Any]:
     """Exact McNemar test of paired 0/1 outcomes (the same items scored twice, e.g. before and
     after fine-tuning).
