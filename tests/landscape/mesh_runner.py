@@ -48,7 +48,9 @@ def meshes(folder, out):
     runs = {"1x1-materialized": dict(devices=jax.devices()[:1], perturbation="materialized"),
             "8x1-fused": dict(mesh="points=8,model=1", perturbation="fused"),
             "1x8-materialized": dict(mesh="points=1,model=8", perturbation="materialized"),
-            "2x4-fused": dict(mesh="points=2,model=4", perturbation="fused")}
+            "2x4-fused": dict(mesh="points=2,model=4", perturbation="fused"),
+            # a device list and no mesh: points over those devices, the default perturbation
+            "4x1-devices": dict(devices=jax.devices()[:4])}
     arrays = {}
     for name, extra in runs.items():
         ds = landscape(model, text, **extra, **kw)

@@ -61,15 +61,16 @@ def _env(devices: int, **extra) -> dict:
     return env
 
 
-@pytest.mark.slow  # one subprocess, four sweeps on 8 forced host devices
+@pytest.mark.slow  # one subprocess, five sweeps on 8 forced host devices
 def test_every_mesh_shape_gives_the_single_device_numbers(tiny_smol, tmp_path):
+    """Each mesh shape (and `devices=` four of the eight devices, no mesh) against one device."""
     out = tmp_path / "meshes.npz"
     run = subprocess.run([sys.executable, str(RUNNER), "meshes", tiny_smol.source, str(out)], env=_env(8),
                          capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
     got = np.load(out)
     ref_score, ref_nll = got["1x1-materialized-score"], got["1x1-materialized-nll"]
-    for name in ("8x1-fused", "1x8-materialized", "2x4-fused"):
+    for name in ("8x1-fused", "1x8-materialized", "2x4-fused", "4x1-devices"):
         points, model = (int(x) for x in name.split("-")[0].split("x"))
         assert json.loads(str(got[f"{name}-mesh"])) == {"points": points, "model": model}
         np.testing.assert_array_equal(got[f"{name}-score"], ref_score, err_msg=name)
