@@ -50,13 +50,21 @@ def pytest_configure(config):
                       JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1")
 
 
-def _measured_slow() -> frozenset[str]:
-    """Function ids (tests/x.py::test_f) listed in tests/slow_tests.txt."""
+def _measured_slow() -> dict[str, float]:
+    """{function id (tests/x.py::test_f): seconds} from tests/slow_tests.txt (0 where no time is noted)."""
     path = os.path.join(os.path.dirname(__file__), "slow_tests.txt")
     if not os.path.exists(path):
-        return frozenset()
+        return {}
+    out = {}
     with open(path) as f:
-        return frozenset(line.split("#", 1)[0].strip() for line in f if line.split("#", 1)[0].strip())
+        for line in f:
+            name, _, note = line.partition("#")
+            if name.strip():
+                try:
+                    out[name.strip()] = float(note.strip() or 0.0)
+                except ValueError:
+                    out[name.strip()] = 0.0
+    return out
 
 
 def pytest_collection_modifyitems(config, items):
@@ -65,6 +73,14 @@ def pytest_collection_modifyitems(config, items):
         function = item.nodeid.split("[", 1)[0]
         if REAL_MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())) or function in measured:
             item.add_marker(pytest.mark.slow)
+    # Modules with the longest tests first, each module's tests kept together and in order (module-scoped
+    # fixtures are built once): xdist hands tests out in this order, so the minutes-long notebook and
+    # subprocess runs start at once on both workers instead of leaving one worker alone with them at the end.
+    longest: dict[str, float] = {}
+    for function, seconds in measured.items():
+        module = function.split("::", 1)[0]
+        longest[module] = max(longest.get(module, 0.0), seconds)
+    items.sort(key=lambda item: -longest.get(item.nodeid.split("::", 1)[0], 0.0))
 
 
 def _need_smol():
