@@ -10,20 +10,21 @@ so this module turns a GGUF file into:
 * ``tokenizer``: a ``transformers.PreTrainedTokenizerFast`` rebuilt with the ``tokenizers`` library,
 * ``metadata``: the GGUF key/values as plain python values (without the huge vocabulary arrays).
 
-Only the ``gguf`` PyPI package (``GGUFReader`` + ``gguf.quants``) is used to read the file:
-transformers' own GGUF readers import torch, and basinlab's main path must not need torch.
+basinlab parses the container itself (`_gguf_reader`) and dequantizes with the ``gguf`` PyPI package's
+``gguf.quants``: transformers' own GGUF readers import torch, and basinlab's main path must not need torch.
 
 Two llama.cpp conventions are undone here:
 
 * GGUF lists tensor dims fastest-moving first (ggml's ``ne`` order), the reverse of numpy/torch;
-  ``GGUFReader`` already hands data over in numpy order, which we check against the config.
+  the reader hands data over in numpy order, which we check against the config.
 * ``convert_hf_to_gguf.py`` permutes the rows of ``q_proj``/``k_proj`` (weights and biases) of
   llama-family models, so that llama.cpp's RoPE can rotate adjacent pairs instead of the two halves
   of each head that Hugging Face's ``rotate_half`` uses. We invert that permutation exactly.
 
 This module holds the entry point (`read_gguf`), the GGUF -> Hugging Face tensor name table with the
-shape checks and q/k un-permutation, and `find_bundled_smollm2`; gguf_file.py reads the container and
-dequantizes, gguf_config.py turns the metadata into a config, gguf_tokenizer.py rebuilds the tokenizer.
+shape checks and q/k un-permutation, and `find_bundled_smollm2`; gguf_reader.py parses the container,
+gguf_file.py opens it and dequantizes, gguf_config.py turns the metadata into a config,
+gguf_tokenizer.py rebuilds the tokenizer.
 
 Example::
 

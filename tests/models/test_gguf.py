@@ -834,3 +834,45 @@ def test_smollm2_truncated_copy(tmp_path, smollm2_path):
             bad.write_bytes(src.read(int(size * fraction)))
         with pytest.raises(ValueError, match=r"truncated|corrupt"):
             read_gguf(bad)
+
+
+# --------------------------------------------------------------------------------------------------
+# basinlab's container parser against gguf.GGUFReader (the reference implementation)
+# --------------------------------------------------------------------------------------------------
+
+
+def _same_as_gguf_reader(path: Path) -> None:
+    """Every metadata value, tensor name, type, dims, offset and data byte of _gguf_reader.parse equals
+    what gguf.GGUFReader reads from the same file."""
+    from basinlab.models._gguf_file import _TOKENIZER_ARRAY_KEYS
+    from basinlab.models._gguf_reader import NUMPY_ARRAYS, parse
+
+    ours, ref = parse(path), gguf.GGUFReader(path)
+    assert list(ours.metadata) == list(ref.fields)
+    for key, field in ref.fields.items():
+        got = ours.metadata[key]
+        if key in NUMPY_ARRAYS:
+            np.testing.assert_array_equal(got, np.concatenate([field.parts[i] for i in field.data]), err_msg=key)
+            assert got.dtype == field.parts[field.data[0]].dtype, key
+        else:
+            want = field.contents()
+            assert got == want and type(got) is type(want), key
+        assert (key in _TOKENIZER_ARRAY_KEYS) or not isinstance(got, np.ndarray), key
+    assert [t.name for t in ours.tensors] == [t.name for t in ref.tensors]
+    for a, b in zip(ours.tensors, ref.tensors, strict=True):
+        assert a.tensor_type == b.tensor_type and a.data_offset == b.data_offset, a.name
+        np.testing.assert_array_equal(a.shape, b.shape, err_msg=a.name)
+        assert a.data.dtype == b.data.dtype and a.data.shape == b.data.shape, a.name
+        np.testing.assert_array_equal(a.data, b.data, err_msg=a.name)
+
+
+@pytest.mark.parametrize("qtype", [QT.F32, QT.F16, QT.BF16, QT.Q8_0, QT.Q4_1], ids=lambda t: t.name)
+def test_parser_reads_what_gguf_reader_reads(tmp_path, tiny_tokenizer, qtype):
+    _, tokens, merges = tiny_tokenizer
+    sd = make_state_dict(len(tokens), seed=3, tied=False)
+    _same_as_gguf_reader(write_gguf(tmp_path / f"p-{qtype.name}.gguf", sd, tokens, merges, qtype=lambda n, a: qtype))
+
+
+@pytest.mark.slow
+def test_parser_reads_what_gguf_reader_reads_on_smollm2(smollm2_path):
+    _same_as_gguf_reader(smollm2_path)
