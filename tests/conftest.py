@@ -31,8 +31,6 @@ except importlib.metadata.PackageNotFoundError:
 
 # Fixtures that load real model weights; a test using one (even indirectly) is slow.
 REAL_MODEL_FIXTURES = frozenset({"smol"})
-# GGUF keys holding the vocabulary, handed to build_tokenizer apart from the other metadata.
-_VOCAB_KEYS = ("tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type", "tokenizer.ggml.scores")
 
 
 def pytest_configure(config):
@@ -113,18 +111,15 @@ def smol():
 @pytest.fixture(scope="session")
 def smol_tokenizer():
     """SmolLM2's tokenizer (transformers.PreTrainedTokenizerFast) rebuilt from the bundled GGUF's
-    metadata. gguf.GGUFReader memory-maps the file and no tensor is dequantized, so this costs the
-    tokenizer build only. basinlab.models._gguf has no public metadata-only reader, so the fields are
-    read here with gguf's own public API and handed to the public build_tokenizer."""
+    metadata alone: the container is parsed (memory-mapped) and no tensor is dequantized, so this costs
+    the tokenizer build only."""
     _need_smol()
-    import gguf
-
     from basinlab.models._gguf import find_bundled_smollm2
+    from basinlab.models._gguf_file import open_reader, read_metadata
     from basinlab.models._gguf_tokenizer import build_tokenizer
 
     path = find_bundled_smollm2()
-    metadata = {key: field.contents() for key, field in gguf.GGUFReader(path).fields.items()}
-    vocab = {key.rsplit(".", 1)[1]: metadata.pop(key) for key in _VOCAB_KEYS if key in metadata}
+    metadata, vocab = read_metadata(open_reader(path), path)
     config = {"max_position_embeddings": metadata[f"{metadata['general.architecture']}.context_length"]}
     return build_tokenizer(path, metadata, vocab, config)
 
