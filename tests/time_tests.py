@@ -45,7 +45,7 @@ def main(argv: list[str]) -> None:
         raise SystemExit(f"{argv[0]} has no duration lines >= {THRESHOLD_S} s: run pytest with --durations=0")
     header = (f"# Test functions that took >= {THRESHOLD_S:g} s in a full run on the reference machine (written by\n"
               f"# tests/time_tests.py; seconds in the comment). conftest.py marks them slow: `make check` skips them,\n"
-              f"# `make test` runs them.\n")
+              f"# `make test` runs them, modules with the longest first (conftest.py orders them by these seconds).\n")
     LIST.write_text(header + "".join(f"{name}  # {s:.1f}\n" for name, s in slow.items()))
     print(f"{LIST}: {len(slow)} functions")
 

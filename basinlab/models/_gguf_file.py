@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from basinlab.models._gguf_reader import GGUFContents, ReaderTensor, parse
+from basinlab.models._gguf_reader import GGUFContents, ReaderTensor, UnsupportedGGUF, parse
 
 __all__ = ["SUPPORTED_TENSOR_TYPES", "TensorEntry", "dequantize", "open_reader", "read_metadata", "tensor_table"]
 
@@ -55,6 +55,8 @@ def open_reader(path: Path) -> GGUFContents:
         raise ValueError(f"{path}: not a GGUF file (first bytes {magic!r}, expected b'GGUF'; {size} bytes)")
     try:
         return parse(path)
+    except UnsupportedGGUF as exc:  # well-formed, not readable here: not "corrupt"
+        raise ValueError(f"{path}: {exc}") from exc
     except Exception as exc:  # a short or inconsistent file surfaces as struct/numpy/enum errors
         raise ValueError(
             f"{path}: corrupt or truncated GGUF file ({size} bytes): {type(exc).__name__}: {exc}"

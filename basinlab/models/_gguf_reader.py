@@ -4,11 +4,13 @@
 (49,152 tokens and 48,900 merges, two views per string) costs it 2.7 s of every load here. This reader
 walks the same layout (GGUF v2/v3, little-endian: magic, version, tensor and key/value counts, the
 key/values, the tensor infos, then the aligned tensor data) with `struct` and `np.frombuffer`, in about
-0.1 s, and hands out the same things basinlab used from GGUFReader: plain Python metadata values
+0.3 s, and hands out the same things basinlab used from GGUFReader: plain Python metadata values
 (numeric vocabulary arrays as numpy arrays) and, per tensor, its ggml type, dims (ne order) and a
-read-only view of its bytes shaped as `gguf.quants.dequantize` expects. Dequantization stays
-`gguf.quants`'. Any inconsistency (short file, unknown type, duplicate tensor, bad alignment) is a
-ValueError; `_gguf_file.open_reader` adds the path.
+read-only view of its bytes shaped as `gguf.quants.dequantize` expects (an array of arrays, which
+llama.cpp never writes, comes out as a list of lists). Dequantization stays `gguf.quants`'. Any
+inconsistency (short file, unknown type, duplicate key or tensor, bad alignment) is a ValueError; a
+big-endian file or an unknown version is an UnsupportedGGUF (a ValueError); `_gguf_file.open_reader`
+adds the path.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["GGUFContents", "ReaderTensor", "parse"]
+__all__ = ["GGUFContents", "ReaderTensor", "UnsupportedGGUF", "parse"]
 
 _MAGIC = b"GGUF"
 _VERSIONS = (2, 3)
@@ -32,6 +34,10 @@ _SCALARS = {0: np.dtype("<u1"), 1: np.dtype("<i1"), 2: np.dtype("<u2"), 3: np.dt
             12: np.dtype("<f8")}
 # Metadata arrays handed out as numpy arrays (vocabulary-length numbers), not Python lists.
 NUMPY_ARRAYS = frozenset({"tokenizer.ggml.token_type", "tokenizer.ggml.scores"})
+
+
+class UnsupportedGGUF(ValueError):
+    """A well-formed GGUF file that this reader does not read (big-endian, an unknown version)."""
 
 
 class ReaderTensor(NamedTuple):
@@ -134,14 +140,16 @@ def parse(path: Path) -> GGUFContents:
     cur.offset = 4
     (version,) = cur.unpack("<I")
     if version & 0xFFFF == 0:
-        raise ValueError("GGUF file has non-native byte order; basinlab reads little-endian files only")
+        raise UnsupportedGGUF("GGUF file has non-native byte order; basinlab reads little-endian files only")
     if version not in _VERSIONS:
-        raise ValueError(f"GGUF version {version} is not supported (supported: {list(_VERSIONS)})")
+        raise UnsupportedGGUF(f"GGUF version {version} is not supported (supported: {list(_VERSIONS)})")
     n_tensors, n_kv = cur.unpack("<QQ")
     metadata: dict[str, Any] = {"GGUF.version": version, "GGUF.tensor_count": n_tensors, "GGUF.kv_count": n_kv}
     alignment = _DEFAULT_ALIGNMENT
     for _ in range(n_kv):
         key = cur.string()
+        if key in metadata:
+            raise ValueError(f"duplicated metadata key {key!r}")
         (kind,) = cur.unpack("<I")
         try:
             metadata[key] = cur.value(kind, as_numpy=key in NUMPY_ARRAYS)

@@ -53,11 +53,12 @@ def load(source: str | os.PathLike[str], dtype: Any = "float32", compute_dtype: 
                         f"got {type(source).__name__} {source!r}")
     if not isinstance(allow_nonfinite, bool):
         raise TypeError(f"allow_nonfinite must be True or False, got {allow_nonfinite!r}")
-    if n_layers is not None and (isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1):
+    if n_layers is not None and (isinstance(n_layers, bool) or not isinstance(n_layers, (int, np.integer))
+                                 or n_layers < 1):
         raise ValueError(f"n_layers must be a positive int (the first n transformer blocks are kept) or None, "
                          f"got {n_layers!r}")
-    model = _load(source, dtype, compute_dtype, allow_nonfinite)
-    return model if n_layers is None else model.first_layers(n_layers)
+    model = _load(source, dtype, compute_dtype, allow_nonfinite)  # all blocks are read, then cut
+    return model if n_layers is None else model.first_layers(int(n_layers))
 
 
 def _load(source: str | os.PathLike[str], dtype: Any, compute_dtype: Any, allow_nonfinite: bool) -> Model:

@@ -89,16 +89,26 @@ class Model:
         the same architecture, weights, tokenizer and code paths at n / n_layers of the blocks' cost.
         For smoke runs of long pipelines (the notebooks' SMOKE mode) and logit-lens style studies of
         early layers; its `source` says it is cut, so stores and provenance never mistake it for the
-        whole model. Copies the first n rows of each stacked [L, ...] weight; the other weights are shared."""
+        whole model. Slices the first n rows of each stacked [L, ...] weight (a copy for jax arrays);
+        the other weights are shared."""
         total = self.spec.n_layers
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= int(n) <= total:
             raise ValueError(f"n_layers must be an int from 1 to {total} (the layers of {self.spec.name!r}), got {n!r}")
         n = int(n)
         if n == total:
             return self
-        layers = jax.tree.map(lambda w: w[:n], self.params["layers"])
-        return dataclasses.replace(self, spec=self.spec.replace(n_layers=n), params={**self.params, "layers": layers},
-                                   source=f"{self.source} (first {n} of {total} layers)")
+        layers = self.params.get("layers") if isinstance(self.params, dict) else None
+        if not isinstance(layers, dict):
+            raise ValueError(f"first_layers needs a params dict whose 'layers' holds the stacked [L, ...] weights, got "
+                             f"{type(self.params).__name__}")
+        for path, w in jax.tree_util.tree_leaves_with_path(layers):
+            if getattr(w, "shape", (None,))[:1] != (total,):
+                raise ValueError(f"params['layers']{jax.tree_util.keystr(path)} has shape {getattr(w, 'shape', None)}; "
+                                 f"first_layers needs every layer weight stacked on a leading axis of {total}")
+        cut = jax.tree.map(lambda w: w[:n], layers)
+        base = self.source or self.spec.name
+        return dataclasses.replace(self, spec=self.spec.replace(n_layers=n), params={**self.params, "layers": cut},
+                                   source=f"{base} (first {n} of {total} layers)")
 
     def logits(self, tokens: jax.Array | np.ndarray, attention_mask: jax.Array | np.ndarray | None = None,
                params: dict[str, Any] | None = None) -> jax.Array:

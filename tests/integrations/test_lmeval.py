@@ -244,9 +244,10 @@ def test_generate_until_sampling_is_seeded(model):
     kwargs = {"until": [], "max_gen_toks": 8, "do_sample": True, "temperature": 1.0}
     a = BasinlabLM(small, seed=7, batch_size=1).generate_until([_req("generate_until", prompt, kwargs)])
     b = BasinlabLM(small, seed=7, batch_size=1).generate_until([_req("generate_until", prompt, kwargs)])
-    c = BasinlabLM(small, seed=8, batch_size=1).generate_until([_req("generate_until", prompt, kwargs)])
+    others = [BasinlabLM(small, seed=s, batch_size=1).generate_until([_req("generate_until", prompt, kwargs)])
+              for s in (8, 9, 10)]
     assert a == b and isinstance(a[0], str) and a[0]
-    assert c != a  # another seed, other tokens (8 tokens sampled at temperature 1 from 49,152)
+    assert any(c != a for c in others)  # other seeds, other tokens (8 sampled at temperature 1 from 49,152)
 
 
 def test_rejects_a_mismatched_direction(model):

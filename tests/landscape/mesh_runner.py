@@ -1,5 +1,5 @@
 """Subprocess side of tests/landscape/test_mesh.py (sweeps on forced host devices and many processes)
-and of test_landscape.py's device and resume tests (through `setup`).
+and of test_landscape.py's resume test (through `setup`).
 
     python mesh_runner.py meshes FOLDER OUT.npz                 # one process, several mesh shapes
     python mesh_runner.py process FOLDER OUT.nc STORE ADDR N I  # process I of N (jax.distributed)

@@ -1,6 +1,8 @@
 """`bl.load(..., n_layers=k)` / `Model.first_layers(k)`: the first k blocks of a model, as transformers
 builds them from the same checkpoint with k layers (the notebooks' SMOKE runs use SmolLM2 cut to 4)."""
 
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -48,3 +50,10 @@ def test_cut_model_keeps_the_other_weights_and_says_it_is_cut(saved):
     for bad in (0, -1, 2.0, True):
         with pytest.raises(ValueError, match="n_layers must be a positive int"):
             bl.load(folder, n_layers=bad)
+    assert bl.load(folder, n_layers=np.int64(1)).spec.n_layers == 1
+    unnamed = dataclasses.replace(full, source="")  # e.g. built in memory: the spec's name labels the cut
+    assert unnamed.first_layers(1).source == f"{full.spec.name} (first 1 of 2 layers)"
+    one_layer = jax.tree.map(lambda w: w[0], full.params["layers"])
+    per_layer_tuple = full.with_params({**full.params, "layers": {"blocks": (one_layer, one_layer)}})
+    with pytest.raises(ValueError, match="stacked on a leading axis of 2"):
+        per_layer_tuple.first_layers(1)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import re
+import struct
 import subprocess
 import sys
 import time
@@ -876,3 +878,60 @@ def test_parser_reads_what_gguf_reader_reads(tmp_path, tiny_tokenizer, qtype):
 @pytest.mark.slow
 def test_parser_reads_what_gguf_reader_reads_on_smollm2(smollm2_path):
     _same_as_gguf_reader(smollm2_path)
+
+
+def _gguf_bytes(kvs: list[bytes], tensors: list[bytes] = (), version: int = 3, data: bytes = b"") -> bytes:
+    """A GGUF file by hand: header, the encoded key/values and tensor infos, 32-byte aligned data."""
+    head = b"GGUF" + struct.pack("<IQQ", version, len(tensors), len(kvs)) + b"".join(kvs) + b"".join(tensors)
+    return head + b"\0" * (-len(head) % 32) + data
+
+
+def _s(text: str) -> bytes:
+    raw = text.encode()
+    return struct.pack("<Q", len(raw)) + raw
+
+
+def _kv(key: str, kind: int, payload: bytes) -> bytes:
+    return _s(key) + struct.pack("<I", kind) + payload
+
+
+def test_parser_values_and_its_own_checks(tmp_path):
+    from basinlab.models._gguf_file import open_reader
+
+    def write(name, content):
+        path = tmp_path / f"{name}.gguf"
+        path.write_bytes(content)
+        return path
+
+    f32 = struct.pack("<4f", 1.0, 2.0, 3.0, 4.0)
+    tensor = _s("w") + struct.pack("<I2QIQ", 2, 2, 2, 0, 0)  # 2 x 2 F32 at offset 0
+    kvs = [_kv("a.bools", 9, struct.pack("<IQ", 7, 3) + bytes([1, 0, 1])),
+           _kv("a.empty", 9, struct.pack("<IQ", 4, 0)),
+           _kv("a.nested", 9, struct.pack("<IQ", 9, 2) + struct.pack("<IQ", 5, 1) + struct.pack("<i", -3)
+               + struct.pack("<IQ", 8, 1) + _s("x")),
+           _kv("a.flag", 7, b"\1"), _kv("a.pi", 12, struct.pack("<d", 3.25)), _kv("a.name", 8, _s("tiny"))]
+    c = open_reader(write("ok", _gguf_bytes(kvs, [tensor], data=f32)))
+    assert {k: c.metadata[k] for k in ("a.bools", "a.empty", "a.nested", "a.flag", "a.pi", "a.name")} == {
+        "a.bools": [True, False, True], "a.empty": [], "a.nested": [[-3], ["x"]], "a.flag": True, "a.pi": 3.25,
+        "a.name": "tiny"}
+    np.testing.assert_array_equal(c.tensors[0].data, [[1.0, 2.0], [3.0, 4.0]])
+
+    bad = {
+        "duplicated metadata key 'a.name'": _gguf_bytes([_kv("a.name", 8, _s("x")), _kv("a.name", 8, _s("y"))]),
+        "general.alignment must be a uint32": _gguf_bytes([_kv("general.alignment", 5, struct.pack("<i", 32))]),
+        "general.alignment must be a power of two": _gguf_bytes([_kv("general.alignment", 4, struct.pack("<I", 24))]),
+        "unknown GGUF value type 13": _gguf_bytes([_kv("a.x", 13, b"")]),
+        "unknown GGUF array item type 13": _gguf_bytes([_kv("a.x", 9, struct.pack("<IQ", 13, 1))]),
+        "duplicated tensor name 'w'": _gguf_bytes([], [tensor, tensor], data=f32),
+        "needs bytes up to": _gguf_bytes([], [tensor], data=f32[:8]),
+        "runs past the end": _gguf_bytes([_kv("a.name", 8, struct.pack("<Q", 1000) + b"abc")]),
+    }
+    for i, (message, content) in enumerate(bad.items()):
+        with pytest.raises(ValueError, match=f"corrupt or truncated GGUF file.*{re.escape(message)}"):
+            open_reader(write(f"bad{i}", content))
+    unsupported = {"non-native byte order": b"GGUF" + struct.pack(">IQQ", 3, 0, 0),
+                   "GGUF version 9 is not supported": _gguf_bytes([], version=9)}
+    for i, (message, content) in enumerate(unsupported.items()):
+        with pytest.raises(ValueError, match=message) as info:
+            open_reader(write(f"unsupported{i}", content))
+        assert "corrupt" not in str(info.value)
