@@ -86,25 +86,10 @@ class TensorEntry:
 
 
 def tensor_table(reader: GGUFContents, path: Path) -> dict[str, TensorEntry]:
-    """GGUF name -> TensorEntry, after checking each tensor's bytes lie inside the file."""
-    from gguf import GGML_QUANT_SIZES
-
-    file_size = int(reader.data.shape[0])
-    table: dict[str, TensorEntry] = {}
-    for t in reader.tensors:
-        block_size, type_size = GGML_QUANT_SIZES[t.tensor_type]
-        n_elements = int(np.prod([int(d) for d in t.shape], dtype=np.int64))
-        expected_bytes = n_elements // block_size * type_size
-        # parse() raises on truncations already; this re-checks each tensor's extent against its type.
-        end = int(t.data_offset) + expected_bytes
-        if end > file_size or int(t.data.nbytes) != expected_bytes:
-            raise ValueError(
-                f"{path}: truncated GGUF file: tensor {t.name!r} needs bytes up to {end}, "
-                f"file has {file_size}"
-            )
-        shape = tuple(int(d) for d in reversed(t.shape.tolist()))
-        table[t.name] = TensorEntry(name=t.name, type_name=t.tensor_type.name, shape=shape, raw=t)
-    return table
+    """GGUF name -> TensorEntry (parse() has checked that each tensor's bytes lie inside the file)."""
+    return {t.name: TensorEntry(name=t.name, type_name=t.tensor_type.name,
+                                shape=tuple(int(d) for d in reversed(t.shape.tolist())), raw=t)
+            for t in reader.tensors}
 
 
 def dequantize(path: Path, entry: TensorEntry, check_finite: bool = True) -> np.ndarray:

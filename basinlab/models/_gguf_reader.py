@@ -32,6 +32,9 @@ _U64 = struct.Struct("<Q")
 _SCALARS = {0: np.dtype("<u1"), 1: np.dtype("<i1"), 2: np.dtype("<u2"), 3: np.dtype("<i2"), 4: np.dtype("<u4"),
             5: np.dtype("<i4"), 6: np.dtype("<f4"), 7: np.dtype("?"), 10: np.dtype("<u8"), 11: np.dtype("<i8"),
             12: np.dtype("<f8")}
+# ggml types stored as plain numbers (GGUFReader's typed views); every other type is read as bytes.
+_TYPED = {"F16": np.dtype("<f2"), "F32": np.dtype("<f4"), "F64": np.dtype("<f8"), "I8": np.dtype("<i1"),
+          "I16": np.dtype("<i2"), "I32": np.dtype("<i4"), "I64": np.dtype("<i8")}
 # Metadata arrays handed out as numpy arrays (vocabulary-length numbers), not Python lists.
 NUMPY_ARRAYS = frozenset({"tokenizer.ggml.token_type", "tokenizer.ggml.scores"})
 
@@ -53,10 +56,9 @@ class ReaderTensor(NamedTuple):
 
 
 class GGUFContents(NamedTuple):
-    """version, metadata {key: value} (GGUF.version, GGUF.tensor_count and GGUF.kv_count first, as
-    GGUFReader lists them), tensors in file order, and the file's bytes (a read-only memmap)."""
+    """metadata {key: value} (GGUF.version, GGUF.tensor_count and GGUF.kv_count first, as GGUFReader
+    lists them), tensors in file order, and the file's bytes (a read-only memmap)."""
 
-    version: int
     metadata: dict[str, Any]
     tensors: list[ReaderTensor]
     data: np.ndarray
@@ -77,13 +79,7 @@ class _Cursor:
         return values
 
     def string(self) -> str:
-        (n,) = self.unpack("<Q")
-        end = self.offset + n
-        if end > len(self.mv):
-            raise ValueError(f"a string of {n} bytes at byte {self.offset} runs past the end ({len(self.mv)} bytes)")
-        text = bytes(self.mv[self.offset:end]).decode("utf-8")
-        self.offset = end
-        return text
+        return self.strings(1)[0]
 
     def strings(self, count: int) -> list[str]:
         """`count` strings in a row (a vocabulary: 10^4-10^5 of them), in one tight loop."""
@@ -190,9 +186,5 @@ def parse(path: Path) -> GGUFContents:
                              f"{data.shape[0]}")
         view = np.frombuffer(data, dtype=dtype, count=count, offset=at).reshape(np_dims)
         tensors.append(ReaderTensor(name, ggml_type, dims, at, view))
-    return GGUFContents(version, metadata, tensors, data)
+    return GGUFContents(metadata, tensors, data)
 
-
-# ggml types stored as plain numbers (GGUFReader's typed views); every other type is read as bytes.
-_TYPED = {"F16": np.dtype("<f2"), "F32": np.dtype("<f4"), "F64": np.dtype("<f8"), "I8": np.dtype("<i1"),
-          "I16": np.dtype("<i2"), "I32": np.dtype("<i4"), "I64": np.dtype("<i8")}
