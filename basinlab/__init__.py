@@ -11,8 +11,9 @@ This module is the public API: every name in `__all__`, flat. The subpackages (`
 `bl.training`, `bl.analysis`, `bl.viz`, `bl.stats`) export more in their own `__all__`; their modules are
 private (`_name.py`, equinox's layout). Layers, each importing only from those before it:
 models -> directions -> sandbox -> data -> scoring -> lmeval -> benchmarks -> landscape -> theory ->
-training -> analysis -> viz. The figures and widgets (`bl.viz`, `bl.SigmaExplorer`, ...) need the
-`notebook` extra and load on first use. Importing basinlab registers the `ds.basin` accessor.
+training -> analysis -> viz. The figures and widgets (`bl.viz`, `bl.SigmaExplorer`, ...; `bl.LiveExplorer`,
+which runs the model and so sits above viz) need the `notebook` extra and load on first use. Importing
+basinlab registers the `ds.basin` accessor.
 """
 
 from collections.abc import Callable
@@ -65,6 +66,7 @@ from basinlab.training import finetune, finetune_run, forgetting, pretrain, wors
 
 if TYPE_CHECKING:
     from basinlab import results, viz, widgets
+    from basinlab._live import LiveExplorer
     from basinlab.results import read_summary, write_summary
     from basinlab.viz import BoundExplorer, RunExplorer, SigmaExplorer
 
@@ -73,7 +75,8 @@ if TYPE_CHECKING:
 landscape.landscape = landscape  # type: ignore[attr-defined]
 
 __all__ = [
-    "BaseScores", "Benchmark", "BoundExplorer", "DirectionRecipe", "Model", "ModelSpec", "RunExplorer", "SigmaExplorer",
+    "BaseScores", "Benchmark", "BoundExplorer", "DirectionRecipe", "LiveExplorer", "Model", "ModelSpec", "RunExplorer",
+    "SigmaExplorer",
     "SweepOptions", "__version__", "alignment", "analysis", "basin_edges", "basin_size", "basin_size_on_grid",
     "basin_width", "benchmark", "benchmarks",
     "capability_change", "capability_scores", "certificates", "certified_radius", "certify", "collapse",
@@ -85,6 +88,7 @@ __all__ = [
 ]
 __getattr__: Callable[[str], object] = lazy(__name__, {
     "SigmaExplorer": "basinlab.viz", "RunExplorer": "basinlab.viz", "BoundExplorer": "basinlab.viz",
+    "LiveExplorer": "basinlab._live",
     "viz": "basinlab.viz", "results": "basinlab.results", "widgets": "basinlab.widgets",
     "write_summary": "basinlab.results", "read_summary": "basinlab.results",
 })

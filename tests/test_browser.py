@@ -10,7 +10,10 @@ Run menu, and once every code cell has an execution count the test checks, in th
   and the explorer figure fills its output's width; a PNG screenshot of each is saved under the test's
   tmp folder and its path printed;
 - the explorer's alpha slider, moved with the keyboard, moves the red marker and rewrites the table;
-  for notebook 02 the run selector switches to another run's explorer.
+  for notebook 02 the run selector switches to another run's explorer;
+- notebook 01's live explorer: its sigma slider released at a value never evaluated adds a point and
+  changes the perturbed model's answer; released back at an evaluated value it evaluates nothing
+  (the counters the widget shows).
 
 Uses Debian's `chromium` (``.ci/run`` installs it with apt); playwright's own browsers are never
 downloaded. Run it alone with ``pytest -q tests/test_browser.py -s`` (``-s`` shows the progress lines).
@@ -246,6 +249,52 @@ def _move_slider_by_keyboard(page, name):
     return before_x[0], after_x[0]
 
 
+def _counts(live) -> dict[str, int]:
+    el = live.locator(".live-counts").first
+    return {k: int(el.get_attribute(f"data-{k}") or -1) for k in ("evaluations", "cache-hits", "generations")}
+
+
+def _release_live_slider(page, live, key, before):
+    """Press `key` on the live explorer's slider (a release at the slider's end) and wait until the
+    explorer is idle with counters other than `before`; returns (counters, status text, answer)."""
+    live.locator(".widget-slider .noUi-handle:visible").first.focus()
+    page.keyboard.press(key)
+    page.wait_for_function(
+        """([box, before]) => { const c = box.querySelector('.live-counts'), s = box.querySelector('.live-status');
+           return c && s && s.dataset.state === 'idle' && (c.dataset.evaluations !== before.evaluations
+                  || c.dataset.cacheHits !== before.hits); }""",
+        arg=[live.element_handle(), {"evaluations": str(before["evaluations"]), "hits": str(before["cache-hits"])}],
+        timeout=120_000)
+    return _counts(live), live.locator(".live-status").inner_text(), live.locator(".answer-moved").inner_text()
+
+
+def _drive_live_explorer(page, name, tmp_path, capsys):
+    """Notebook 01's last cell: release the slider at a sigma never evaluated (a new point, a new
+    answer), at another, then back at the first (the cached point: no evaluation)."""
+    live = page.locator(".jp-OutputArea-output .widget-vbox:has(.live-status)").first  # the outermost: the explorer
+    live.scroll_into_view_if_needed()
+    start = _counts(live)
+    answer0 = live.locator(".answer-moved").inner_text()
+    assert start["evaluations"] >= 3 and start["generations"] == 2, f"{name}: {start}"
+    assert answer0.strip() and live.locator(".answer-base").inner_text().strip(), f"{name}: no answers"
+    points0 = live.locator(".live-status").inner_text()
+    far, status, answer = _release_live_slider(page, live, "End", start)  # the range's end: far outside
+    assert far["evaluations"] > start["evaluations"] and "2 point(s)" in status and "0.05" in status, (far, status)
+    # The perturbed answer is regenerated after the point is shown: one more answer than at the start.
+    page.wait_for_function("([box, g]) => Number(box.querySelector('.live-counts').dataset.generations) > g",
+                           arg=[live.element_handle(), start["generations"]], timeout=60_000)
+    answer = live.locator(".answer-moved").inner_text()
+    assert answer != answer0, f"{name}: the perturbed answer did not change at the range's end: {answer!r}"
+    near, status, _ = _release_live_slider(page, live, "Home", _counts(live))
+    assert near["evaluations"] > far["evaluations"] and "3 point(s)" in status, (near, status)
+    back, status, _ = _release_live_slider(page, live, "End", _counts(live))
+    assert back["evaluations"] == near["evaluations"] and back["cache-hits"] == near["cache-hits"] + 1, (near, back)
+    shot = tmp_path / "01_most_case-live-explorer.png"
+    live.screenshot(path=str(shot))
+    _say(capsys, f"01 live explorer: {points0[:60]!r}... -> new points at the range's ends, answer {answer0[:40]!r} "
+                 f"-> {answer[:40]!r}; back at the end: cached ({back}); screenshot {shot}")
+
+
 def test_notebook_01_in_chromium(lab, browser, tmp_path, capsys):
     url, token, _ = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -256,6 +305,7 @@ def test_notebook_01_in_chromium(lab, browser, tmp_path, capsys):
         assert n >= 2  # plots.curves and the SigmaExplorer
         a0, a1 = _move_slider_by_keyboard(page, "01_most_case.ipynb")
         _say(capsys, f"01: the slider moved alpha {a0:g} -> {a1:g}; marker and table followed")
+        _drive_live_explorer(page, "01_most_case.ipynb", tmp_path, capsys)
     _shutdown_kernels(url, token)
 
 

@@ -43,7 +43,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("training", ("training",)),
     ("analysis", ("analysis",)),
     ("viz", ("viz",)),
-    ("top", ("cli", "demo", "__main__", "results", "widgets", "")),
+    ("top", ("cli", "demo", "__main__", "results", "widgets", "_live", "_live_html", "")),
 )
 FORBIDDEN = {"viz": ("training", "models")}  # layer -> layers it must not import although lower
 

@@ -28,6 +28,8 @@ ALLOWED: frozenset[tuple[str, str]] = frozenset(
     # ... so a method that returns a SigmaExplorer has a partially unknown return type.
     + [(_WIDGETS + "RunExplorer." + name, 'Return type is partially unknown / Return type is "SigmaExplorer"')
        for name in ("explorer", "select")]
+    # ... and so does the live explorer (basinlab._live, above viz: it runs the model).
+    + [("basinlab._live.LiveExplorer", msg) for msg in _BASE]
     # lm-eval: BasinlabLM subclasses lm_eval.api.model.TemplateLM, and evaluate() accepts one.
     + [("basinlab.lmeval._backend.BasinlabLM", msg) for msg in _BASE]
     + [("basinlab.lmeval.evaluate",

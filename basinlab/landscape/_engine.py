@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -155,12 +155,13 @@ class BlockRunner:
         return {b.name: _block_scores(b, out[b.name], n) for b in plan.benchmarks}
 
 
-def run_blocks(plan: Plan, run: BlockRunner, st: BlockStore, *, base_cache: BaseScores | None = None,
+def run_blocks(plan: Plan, run: Callable[[Block], Scored], st: BlockStore, *, base_cache: BaseScores | None = None,
                progress: bool = False) -> tuple[dict[tuple[int, int], Scored], Scored]:
     """Every block of the plan, read back from the store or evaluated (``run``) and stored, and
     theta0's scores: from the store, else `base_cache`, else the grid's zero point (stored before
     its block, so a stored block never lacks the base it holds), else a block of their own.
-    Returns ({(direction, first grid point): scores}, base scores)."""
+    run: a :class:`BlockRunner` (or anything that scores a block the same way, e.g. one that counts
+    its calls). Returns ({(direction, first grid point): scores}, base scores)."""
     done = _done_blocks(st, [BASE, *(b.name for b in plan.blocks)])
 
     def stored(name: str) -> dict[str, results.BlockScores] | None:

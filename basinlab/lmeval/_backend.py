@@ -52,6 +52,7 @@ except ImportError as e:  # pragma: no cover - exercised only without lm-eval
     ) from e
 
 from basinlab import _validate as validate
+from basinlab.directions import _point as point
 from basinlab.directions import _recipes as directions
 from basinlab.directions import _treemath as treemath
 from basinlab.lmeval import _batching as batching
@@ -74,31 +75,10 @@ _GEN_KEYS = {"until", "max_gen_toks", "do_sample", "temperature"}
 
 def perturbed_params(model: Model, direction: directions.DirectionRecipe | treemath.PyTree | None = None,
                      alpha: float = 0.0) -> dict[str, Any]:
-    """``theta0 + alpha * delta`` computed in float32 from ``model.params`` and cast back to each
-    leaf's dtype. ``direction`` is a :class:`~basinlab.directions._recipes.DirectionRecipe`, a direction
-    pytree shaped like the params, or None (theta0 itself is returned). theta0 is not modified.
-    With ``alpha == 0`` theta0 is returned as is (the direction is still validated)."""
-    theta0 = model.params
-    if direction is None:
-        return theta0
-    recipe = isinstance(direction, directions.DirectionRecipe)
-    if not recipe:
-        directions.check_compatible(theta0, direction)
-    alpha = validate.finite("alpha", alpha)
-    if alpha == 0.0:
-        return theta0
-    if recipe:
-        # uint32 seed: any valid seed (< 2**32) traces, and fold_in casts to uint32 anyway.
-        direction = jax.tree.map(lambda s: jnp.asarray(s, jnp.uint32), direction)
-    return _point(theta0, direction, jnp.asarray(alpha, jnp.float32))
-
-
-@jax.jit
-def _point(theta0, direction, alpha):
-    # Compiled once per params structure; the maths is the landscape engine's own.
-    if isinstance(direction, directions.DirectionRecipe):
-        direction = directions.regenerate(direction, theta0)
-    return treemath.perturb(theta0, [direction], [alpha])
+    """``theta0 + alpha * delta`` of ``model.params`` (:func:`basinlab.directions.perturbed`): float32
+    maths cast back to each leaf's dtype; ``direction`` a DirectionRecipe, a direction pytree shaped
+    like the params, or None (theta0 itself). theta0 is not modified."""
+    return point.perturbed(model.params, direction, alpha)
 
 
 # ----------------------------------------------------------------------------- the LM
