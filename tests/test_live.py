@@ -102,6 +102,8 @@ def test_bad_input_shows_in_the_widget_and_the_explorer_stays_usable(tiny_chat, 
     ex = bl.LiveExplorer(tiny_chat, [benches[1], flaky], directions=2, background=False, max_new_tokens=4)
     ex.request(-1.0)
     assert "sigma must be finite and > 0" in said(ex) and "-1.0" in said(ex) and ex.sigmas == []
+    ex.sigma_box.value = "-0.01"  # typed into the box
+    assert "sigma must be finite and > 0" in said(ex) and "-0.01" in said(ex) and ex.sigmas == []
     ex.sigma_box.value = "abc"
     assert "σ must be a number, got 'abc'" in said(ex)
     ex.request(0.01)  # theta0's block judges once; the point's block crashes
