@@ -124,12 +124,7 @@ def main(argv=None):
     off = timed(lambda: generate_until(spec, params, full, np.ones_like(full), max_new_tokens=args.new,
                                        eos_ids=()).tokens)
     out.update(prefix_cache_on_s=on, prefix_cache_off_s=off)
-    rec = harness.record("generation", out, config=vars(args), machine=machine)
-    print(harness.machine_line(machine))
-    print(harness.dumps(out))
-    if args.json:
-        harness.write_json(args.json, rec)
-    return rec
+    return harness.report("generation", out, args, machine)
 
 
 if __name__ == "__main__":

@@ -91,12 +91,7 @@ def main(argv=None) -> dict | None:
             out["lm_eval_speedup_vs_baseline"] = BASELINE_S_PER_ITEM / lm["s_per_item"]
     if "item_score" in out.get("in_graph", {}) and "item_score" in out.get("lm_eval", {}):
         out["same_item_scores"] = out["in_graph"]["item_score"] == out["lm_eval"]["item_score"]
-    rec = harness.record("gsm8k_point", out, config=vars(args), machine=machine)
-    print(harness.machine_line(machine))
-    print(harness.dumps(out))
-    if args.json:
-        harness.write_json(args.json, rec)
-    return rec
+    return harness.report("gsm8k_point", out, args, machine)
 
 
 if __name__ == "__main__":

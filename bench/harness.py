@@ -208,6 +208,17 @@ def record(bench: str, results: Any, *, config: Mapping | None = None, machine: 
             "config": dict(config or {}), "results": results}
 
 
+def report(bench: str, results: Any, args: Any, machine: Mapping) -> dict:
+    """The end of a script's run: its record (`record`, config = the parsed arguments), the machine
+    line and the results printed, and the record written to ``args.json`` when given. Returns it."""
+    rec = record(bench, results, config=vars(args), machine=machine)
+    print(machine_line(machine))
+    print(dumps(results))
+    if getattr(args, "json", None):
+        write_json(args.json, rec)
+    return rec
+
+
 def _plain(x):
     """JSON for what json cannot write itself: numpy scalars/arrays, tuples in dataclasses, paths."""
     if hasattr(x, "tolist"):

@@ -92,12 +92,7 @@ def main(argv=None):
     out["restart_points"] = len(restarted.sigmas)  # read back at construction, none evaluated:
     out["evaluations"], out["restarted_evaluations"] = ex.evaluations, restarted.evaluations
     out["targets"] = {"point_s <= 10": out["point_s"] <= 10, "answer_s <= 3": out["answer_s"] <= 3}
-    rec = harness.record("live_explorer", out, config=vars(args), machine=machine)
-    print(harness.machine_line(machine))
-    print(harness.dumps(out))
-    if args.json:
-        harness.write_json(args.json, rec)
-    return rec
+    return harness.report("live_explorer", out, args, machine)
 
 
 if __name__ == "__main__":

@@ -99,12 +99,7 @@ def main(argv=None) -> dict:
         result["compile_ratio_per_batch_over_grouped"] = peer["compile_s"] / grouped["compile_s"]
     elif grouped.get("finished") and "stopped_after_s" in peer:
         result["compile_ratio_per_batch_over_grouped_at_least"] = peer["stopped_after_s"] / grouped["compile_s"]
-    rec = harness.record("many_buckets", result, config=vars(args), machine=machine)
-    print(harness.machine_line(machine))
-    print(harness.dumps(result))
-    if args.json:
-        harness.write_json(args.json, rec)
-    return rec
+    return harness.report("many_buckets", result, args, machine)
 
 
 if __name__ == "__main__":

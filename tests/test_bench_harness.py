@@ -94,6 +94,18 @@ def test_record_holds_the_command_date_commit_machine_config_and_results(tmp_pat
     assert back["machine"]["cpu"] == "Test CPU" and back["command"] == rec["command"]
 
 
+def test_report_prints_the_machine_and_results_and_writes_the_record_when_asked(tmp_path, capsys):
+    import argparse
+
+    path = tmp_path / "r.json"
+    rec = harness.report("demo", {"s": 1.5}, argparse.Namespace(quick=True, json=str(path)), MACHINE)
+    out = capsys.readouterr().out
+    assert "machine: Test CPU" in out and '"s": 1.5' in out and f"wrote {path}" in out
+    assert json.loads(path.read_text())["config"] == {"quick": True, "json": str(path)} == rec["config"]
+    harness.report("demo", {"s": 1.5}, argparse.Namespace(json=None), MACHINE)  # no file without --json
+    assert "wrote" not in capsys.readouterr().out
+
+
 def test_machine_info_records_the_machine_and_versions():
     m = harness.machine_info(("numpy", "no-such-distribution-xyz"))
     assert {"cpu", "cores", "memory_gb", "gpu", "backend", "python", "versions"} <= set(m)

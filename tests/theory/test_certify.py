@@ -37,17 +37,17 @@ def half_space(params0, offset_sd):
     return value, score_fn, w, wnorm
 
 
-@pytest.mark.slow  # 300 Monte Carlo draws through the engine: over a minute on this 2-core machine
+@pytest.mark.slow  # 100 Monte Carlo draws through the engine (one block each)
 def test_smoothed_score_matches_analytic_value_and_the_pure_estimator(model):
     sigma, offset = 0.01, 1.0  # theta0 sits one noise-sd inside the half-space: p = Phi(1)
     value, score_fn, w, wnorm = half_space(model.params, offset)
     bench = Benchmark("halfspace", {"sigma": jnp.float32(sigma)}, score_fn, 1, "indicator")
-    est = smoothed_score(model, bench, sigma=sigma, n=300, confidence=0.99)
+    est = smoothed_score(model, bench, sigma=sigma, n=100, confidence=0.99)
     assert est.k is not None  # 0/1 draws: Clopper-Pearson
     assert est.lower <= norm.cdf(offset) <= est.upper
     # the same noise as theory.smoothed_score_mc with key(0): identical draws, identical estimate
     pure = smoothed_score_mc(lambda p: score_fn(None, p, {"sigma": sigma}, None).score[0], model.params,
-                             sigma, 300, jax.random.key(0), confidence=0.99)
+                             sigma, 100, jax.random.key(0), confidence=0.99)
     assert pure.k == est.k
 
 
