@@ -407,6 +407,7 @@ class LiveExplorer(widgets.VBox):
             return
         if value is not None:
             self.request(value)
+            self.sigma_box.value = ""  # the status line says which sigma; the same value can be typed again
 
     def _check_sigma(self, sigma: Any) -> float:
         if isinstance(sigma, bool) or not isinstance(sigma, (int, float, np.integer, np.floating)):

@@ -1,4 +1,5 @@
-"""The kernel's stop button in the middle of notebook 01's sweep, then the cell run again (issue 12).
+"""The kernel's stop button in the middle of notebook 01's sweep, then the cell run again (issue 12);
+and the kernel's restart under notebook 01's live explorer (issue 29, last test).
 
 What a user does, in a real Jupyter kernel: notebook 01's cells run in SMOKE mode up to the sweep
 cell, the sweep cell starts, and once a block is in its store the kernel is interrupted with
@@ -139,3 +140,39 @@ def test_stop_button_mid_sweep_then_rerun_resumes_from_the_store(kernel, tmp_pat
                "    np.testing.assert_array_equal(ds['base_' + v], fresh['base_' + v], err_msg=v)\n"
                "assert not np.isnan(ds['score']).any()"),
        "the resumed Dataset against a fresh sweep's")
+
+
+def test_live_explorer_after_a_kernel_restart_reads_its_points_from_the_store(kernel, tmp_path):
+    """Notebook 01's last cell (the live explorer) evaluates its first point into its store; after the
+    kernel's restart the same cells evaluate nothing: the explorer starts with the stored point, and
+    the slider released at that sigma is a revisit."""
+    km, kc = kernel
+    nb = with_smoke(nbformat.read(NOTEBOOK, as_version=4))
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    sweep_at = next(i for i, c in enumerate(nb.cells) if c.get("id") == SWEEP_CELL)
+    setup = [c.source for c in nb.cells[:sweep_at] if c.cell_type == "code"]
+    # One capability, and no question (its answers are the browser test's): the store is what is tested.
+    setup.insert(setup.index(next(s for s in setup if "import basinlab" in s)) + 1, SHRINK + '\nQUESTION = ""')
+    live_cell = next(s for s in code if "bl.LiveExplorer(" in s)
+    counts = "print(live.evaluations, live.store_reads, live.cache_hits, live.sigmas == [LIVE_SIGMA])"
+
+    def session() -> list[str]:
+        for source in [*setup, live_cell]:
+            ok(run(kc, source), f"notebook 01 cell:\n{source}")
+        msg_id = kc.execute(counts)
+        printed = []
+        while True:
+            msg = kc.get_iopub_msg(timeout=TIMEOUT_S)
+            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
+                printed.append(msg["content"]["text"])
+            if msg["parent_header"].get("msg_id") == msg_id and msg["content"].get("execution_state") == "idle":
+                return "".join(printed).split()
+
+    first = session()
+    assert first[0] != "0" and first[1:] == ["0", "0", "True"], first  # evaluated: theta0 and 2 directions
+    km.restart_kernel(now=True)
+    kc.wait_for_ready(timeout=120)
+    assert session() == ["0", "1", "1", "True"]  # restarted: read back from the store, then a revisit
+    ok(run(kc, "live.slider.value = LIVE_SIGMA * 1.0000001  # a release: the worker thread takes it\n"
+               "assert live.wait(60) and live.evaluations == 0 and live.cache_hits == 2, live.status.value"),
+       "the slider released at the stored sigma")

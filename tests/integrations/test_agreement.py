@@ -41,7 +41,7 @@ def test_advbench_config_renders_the_papers_prompt(smol_tokenizer, tmp_path):
 
 
 def test_mmlu_generative_agrees_with_lmeval_item_by_item(smol):
-    ds = A.agreement(smol, "mmlu_generative", n=4, direction=1, alpha=0.004, batch_size=2,
+    ds = A.agreement(smol, "mmlu_generative", n=4, direction=1, alpha=0.004, batch_size=4,
                      subject="high_school_mathematics")
     assert ds.sizes == {"point": 2, "item": 4} and ds["point"].values.tolist() == [0.0, 0.004]
     assert ds["same_text"].all() and ds["same_score"].all(), ds[["basinlab_text", "lmeval_text"]].to_dict()
