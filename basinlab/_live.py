@@ -7,7 +7,7 @@ point joins the curves (per direction, mean, band), Definition 4.1's basin size 
 interval are read off every point so far, and the point's per-item scores are one click away. A
 prompt box asks the models: theta0's answer and the perturbed one side by side, following sigma.
 
-- Every point runs through the engine's own steps (``make_plan``, ``run_blocks``, ``assemble``): the
+- Every point runs through the engine's own steps (``plan_sweep``, ``run_blocks``, ``assemble``): the
   compiled program is reused (a new sigma is a traced value) and theta0 is evaluated once.
 - Points are kept in memory and, with ``store``, in one resumable block store per sigma
   (``<store>/sigma=<value>``): a restarted kernel's explorer starts with every stored point, read
@@ -31,7 +31,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import ipywidgets as widgets
-import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
@@ -40,9 +39,8 @@ from basinlab import _validate as validate
 from basinlab.directions._point import perturbed
 from basinlab.directions._recipes import DirectionRecipe
 from basinlab.landscape._basecache import BaseScores
-from basinlab.landscape._engine import BlockRunner, assemble, run_blocks
+from basinlab.landscape._engine import BlockRunner, assemble, plan_sweep, run_blocks
 from basinlab.landscape._options import SweepOptions, as_options
-from basinlab.landscape._plan import make_plan
 from basinlab.landscape._results import from_block_scores
 from basinlab.landscape._store import BlockStore
 from basinlab.models._model import Model
@@ -126,7 +124,7 @@ class LiveExplorer(widgets.VBox):
         self._sigma: float | None = None
         self._answers: dict[tuple[str, int, float], str] = {}  # (prompt, direction or -1 for theta0, sigma)
         self._view: SigmaExplorer | None = None
-        self._view_alphas: list[float] = []  # the alphas the view was built over
+        self._view_sigmas: list[float] = []  # the points the view was built over
         self._said = ""  # the last prompt asked: answers follow sigma once a question was asked
         self._syncing = False  # a slider moved from code must not request its value again
         self._status = ("", "idle")  # (text, "idle" | "busy" | "error") of the status line
@@ -273,10 +271,8 @@ class LiveExplorer(widgets.VBox):
         """One point through the engine's steps; the store (if any) is read back before anything runs."""
         alphas = [-sigma, sigma] if self.antithetic else [sigma]
         folder = None if self.store is None else self.store / f"sigma={sigma:.{DIGITS - 1}e}"
-        options = self.options.replace(store=folder, progress=False)
-        dtype = jnp.dtype(options.compute_dtype or self.model.compute_dtype or self.model.dtype)
-        plan = make_plan(self.model.params, self.benchmarks, list(self.recipes), alphas, None, options,
-                         model_name=self.model.source or self.model.spec.name, compute_dtype=dtype)
+        plan = plan_sweep(self.model, self.benchmarks, list(self.recipes), alphas, None,
+                          self.options.replace(store=folder, progress=False))
         runner, ran = BlockRunner(plan, self.model), [0]
 
         def counted(block):
@@ -317,14 +313,12 @@ class LiveExplorer(widgets.VBox):
 
     def _show(self, sigma: float) -> None:
         """Rebuild the curves and table over every point (after a new point) or move their marker."""
-        ds = self.dataset
-        assert ds is not None
-        alphas = ds["alpha"].values.tolist()
-        if self._view is None or self._view_alphas != alphas:
-            log = self.scale.value == "log"
-            view = SigmaExplorer(ds, tol=self.tol or None, log_x=log)
+        if self._view is None or self._view_sigmas != self.sigmas:  # a new point: the curves are redrawn
+            ds = self.dataset
+            assert ds is not None
+            view = SigmaExplorer(ds, tol=self.tol or None, log_x=self.scale.value == "log")
             view.slider.layout.display = "none"  # sigma is this explorer's own slider
-            self._view, self._view_alphas = view, alphas
+            self._view, self._view_sigmas = view, self.sigmas
             self.view.children = [view]
         self._view.set_alpha(sigma)
         self._sigma = sigma

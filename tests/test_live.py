@@ -4,7 +4,6 @@ in memory and in the store, read back by a new explorer (a restarted kernel), an
 sigma, and bad input shown in the widget."""
 
 import html
-import threading
 import time
 
 import numpy as np
@@ -122,7 +121,7 @@ def test_bad_input_shows_in_the_widget_and_the_explorer_stays_usable(tiny_chat, 
         bl.LiveExplorer(tiny_chat, benches, scale="cubic")
     with pytest.raises(ValueError, match="a count or a list of DirectionRecipe"):
         bl.LiveExplorer(tiny_chat, benches, directions=[tiny_chat.params])
-    with pytest.raises(ValueError, match="'store', 'progress'|store"):
+    with pytest.raises(ValueError, match="'store' is set by LiveExplorer"):
         bl.LiveExplorer(tiny_chat, benches, options=bl.SweepOptions(store="x"))
 
 
@@ -139,4 +138,3 @@ def test_a_new_request_supersedes_the_pending_one(tiny_chat, benches):
     assert ex.sigmas == [0.01, 0.03] and ex.sigma == 0.03
     ex.scale.value = "linear"  # the slider is rebuilt on a linear scale at the current point
     assert type(ex.slider).__name__ == "FloatSlider" and abs(ex.slider.value - 0.03) < 1e-12
-    assert threading.active_count() >= 1

@@ -43,7 +43,8 @@ from basinlab.landscape._store import BlockStore
 from basinlab.models._model import Model
 from basinlab.scoring._base import Benchmark, Judged, Scores
 
-__all__ = ["DEFAULT_ALPHAS", "BlockRunner", "Sweep", "assemble", "landscape", "parse_grid", "run_blocks"]
+__all__ = ["DEFAULT_ALPHAS", "BlockRunner", "Sweep", "assemble", "landscape", "parse_grid", "plan_sweep",
+           "run_blocks"]
 
 DEFAULT_ALPHAS = np.arange(-0.01, 0.01, 5e-4)  # landscape()'s grid: 40 points, -0.01 to 0.0095
 
@@ -109,9 +110,7 @@ def landscape(
     if base_cache is not None and not isinstance(base_cache, BaseScores):
         raise TypeError(f"base_cache must be a basinlab.landscape.BaseScores (or None), got "
                         f"{type(base_cache).__name__}")
-    dtype = jnp.dtype(options.compute_dtype or model.compute_dtype or model.dtype)
-    plan = make_plan(model.params, benchmarks, directions, alphas, betas, options,
-                     model_name=model.source or model.spec.name, compute_dtype=dtype)
+    plan = plan_sweep(model, benchmarks, directions, alphas, betas, options)
     primary = jax.process_index() == 0
     st = BlockStore(None if options.store is None else pathlib.Path(options.store), plan.sweep, writer=primary)
     # Closed on every exit, a KeyboardInterrupt (Jupyter's stop button) included: the traceback a
@@ -121,6 +120,15 @@ def landscape(
         blocks, base = run_blocks(plan, BlockRunner(plan, model), st, base_cache=base_cache,
                                   progress=options.progress and primary)
         return assemble(plan, model, blocks, base)
+
+
+def plan_sweep(model: Model, benchmarks: Benchmark | Sequence[Benchmark], directions: Any, alphas: Any, betas: Any,
+               options: SweepOptions) -> Plan:
+    """``make_plan`` for `model`: its params, its name (source, else the spec's) and its compute dtype
+    unless `options` sets one."""
+    dtype = jnp.dtype(options.compute_dtype or model.compute_dtype or model.dtype)
+    return make_plan(model.params, benchmarks, directions, alphas, betas, options,
+                     model_name=model.source or model.spec.name, compute_dtype=dtype)
 
 
 class BlockRunner:
